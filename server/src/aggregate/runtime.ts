@@ -1,0 +1,366 @@
+/**
+ * The aggregate runtime: activates aggregates, runs their commands, commits through the
+ * partition log, and streams committed Yjs updates to subscribers.
+ *
+ * Concurrency: `decide` and `evolve` are synchronous, so one aggregate's commands run one at a
+ * time simply because JavaScript runs one callback at a time; different aggregates interleave
+ * freely while their log writes are in flight. Commands are pipelined: the next command is
+ * decided against the speculative state left by the previous one before it has committed. If a
+ * commit fails, the aggregate is dropped from memory and the next command re-activates it from
+ * committed entries; every later speculative append fails with it (see PartitionLog).
+ *
+ * Memory is bounded by passivation: an aggregate with no write in flight is dropped after
+ * `aggregateIdleMs`, and the least recently used ones are dropped beyond `activeAggregatesMax`.
+ */
+import * as Y from 'yjs';
+import { aggregateKey, partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
+import type { LogEntry, LogStore } from '../log/index.ts';
+import type { PartitionLog } from '../partition/index.ts';
+import type { AggregateDefinition } from './definition.ts';
+import { decideCommand, replayEvents } from './decide.ts';
+import type { AggregateRegistry } from './registry.ts';
+import { applyUpdate, genesisDoc, newViewDoc, writeView } from './view-doc.ts';
+
+export interface RuntimeSettings {
+  readonly partitionCount: number;
+  readonly snapshotEveryEvents: number;
+  readonly aggregateIdleMs: number;
+  readonly activeAggregatesMax: number;
+  readonly commandQueueMax: number;
+}
+
+export interface RuntimeHooks {
+  /** A handler threw; the runtime already refused the command. */
+  readonly onHandlerError?: (info: { aggregate: string; commandId: string; cause: unknown }) => void;
+  readonly onCommandDone?: (info: { aggregate: string; outcome: 'acked' | 'duplicate' | string; durationMs: number }) => void;
+}
+
+export interface RuntimeDeps {
+  readonly registry: AggregateRegistry;
+  readonly store: LogStore;
+  readonly log: PartitionLog;
+  readonly settings: RuntimeSettings;
+  readonly nowMs: () => number;
+  readonly hooks?: RuntimeHooks;
+}
+
+export interface CommandRequest {
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly playerId: string;
+  readonly commandId: string;
+  readonly command: unknown;
+}
+
+export interface CommandResult {
+  readonly seq: number;
+  readonly duplicate: boolean;
+}
+
+export interface Subscriber {
+  /** A committed change, in seq order. */
+  readonly onUpdate: (seq: number, update: Uint8Array) => void;
+}
+
+export interface SubscriptionStart {
+  readonly seq: number;
+  /** Yjs update with what the subscriber's state vector lacks. */
+  readonly update: Uint8Array;
+  readonly close: () => void;
+}
+
+interface ActiveAggregate {
+  readonly key: string;
+  readonly id: string;
+  readonly partition: number;
+  readonly definition: AggregateDefinition<unknown, any, any>;
+  state: unknown;
+  /** Seq including speculative (not yet committed) entries. */
+  seq: number;
+  committedSeq: number;
+  readonly doc: Y.Doc;
+  eventsSinceSnapshot: number;
+  inflight: number;
+  lastUsedMs: number;
+  /** Commands decided but not committed, by `playerId \0 commandId`, so a retry waits for the first. */
+  readonly pending: Map<string, Promise<CommandResult>>;
+  broken: boolean;
+}
+
+export class AggregateRuntime {
+  private readonly active = new Map<string, ActiveAggregate>();
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
+
+  constructor(private readonly deps: RuntimeDeps) {}
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  partitionOf(aggregateType: string, aggregateId: string): number {
+    return partitionOf(aggregateType, aggregateId, this.deps.settings.partitionCount);
+  }
+
+  /** Runs one command; resolves once it is committed, rejects with a RingstateError otherwise. */
+  execute(request: CommandRequest): Promise<CommandResult> {
+    const startedMs = this.deps.nowMs();
+    const definition = this.definitionOf(request.aggregateType);
+    const key = aggregateKey(request.aggregateType, request.aggregateId);
+    const partition = this.partitionOf(request.aggregateType, request.aggregateId);
+    this.assertServing(partition);
+
+    const aggregate = this.activate(key, request.aggregateId, partition, definition);
+    const dedupeKey = `${request.playerId}\u0000${request.commandId}`;
+    const inFlight = aggregate.pending.get(dedupeKey);
+    if (inFlight !== undefined) return inFlight.then((result) => ({ ...result, duplicate: true }));
+    const earlier = this.deps.store.findCommand(key, request.playerId, request.commandId);
+    if (earlier !== undefined) {
+      this.report(key, 'duplicate', startedMs);
+      return Promise.resolve({ seq: earlier.seq, duplicate: true });
+    }
+    if (aggregate.inflight >= this.deps.settings.commandQueueMax) {
+      return Promise.reject(new RingstateError('OVERLOADED', `aggregate ${key} has ${aggregate.inflight} commands in flight`));
+    }
+
+    const outcome = decideCommand(aggregate.definition, aggregate.state, request.command, {
+      playerId: request.playerId,
+      aggregateId: request.aggregateId,
+      commandId: request.commandId,
+      nowMs: startedMs,
+    });
+    if (outcome.kind === 'refused') {
+      if (outcome.code === 'HANDLER_ERROR') this.deps.hooks?.onHandlerError?.({ aggregate: key, commandId: request.commandId, cause: outcome.cause });
+      this.report(key, outcome.code, startedMs);
+      const options = outcome.reason === undefined ? { cause: outcome.cause } : { cause: outcome.cause, reason: outcome.reason };
+      return Promise.reject(new RingstateError(outcome.code, outcome.message, options));
+    }
+    if (outcome.events.length === 0) {
+      // Nothing happened, so nothing is logged; the answer is the current state's seq.
+      this.report(key, 'acked', startedMs);
+      return Promise.resolve({ seq: aggregate.seq, duplicate: false });
+    }
+
+    const committed = this.commit(aggregate, request, outcome.events, outcome.state, startedMs);
+    aggregate.pending.set(dedupeKey, committed);
+    const forget = (): void => {
+      aggregate.pending.delete(dedupeKey);
+    };
+    committed.then(forget, forget);
+    return committed;
+  }
+
+  /**
+   * Starts streaming an aggregate's committed changes to `subscriber`; returns what the
+   * subscriber lacks given its Yjs state vector. Reads only committed entries, never
+   * speculative state.
+   */
+  subscribe(aggregateType: string, aggregateId: string, playerId: string, stateVector: Uint8Array | undefined, subscriber: Subscriber): SubscriptionStart {
+    const definition = this.definitionOf(aggregateType);
+    if (!definition.authorize({ action: 'read', playerId, aggregateId })) {
+      throw new RingstateError('FORBIDDEN', `player may not read ${aggregateType}/${aggregateId}`);
+    }
+    const key = aggregateKey(aggregateType, aggregateId);
+    const partition = this.partitionOf(aggregateType, aggregateId);
+    this.assertServing(partition);
+    const { seq, update } = this.committedDocument(key, aggregateId, partition, definition);
+    const diff = stateVector === undefined || stateVector.byteLength === 0 ? update : Y.diffUpdate(update, stateVector);
+    let set = this.subscribers.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.subscribers.set(key, set);
+    }
+    set.add(subscriber);
+    return {
+      seq,
+      update: diff,
+      close: () => {
+        const current = this.subscribers.get(key);
+        current?.delete(subscriber);
+        if (current?.size === 0) this.subscribers.delete(key);
+      },
+    };
+  }
+
+  /** Drops idle aggregates; returns how many were passivated. */
+  passivateIdle(): number {
+    const cutoffMs = this.deps.nowMs() - this.deps.settings.aggregateIdleMs;
+    let dropped = 0;
+    for (const aggregate of this.active.values()) {
+      if (aggregate.inflight === 0 && aggregate.lastUsedMs < cutoffMs) {
+        this.active.delete(aggregate.key);
+        dropped += 1;
+      }
+    }
+    return dropped;
+  }
+
+  /** Forgets every active aggregate of a partition (this node stopped owning it). */
+  dropPartition(partition: number): void {
+    for (const aggregate of this.active.values()) {
+      if (aggregate.partition === partition) {
+        aggregate.broken = true;
+        this.active.delete(aggregate.key);
+      }
+    }
+  }
+
+  private commit(aggregate: ActiveAggregate, request: CommandRequest, events: readonly unknown[], nextState: unknown, startedMs: number): Promise<CommandResult> {
+    const seq = aggregate.seq + 1;
+    const incremental = writeView(aggregate.doc, aggregate.definition.view(nextState));
+    // The first entry carries the whole document (genesis included), see view-doc.ts.
+    const update = seq === 1 ? Y.encodeStateAsUpdate(aggregate.doc) : incremental;
+    aggregate.state = nextState;
+    aggregate.seq = seq;
+    aggregate.eventsSinceSnapshot += events.length;
+    const takeSnapshot = aggregate.eventsSinceSnapshot >= this.deps.settings.snapshotEveryEvents;
+    if (takeSnapshot) aggregate.eventsSinceSnapshot = 0;
+    aggregate.inflight += 1;
+    aggregate.lastUsedMs = startedMs;
+
+    const draft = {
+      partition: aggregate.partition,
+      aggregate: aggregate.key,
+      seq,
+      commandId: request.commandId,
+      playerId: request.playerId,
+      events,
+      eventVersion: aggregate.definition.eventVersion,
+      update,
+      timestampMs: startedMs,
+      ...(takeSnapshot
+        ? { snapshot: { seq, state: nextState, doc: Y.encodeStateAsUpdate(aggregate.doc), eventVersion: aggregate.definition.eventVersion } }
+        : {}),
+    };
+    return this.deps.log.append(draft).then(
+      (entry) => {
+        aggregate.inflight -= 1;
+        aggregate.committedSeq = entry.seq;
+        this.publish(entry);
+        this.report(aggregate.key, 'acked', startedMs);
+        return { seq: entry.seq, duplicate: false };
+      },
+      (error: unknown) => {
+        aggregate.inflight -= 1;
+        this.discard(aggregate);
+        this.report(aggregate.key, error instanceof RingstateError ? error.code : 'INTERNAL', startedMs);
+        throw error instanceof RingstateError ? error : new RingstateError('INTERNAL', 'commit failed', { cause: error });
+      },
+    );
+  }
+
+  private publish(entry: LogEntry): void {
+    const set = this.subscribers.get(entry.aggregate);
+    if (set === undefined || entry.update.byteLength === 0) return;
+    for (const subscriber of set) subscriber.onUpdate(entry.seq, entry.update);
+  }
+
+  /** Speculative state is no longer trustworthy: forget it; the next command re-activates. */
+  private discard(aggregate: ActiveAggregate): void {
+    if (aggregate.broken) return;
+    aggregate.broken = true;
+    if (this.active.get(aggregate.key) === aggregate) this.active.delete(aggregate.key);
+  }
+
+  private activate(key: string, id: string, partition: number, definition: AggregateDefinition<unknown, any, any>): ActiveAggregate {
+    const existing = this.active.get(key);
+    if (existing !== undefined) {
+      // Re-insert so Map order is least-recently-used first.
+      this.active.delete(key);
+      this.active.set(key, existing);
+      return existing;
+    }
+    const store = this.deps.store;
+    let snapshot = store.latestSnapshot(key);
+    // A snapshot taken under another event version holds state of another shape: replay instead.
+    if (snapshot !== undefined && snapshot.eventVersion !== definition.eventVersion) snapshot = undefined;
+    let state = snapshot?.state ?? definition.initialState(id);
+    const entries = store.aggregateEntries(partition, key, snapshot?.seq ?? 0);
+    let doc: Y.Doc;
+    if (snapshot !== undefined) {
+      doc = newViewDoc();
+      Y.applyUpdate(doc, snapshot.doc);
+    } else if (entries.length === 0) {
+      doc = genesisDoc(definition.view(state));
+    } else {
+      doc = newViewDoc();
+    }
+    let eventsSinceSnapshot = 0;
+    for (const entry of entries) {
+      state = replayEvents(definition, state, entry.events, entry.eventVersion);
+      applyUpdate(doc, entry.update);
+      eventsSinceSnapshot += entry.events.length;
+    }
+    // Writes from here on need a client id no other writer of this document has used.
+    doc.clientID = randomClientId();
+    const seq = entries.at(-1)?.seq ?? snapshot?.seq ?? 0;
+    const aggregate: ActiveAggregate = {
+      key,
+      id,
+      partition,
+      definition,
+      state,
+      seq,
+      committedSeq: seq,
+      doc,
+      eventsSinceSnapshot,
+      inflight: 0,
+      lastUsedMs: this.deps.nowMs(),
+      pending: new Map(),
+      broken: false,
+    };
+    this.active.set(key, aggregate);
+    this.evictBeyondLimit();
+    return aggregate;
+  }
+
+  private evictBeyondLimit(): void {
+    let excess = this.active.size - this.deps.settings.activeAggregatesMax;
+    if (excess <= 0) return;
+    for (const aggregate of this.active.values()) {
+      if (excess <= 0) break;
+      if (aggregate.inflight > 0) continue;
+      this.active.delete(aggregate.key);
+      excess -= 1;
+    }
+  }
+
+  /** The committed document of an aggregate as one Yjs update, and its seq. */
+  private committedDocument(key: string, id: string, partition: number, definition: AggregateDefinition<unknown, any, any>): { seq: number; update: Uint8Array } {
+    const active = this.active.get(key);
+    const committedSeq = active?.committedSeq ?? this.deps.store.aggregateSeq(key);
+    if (committedSeq === 0) {
+      return { seq: 0, update: Y.encodeStateAsUpdate(genesisDoc(definition.view(definition.initialState(id)))) };
+    }
+    const snapshot = this.deps.store.latestSnapshot(key);
+    const base = snapshot !== undefined && snapshot.seq <= committedSeq ? snapshot : undefined;
+    const updates: Uint8Array[] = base === undefined ? [] : [base.doc];
+    for (const entry of this.deps.store.aggregateEntries(partition, key, base?.seq ?? 0)) {
+      if (entry.seq > committedSeq) break;
+      if (entry.update.byteLength > 0) updates.push(entry.update);
+    }
+    return { seq: committedSeq, update: Y.mergeUpdates(updates) };
+  }
+
+  private definitionOf(type: string): AggregateDefinition<unknown, any, any> {
+    const definition = this.deps.registry.get(type);
+    if (definition === undefined) throw new RingstateError('UNKNOWN_AGGREGATE_TYPE', `no aggregate type named ${JSON.stringify(type.slice(0, 64))}`);
+    return definition;
+  }
+
+  private assertServing(partition: number): void {
+    const ownership = this.deps.log.ownership(partition);
+    if (!ownership.serving) throw new RingstateError('UNAVAILABLE', `partition ${partition} is not served by this node`);
+  }
+
+  private report(aggregate: string, outcome: string, startedMs: number): void {
+    this.deps.hooks?.onCommandDone?.({ aggregate, outcome, durationMs: this.deps.nowMs() - startedMs });
+  }
+}
+
+function randomClientId(): number {
+  // Yjs client ids are 32-bit unsigned; 0 is reserved for genesis documents.
+  const buffer = new Uint32Array(1);
+  do crypto.getRandomValues(buffer);
+  while (buffer[0] === 0);
+  return buffer[0] ?? 1;
+}

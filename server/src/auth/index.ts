@@ -1,0 +1,1 @@
+export { PlayerTokens, type TokenKey, type TokenSettings, type VerifiedPlayer } from './player-tokens.ts';

@@ -1,0 +1,85 @@
+/**
+ * Player tokens: compact JWS (HS256) with `sub` (player id), `iss`, `aud`, `exp`, and a `kid`
+ * header that selects one of several verification keys, so keys can be rotated by adding the
+ * new key, switching issuers to it, and removing the old one after the token lifetime.
+ */
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { RingstateError } from '@ringstate/client-sdk/protocol';
+
+export interface TokenKey {
+  readonly kid: string;
+  readonly secret: string;
+}
+
+export interface TokenSettings {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly keys: readonly TokenKey[];
+}
+
+export interface VerifiedPlayer {
+  readonly playerId: string;
+  readonly expiresAtMs: number;
+}
+
+/** Player ids are opaque to the server but bounded and printable. */
+const PLAYER_ID = /^[A-Za-z0-9._:@-]{1,64}$/;
+const TOKEN_LENGTH_MAX = 4096;
+
+export class PlayerTokens {
+  private readonly keys: Map<string, Uint8Array>;
+  private readonly signingKey: TokenKey;
+
+  constructor(private readonly settings: TokenSettings) {
+    const first = settings.keys[0];
+    if (first === undefined) throw new Error('at least one token key is required');
+    this.signingKey = first;
+    const encoder = new TextEncoder();
+    this.keys = new Map(settings.keys.map((key) => [key.kid, encoder.encode(key.secret)]));
+  }
+
+  async issue(playerId: string, ttlMs: number, nowMs: number): Promise<{ token: string; expiresAtMs: number }> {
+    if (!PLAYER_ID.test(playerId)) throw new RingstateError('INVALID_MESSAGE', 'player id must be 1-64 characters of A-Z a-z 0-9 . _ : @ -');
+    const expiresAtMs = nowMs + ttlMs;
+    const secret = this.keys.get(this.signingKey.kid);
+    if (secret === undefined) throw new Error('signing key missing');
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256', kid: this.signingKey.kid })
+      .setSubject(playerId)
+      .setIssuer(this.settings.issuer)
+      .setAudience(this.settings.audience)
+      .setIssuedAt(Math.floor(nowMs / 1000))
+      .setExpirationTime(Math.floor(expiresAtMs / 1000))
+      .sign(secret);
+    return { token, expiresAtMs };
+  }
+
+  /** Verifies a token; throws RingstateError AUTH_INVALID_TOKEN or AUTH_TOKEN_EXPIRED. */
+  async verify(token: unknown, nowMs: number): Promise<VerifiedPlayer> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > TOKEN_LENGTH_MAX) {
+      throw new RingstateError('AUTH_INVALID_TOKEN', 'token must be a non-empty string');
+    }
+    try {
+      const { payload } = await jwtVerify(token, (header) => this.keyFor(header.kid), {
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        algorithms: ['HS256'],
+        currentDate: new Date(nowMs),
+        requiredClaims: ['sub', 'exp'],
+      });
+      const playerId = payload.sub;
+      if (playerId === undefined || !PLAYER_ID.test(playerId)) throw new RingstateError('AUTH_INVALID_TOKEN', 'token subject is not a valid player id');
+      return { playerId, expiresAtMs: (payload.exp ?? 0) * 1000 };
+    } catch (error) {
+      if (error instanceof RingstateError) throw error;
+      if (error instanceof errors.JWTExpired) throw new RingstateError('AUTH_TOKEN_EXPIRED', 'token has expired', { cause: error });
+      throw new RingstateError('AUTH_INVALID_TOKEN', 'token is invalid', { cause: error });
+    }
+  }
+
+  private keyFor(kid: string | undefined): Uint8Array {
+    const key = kid === undefined ? undefined : this.keys.get(kid);
+    if (key === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'token signed with an unknown key id');
+    return key;
+  }
+}

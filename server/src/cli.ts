@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+/**
+ * The `ringstate` command line.
+ *
+ *   ringstate start [options]   start one node (production: pass --config)
+ *   ringstate dev   [options]   start one node with the example game in dev mode
+ *
+ * Flags override the config file and RINGSTATE_* environment variables. `--print-config`
+ * prints the effective configuration (secrets redacted) and exits.
+ */
+import './polyfills.ts';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, Option } from 'commander';
+import type { AggregateDefinition } from './aggregate/index.ts';
+import { ConfigError, loadConfig, redactConfig, type Config } from './config/index.ts';
+import { GameNode } from './game-node.ts';
+
+interface StartFlags {
+  config?: string;
+  nodeId?: string;
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  game?: string;
+  logLevel?: string;
+  printConfig?: boolean;
+}
+
+const program = new Command('ringstate').description('Replicated, event-sourced game session server').showHelpAfterError();
+
+function withStartOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'JSON config file')
+    .option('--node-id <id>', 'node id (nodeId)')
+    .option('--host <host>', 'client interface to bind (host)')
+    .addOption(new Option('--port <port>', 'client port (port)').argParser(parsePort))
+    .option('--data-dir <dir>', 'data directory (dataDir)')
+    .option('--log-level <level>', 'log level (logLevel)')
+    .option('--game <module>', 'module whose default export is an array of aggregate definitions (default: the example game)')
+    .option('--print-config', 'print the effective configuration and exit');
+}
+
+withStartOptions(program.command('start').description('start one node')).action((flags: StartFlags) => run(flags, {}));
+withStartOptions(program.command('dev').description('start one node with the example game in dev mode (dev token issuer on)')).action((flags: StartFlags) =>
+  run(flags, { devMode: true, replicationFactor: 1 }),
+);
+
+await program.parseAsync(process.argv);
+
+async function run(flags: StartFlags, presets: Record<string, unknown>): Promise<void> {
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig({
+      ...(flags.config === undefined ? {} : { file: flags.config }),
+      env: process.env,
+      overrides: { ...presets, ...flagOverrides(flags) },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (flags.printConfig === true) {
+    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
+    return;
+  }
+  const aggregates = await loadGame(flags.game);
+  const node = new GameNode({ config, aggregates });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    node.logger.info({ signal }, 'stopping');
+    node.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        node.logger.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  await node.start();
+}
+
+function flagOverrides(flags: StartFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (flags.nodeId !== undefined) out['nodeId'] = flags.nodeId;
+  if (flags.host !== undefined) out['host'] = flags.host;
+  if (flags.port !== undefined) out['port'] = flags.port;
+  if (flags.dataDir !== undefined) out['dataDir'] = flags.dataDir;
+  if (flags.logLevel !== undefined) out['logLevel'] = flags.logLevel;
+  return out;
+}
+
+async function loadGame(modulePath: string | undefined): Promise<ReadonlyArray<AggregateDefinition<any, any, any>>> {
+  if (modulePath === undefined) return (await import('../example-game/index.ts')).exampleGame;
+  const loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown };
+  if (!Array.isArray(loaded.default)) throw new Error(`${modulePath} must default-export an array of aggregate definitions`);
+  return loaded.default as Array<AggregateDefinition<any, any, any>>;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${value}`);
+  return port;
+}

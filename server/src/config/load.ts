@@ -1,0 +1,142 @@
+/**
+ * Loads, validates and freezes the configuration.
+ *
+ * Sources, later ones win: defaults < config file (JSON) < environment (`RINGSTATE_*`) < overrides
+ * (from CLI flags). Environment names are the setting path in upper snake case, e.g.
+ * `RINGSTATE_PORT`, `RINGSTATE_LIMITS_FRAME_BYTES_MAX`. Values in env are parsed as JSON when they
+ * look like JSON (numbers, booleans, arrays, objects) and taken as strings otherwise.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { configSchema, type Config } from './schema.ts';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG_INVALID';
+}
+
+export interface ConfigSources {
+  file?: string;
+  env?: Record<string, string | undefined>;
+  overrides?: Record<string, unknown>;
+}
+
+const ENV_PREFIX = 'RINGSTATE_';
+
+export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
+  let merged: Record<string, unknown> = {};
+  if (sources.file !== undefined) merged = deepMerge(merged, readConfigFile(sources.file));
+  if (sources.env !== undefined) merged = deepMerge(merged, fromEnv(sources.env));
+  if (sources.overrides !== undefined) merged = deepMerge(merged, sources.overrides);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return deepFreeze(parsed.data);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (!isPlainObject(value)) throw new Error('top level must be an object');
+    return value;
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Maps `RINGSTATE_LIMITS_FRAME_BYTES_MAX` onto `limits.frameBytesMax` using the schema's own keys. */
+function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [path, leaf] of settingPaths(configSchema, [])) {
+    const name = ENV_PREFIX + path.map(toUpperSnake).join('_');
+    const raw = env[name];
+    if (raw === undefined) continue;
+    setPath(result, path, parseEnvValue(raw, leaf));
+  }
+  return result;
+}
+
+function parseEnvValue(raw: string, leaf: z.ZodType): unknown {
+  if (unwrap(leaf) instanceof z.ZodString || unwrap(leaf) instanceof z.ZodEnum) return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Every leaf setting of the schema with its path; used for env mapping and the docs. */
+export function settingPaths(schema: z.ZodType, prefix: string[]): Array<[string[], z.ZodType]> {
+  const inner = unwrap(schema);
+  if (inner instanceof z.ZodObject) {
+    const out: Array<[string[], z.ZodType]> = [];
+    for (const [key, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
+      out.push(...settingPaths(child, [...prefix, key]));
+    }
+    return out;
+  }
+  return [[prefix, schema]];
+}
+
+export function unwrap(schema: z.ZodType): z.ZodType {
+  let current: z.ZodType = schema;
+  for (;;) {
+    if (current instanceof z.ZodDefault || current instanceof z.ZodPrefault || current instanceof z.ZodOptional) {
+      current = current.unwrap() as z.ZodType;
+    } else {
+      return current;
+    }
+  }
+}
+
+function toUpperSnake(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let cursor = target;
+  for (const key of path.slice(0, -1)) {
+    const next = cursor[key];
+    if (!isPlainObject(next)) cursor[key] = {};
+    cursor = cursor[key] as Record<string, unknown>;
+  }
+  const last = path.at(-1);
+  if (last !== undefined) cursor[last] = value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const prior = out[key];
+    out[key] = isPlainObject(prior) && isPlainObject(value) ? deepMerge(prior, value) : value;
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The config as JSON with secrets redacted, for `--print-config` and the admin API. */
+export function redactConfig(config: Readonly<Config>): Record<string, unknown> {
+  return {
+    ...config,
+    tokens: { ...config.tokens, keys: config.tokens.keys.map((key) => ({ kid: key.kid, secret: '<redacted>' })) },
+  };
+}

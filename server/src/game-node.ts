@@ -1,0 +1,155 @@
+/**
+ * The composition root of one node: builds every layer from the frozen config and owns their
+ * shared lifecycle (start, then stop in reverse order).
+ *
+ *   gateway (uWS: WebSocket + HTTP)  ->  aggregate runtime  ->  partition log  ->  log store (LMDB)
+ *
+ * The partition log is the replication seam: LocalPartitionLog on a single node; the cluster
+ * layer provides a replicated one with the same interface.
+ */
+import { mkdirSync } from 'node:fs';
+import { AggregateRegistry, AggregateRuntime, type AggregateDefinition } from './aggregate/index.ts';
+import { PlayerTokens } from './auth/index.ts';
+import type { Config } from './config/index.ts';
+import { HttpRouter, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
+import { LogStore } from './log/index.ts';
+import { NodeMetrics, createLogger, type Logger } from './observability/index.ts';
+import { LocalPartitionLog, type PartitionLog } from './partition/index.ts';
+
+const PASSIVATION_SWEEP_MS = 5_000;
+const DEDUPE_SWEEP_MS = 60_000;
+const DEDUPE_PRUNE_BATCH = 10_000;
+
+export interface GameNodeOptions {
+  readonly config: Readonly<Config>;
+  readonly aggregates: ReadonlyArray<AggregateDefinition<any, any, any>>;
+  readonly logger?: Logger;
+  /** Collect Node.js process metrics (off in tests that run several nodes in one process). */
+  readonly processMetrics?: boolean;
+}
+
+export class GameNode {
+  readonly config: Readonly<Config>;
+  readonly logger: Logger;
+  readonly metrics: NodeMetrics;
+  readonly store: LogStore;
+  readonly log: PartitionLog;
+  readonly runtime: AggregateRuntime;
+  readonly tokens: PlayerTokens;
+  private readonly gateway: UwsGateway;
+  private readonly timers: Array<ReturnType<typeof setInterval>> = [];
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private boundPort = 0;
+
+  constructor(options: GameNodeOptions) {
+    const config = options.config;
+    this.config = config;
+    this.logger = options.logger ?? createLogger({ level: config.logLevel, nodeId: config.nodeId });
+    this.metrics = new NodeMetrics({ defaultMetrics: options.processMetrics ?? true });
+    mkdirSync(config.dataDir, { recursive: true });
+    this.store = LogStore.open({ path: config.dataDir, durability: config.durability });
+    this.log = new LocalPartitionLog(this.store);
+    this.tokens = new PlayerTokens(config.tokens);
+    this.runtime = new AggregateRuntime({
+      registry: new AggregateRegistry(options.aggregates),
+      store: this.store,
+      log: this.log,
+      nowMs: Date.now,
+      settings: {
+        partitionCount: config.partitionCount,
+        snapshotEveryEvents: config.snapshotEveryEvents,
+        aggregateIdleMs: config.aggregateIdleMs,
+        activeAggregatesMax: config.activeAggregatesMax,
+        commandQueueMax: config.commandQueueMax,
+      },
+      hooks: {
+        onHandlerError: ({ aggregate, commandId, cause }) => {
+          this.metrics.handlerErrors.inc();
+          this.logger.warn({ aggregate, commandId, err: cause }, 'aggregate handler threw; command rejected');
+        },
+      },
+    });
+    this.gateway = new UwsGateway(
+      {
+        host: config.host,
+        port: config.port,
+        frameBytesMax: config.limits.frameBytesMax,
+        idleTimeoutSeconds: config.limits.idleTimeoutSeconds,
+        httpBodyBytesMax: config.limits.httpBodyBytesMax,
+      },
+      {
+        runtime: this.runtime,
+        tokens: this.tokens,
+        limits: config.limits,
+        nodeId: config.nodeId,
+        metrics: this.metrics,
+        logger: this.logger,
+        nowMs: Date.now,
+        isShuttingDown: () => this.state !== 'running',
+      },
+      this.httpRoutes(),
+      this.logger,
+    );
+  }
+
+  /** The port actually bound (differs from config when config.port is 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`cannot start a node in state ${this.state}`);
+    const recovered = this.store.partitions().length;
+    await this.log.start();
+    this.boundPort = await this.gateway.listen();
+    this.state = 'running';
+    this.timers.push(setInterval(() => this.passivate(), PASSIVATION_SWEEP_MS).unref());
+    this.timers.push(setInterval(() => void this.pruneDedupe(), DEDUPE_SWEEP_MS).unref());
+    this.logger.info({ host: this.config.host, port: this.boundPort, dataDir: this.config.dataDir, partitionsWithData: recovered, devMode: this.config.devMode }, 'node started');
+  }
+
+  /** Graceful stop: refuse new commands, close clients (1001), let pending writes commit, close the log. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    for (const timer of this.timers) clearInterval(timer);
+    this.gateway.close();
+    await this.log.stop();
+    await this.store.close();
+    this.state = 'stopped';
+    this.logger.info('node stopped');
+  }
+
+  private passivate(): void {
+    const dropped = this.runtime.passivateIdle();
+    if (dropped > 0) this.metrics.passivations.inc(dropped);
+    this.metrics.activeAggregates.set(this.runtime.activeCount);
+  }
+
+  private async pruneDedupe(): Promise<void> {
+    try {
+      await this.store.pruneDedupe(Date.now() - this.config.dedupeRetentionMs, DEDUPE_PRUNE_BATCH);
+    } catch (error) {
+      this.logger.error({ err: error }, 'dedupe pruning failed');
+    }
+  }
+
+  private httpRoutes(): HttpRouter {
+    const router = new HttpRouter();
+    router.add('GET', '/healthz', () => json(200, { status: 'ok', nodeId: this.config.nodeId }));
+    router.add('GET', '/readyz', () =>
+      this.state === 'running' ? json(200, { status: 'ready', nodeId: this.config.nodeId }) : errorResult('UNAVAILABLE', `node is ${this.state}`),
+    );
+    router.add('GET', '/metrics', async () => {
+      this.metrics.activeAggregates.set(this.runtime.activeCount);
+      return { status: 200, contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
+    });
+    router.add('POST', '/v1/dev/token', async (request) => {
+      if (!this.config.devMode) return errorResult('NOT_FOUND', 'the dev token issuer is only enabled in dev mode');
+      const body = parseJsonBody(request.body);
+      const issued = await this.tokens.issue(String(body['player'] ?? ''), this.config.tokens.devTokenTtlMs, Date.now());
+      return json(200, issued);
+    });
+    return router;
+  }
+}

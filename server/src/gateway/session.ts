@@ -1,0 +1,288 @@
+/**
+ * One client connection's protocol state machine, independent of the WebSocket library.
+ *
+ * The transport hands in raw frames and tells the session when the socket closed; the session
+ * answers through a ConnectionPort. Every frame is decoded and validated before anything acts on
+ * it; every failure becomes an ERROR or REJECT frame with a stable code, and repeated abuse
+ * closes the connection with a documented close code. Nothing a client sends can throw out of
+ * here.
+ */
+import {
+  CloseCodes,
+  MessageType,
+  PROTOCOL_VERSION,
+  RingstateError,
+  decodeFrame,
+  encodeFrame,
+  isRetryable,
+  type CommandMessage,
+  type ErrorCode,
+  type ServerMessage,
+  type SubMessage,
+} from '@ringstate/client-sdk/protocol';
+import type { AggregateRuntime, SubscriptionStart } from '../aggregate/index.ts';
+import type { PlayerTokens } from '../auth/index.ts';
+import type { Config } from '../config/index.ts';
+import type { Logger, NodeMetrics } from '../observability/index.ts';
+import { parseClientMessage } from './client-messages.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface ConnectionPort {
+  send(frame: Uint8Array): void;
+  close(code: number, reason: string): void;
+  bufferedBytes(): number;
+}
+
+export interface SessionDeps {
+  readonly runtime: AggregateRuntime;
+  readonly tokens: PlayerTokens;
+  readonly limits: Config['limits'];
+  readonly nodeId: string;
+  readonly metrics: NodeMetrics;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  readonly isShuttingDown: () => boolean;
+}
+
+type Phase = 'handshake' | 'verifying' | 'ready' | 'closed';
+
+export class ClientSession {
+  private phase: Phase = 'handshake';
+  private playerId = '';
+  private readonly subscriptions = new Map<string, SubscriptionStart>();
+  private readonly bucket: TokenBucket;
+  private rateViolations = 0;
+  private invalidFrames = 0;
+  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly port: ConnectionPort,
+    private readonly deps: SessionDeps,
+    readonly sessionId: string,
+  ) {
+    const rate = deps.limits.messagesPerSecondMax;
+    this.bucket = new TokenBucket(rate * 2, rate, deps.nowMs());
+    this.handshakeTimer = setTimeout(() => {
+      if (this.phase === 'handshake' || this.phase === 'verifying') this.closeWith(CloseCodes.HANDSHAKE_FAILED, 'handshake timeout');
+    }, deps.limits.handshakeTimeoutMs);
+    this.handshakeTimer.unref?.();
+  }
+
+  get player(): string {
+    return this.playerId;
+  }
+
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  /** A frame arrived. `isBinary` false means a text frame, which this protocol never uses. */
+  receive(frame: Uint8Array, isBinary: boolean): void {
+    if (this.phase === 'closed') return;
+    if (frame.byteLength > this.deps.limits.frameBytesMax) {
+      this.deps.metrics.limitTrips.inc({ limit: 'frame_bytes' });
+      return this.badFrame('FRAME_TOO_LARGE', `frame of ${frame.byteLength} bytes exceeds ${this.deps.limits.frameBytesMax}`);
+    }
+    if (!isBinary) return this.badFrame('BAD_FRAME', 'text frames are not part of the protocol; send binary msgpack');
+    if (!this.bucket.take(this.deps.nowMs())) return this.rateLimited(frame);
+
+    let decoded: unknown;
+    try {
+      decoded = decodeFrame(frame);
+    } catch {
+      return this.badFrame('BAD_FRAME', 'frame is not valid msgpack');
+    }
+    const parsed = parseClientMessage(decoded);
+    if (!parsed.ok) return this.badFrame(parsed.code, parsed.message, parsed.ref);
+    this.invalidFrames = 0;
+    const message = parsed.message;
+
+    if (this.phase !== 'ready') {
+      if (message.t === MessageType.HELLO && this.phase === 'handshake') return void this.hello(message.v, message.token);
+      if (message.t === MessageType.PING) return this.sendMessage({ t: MessageType.PONG, n: message.n });
+      return this.error('HANDSHAKE_REQUIRED', 'send HELLO and wait for WELCOME first');
+    }
+    switch (message.t) {
+      case MessageType.COMMAND:
+        return this.command(message);
+      case MessageType.SUB:
+        return this.subscribe(message);
+      case MessageType.UNSUB:
+        return this.unsubscribe(`${message.a}/${message.i}`);
+      case MessageType.PING:
+        return this.sendMessage({ t: MessageType.PONG, n: message.n });
+      case MessageType.HELLO:
+        return this.error('INVALID_MESSAGE', 'HELLO was already accepted on this connection');
+    }
+  }
+
+  /** The transport closed; release everything the session holds. */
+  closed(): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    clearTimeout(this.handshakeTimer);
+    for (const subscription of this.subscriptions.values()) subscription.close();
+    this.deps.metrics.subscriptions.dec(this.subscriptions.size);
+    this.subscriptions.clear();
+  }
+
+  /** Closes with a reason the client can act on (shutdown, slow consumer). */
+  closeWith(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.port.close(code, reason);
+    this.closed();
+  }
+
+  private async hello(version: number, token: string): Promise<void> {
+    if (version !== PROTOCOL_VERSION) {
+      this.error('PROTOCOL_VERSION_UNSUPPORTED', `server speaks protocol ${PROTOCOL_VERSION}, client sent ${version}`);
+      return this.closeWith(CloseCodes.HANDSHAKE_FAILED, 'PROTOCOL_VERSION_UNSUPPORTED');
+    }
+    this.phase = 'verifying';
+    try {
+      const verified = await this.deps.tokens.verify(token, this.deps.nowMs());
+      if (this.phase !== 'verifying') return;
+      this.playerId = verified.playerId;
+      this.phase = 'ready';
+      clearTimeout(this.handshakeTimer);
+      const { frameBytesMax, messagesPerSecondMax, subscriptionsPerConnectionMax, heartbeatMs } = this.deps.limits;
+      this.sendMessage({
+        t: MessageType.WELCOME,
+        v: PROTOCOL_VERSION,
+        player: verified.playerId,
+        session: this.sessionId,
+        node: this.deps.nodeId,
+        heartbeatMs,
+        limits: { frameBytesMax, messagesPerSecondMax, subscriptionsPerConnectionMax },
+      });
+    } catch (error) {
+      if (this.phase !== 'verifying') return;
+      const code: ErrorCode = error instanceof RingstateError ? error.code : 'AUTH_INVALID_TOKEN';
+      this.error(code, error instanceof Error ? error.message : 'token rejected');
+      this.closeWith(CloseCodes.HANDSHAKE_FAILED, code);
+    }
+  }
+
+  private command(message: CommandMessage): void {
+    const startedMs = this.deps.nowMs();
+    if (this.deps.isShuttingDown()) return this.reject(message.id, new RingstateError('SHUTTING_DOWN', 'node is shutting down'), startedMs);
+    let result;
+    try {
+      result = this.deps.runtime.execute({
+        aggregateType: message.a,
+        aggregateId: message.i,
+        playerId: this.playerId,
+        commandId: message.id,
+        command: message.c,
+      });
+    } catch (error) {
+      return this.reject(message.id, error, startedMs);
+    }
+    result.then(
+      (ack) => {
+        this.observe(ack.duplicate ? 'duplicate' : 'acked', startedMs);
+        this.sendMessage(ack.duplicate ? { t: MessageType.ACK, id: message.id, seq: ack.seq, dup: true } : { t: MessageType.ACK, id: message.id, seq: ack.seq });
+      },
+      (error: unknown) => this.reject(message.id, error, startedMs),
+    );
+  }
+
+  private reject(commandId: string, error: unknown, startedMs: number): void {
+    const failure = this.asRingstateError(error);
+    this.observe(failure.code, startedMs);
+    this.sendMessage({
+      t: MessageType.REJECT,
+      id: commandId,
+      code: failure.code,
+      msg: failure.message,
+      retry: failure.retryable,
+      ...(failure.reason === undefined ? {} : { reason: failure.reason }),
+    });
+  }
+
+  private subscribe(message: SubMessage): void {
+    const key = `${message.a}/${message.i}`;
+    const existing = this.subscriptions.get(key);
+    if (existing === undefined && this.subscriptions.size >= this.deps.limits.subscriptionsPerConnectionMax) {
+      this.deps.metrics.limitTrips.inc({ limit: 'subscriptions' });
+      return this.unsubscribed(message.a, message.i, 'TOO_MANY_SUBSCRIPTIONS', `at most ${this.deps.limits.subscriptionsPerConnectionMax} subscriptions per connection`);
+    }
+    try {
+      const started = this.deps.runtime.subscribe(message.a, message.i, this.playerId, message.sv, {
+        onUpdate: (seq, update) => this.sendMessage({ t: MessageType.UPDATE, a: message.a, i: message.i, seq, u: update }),
+      });
+      if (existing !== undefined) existing.close();
+      else this.deps.metrics.subscriptions.inc();
+      this.subscriptions.set(key, started);
+      this.sendMessage({ t: MessageType.SNAPSHOT, a: message.a, i: message.i, seq: started.seq, u: started.update });
+    } catch (error) {
+      const failure = this.asRingstateError(error);
+      this.unsubscribed(message.a, message.i, failure.code, failure.message);
+    }
+  }
+
+  private unsubscribe(key: string): void {
+    const subscription = this.subscriptions.get(key);
+    if (subscription === undefined) return;
+    subscription.close();
+    this.subscriptions.delete(key);
+    this.deps.metrics.subscriptions.dec();
+  }
+
+  private unsubscribed(aggregateType: string, aggregateId: string, code: ErrorCode, msg: string): void {
+    this.sendMessage({ t: MessageType.UNSUBBED, a: aggregateType, i: aggregateId, code, msg });
+  }
+
+  private rateLimited(frame: Uint8Array): void {
+    this.deps.metrics.limitTrips.inc({ limit: 'messages_per_second' });
+    this.rateViolations += 1;
+    if (this.rateViolations > this.deps.limits.rateViolationsBeforeClose) {
+      return this.closeWith(CloseCodes.RATE_LIMIT_EXCEEDED, 'RATE_LIMITED');
+    }
+    // Answer a rate-limited command with a retryable REJECT so the SDK backs off and retries it.
+    const commandId = peekCommandId(frame);
+    if (commandId !== undefined) return this.reject(commandId, new RingstateError('RATE_LIMITED', 'too many messages per second'), this.deps.nowMs());
+    this.error('RATE_LIMITED', 'too many messages per second');
+  }
+
+  private badFrame(code: ErrorCode, message: string, ref?: string): void {
+    this.invalidFrames += 1;
+    this.error(code, message, ref);
+    if (this.invalidFrames >= this.deps.limits.invalidFramesBeforeClose) this.closeWith(CloseCodes.PROTOCOL_ERROR, code);
+  }
+
+  private error(code: ErrorCode, msg: string, ref?: string): void {
+    this.deps.metrics.protocolErrors.inc({ code });
+    this.sendMessage({ t: MessageType.ERROR, code, msg, retry: isRetryable(code), ...(ref === undefined ? {} : { ref }) });
+  }
+
+  private sendMessage(message: ServerMessage): void {
+    if (this.phase === 'closed') return;
+    this.port.send(encodeFrame(message));
+    if (this.port.bufferedBytes() > this.deps.limits.outgoingBufferBytesMax) {
+      this.deps.metrics.limitTrips.inc({ limit: 'outgoing_buffer' });
+      this.closeWith(CloseCodes.SLOW_CONSUMER, 'SLOW_CONSUMER');
+    }
+  }
+
+  private observe(outcome: string, startedMs: number): void {
+    this.deps.metrics.commands.inc({ outcome });
+    this.deps.metrics.commandLatency.observe((this.deps.nowMs() - startedMs) / 1000);
+  }
+
+  private asRingstateError(error: unknown): RingstateError {
+    if (error instanceof RingstateError) return error;
+    this.deps.logger.error({ err: error, player: this.playerId }, 'unexpected error while handling a client message');
+    return new RingstateError('INTERNAL', 'internal error', { cause: error });
+  }
+}
+
+/** Best effort: the command id of a frame we refuse to fully process. */
+function peekCommandId(frame: Uint8Array): string | undefined {
+  try {
+    const value = decodeFrame(frame) as { t?: unknown; id?: unknown };
+    return value.t === MessageType.COMMAND && typeof value.id === 'string' && value.id.length <= 128 ? value.id : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The uWebSockets.js adapter: the only file that knows the WebSocket/HTTP library.
+ *
+ * WebSocket upgrades on /v1/ws become ClientSessions; every other request goes to the HttpRouter.
+ * uWS rejects frames above `maxPayloadLength` by closing the socket, so it is set to four times
+ * the protocol limit: frames between the two get a FRAME_TOO_LARGE error frame, bigger ones are
+ * closed by uWS (close code 1009). Sends from outside uWS callbacks are corked so each answer is
+ * one syscall, not several.
+ */
+import uWS from 'uWebSockets.js';
+import { CloseCodes } from '@ringstate/client-sdk/protocol';
+import type { Logger } from '../observability/index.ts';
+import type { HttpRouter, HttpRequestInfo } from './http-api.ts';
+import { ClientSession, type ConnectionPort, type SessionDeps } from './session.ts';
+
+interface SocketData {
+  session?: ClientSession;
+  open: boolean;
+}
+
+export interface GatewayOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly frameBytesMax: number;
+  readonly idleTimeoutSeconds: number;
+  readonly httpBodyBytesMax: number;
+}
+
+export class UwsGateway {
+  private readonly app: uWS.TemplatedApp;
+  private listenSocket: uWS.us_listen_socket | undefined;
+  private readonly sessions = new Set<ClientSession>();
+  private sessionCounter = 0;
+  private readonly sessionPrefix = Math.random().toString(36).slice(2, 8);
+
+  constructor(
+    private readonly options: GatewayOptions,
+    private readonly sessionDeps: SessionDeps,
+    private readonly router: HttpRouter,
+    private readonly logger: Logger,
+  ) {
+    this.app = uWS.App();
+    this.app.ws<SocketData>('/v1/ws', {
+      compression: uWS.DISABLED,
+      maxPayloadLength: options.frameBytesMax * 4,
+      idleTimeout: options.idleTimeoutSeconds,
+      // We enforce our own outgoing limit with a clear close code (session.ts); uWS's own is a backstop.
+      maxBackpressure: 64 * 1024 * 1024,
+      closeOnBackpressureLimit: 1,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        res.upgrade<SocketData>(
+          { open: false },
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      open: (ws) => {
+        const data = ws.getUserData();
+        data.open = true;
+        const port: ConnectionPort = {
+          send: (frame) => {
+            if (!data.open) return;
+            ws.cork(() => ws.send(frame, true, false));
+          },
+          close: (code, reason) => {
+            if (!data.open) return;
+            data.open = false;
+            ws.end(code, reason);
+          },
+          bufferedBytes: () => (data.open ? ws.getBufferedAmount() : 0),
+        };
+        this.sessionCounter += 1;
+        const session = new ClientSession(port, this.sessionDeps, `${this.sessionDeps.nodeId}-${this.sessionPrefix}-${this.sessionCounter}`);
+        data.session = session;
+        this.sessions.add(session);
+        this.sessionDeps.metrics.connections.inc();
+      },
+      message: (ws, message, isBinary) => {
+        // The ArrayBuffer is only valid during this callback; sessions decode synchronously.
+        ws.getUserData().session?.receive(new Uint8Array(message), isBinary);
+      },
+      close: (ws) => {
+        const data = ws.getUserData();
+        data.open = false;
+        if (data.session !== undefined) {
+          data.session.closed();
+          this.sessions.delete(data.session);
+          this.sessionDeps.metrics.connections.dec();
+        }
+      },
+    });
+    this.app.any('/*', (res, req) => this.http(res, req));
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(this.options.host, this.options.port, (socket) => {
+        if (socket === false) return reject(new Error(`cannot listen on ${this.options.host}:${this.options.port}`));
+        this.listenSocket = socket;
+        resolve(uWS.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  /** Stops accepting, then closes every client with 1001 so SDKs reconnect elsewhere. */
+  close(): void {
+    if (this.listenSocket !== undefined) {
+      uWS.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = undefined;
+    }
+    for (const session of [...this.sessions]) session.closeWith(CloseCodes.GOING_AWAY, 'SHUTTING_DOWN');
+  }
+
+  private http(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+    const method = req.getMethod().toUpperCase();
+    const path = req.getUrl();
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const headers = new Map<string, string>();
+    req.forEach((key, value) => headers.set(key, value));
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const respond = (status: number, contentType: string, body: string | Uint8Array): void => {
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus(statusLine(status)).writeHeader('content-type', contentType).writeHeader('cache-control', 'no-store').end(body);
+      });
+    };
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    let tooLarge = false;
+    res.onData((chunk, isLast) => {
+      if (tooLarge) return;
+      received += chunk.byteLength;
+      if (received > this.options.httpBodyBytesMax) {
+        tooLarge = true;
+        this.sessionDeps.metrics.limitTrips.inc({ limit: 'http_body_bytes' });
+        const body = JSON.stringify({ error: { code: 'BODY_TOO_LARGE', message: `body exceeds ${this.options.httpBodyBytesMax} bytes` } });
+        respond(413, 'application/json', body);
+        return;
+      }
+      // Copy: uWS reuses the chunk's memory after this callback returns.
+      chunks.push(new Uint8Array(chunk.slice(0)));
+      if (!isLast) return;
+      const request: HttpRequestInfo = { method, path, query, headers, body: concat(chunks, received) };
+      this.router.handle(request).then(
+        (result) => respond(result.status, result.contentType, result.body),
+        (error: unknown) => {
+          this.logger.error({ err: error, path }, 'http handler failed');
+          respond(500, 'application/json', JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error' } }));
+        },
+      );
+    });
+  }
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_TEXT[status] ?? 'Status'}`;
+}

@@ -1,0 +1,2 @@
+export { LogStore, type DurabilityPolicy, type LogStoreOptions } from './log-store.ts';
+export type { LogEntry, AggregateSnapshot, DedupeRecord } from './types.ts';

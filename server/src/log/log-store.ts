@@ -1,0 +1,207 @@
+/**
+ * Durable storage for partition logs on LMDB.
+ *
+ * Databases inside one LMDB environment (all writes of a batch commit in one transaction, so a
+ * kill -9 at any moment leaves either the whole batch or none of it):
+ *
+ *   entries    [partition, position]             -> LogEntry (msgpack)
+ *   aggregates [aggregateKey, seq]                -> position
+ *   snapshots  aggregateKey                       -> AggregateSnapshot (latest only)
+ *   dedupe     [aggregateKey, playerId, commandId] -> DedupeRecord
+ *   meta       string                             -> small records (format version, node id)
+ *
+ * Durability policy: `fsync` resolves `append` only after the commit is flushed to disk;
+ * `os` resolves after the commit is visible, with LMDB's noSync (survives a process crash,
+ * not a power loss or kernel crash). LMDB's copy-on-write B-tree means the file is never torn.
+ */
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { AggregateSnapshot, DedupeRecord, LogEntry } from './types.ts';
+
+export type DurabilityPolicy = 'fsync' | 'os';
+
+export interface LogStoreOptions {
+  readonly path: string;
+  readonly durability: DurabilityPolicy;
+}
+
+const FORMAT_VERSION = 1;
+type EntryKey = [number, number];
+type AggregateIndexKey = [string, number];
+type DedupeKey = [string, string, string];
+
+export class LogStore {
+  private readonly root: RootDatabase;
+  private readonly entries: Database<LogEntry, EntryKey>;
+  private readonly aggregates: Database<number, AggregateIndexKey>;
+  private readonly snapshots: Database<AggregateSnapshot, string>;
+  private readonly dedupe: Database<DedupeRecord, DedupeKey>;
+  private readonly meta: Database<unknown, string>;
+  private readonly durability: DurabilityPolicy;
+  private closed = false;
+
+  private constructor(options: LogStoreOptions) {
+    this.durability = options.durability;
+    this.root = open({ path: options.path, maxDbs: 8, noSync: options.durability === 'os', compression: false });
+    this.entries = this.root.openDB<LogEntry, EntryKey>({ name: 'entries' });
+    this.aggregates = this.root.openDB<number, AggregateIndexKey>({ name: 'aggregates' });
+    this.snapshots = this.root.openDB<AggregateSnapshot, string>({ name: 'snapshots' });
+    this.dedupe = this.root.openDB<DedupeRecord, DedupeKey>({ name: 'dedupe' });
+    this.meta = this.root.openDB<unknown, string>({ name: 'meta' });
+  }
+
+  static open(options: LogStoreOptions): LogStore {
+    const store = new LogStore(options);
+    const format = store.meta.get('formatVersion');
+    if (format === undefined) {
+      store.meta.putSync('formatVersion', FORMAT_VERSION);
+    } else if (format !== FORMAT_VERSION) {
+      store.root.close();
+      throw new Error(`log at ${options.path} has format ${String(format)}, this build reads ${FORMAT_VERSION}`);
+    }
+    return store;
+  }
+
+  /**
+   * Appends entries (any partitions) in one atomic transaction and resolves once they are
+   * durable under the store's policy. Callers order positions; this checks, because a gap would
+   * be a broken invariant.
+   */
+  async append(batch: readonly LogEntry[]): Promise<void> {
+    if (batch.length === 0) return;
+    this.assertOpen();
+    await this.root.transaction(() => {
+      for (const entry of batch) {
+        const previous = entry.position === 1 ? undefined : this.entries.get([entry.partition, entry.position - 1]);
+        if (entry.position !== 1 && previous === undefined) {
+          throw new Error(`log gap: partition ${entry.partition} position ${entry.position} has no predecessor`);
+        }
+        this.entries.putSync([entry.partition, entry.position], entry);
+        this.aggregates.putSync([entry.aggregate, entry.seq], entry.position);
+        this.dedupe.putSync([entry.aggregate, entry.playerId, entry.commandId], {
+          seq: entry.seq,
+          position: entry.position,
+          timestampMs: entry.timestampMs,
+        });
+        if (entry.snapshot !== undefined) this.snapshots.putSync(entry.aggregate, entry.snapshot);
+      }
+    });
+    if (this.durability === 'fsync') await this.root.flushed;
+  }
+
+  /** Highest position written for a partition, 0 when empty. */
+  lastPosition(partition: number): number {
+    for (const key of this.entries.getKeys({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, 0], reverse: true, limit: 1 })) {
+      return key[1];
+    }
+    return 0;
+  }
+
+  entry(partition: number, position: number): LogEntry | undefined {
+    return this.entries.get([partition, position]);
+  }
+
+  /** Entries of a partition from `fromPosition` on, at most `limit`. */
+  readPartition(partition: number, fromPosition: number, limit: number): LogEntry[] {
+    const out: LogEntry[] = [];
+    for (const { value } of this.entries.getRange({ start: [partition, fromPosition], end: [partition, Number.MAX_SAFE_INTEGER], limit })) {
+      out.push(value);
+    }
+    return out;
+  }
+
+  latestSnapshot(aggregate: string): AggregateSnapshot | undefined {
+    return this.snapshots.get(aggregate);
+  }
+
+  /** The aggregate's entries with seq > afterSeq, in seq order. */
+  aggregateEntries(partition: number, aggregate: string, afterSeq: number): LogEntry[] {
+    const out: LogEntry[] = [];
+    for (const { key, value: position } of this.aggregates.getRange({ start: [aggregate, afterSeq + 1], end: [aggregate, Number.MAX_SAFE_INTEGER] })) {
+      const entry = this.entries.get([partition, position]);
+      if (entry === undefined || entry.aggregate !== aggregate || entry.seq !== key[1]) {
+        throw new Error(`aggregate index points at a missing or foreign entry: ${aggregate} seq ${key[1]} -> ${partition}/${position}`);
+      }
+      out.push(entry);
+    }
+    return out;
+  }
+
+  /** Highest committed seq of an aggregate, 0 when it has none. */
+  aggregateSeq(aggregate: string): number {
+    for (const key of this.aggregates.getKeys({ start: [aggregate, Number.MAX_SAFE_INTEGER], end: [aggregate, 0], reverse: true, limit: 1 })) {
+      return key[1];
+    }
+    return 0;
+  }
+
+  findCommand(aggregate: string, playerId: string, commandId: string): DedupeRecord | undefined {
+    return this.dedupe.get([aggregate, playerId, commandId]);
+  }
+
+  /**
+   * Forgets dedupe records older than `olderThanMs`, at most `limit` per call so a sweep never
+   * stalls the event loop. Returns how many were removed.
+   */
+  async pruneDedupe(olderThanMs: number, limit: number): Promise<number> {
+    const stale: DedupeKey[] = [];
+    for (const { key, value } of this.dedupe.getRange({})) {
+      if (value.timestampMs < olderThanMs) stale.push(key);
+      if (stale.length >= limit) break;
+    }
+    if (stale.length === 0) return 0;
+    await this.root.transaction(() => {
+      for (const key of stale) this.dedupe.removeSync(key);
+    });
+    return stale.length;
+  }
+
+  /** Partitions that have at least one entry, for recovery reporting. */
+  partitions(): number[] {
+    const found: number[] = [];
+    let cursor = 0;
+    for (;;) {
+      let next: number | undefined;
+      for (const key of this.entries.getKeys({ start: [cursor, 0], limit: 1 })) next = key[0];
+      if (next === undefined) return found;
+      found.push(next);
+      cursor = next + 1;
+    }
+  }
+
+  /**
+   * Full consistency check used after crashes and by tests: per partition positions are gapless
+   * from 1; per aggregate seqs are gapless from 1, and the index agrees with the entries.
+   */
+  verify(): { partitions: number; entries: number; aggregates: number } {
+    const aggregateSeqs = new Map<string, number>();
+    let entryCount = 0;
+    const partitions = this.partitions();
+    for (const partition of partitions) {
+      let expected = 1;
+      for (const { key, value } of this.entries.getRange({ start: [partition, 0], end: [partition, Number.MAX_SAFE_INTEGER] })) {
+        if (key[1] !== expected || value.position !== expected || value.partition !== partition) {
+          throw new Error(`partition ${partition}: expected position ${expected}, found ${key[1]}`);
+        }
+        const previousSeq = aggregateSeqs.get(value.aggregate) ?? 0;
+        if (value.seq !== previousSeq + 1) throw new Error(`aggregate ${value.aggregate}: seq ${value.seq} follows ${previousSeq}`);
+        aggregateSeqs.set(value.aggregate, value.seq);
+        if (this.aggregates.get([value.aggregate, value.seq]) !== value.position) {
+          throw new Error(`aggregate index disagrees for ${value.aggregate} seq ${value.seq}`);
+        }
+        expected += 1;
+        entryCount += 1;
+      }
+    }
+    return { partitions: partitions.length, entries: entryCount, aggregates: aggregateSeqs.size };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('log store is closed');
+  }
+}

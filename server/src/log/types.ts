@@ -1,0 +1,43 @@
+/**
+ * The durable log's record types.
+ *
+ * A partition's log is a gapless sequence of positions 1, 2, 3, ... Each entry records one
+ * committed command on one aggregate. `epoch` is the ownership epoch the entry was written in
+ * (always 1 on a single node; the replication layer raises it on every failover).
+ */
+export interface AggregateSnapshot {
+  /** Aggregate sequence number the snapshot reflects (state after entry `seq`). */
+  readonly seq: number;
+  /** The aggregate's state (plain data). */
+  readonly state: unknown;
+  /** The aggregate's public Yjs document, `Y.encodeStateAsUpdate(doc)`. */
+  readonly doc: Uint8Array;
+  /** `eventVersion` of the definition that produced the state. */
+  readonly eventVersion: number;
+}
+
+export interface LogEntry {
+  readonly partition: number;
+  readonly position: number;
+  readonly epoch: number;
+  /** `type/id` of the aggregate (see aggregateKey). */
+  readonly aggregate: string;
+  /** Gapless per-aggregate sequence number: 1 for the aggregate's first entry. */
+  readonly seq: number;
+  readonly commandId: string;
+  readonly playerId: string;
+  readonly events: readonly unknown[];
+  readonly eventVersion: number;
+  /** Yjs update that moves the public document from seq-1 to seq; produced once, by the owner. */
+  readonly update: Uint8Array;
+  /** Present every `snapshotEveryEvents` events: the aggregate after this entry. */
+  readonly snapshot?: AggregateSnapshot;
+  readonly timestampMs: number;
+}
+
+/** What a command id resolved to; stored so a retried command returns its first answer. */
+export interface DedupeRecord {
+  readonly seq: number;
+  readonly position: number;
+  readonly timestampMs: number;
+}

@@ -1,0 +1,42 @@
+/**
+ * Prometheus metrics of one node, served at /metrics. Each node has its own registry so tests
+ * can run several nodes in one process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly commands = new Counter({
+    name: 'ringstate_commands_total',
+    help: 'Commands handled, by outcome (acked, duplicate, or the error code).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly commandLatency = new Histogram({
+    name: 'ringstate_command_duration_seconds',
+    help: 'Time from receiving a command to its answer.',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly connections = new Gauge({ name: 'ringstate_connections', help: 'Open client WebSocket connections.', registers: [this.registry] });
+  readonly subscriptions = new Gauge({ name: 'ringstate_subscriptions', help: 'Active aggregate subscriptions.', registers: [this.registry] });
+  readonly activeAggregates = new Gauge({ name: 'ringstate_active_aggregates', help: 'Aggregates held in memory.', registers: [this.registry] });
+  readonly limitTrips = new Counter({
+    name: 'ringstate_limit_trips_total',
+    help: 'Times a protective limit refused input, by limit.',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly protocolErrors = new Counter({
+    name: 'ringstate_protocol_errors_total',
+    help: 'Error frames sent to clients, by code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly handlerErrors = new Counter({ name: 'ringstate_handler_errors_total', help: 'Aggregate handlers that threw.', registers: [this.registry] });
+  readonly passivations = new Counter({ name: 'ringstate_passivations_total', help: 'Aggregates dropped from memory when idle.', registers: [this.registry] });
+
+  constructor(options: { defaultMetrics: boolean }) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,2 @@
+export type { PartitionLog, PartitionOwnership, EntryDraft } from './partition-log.ts';
+export { LocalPartitionLog } from './local-partition-log.ts';

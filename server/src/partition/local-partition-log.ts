@@ -1,0 +1,99 @@
+/**
+ * The single-node partition log: this node owns every partition at epoch 1 and an entry is
+ * committed once it is durable in the local LogStore. Appends made in the same event-loop turn
+ * are written in one LMDB transaction (group commit), which is what makes fsync affordable.
+ */
+import { RingstateError } from '@ringstate/client-sdk/protocol';
+import type { LogEntry, LogStore } from '../log/index.ts';
+import type { EntryDraft, PartitionLog, PartitionOwnership } from './partition-log.ts';
+
+const EPOCH = 1;
+/** Entries written per LMDB transaction at most; bounds the latency one flush adds. */
+const BATCH_ENTRIES_MAX = 2048;
+
+interface Pending {
+  readonly entry: LogEntry;
+  readonly resolve: (entry: LogEntry) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class LocalPartitionLog implements PartitionLog {
+  private readonly nextPosition = new Map<number, number>();
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly committedListeners: Array<(entry: LogEntry) => void> = [];
+  private stopped = false;
+
+  constructor(private readonly store: LogStore) {}
+
+  ownership(): PartitionOwnership {
+    return { serving: !this.stopped, epoch: EPOCH };
+  }
+
+  append(draft: EntryDraft): Promise<LogEntry> {
+    if (this.stopped) return Promise.reject(new RingstateError('SHUTTING_DOWN', 'node is stopping'));
+    const position = this.allocatePosition(draft.partition);
+    const entry: LogEntry = { ...draft, position, epoch: EPOCH };
+    return new Promise<LogEntry>((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  onCommitted(listener: (entry: LogEntry) => void): void {
+    this.committedListeners.push(listener);
+  }
+
+  onOwnershipLost(): void {
+    // A single node never loses ownership.
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    while (this.queue.length > 0 || this.flushScheduled) await this.flushNow();
+    await this.flushing;
+  }
+
+  private allocatePosition(partition: number): number {
+    const next = this.nextPosition.get(partition) ?? this.store.lastPosition(partition) + 1;
+    this.nextPosition.set(partition, next + 1);
+    return next;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => void this.flushNow());
+  }
+
+  private flushNow(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.queue.splice(0, BATCH_ENTRIES_MAX);
+    if (this.queue.length > 0) this.scheduleFlush();
+    if (batch.length === 0) return this.flushing;
+    // Batches commit strictly one after another so that positions reach disk in order.
+    this.flushing = this.flushing.then(() => this.write(batch));
+    return this.flushing;
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    try {
+      await this.store.append(batch.map((pending) => pending.entry));
+    } catch (cause) {
+      // Positions handed out after this batch would leave a gap: forget them and fail them all.
+      this.nextPosition.clear();
+      const failed = [...batch, ...this.queue.splice(0)];
+      for (const pending of failed) pending.reject(new RingstateError('INTERNAL', 'log write failed', { cause }));
+      return;
+    }
+    for (const pending of batch) {
+      for (const listener of this.committedListeners) listener(pending.entry);
+      pending.resolve(pending.entry);
+    }
+  }
+}

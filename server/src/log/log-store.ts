@@ -70,11 +70,17 @@ export class LogStore {
     if (batch.length === 0) return;
     this.assertOpen();
     await this.root.transaction(() => {
+      // Check the whole batch before the first write: an exception thrown by this callback does
+      // not roll back writes it already made, so nothing may be written unless all of it can be.
+      const expected = new Map<number, number>();
       for (const entry of batch) {
-        const previous = entry.position === 1 ? undefined : this.entries.get([entry.partition, entry.position - 1]);
-        if (entry.position !== 1 && previous === undefined) {
-          throw new Error(`log gap: partition ${entry.partition} position ${entry.position} has no predecessor`);
+        const next = expected.get(entry.partition) ?? this.lastPosition(entry.partition) + 1;
+        if (entry.position !== next) {
+          throw new Error(`log gap: partition ${entry.partition} expected position ${next}, got ${entry.position}`);
         }
+        expected.set(entry.partition, next + 1);
+      }
+      for (const entry of batch) {
         this.entries.putSync([entry.partition, entry.position], entry);
         this.aggregates.putSync([entry.aggregate, entry.seq], entry.position);
         this.dedupe.putSync([entry.aggregate, entry.playerId, entry.commandId], {

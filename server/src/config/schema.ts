@@ -22,11 +22,6 @@ export const configSchema = z
       .describe('Stable name of this node within the cluster; used in logs, metrics and the data directory.'),
     host: z.string().min(1).default('127.0.0.1').describe('Interface the client port (WebSocket + HTTP) binds to.'),
     port: port.default(9001).describe('Client port: WebSocket at /v1/ws and the HTTP API on the same port.'),
-    advertisedHost: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('Host:port clients are told to use for this node (a DNS name in production). Defaults to host:port.'),
     dataDir: z.string().min(1).default('./data/node-1').describe('Directory holding this node\'s durable log (LMDB).'),
     devMode: z
       .boolean()

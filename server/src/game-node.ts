@@ -61,6 +61,7 @@ export class GameNode {
         aggregateIdleMs: config.aggregateIdleMs,
         activeAggregatesMax: config.activeAggregatesMax,
         commandQueueMax: config.commandQueueMax,
+        docResidentMs: config.docResidentMs,
       },
       hooks: {
         onHandlerError: ({ aggregate, commandId, cause }) => {
@@ -122,6 +123,7 @@ export class GameNode {
 
   private passivate(): void {
     const dropped = this.runtime.passivateIdle();
+    this.runtime.compactIdleDocs();
     if (dropped > 0) this.metrics.passivations.inc(dropped);
     this.metrics.activeAggregates.set(this.runtime.activeCount);
   }

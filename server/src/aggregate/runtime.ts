@@ -27,6 +27,8 @@ export interface RuntimeSettings {
   readonly aggregateIdleMs: number;
   readonly activeAggregatesMax: number;
   readonly commandQueueMax: number;
+  /** A resident Yjs document unused for this long is compacted to its encoded bytes. */
+  readonly docResidentMs: number;
 }
 
 export interface RuntimeHooks {
@@ -78,12 +80,20 @@ interface ActiveAggregate {
   /** Seq including speculative (not yet committed) entries. */
   seq: number;
   committedSeq: number;
-  readonly doc: Y.Doc;
+  /**
+   * The public document, resident while the aggregate is busy. A Y.Doc costs about 4 KB even for
+   * a small view, so idle aggregates keep only its encoded bytes (about 100-200 bytes) and
+   * rebuild it on their next command (see compactIdleDocs).
+   */
+  doc: Y.Doc | undefined;
+  docBytes: Uint8Array | undefined;
+  /** Yjs client id this node writes the document under; kept across compaction. */
+  readonly clientId: number;
   eventsSinceSnapshot: number;
   inflight: number;
   lastUsedMs: number;
-  /** Commands decided but not committed, by `playerId \0 commandId`, so a retry waits for the first. */
-  readonly pending: Map<string, Promise<CommandResult>>;
+  /** Commands decided but not committed, by `playerId \0 commandId`, so a retry waits for the first. Created on demand. */
+  pending: Map<string, Promise<CommandResult>> | undefined;
   broken: boolean;
 }
 
@@ -111,7 +121,7 @@ export class AggregateRuntime {
 
     const aggregate = this.activate(key, request.aggregateId, partition, definition);
     const dedupeKey = `${request.playerId}\u0000${request.commandId}`;
-    const inFlight = aggregate.pending.get(dedupeKey);
+    const inFlight = aggregate.pending?.get(dedupeKey);
     if (inFlight !== undefined) return inFlight.then((result) => ({ ...result, duplicate: true }));
     const earlier = this.deps.store.findCommand(key, request.playerId, request.commandId);
     if (earlier !== undefined) {
@@ -141,9 +151,11 @@ export class AggregateRuntime {
     }
 
     const committed = this.commit(aggregate, request, outcome.events, outcome.state, startedMs);
-    aggregate.pending.set(dedupeKey, committed);
+    const pending = (aggregate.pending ??= new Map());
+    pending.set(dedupeKey, committed);
     const forget = (): void => {
-      aggregate.pending.delete(dedupeKey);
+      pending.delete(dedupeKey);
+      if (pending.size === 0 && aggregate.pending === pending) aggregate.pending = undefined;
     };
     committed.then(forget, forget);
     return committed;
@@ -194,6 +206,21 @@ export class AggregateRuntime {
     return dropped;
   }
 
+  /** Compacts the documents of aggregates idle for docResidentMs; returns how many. */
+  compactIdleDocs(): number {
+    const cutoffMs = this.deps.nowMs() - this.deps.settings.docResidentMs;
+    let compacted = 0;
+    for (const aggregate of this.active.values()) {
+      if (aggregate.doc !== undefined && aggregate.inflight === 0 && aggregate.lastUsedMs < cutoffMs) {
+        aggregate.docBytes = Y.encodeStateAsUpdate(aggregate.doc);
+        aggregate.doc.destroy();
+        aggregate.doc = undefined;
+        compacted += 1;
+      }
+    }
+    return compacted;
+  }
+
   /** Forgets every active aggregate of a partition (this node stopped owning it). */
   dropPartition(partition: number): void {
     for (const aggregate of this.active.values()) {
@@ -206,9 +233,10 @@ export class AggregateRuntime {
 
   private commit(aggregate: ActiveAggregate, request: CommandRequest, events: readonly unknown[], nextState: unknown, startedMs: number): Promise<CommandResult> {
     const seq = aggregate.seq + 1;
-    const incremental = writeView(aggregate.doc, aggregate.definition.view(nextState));
+    const doc = residentDoc(aggregate);
+    const incremental = writeView(doc, aggregate.definition.view(nextState));
     // The first entry carries the whole document (genesis included), see view-doc.ts.
-    const update = seq === 1 ? Y.encodeStateAsUpdate(aggregate.doc) : incremental;
+    const update = seq === 1 ? Y.encodeStateAsUpdate(doc) : incremental;
     aggregate.state = nextState;
     aggregate.seq = seq;
     aggregate.eventsSinceSnapshot += events.length;
@@ -228,7 +256,7 @@ export class AggregateRuntime {
       update,
       timestampMs: startedMs,
       ...(takeSnapshot
-        ? { snapshot: { seq, state: nextState, doc: Y.encodeStateAsUpdate(aggregate.doc), eventVersion: aggregate.definition.eventVersion } }
+        ? { snapshot: { seq, state: nextState, doc: Y.encodeStateAsUpdate(doc), eventVersion: aggregate.definition.eventVersion } }
         : {}),
     };
     return this.deps.log.append(draft).then(
@@ -291,7 +319,8 @@ export class AggregateRuntime {
       eventsSinceSnapshot += entry.events.length;
     }
     // Writes from here on need a client id no other writer of this document has used.
-    doc.clientID = randomClientId();
+    const clientId = randomClientId();
+    doc.clientID = clientId;
     const seq = entries.at(-1)?.seq ?? snapshot?.seq ?? 0;
     const aggregate: ActiveAggregate = {
       key,
@@ -302,10 +331,12 @@ export class AggregateRuntime {
       seq,
       committedSeq: seq,
       doc,
+      docBytes: undefined,
+      clientId,
       eventsSinceSnapshot,
       inflight: 0,
       lastUsedMs: this.deps.nowMs(),
-      pending: new Map(),
+      pending: undefined,
       broken: false,
     };
     this.active.set(key, aggregate);
@@ -355,6 +386,16 @@ export class AggregateRuntime {
   private report(aggregate: string, outcome: string, startedMs: number): void {
     this.deps.hooks?.onCommandDone?.({ aggregate, outcome, durationMs: this.deps.nowMs() - startedMs });
   }
+}
+
+function residentDoc(aggregate: ActiveAggregate): Y.Doc {
+  if (aggregate.doc !== undefined) return aggregate.doc;
+  const doc = newViewDoc();
+  if (aggregate.docBytes !== undefined) Y.applyUpdate(doc, aggregate.docBytes);
+  doc.clientID = aggregate.clientId;
+  aggregate.doc = doc;
+  aggregate.docBytes = undefined;
+  return doc;
 }
 
 function randomClientId(): number {

@@ -39,6 +39,7 @@ export const configSchema = z
     snapshotEveryEvents: positiveInt.default(100).describe('An aggregate snapshot is written into the log every this many events, bounding activation replay.'),
     dedupeRetentionMs: positiveInt.default(24 * 60 * 60 * 1000).describe('How long command ids are remembered for deduplication (ms). Retries must happen within this window.'),
     aggregateIdleMs: positiveInt.default(5 * 60 * 1000).describe('An aggregate with no command or subscriber for this long is passivated (ms).'),
+    docResidentMs: positiveInt.default(10_000).describe('An active aggregate\'s Yjs document unused for this long is kept encoded instead of resident, to bound memory (ms).'),
     activeAggregatesMax: positiveInt.default(200_000).describe('Upper bound on aggregates held in memory; the least recently used idle ones are passivated beyond it.'),
     commandQueueMax: positiveInt.default(1000).describe('Commands waiting per aggregate before new ones are refused with OVERLOADED.'),
     tokens: z

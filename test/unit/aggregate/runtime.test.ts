@@ -35,14 +35,14 @@ let dir: ReturnType<typeof tempDir>;
 let store: LogStore;
 let nowMs = 1_000;
 
-function runtimeWith(definition: AggregateDefinition<any, any, any>, settings: Partial<{ snapshotEveryEvents: number; aggregateIdleMs: number; activeAggregatesMax: number; commandQueueMax: number }> = {}) {
+function runtimeWith(definition: AggregateDefinition<any, any, any>, settings: Partial<{ snapshotEveryEvents: number; aggregateIdleMs: number; activeAggregatesMax: number; commandQueueMax: number; docResidentMs: number }> = {}) {
   const log = new LocalPartitionLog(store);
   const runtime = new AggregateRuntime({
     registry: new AggregateRegistry([definition]),
     store,
     log,
     nowMs: () => nowMs,
-    settings: { partitionCount: 8, snapshotEveryEvents: 10, aggregateIdleMs: 1_000, activeAggregatesMax: 1000, commandQueueMax: 100, ...settings },
+    settings: { partitionCount: 8, snapshotEveryEvents: 10, aggregateIdleMs: 1_000, activeAggregatesMax: 1000, commandQueueMax: 100, docResidentMs: 1_000, ...settings },
   });
   return { runtime, log };
 }
@@ -168,5 +168,22 @@ describe('aggregate runtime', () => {
     Y.applyUpdate(doc, start.update);
     for (let n = 1; n <= 3; n += 1) await send(runtime, 'conv', { type: 'add', n });
     expect(readView(doc)).toEqual({ total: 6, adds: 3 });
+  });
+
+  it('runtime - compacting an idle document keeps writes consistent for subscribers', async () => {
+    const { runtime } = runtimeWith(counter(), { docResidentMs: 100, aggregateIdleMs: 60_000 });
+    const doc = new Y.Doc();
+    const start = runtime.subscribe('counter', 'cold', 'p1', undefined, { onUpdate: (_seq, update) => Y.applyUpdate(doc, update) });
+    Y.applyUpdate(doc, start.update);
+    await send(runtime, 'cold', { type: 'add', n: 1 });
+    nowMs += 1_000;
+    expect(runtime.compactIdleDocs()).toBe(1);
+    await send(runtime, 'cold', { type: 'add', n: 2 });
+    await send(runtime, 'cold', { type: 'add', n: 3 });
+    expect(readView(doc)).toEqual({ total: 6, adds: 3 });
+    const fresh = runtime.subscribe('counter', 'cold', 'p1', undefined, { onUpdate: () => undefined });
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, fresh.update);
+    expect(readView(copy)).toEqual({ total: 6, adds: 3 });
   });
 });

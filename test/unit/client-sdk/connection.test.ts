@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CloseCodes, MessageType, RingstateError } from '../../../client-sdk/src/index.ts';
+import { CloseCodes, RingstateError } from '../../../client-sdk/src/index.ts';
+import { MessageType } from '../../../client-sdk/src/protocol/index.ts';
 import type { ConnectionState } from '../../../client-sdk/src/index.ts';
 import { harness } from './helpers/harness.ts';
 import { settle } from './helpers/manual-clock.ts';
@@ -93,12 +94,13 @@ describe('client-sdk connection', () => {
     server.refuseConnections = true;
     const states = recordStates(client);
     const connecting = client.connect();
+    const outcome = expect(connecting).rejects.toMatchObject({ code: 'DISCONNECTED' });
     const offline: RingstateError[] = [];
     client.on('offline', ({ error }) => offline.push(error));
 
     await clock.advance(1_000);
 
-    await expect(connecting).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    await outcome;
     expect(client.state).toBe('offline');
     expect(offline).toHaveLength(1);
     // One first attempt plus three retries.
@@ -205,10 +207,10 @@ describe('client-sdk connection', () => {
   it('connection - a token provider that returns the refused token again does not loop', async () => {
     const { client, server, clock } = harness({ getToken: () => 'stale' });
     server.badTokens.set('stale', 'AUTH_TOKEN_EXPIRED');
-    const connected = client.connect();
+    const outcome = expect(client.connect()).rejects.toMatchObject({ code: 'AUTH_TOKEN_EXPIRED' });
     await clock.advance(600_000);
 
-    await expect(connected).rejects.toMatchObject({ code: 'AUTH_TOKEN_EXPIRED' });
+    await outcome;
     expect(server.hellos).toEqual(['stale']);
     expect(client.state).toBe('offline');
     client.close();
@@ -218,10 +220,10 @@ describe('client-sdk connection', () => {
     let n = 0;
     const { client, server, clock } = harness({ getToken: () => `bad-${(n += 1)}` });
     for (let i = 1; i <= 10; i += 1) server.badTokens.set(`bad-${i}`, 'AUTH_INVALID_TOKEN');
-    const connected = client.connect();
+    const outcome = expect(client.connect()).rejects.toMatchObject({ code: 'AUTH_INVALID_TOKEN' });
     await clock.advance(600_000);
 
-    await expect(connected).rejects.toMatchObject({ code: 'AUTH_INVALID_TOKEN' });
+    await outcome;
     expect(server.hellos).toEqual(['bad-1', 'bad-2', 'bad-3']);
     client.close();
   });

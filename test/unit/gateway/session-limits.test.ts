@@ -41,7 +41,7 @@ async function readySession(): Promise<{ session: ClientSession; port: FakePort 
     store,
     log: new LocalPartitionLog(store),
     nowMs: () => nowMs,
-    settings: { partitionCount: 8, snapshotEveryEvents: 100, aggregateIdleMs: 1000, activeAggregatesMax: 100, commandQueueMax: 100 },
+    settings: { partitionCount: 8, snapshotEveryEvents: 100, aggregateIdleMs: 1000, activeAggregatesMax: 100, commandQueueMax: 100, docResidentMs: 1000 },
   });
   const port = new FakePort();
   const session = new ClientSession(

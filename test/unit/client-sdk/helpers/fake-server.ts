@@ -48,24 +48,25 @@ export class FakeSocket implements WebSocketLike {
 
   send(data: Uint8Array): void {
     if (this.readyState !== OPEN) throw new Error('FakeSocket.send on a socket that is not open');
-    const copy = data.slice();
+    const copy = new Uint8Array(data);
     queueMicrotask(() => this.connection?.receive(copy));
   }
 
   close(code = 1000, reason = ''): void {
     if (this.readyState === CLOSED) return;
     const connection = this.connection;
-    this.closeFromNetwork(code, reason);
+    this.connection = undefined;
+    this.readyState = CLOSED;
+    queueMicrotask(() => call(this.onclose, { code, reason }));
     connection?.onClientClosed(code);
   }
 
-  /** Delivers a frame from the server. */
+  /** Delivers a frame from the server, after any frame delivered before it. */
   deliver(frame: Uint8Array): void {
-    if (this.readyState !== OPEN) return;
-    const copy = frame.slice();
+    if (this.readyState !== OPEN || this.connection === undefined) return;
+    const copy = new Uint8Array(frame);
     queueMicrotask(() => {
-      if (this.readyState !== OPEN) return;
-      call(this.onmessage, { data: copy.buffer });
+      if (this.readyState === OPEN) call(this.onmessage, { data: copy.buffer });
     });
   }
 
@@ -74,12 +75,18 @@ export class FakeSocket implements WebSocketLike {
     call(this.onopen, {});
   }
 
+  /**
+   * The network or the server closes the socket. Frames already on their way are delivered
+   * first, as TCP would, then the close event fires.
+   */
   closeFromNetwork(code: number, reason: string): void {
-    if (this.readyState === CLOSED) return;
+    const alreadyClosing = this.readyState === OPEN && this.connection === undefined;
+    if (this.readyState === CLOSED || alreadyClosing) return;
     const wasConnecting = this.readyState === CONNECTING;
-    this.readyState = CLOSED;
     this.connection = undefined;
     queueMicrotask(() => {
+      if (this.readyState === CLOSED) return;
+      this.readyState = CLOSED;
       if (wasConnecting) call(this.onerror, {});
       call(this.onclose, { code, reason });
     });

@@ -56,7 +56,10 @@ export interface ClientOptions {
   readonly getToken?: TokenProvider;
   /** Deadline for a command, from `send` to ACK or REJECT. Default 10 s. */
   readonly commandTimeoutMs?: number;
-  /** Unanswered commands kept at most; `send` rejects with OVERLOADED beyond. Default 1000. */
+  /**
+   * Unanswered commands kept at most; `send` rejects with OVERLOADED beyond. Default 256, so
+   * that re-sending a full outbox after a reconnect stays within the server's message burst.
+   */
   readonly outboxMax?: number;
   /** Backoff between retries of a command the server rejected as retryable. */
   readonly commandRetry?: { readonly baseMs?: number; readonly capMs?: number };
@@ -100,7 +103,7 @@ export interface ResolvedOptions {
 
 export const DEFAULTS = Object.freeze({
   commandTimeoutMs: 10_000,
-  outboxMax: 1_000,
+  outboxMax: 256,
   commandRetryBaseMs: 100,
   commandRetryCapMs: 5_000,
   connectTimeoutMs: 10_000,

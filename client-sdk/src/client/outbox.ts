@@ -64,6 +64,10 @@ export class Outbox {
     return this.#commands.size;
   }
 
+  has(id: string): boolean {
+    return this.#commands.has(id);
+  }
+
   /** Adds a command and transmits it; the promise settles when the command ends. */
   add(command: NewCommand): Promise<CommandResult> {
     if (this.#commands.size >= this.#settings.outboxMax) {

@@ -5,7 +5,7 @@
  * reconnects; the client decides what to do next, so a Link can be thrown away at any time.
  *
  *   open -> HELLO -> WELCOME -> (frames, PING every heartbeat) -> end
- *                 -> ERROR + close 4001 -> end { kind: 'rejected' }   handshake refused
+ *                 -> ERROR(auth/version code) + close 4001 -> end { kind: 'rejected' }
  *   any other close, connect timeout, heartbeat timeout -> end { kind: 'lost' }
  *
  * When the Link decides the connection is dead it reports the end at once instead of waiting
@@ -60,6 +60,8 @@ const HANDSHAKE_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([
 ]);
 
 type Phase = 'opening' | 'handshaking' | 'welcomed' | 'ended';
+
+const ignoreEvent = (): void => {};
 
 export class Link {
   readonly url: string;
@@ -206,22 +208,33 @@ export class Link {
     if (this.#phase === 'ended') return;
     const code = event.code ?? 1006;
     const reason = event.reason ?? '';
-    const handshakeError = this.#handshakeError;
     const welcomed = this.#phase === 'welcomed';
-    const refused =
-      code === CloseCodes.HANDSHAKE_FAILED ||
-      (handshakeError !== undefined && HANDSHAKE_ERROR_CODES.has(handshakeError.code));
-    if (!welcomed && refused) {
-      const fallbackCode = isErrorCode(reason) ? reason : 'AUTH_INVALID_TOKEN';
-      const error = handshakeError ?? new RingstateError(fallbackCode, reason === '' ? 'handshake failed' : reason);
-      this.#end({ kind: 'rejected', error });
+    const refusal = welcomed ? undefined : this.#refusal(code, reason);
+    if (refusal !== undefined) {
+      this.#end({ kind: 'rejected', error: refusal });
       return;
     }
+    const handshakeError = this.#handshakeError;
     const suffix = reason === '' ? '' : `: ${reason}`;
     const error = new RingstateError('DISCONNECTED', `connection to ${this.url} closed (${code}${suffix})`, {
       ...(handshakeError === undefined ? {} : { cause: handshakeError }),
     });
     this.#end({ kind: 'lost', error, welcomed });
+  }
+
+  /**
+   * Whether a close before WELCOME means the server refused this token or version. The server
+   * sends ERROR with the code and then closes with 4001 and the code as reason. A 4001 whose
+   * cause is unknown (the server's own handshake timeout) is treated as a dropped connection:
+   * retrying with backoff is right for a slow server and bounded for a broken one.
+   */
+  #refusal(code: number, reason: string): RingstateError | undefined {
+    const handshakeError = this.#handshakeError;
+    if (handshakeError !== undefined && HANDSHAKE_ERROR_CODES.has(handshakeError.code)) return handshakeError;
+    if (code === CloseCodes.HANDSHAKE_FAILED && isErrorCode(reason) && HANDSHAKE_ERROR_CODES.has(reason)) {
+      return new RingstateError(reason, `handshake refused: ${reason}`);
+    }
+    return undefined;
   }
 
   #end(end: LinkEnd, closeCode: number = ClientCloseCodes.NORMAL, closeReason = ''): void {
@@ -238,7 +251,9 @@ export class Link {
     socket.onopen = null;
     socket.onmessage = null;
     socket.onclose = null;
-    socket.onerror = null;
+    // Not null: closing a socket that is still connecting makes the `ws` package emit 'error',
+    // and an EventEmitter 'error' without a listener would crash Node.
+    socket.onerror = ignoreEvent;
     try {
       socket.close(closeCode, closeReason);
     } catch (error) {

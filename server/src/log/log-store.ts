@@ -10,7 +10,7 @@
  *   dedupe     [aggregateKey, playerId, commandId] -> DedupeRecord
  *   meta       string                             -> small records (format version, node id)
  *
- * Durability policy: `fsync` resolves `append` only after the commit is flushed to disk;
+ * Durability policy: `fsync` resolves `append` only after the commit is synced to disk;
  * `os` resolves after the commit is visible, with LMDB's noSync (survives a process crash,
  * not a power loss or kernel crash). LMDB's copy-on-write B-tree means the file is never torn.
  */
@@ -36,12 +36,12 @@ export class LogStore {
   private readonly snapshots: Database<AggregateSnapshot, string>;
   private readonly dedupe: Database<DedupeRecord, DedupeKey>;
   private readonly meta: Database<unknown, string>;
-  private readonly durability: DurabilityPolicy;
   private closed = false;
 
   private constructor(options: LogStoreOptions) {
-    this.durability = options.durability;
-    this.root = open({ path: options.path, maxDbs: 8, noSync: options.durability === 'os', compression: false });
+    // overlappingSync off: a commit's promise then resolves only once the commit is synced
+    // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
+    this.root = open({ path: options.path, maxDbs: 8, noSync: options.durability === 'os', overlappingSync: false, compression: false });
     this.entries = this.root.openDB<LogEntry, EntryKey>({ name: 'entries' });
     this.aggregates = this.root.openDB<number, AggregateIndexKey>({ name: 'aggregates' });
     this.snapshots = this.root.openDB<AggregateSnapshot, string>({ name: 'snapshots' });
@@ -63,35 +63,36 @@ export class LogStore {
 
   /**
    * Appends entries (any partitions) in one atomic transaction and resolves once they are
-   * durable under the store's policy. Callers order positions; this checks, because a gap would
-   * be a broken invariant.
+   * durable under the store's policy. Callers order positions and must not start an append
+   * before the previous one settled; this checks, because a gap would be a broken invariant.
    */
   async append(batch: readonly LogEntry[]): Promise<void> {
     if (batch.length === 0) return;
     this.assertOpen();
-    await this.root.transaction(() => {
-      // Check the whole batch before the first write: an exception thrown by this callback does
-      // not roll back writes it already made, so nothing may be written unless all of it can be.
-      const expected = new Map<number, number>();
-      for (const entry of batch) {
-        const next = expected.get(entry.partition) ?? this.lastPosition(entry.partition) + 1;
-        if (entry.position !== next) {
-          throw new Error(`log gap: partition ${entry.partition} expected position ${next}, got ${entry.position}`);
-        }
-        expected.set(entry.partition, next + 1);
+    // Check the whole batch before the first write. Callers run one append at a time, so what
+    // is on disk now is everything before this batch.
+    const expected = new Map<number, number>();
+    for (const entry of batch) {
+      const next = expected.get(entry.partition) ?? this.lastPosition(entry.partition) + 1;
+      if (entry.position !== next) {
+        throw new Error(`log gap: partition ${entry.partition} expected position ${next}, got ${entry.position}`);
       }
-      for (const entry of batch) {
-        this.entries.putSync([entry.partition, entry.position], entry);
-        this.aggregates.putSync([entry.aggregate, entry.seq], entry.position);
-        this.dedupe.putSync([entry.aggregate, entry.playerId, entry.commandId], {
-          seq: entry.seq,
-          position: entry.position,
-          timestampMs: entry.timestampMs,
-        });
-        if (entry.snapshot !== undefined) this.snapshots.putSync(entry.aggregate, entry.snapshot);
-      }
-    });
-    if (this.durability === 'fsync') await this.root.flushed;
+      expected.set(entry.partition, next + 1);
+    }
+    // Puts made in one event-loop turn commit in one LMDB transaction, executed on LMDB's writer
+    // thread (not this one); every put's promise resolves when that transaction has committed.
+    let last: Promise<boolean> = Promise.resolve(true);
+    for (const entry of batch) {
+      this.entries.put([entry.partition, entry.position], entry);
+      this.aggregates.put([entry.aggregate, entry.seq], entry.position);
+      if (entry.snapshot !== undefined) this.snapshots.put(entry.aggregate, entry.snapshot);
+      last = this.dedupe.put([entry.aggregate, entry.playerId, entry.commandId], {
+        seq: entry.seq,
+        position: entry.position,
+        timestampMs: entry.timestampMs,
+      });
+    }
+    await last;
   }
 
   /** Highest position written for a partition, 0 when empty. */

@@ -76,7 +76,8 @@ export class LocalPartitionLog implements PartitionLog {
     const batch = this.queue.splice(0, BATCH_ENTRIES_MAX);
     if (this.queue.length > 0) this.scheduleFlush();
     if (batch.length === 0) return this.flushing;
-    // Batches commit strictly one after another so that positions reach disk in order.
+    // One batch at a time: the store checks each batch against what is on disk, and appends
+    // queued meanwhile form the next, larger batch (group commit).
     this.flushing = this.flushing.then(() => this.write(batch));
     return this.flushing;
   }

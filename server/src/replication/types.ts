@@ -78,15 +78,13 @@ export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
 /** Why ownership of a partition changed on this node (for logs and metrics). */
 export type OwnershipReason =
-  | 'restarted'
   | 'campaign'
   | 'elected'
   | 'ready'
   | 'leader-discovered'
   | 'higher-epoch'
   | 'check-quorum-lost'
-  | 'election-lost'
-  | 'removed';
+  | 'election-lost';
 
 export interface OwnershipChange {
   readonly partition: number;

@@ -228,11 +228,31 @@ describe('client-sdk connection', () => {
     client.close();
   });
 
-  it('connection - close code 4001 without an ERROR frame still counts as a refused handshake', async () => {
+  it('connection - close code 4001 with an auth code as reason counts as a refused handshake', async () => {
     const { client, server } = harness();
     server.handle = (connection) => connection.close(CloseCodes.HANDSHAKE_FAILED, 'AUTH_TOKEN_EXPIRED');
     await expect(client.connect()).rejects.toMatchObject({ code: 'AUTH_TOKEN_EXPIRED' });
     expect(client.state).toBe('offline');
+    client.close();
+  });
+
+  it('connection - close code 4001 for a server-side handshake timeout is retried, not final', async () => {
+    const { client, server, clock } = harness();
+    const original = server.handle.bind(server);
+    let first = true;
+    server.handle = (connection, message) => {
+      if (first) {
+        first = false;
+        connection.close(CloseCodes.HANDSHAKE_FAILED, 'handshake timeout');
+        return;
+      }
+      original(connection, message);
+    };
+    const connected = client.connect();
+    await clock.advance(1_000);
+    await connected;
+    expect(server.hellos).toEqual(['alice']);
+    expect(server.connectionCount).toBe(2);
     client.close();
   });
 
@@ -329,5 +349,30 @@ describe('client-sdk connection', () => {
     expect(() => harness({ commandTimeoutMs: 0 })).toThrow(TypeError);
     expect(() => harness({ reconnect: { attemptsMax: 1.5 } })).toThrow(TypeError);
     expect(() => harness({ reconnect: { attemptsMax: Number.POSITIVE_INFINITY } })).not.toThrow();
+  });
+
+  it('connection - the host provider picks each URL and hears how each attempt went', async () => {
+    const picks: { retry: number; previousUrl: string | undefined; error: string | undefined }[] = [];
+    const reports: string[] = [];
+    const { client, server, clock } = harness({
+      hostProvider: () => ({
+        pick: async ({ retry, previousUrl, error }) => {
+          picks.push({ retry, previousUrl, error: error?.code });
+          return `ws://host-${picks.length}.test/v1/ws`;
+        },
+        report: (url, outcome) => reports.push(`${url} ${outcome.ok ? 'ok' : outcome.error.code}`),
+      }),
+    });
+    await client.connect();
+    server.dropAll();
+    await clock.advance(1_000);
+
+    expect(client.session?.url).toBe('ws://host-2.test/v1/ws');
+    expect(picks).toEqual([
+      { retry: 0, previousUrl: undefined, error: undefined },
+      { retry: 1, previousUrl: 'ws://host-1.test/v1/ws', error: 'DISCONNECTED' },
+    ]);
+    expect(reports).toEqual(['ws://host-1.test/v1/ws ok', 'ws://host-1.test/v1/ws DISCONNECTED', 'ws://host-2.test/v1/ws ok']);
+    client.close();
   });
 });

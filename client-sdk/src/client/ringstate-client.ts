@@ -1,0 +1,542 @@
+/**
+ * RingstateClient: one player's session with a ringstate cluster.
+ *
+ * It owns three things and keeps them across connections:
+ *   - the connection policy: a state machine over Links (one WebSocket each) that reconnects
+ *     with full-jitter exponential backoff, gives up after `reconnect.attemptsMax` failures in a
+ *     row, and stops at a refused handshake unless the token provider yields a new token;
+ *   - the outbox of unanswered commands, re-sent with their original ids, in order, after
+ *     every reconnect (the server dedupes by id, so a command applies at most once);
+ *   - the subscriptions, whose Yjs replicas resubscribe with their state vectors.
+ *
+ *   idle --connect()--> connecting --WELCOME--> online --drop--> reconnecting --delay--> connecting
+ *                          |  ^                                     |
+ *                          |  +------ attempt failed: reconnecting -+
+ *                          +--> offline (attempts exhausted, handshake refused)  --connect()--> connecting
+ *   any state --close()--> closed (final)
+ *
+ * The core touches no Node API: the socket, clock, randomness and storage are injected, so the
+ * same code runs in browsers, React Native, Node and the simulator.
+ */
+import { aggregateKey, encodeFrame, MessageType, RingstateError } from '../protocol/index.ts';
+import type {
+  CommandBody,
+  ServerMessage,
+  SnapshotMessage,
+  UnsubbedMessage,
+  UpdateMessage,
+  WelcomeMessage,
+} from '../protocol/index.ts';
+import { Link } from '../connection/link.ts';
+import type { LinkEnd, LinkHandler } from '../connection/link.ts';
+import type { HostProvider } from '../connection/host-provider.ts';
+import { fullJitterDelayMs } from '../util/backoff.ts';
+import type { TimerHandle } from '../util/clock.ts';
+import { createCommandIdGenerator } from '../util/command-id.ts';
+import { Emitter } from '../util/emitter.ts';
+import type { Listener, Unlisten } from '../util/emitter.ts';
+import { resolveOptions } from './options.ts';
+import type { ClientOptions, ResolvedOptions } from './options.ts';
+import { Outbox } from './outbox.ts';
+import type { CommandResult, PendingCommand } from './outbox.ts';
+import type { AggregateTypeOf, CommandOf, LooseSchema, SchemaShape, ViewOf } from './schema.ts';
+import { Replica, Subscription } from './subscription.ts';
+
+export type ConnectionState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed';
+
+export interface SessionInfo {
+  readonly url: string;
+  readonly player: string;
+  readonly session: string;
+  readonly node: string;
+  readonly heartbeatMs: number;
+}
+
+export interface ClientEvents {
+  /** Every change of `client.state`. */
+  state: { readonly state: ConnectionState; readonly previous: ConnectionState };
+  /** A connection attempt starts. `retry` is 0 for the first attempt after being online or idle. */
+  connecting: { readonly url: string; readonly retry: number };
+  /** The handshake completed; commands and subscriptions flow. */
+  online: SessionInfo;
+  /** The connection dropped or an attempt failed; the next attempt starts after `delayMs`. */
+  reconnecting: { readonly retry: number; readonly delayMs: number; readonly error: RingstateError };
+  /** The client gave up; call `connect()` to try again. Pending commands were rejected. */
+  offline: { readonly error: RingstateError };
+  /** `close()` was called. */
+  closed: undefined;
+  /** A problem not tied to a command: a refused handshake, or a server ERROR without `ref`. */
+  error: RingstateError;
+}
+
+export interface SendOptions {
+  /** Deadline for this command; defaults to the client's `commandTimeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
+/** A refused handshake may be retried with a fresh token this many times in a row. */
+const HANDSHAKE_FAILURES_MAX = 3;
+
+export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
+  readonly #options: ResolvedOptions;
+  readonly #events: Emitter<ClientEvents>;
+  readonly #outbox: Outbox;
+  readonly #replicas = new Map<string, Replica>();
+  readonly #hostProvider: HostProvider;
+  readonly #nextCommandId: () => string;
+  readonly #linkHandler: LinkHandler;
+  #state: ConnectionState = 'idle';
+  #link: Link | undefined;
+  #linkToken: string | undefined;
+  #session: SessionInfo | undefined;
+  #frameBytesMax: number | undefined;
+  /** Bumped whenever in-flight attempt work (host pick, token fetch) must be abandoned. */
+  #generation = 0;
+  #retries = 0;
+  #reconnectTimer: TimerHandle | undefined;
+  #handshakeFailures = 0;
+  #rejection: { readonly error: RingstateError; readonly token: string } | undefined;
+  #previousUrl: string | undefined;
+  #previousError: RingstateError | undefined;
+  #connectWaiters: { resolve(): void; reject(error: RingstateError): void }[] = [];
+
+  constructor(options: ClientOptions) {
+    const resolved = resolveOptions(options);
+    this.#options = resolved;
+    const onListenerError = (error: unknown): void => resolved.logger('error', 'event listener threw', { error });
+    this.#events = new Emitter<ClientEvents>(onListenerError);
+    this.#nextCommandId = createCommandIdGenerator(resolved.randomBytes);
+    this.#hostProvider = resolved.hostProvider({
+      clock: resolved.clock,
+      random: resolved.random,
+      storage: resolved.storage,
+      logger: resolved.logger,
+    });
+    this.#outbox = new Outbox({
+      outboxMax: resolved.outboxMax,
+      retry: resolved.commandRetry,
+      clock: resolved.clock,
+      random: resolved.random,
+      logger: resolved.logger,
+      transmit: (pending) => this.#transmit(pending),
+    });
+    this.#linkHandler = {
+      welcome: (link, welcome) => this.#onWelcome(link, welcome),
+      message: (link, message) => this.#onMessage(link, message),
+      end: (link, end) => this.#onLinkEnd(link, end),
+    };
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The current session while online. */
+  get session(): SessionInfo | undefined {
+    return this.#session;
+  }
+
+  /** Commands sent and not yet answered. */
+  get pendingCommandCount(): number {
+    return this.#outbox.size;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): Unlisten {
+    return this.#events.on(event, listener);
+  }
+
+  once<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): Unlisten {
+    return this.#events.once(event, listener);
+  }
+
+  off<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): void {
+    this.#events.off(event, listener);
+  }
+
+  /**
+   * Starts connecting (or restarts after `offline`). Resolves when online; rejects if the
+   * client goes offline or is closed first. Reconnects after that are automatic.
+   */
+  connect(): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(closedError());
+    if (this.#state === 'online') return Promise.resolve();
+    const promise = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+    if (this.#state === 'idle' || this.#state === 'offline') {
+      this.#retries = 0;
+      this.#handshakeFailures = 0;
+      this.#startAttempt();
+    }
+    return promise;
+  }
+
+  /** Closes the connection for good: pending commands reject, subscriptions end. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#abandonConnection();
+    this.#setState('closed');
+    const error = closedError();
+    this.#settleConnectWaiters(error);
+    this.#outbox.failAll((pending) => new RingstateError('DISCONNECTED', `client closed before command ${pending.id} was answered`));
+    for (const replica of [...this.#replicas.values()]) this.#endReplica(replica, error);
+    this.#events.emit('closed', undefined);
+    this.#events.removeAllListeners();
+  }
+
+  /**
+   * Sends a command. Resolves with the aggregate's new seq once the server committed it;
+   * rejects with a RingstateError: the server's code (with `reason` for domain rejections),
+   * TIMEOUT at the deadline, OVERLOADED when the outbox is full, DISCONNECTED when the client
+   * goes offline or closes. After TIMEOUT or DISCONNECTED the command may or may not have
+   * been applied.
+   */
+  send<A extends AggregateTypeOf<S>>(
+    aggregateType: A,
+    aggregateId: string,
+    command: CommandOf<S, A>,
+    options: SendOptions = {},
+  ): Promise<CommandResult> {
+    assertAggregate(aggregateType, aggregateId);
+    assertCommand(command);
+    const timeoutMs = options.timeoutMs ?? this.#options.commandTimeoutMs;
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new TypeError('ringstate: `timeoutMs` must be a positive number');
+    if (this.#state === 'closed') return Promise.reject(closedError());
+    if (this.#state === 'offline') {
+      return Promise.reject(new RingstateError('DISCONNECTED', 'client is offline; call connect() first'));
+    }
+    const id = this.#nextCommandId();
+    const frame = encodeFrame({ t: MessageType.COMMAND, id, a: aggregateType, i: aggregateId, c: command as CommandBody });
+    return this.#outbox.add({ id, aggregateType, aggregateId, frame, timeoutMs });
+  }
+
+  /**
+   * Subscribes to an aggregate's public view. Subscribing twice to the same aggregate shares
+   * one replica; each Subscription must be unsubscribed on its own.
+   */
+  subscribe<A extends AggregateTypeOf<S>>(aggregateType: A, aggregateId: string): Subscription<ViewOf<S, A>> {
+    assertAggregate(aggregateType, aggregateId);
+    if (this.#state === 'closed') throw closedError();
+    const key = aggregateKey(aggregateType, aggregateId);
+    let replica = this.#replicas.get(key);
+    if (replica === undefined) {
+      replica = new Replica(aggregateType, aggregateId, (error) =>
+        this.#options.logger('error', 'subscription listener threw', { aggregate: key, error }),
+      );
+      this.#replicas.set(key, replica);
+      if (this.#state === 'online') this.#link?.send(replica.subMessage());
+    }
+    replica.handleCount += 1;
+    return new Subscription<ViewOf<S, A>>(
+      replica,
+      (released) => this.#release(released),
+      (error) => this.#options.logger('error', 'subscription listener threw', { aggregate: key, error }),
+    );
+  }
+
+  // Connection policy ----------------------------------------------------------------------
+
+  #startAttempt(): void {
+    this.#clearReconnectTimer();
+    const generation = ++this.#generation;
+    this.#attempt(generation).catch((error: unknown) => {
+      if (generation === this.#generation) this.#onAttemptError(error);
+    });
+  }
+
+  async #attempt(generation: number): Promise<void> {
+    const retry = this.#retries;
+    const url = await this.#hostProvider.pick({ retry, previousUrl: this.#previousUrl, error: this.#previousError });
+    if (generation !== this.#generation) return;
+    this.#setState('connecting');
+    this.#events.emit('connecting', { url, retry });
+    this.#options.logger('debug', 'connecting', { url, retry });
+    const rejection = this.#rejection;
+    const token = await this.#options.tokenProvider({ rejected: rejection?.error });
+    if (generation !== this.#generation) return;
+    if (rejection !== undefined && token === rejection.token) {
+      this.#goOffline(rejection.error);
+      return;
+    }
+    this.#linkToken = token;
+    this.#link = new Link(
+      {
+        url,
+        token,
+        WebSocket: this.#options.WebSocket,
+        clock: this.#options.clock,
+        logger: this.#options.logger,
+        connectTimeoutMs: this.#options.connectTimeoutMs,
+        heartbeatMs: this.#options.heartbeatIntervalMs,
+        heartbeatMissesMax: this.#options.heartbeatMissesMax,
+      },
+      this.#linkHandler,
+    );
+    this.#link.open();
+  }
+
+  /** The host provider or the token provider failed: a non-retryable error is final. */
+  #onAttemptError(cause: unknown): void {
+    const error =
+      cause instanceof RingstateError ? cause : new RingstateError('DISCONNECTED', 'connection attempt failed', { cause });
+    this.#options.logger('warn', 'connection attempt failed', { code: error.code, message: error.message });
+    if (!error.retryable) {
+      this.#events.emit('error', error);
+      this.#goOffline(error);
+      return;
+    }
+    this.#previousError = error;
+    this.#scheduleReconnect(error);
+  }
+
+  #onWelcome(link: Link, welcome: WelcomeMessage): void {
+    if (link !== this.#link) return;
+    this.#retries = 0;
+    this.#handshakeFailures = 0;
+    this.#rejection = undefined;
+    this.#previousError = undefined;
+    this.#previousUrl = link.url;
+    this.#frameBytesMax = welcome.limits.frameBytesMax;
+    this.#session = {
+      url: link.url,
+      player: welcome.player,
+      session: welcome.session,
+      node: welcome.node,
+      heartbeatMs: welcome.heartbeatMs,
+    };
+    this.#hostProvider.report?.(link.url, { ok: true });
+    this.#setState('online');
+    this.#options.logger('info', 'online', { url: link.url, node: welcome.node, session: welcome.session });
+    // Resubscribe and re-send before telling the app, so that commands the app sends from an
+    // 'online' listener queue behind the older ones.
+    for (const replica of this.#replicas.values()) {
+      this.#clearReplicaRetry(replica);
+      link.send(replica.subMessage());
+    }
+    this.#outbox.transmitAll();
+    this.#settleConnectWaiters(undefined);
+    this.#events.emit('online', this.#session);
+  }
+
+  #onLinkEnd(link: Link, end: LinkEnd): void {
+    if (link !== this.#link) return;
+    this.#link = undefined;
+    this.#session = undefined;
+    this.#previousUrl = link.url;
+    this.#previousError = end.error;
+    this.#hostProvider.report?.(link.url, { ok: false, error: end.error });
+    this.#options.logger(end.kind === 'rejected' ? 'warn' : 'info', 'connection ended', {
+      url: link.url,
+      kind: end.kind,
+      code: end.error.code,
+      message: end.error.message,
+    });
+    if (end.kind === 'rejected') this.#onHandshakeRejected(end.error);
+    else this.#scheduleReconnect(end.error);
+  }
+
+  /**
+   * A refused handshake is final for that token. With a token provider the client asks it
+   * for a new token and tries again, a bounded number of times; otherwise it goes offline.
+   */
+  #onHandshakeRejected(error: RingstateError): void {
+    this.#events.emit('error', error);
+    this.#handshakeFailures += 1;
+    const token = this.#linkToken;
+    const canRetry =
+      token !== undefined &&
+      this.#options.tokenIsRefreshable &&
+      error.code !== 'PROTOCOL_VERSION_UNSUPPORTED' &&
+      this.#handshakeFailures < HANDSHAKE_FAILURES_MAX;
+    if (!canRetry) {
+      this.#goOffline(error);
+      return;
+    }
+    this.#rejection = { error, token };
+    this.#scheduleReconnect(error);
+  }
+
+  #scheduleReconnect(error: RingstateError): void {
+    const { reconnect, random, clock } = this.#options;
+    if (this.#retries >= reconnect.attemptsMax) {
+      this.#goOffline(error);
+      return;
+    }
+    const delayMs = fullJitterDelayMs(reconnect, this.#retries, random);
+    this.#retries += 1;
+    this.#setState('reconnecting');
+    this.#events.emit('reconnecting', { retry: this.#retries, delayMs, error });
+    this.#clearReconnectTimer();
+    this.#reconnectTimer = clock.setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.#startAttempt();
+    }, delayMs);
+  }
+
+  #goOffline(error: RingstateError): void {
+    this.#abandonConnection();
+    this.#setState('offline');
+    this.#options.logger('warn', 'offline', { code: error.code, message: error.message });
+    this.#settleConnectWaiters(error);
+    this.#outbox.failAll(
+      (pending) =>
+        new RingstateError('DISCONNECTED', `client went offline before command ${pending.id} was answered`, { cause: error }),
+    );
+    this.#events.emit('offline', { error });
+  }
+
+  /** Stops every attempt, timer and socket of the current connection. */
+  #abandonConnection(): void {
+    this.#generation += 1;
+    this.#clearReconnectTimer();
+    this.#link?.dispose();
+    this.#link = undefined;
+    this.#session = undefined;
+  }
+
+  #setState(state: ConnectionState): void {
+    const previous = this.#state;
+    if (previous === state) return;
+    this.#state = state;
+    this.#events.emit('state', { state, previous });
+  }
+
+  #settleConnectWaiters(error: RingstateError | undefined): void {
+    const waiters = this.#connectWaiters;
+    this.#connectWaiters = [];
+    for (const waiter of waiters) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
+    }
+  }
+
+  #clearReconnectTimer(): void {
+    if (this.#reconnectTimer === undefined) return;
+    this.#options.clock.clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+  }
+
+  // Messages --------------------------------------------------------------------------------
+
+  #onMessage(link: Link, message: ServerMessage): void {
+    if (link !== this.#link) return;
+    switch (message.t) {
+      case MessageType.ACK:
+        this.#outbox.acknowledge(message);
+        return;
+      case MessageType.REJECT: {
+        const options = message.reason === undefined ? {} : { reason: message.reason };
+        this.#outbox.refuse(message.id, new RingstateError(message.code, message.msg, options), message.retry);
+        return;
+      }
+      case MessageType.SNAPSHOT:
+      case MessageType.UPDATE:
+        this.#onState(message);
+        return;
+      case MessageType.UNSUBBED:
+        this.#onUnsubbed(message);
+        return;
+      case MessageType.ERROR: {
+        const error = new RingstateError(message.code, message.msg);
+        if (message.ref !== undefined && this.#outbox.has(message.ref)) {
+          this.#outbox.refuse(message.ref, error, message.retry);
+          return;
+        }
+        this.#options.logger('warn', 'server error', { code: message.code, message: message.msg, ref: message.ref });
+        this.#events.emit('error', error);
+        return;
+      }
+      default:
+        this.#options.logger('debug', 'ignored unexpected message', { t: message.t });
+    }
+  }
+
+  #transmit(pending: PendingCommand): void {
+    const link = this.#link;
+    if (link === undefined || this.#state !== 'online') return;
+    const frameBytesMax = this.#frameBytesMax;
+    if (frameBytesMax !== undefined && frameBytesMax > 0 && pending.frame.byteLength > frameBytesMax) {
+      const message = `command ${pending.id} is ${pending.frame.byteLength} bytes; the server accepts at most ${frameBytesMax}`;
+      this.#outbox.fail(pending.id, new RingstateError('FRAME_TOO_LARGE', message));
+      return;
+    }
+    link.sendFrame(pending.frame);
+  }
+
+  // Subscriptions ---------------------------------------------------------------------------
+
+  #onState(message: SnapshotMessage | UpdateMessage): void {
+    const key = aggregateKey(message.a, message.i);
+    const replica = this.#replicas.get(key);
+    if (replica === undefined) return; // unsubscribed while the frame was in flight
+    try {
+      if (message.t === MessageType.SNAPSHOT) replica.applySnapshot(message);
+      else if (!replica.applyUpdate(message)) this.#options.logger('debug', 'skipped known update', { aggregate: key, seq: message.seq });
+    } catch (cause) {
+      // Yjs could not apply the update: the replica can no longer be trusted.
+      this.#options.logger('error', 'cannot apply state update', { aggregate: key, seq: message.seq, error: cause });
+      this.#endReplica(replica, new RingstateError('INTERNAL', `cannot apply state update for ${key}`, { cause }));
+    }
+  }
+
+  #onUnsubbed(message: UnsubbedMessage): void {
+    const key = aggregateKey(message.a, message.i);
+    const replica = this.#replicas.get(key);
+    if (replica === undefined) return;
+    const error = new RingstateError(message.code, message.msg);
+    const { reconnect, random, clock } = this.#options;
+    if (!error.retryable || replica.retries >= reconnect.attemptsMax) {
+      this.#options.logger('info', 'subscription ended by server', { aggregate: key, code: error.code });
+      this.#endReplica(replica, error);
+      return;
+    }
+    // A partition moving or electing an owner: resubscribe after a backoff.
+    const delayMs = fullJitterDelayMs(reconnect, replica.retries, random);
+    replica.retries += 1;
+    this.#clearReplicaRetry(replica);
+    replica.retryTimer = clock.setTimeout(() => {
+      replica.retryTimer = undefined;
+      if (this.#replicas.get(key) === replica && this.#state === 'online') this.#link?.send(replica.subMessage());
+    }, delayMs);
+  }
+
+  #release(replica: Replica): void {
+    replica.handleCount -= 1;
+    if (replica.handleCount > 0) return;
+    const key = aggregateKey(replica.aggregateType, replica.aggregateId);
+    if (this.#replicas.get(key) !== replica) return;
+    this.#replicas.delete(key);
+    this.#clearReplicaRetry(replica);
+    if (this.#state === 'online') this.#link?.send({ t: MessageType.UNSUB, a: replica.aggregateType, i: replica.aggregateId });
+  }
+
+  #endReplica(replica: Replica, error: RingstateError): void {
+    const key = aggregateKey(replica.aggregateType, replica.aggregateId);
+    if (this.#replicas.get(key) === replica) this.#replicas.delete(key);
+    this.#clearReplicaRetry(replica);
+    replica.end(error);
+  }
+
+  #clearReplicaRetry(replica: Replica): void {
+    if (replica.retryTimer === undefined) return;
+    this.#options.clock.clearTimeout(replica.retryTimer);
+    replica.retryTimer = undefined;
+  }
+}
+
+function closedError(): RingstateError {
+  return new RingstateError('DISCONNECTED', 'client is closed');
+}
+
+function assertAggregate(aggregateType: unknown, aggregateId: unknown): void {
+  if (typeof aggregateType !== 'string' || aggregateType === '') {
+    throw new TypeError('ringstate: aggregate type must be a non-empty string');
+  }
+  if (typeof aggregateId !== 'string' || aggregateId === '') {
+    throw new TypeError('ringstate: aggregate id must be a non-empty string');
+  }
+}
+
+function assertCommand(command: unknown): void {
+  if (command === null || typeof command !== 'object' || typeof (command as { type?: unknown }).type !== 'string') {
+    throw new TypeError('ringstate: a command must be an object with a string `type`');
+  }
+}

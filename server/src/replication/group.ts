@@ -1,0 +1,1039 @@
+/**
+ * One partition's replication group on one node: Raft scoped to the partition's replica set,
+ * with pre-vote, check-quorum, leader leases against disruptive candidates, leadership
+ * transfer, one-server-at-a-time membership changes, snapshots, read-index, and a fence for
+ * replicas that lost their disk. Pure: time arrives through `tick`, randomness through the
+ * injected `random`, and every output is collected for the node's next Ready.
+ *
+ * Vocabulary: an epoch is a Raft term, a position a Raft log index, the owner the leader.
+ *
+ * Amnesia rule (a replica restarted with a wiped disk must not vote twice in one epoch):
+ * a replica whose storage was empty at start is *amnesiac*. It may have voted before the
+ * wipe, in epochs it no longer knows about, so it does not vote, does not campaign and does
+ * not count towards any quorum (commit, check-quorum, read confirmation); it only follows and
+ * stores the log. When an owner learns that a replica is amnesiac it appends a fencing no-op
+ * B; once B is committed by a quorum that excludes the amnesiac replica, the owner tells it
+ * it is readmitted (`readmit`), and it votes and counts again from then on.
+ * Why this is safe: suppose the replica, before the wipe, voted for C in epoch e, and after
+ * readmission (by an owner L of epoch E at fence B) votes for D in e. C's winning majority
+ * and B's committing quorum Q are both majorities, so they share a replica Y that is not the
+ * amnesiac one. If Y voted for C before acknowledging B, then e <= E, and the readmitted
+ * replica, whose epoch is E and whose vote in E is recorded as L (it learned L as owner of
+ * E), cannot vote in e again. If Y voted after acknowledging B, Y held B, so C's log was at
+ * least as complete as one holding B, which was created after the wipe; but C campaigned
+ * before the wipe (the forgotten vote was cast before it), a contradiction. Bootstrapping
+ * (`bootstrap`) is the only way to start as a voter without readmission, and must only be
+ * used when a cluster is created, never on a node that may have voted before.
+ */
+import { assert } from './assert.ts';
+import { NoQuorumError, NotOwnerError, OverloadedError, UnavailableError, type ReplicationError } from './errors.ts';
+import { ReplicatedLog } from './log.ts';
+import { emptyMembership, isMember, isVoter, planMembershipStep, quorumSize } from './membership.ts';
+import type {
+  AppendRequest,
+  AppendResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  Message,
+  OutboundMessage,
+  PreVoteRequest,
+  PreVoteResponse,
+  SnapshotRequest,
+  VoteRequest,
+  VoteResponse,
+} from './messages.ts';
+import { PeerProgress } from './progress.ts';
+import type { ReplicationSettings } from './settings.ts';
+import type { ReplicationStorage } from './storage.ts';
+import type {
+  Entry,
+  HardState,
+  Membership,
+  NodeId,
+  OwnershipChange,
+  OwnershipReason,
+  PartitionApply,
+  PartitionStatus,
+  PartitionWrite,
+  ReadState,
+  Role,
+  Snapshot,
+} from './types.ts';
+
+export interface GroupEnvironment<P> {
+  readonly self: NodeId;
+  readonly settings: ReplicationSettings;
+  readonly storage: ReplicationStorage<P>;
+  readonly random: () => number;
+  readonly payloadBytes: (payload: P) => number;
+}
+
+export type ProposeResult =
+  | { readonly ok: true; readonly position: number; readonly epoch: number }
+  | { readonly ok: false; readonly error: ReplicationError };
+
+export type CommandResult = { readonly ok: true } | { readonly ok: false; readonly error: ReplicationError };
+
+/** What one group contributed to a Ready, kept until `advance()` confirms it. */
+export interface GroupReady<P> {
+  readonly write: PartitionWrite<P> | null;
+  readonly apply: PartitionApply<P> | null;
+  readonly messages: readonly OutboundMessage<P>[];
+  readonly ownershipChanges: readonly OwnershipChange[];
+  readonly readStates: readonly ReadState[];
+}
+
+/** Bytes counted for an entry's own fields, so empty entries still have a cost. */
+const ENTRY_OVERHEAD_BYTES = 32;
+/** Bound on read requests waiting for heartbeat confirmation per partition. */
+const PENDING_READS_MAX = 4096;
+/** Entries read per storage call when rebuilding the membership history at start. */
+const MEMBERSHIP_SCAN_CHUNK = 1024;
+
+const okResult: CommandResult = Object.freeze({ ok: true });
+
+export class PartitionGroup<P> {
+  readonly partition: number;
+  private readonly env: GroupEnvironment<P>;
+  private readonly self: NodeId;
+  private readonly settings: ReplicationSettings;
+  private readonly log: ReplicatedLog<P>;
+
+  // Persistent state (mirrored into HardState).
+  private epoch: number;
+  private vote: NodeId | null;
+  private amnesiac: boolean;
+
+  private role: Role = 'follower';
+  private leader: NodeId | null = null;
+  /** Membership in effect: the latest membership entry in the log, committed or not. */
+  private membership: Membership;
+  /** Membership at the snapshot position, and every membership entry after it. */
+  private membershipBase: Membership;
+  private membershipLog: { position: number; membership: Membership }[] = [];
+  private desired: readonly NodeId[] | null = null;
+
+  private nowMs: number;
+  private electionDeadlineMs = 0;
+  /** Last time the owner was heard from (the owner itself: last passed check-quorum). */
+  private leaderContactMs = Number.NEGATIVE_INFINITY;
+  /** Stepped down or failed to campaign for lack of a quorum, and no owner heard since. */
+  private lostQuorum = false;
+  private readonly votes = new Map<NodeId, boolean>();
+
+  // Owner state.
+  private readonly progress = new Map<NodeId, PeerProgress>();
+  private readyPosition = 0;
+  private leaderReady = false;
+  private heartbeatDueMs = 0;
+  private heartbeatSeq = 0;
+  private transfer: { target: NodeId; deadlineMs: number } | null = null;
+  private pendingReads: { requestId: number; position: number; seq: number }[] = [];
+  private uncommitted: { position: number; bytes: number }[] = [];
+  private uncommittedBytes = 0;
+  private preferredTransferAfterMs = 0;
+
+  // Output waiting for the next Ready.
+  private outbox: OutboundMessage<P>[] = [];
+  private ownershipChanges: OwnershipChange[] = [];
+  private readStates: ReadState[] = [];
+  private pendingCompaction: Snapshot | null = null;
+  private persistedHardState: HardState;
+  private reported: { role: Role; leader: NodeId | null; ready: boolean; epoch: number };
+  private inProgress: {
+    lastEntry: { position: number; epoch: number } | null;
+    snapshotPosition: number;
+    appliedTo: number;
+    hardState: HardState | null;
+  } | null = null;
+
+  constructor(env: GroupEnvironment<P>, partition: number, nowMs: number) {
+    this.env = env;
+    this.self = env.self;
+    this.settings = env.settings;
+    this.partition = partition;
+    this.nowMs = nowMs;
+    this.log = new ReplicatedLog(env.storage, partition, (entry) => this.entryBytes(entry));
+    const hardState = env.storage.hardState(partition);
+    if (hardState === undefined) {
+      assert(
+        env.storage.lastPosition(partition) === 0 && env.storage.snapshotMeta(partition) === undefined,
+        `partition ${partition}: stored log without hard state`,
+      );
+    }
+    this.epoch = hardState?.epoch ?? 0;
+    this.vote = hardState?.vote ?? null;
+    this.amnesiac = hardState?.amnesiac ?? true;
+    this.persistedHardState = hardState ?? { epoch: 0, vote: null, commit: 0, amnesiac: true };
+    this.membershipBase = env.storage.snapshotMeta(partition)?.membership ?? emptyMembership;
+    this.membership = this.membershipBase;
+    this.rebuildMembershipLog();
+    this.reported = { role: this.role, leader: null, ready: false, epoch: this.epoch };
+    this.resetElectionDeadline();
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Starts a brand-new partition whose replica set is `voters` (cluster creation only). */
+  bootstrap(voters: readonly NodeId[]): void {
+    assert(
+      this.epoch === 0 && this.log.lastPosition() === 0 && this.log.snapshotPosition() === 0,
+      `partition ${this.partition}: bootstrap on a partition that has state`,
+    );
+    assert(voters.length > 0 && new Set(voters).size === voters.length, 'bootstrap voters must be non-empty and unique');
+    this.amnesiac = false;
+    this.epoch = 1;
+    const entry: Entry<P> = { position: 1, epoch: 1, kind: 'membership', membership: { voters: [...voters], learners: [] } };
+    this.log.append([entry]);
+    this.log.commitTo(1);
+    this.adoptMembershipEntries([entry]);
+    this.resetElectionDeadline();
+  }
+
+  setDesired(nodes: readonly NodeId[]): void {
+    assert(new Set(nodes).size === nodes.length, 'replica set has duplicates');
+    this.desired = [...nodes];
+  }
+
+  tick(nowMs: number): void {
+    assert(nowMs >= this.nowMs, 'time went backwards');
+    this.nowMs = nowMs;
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  step(from: NodeId, message: Message<P>): void {
+    assert(message.partition === this.partition, 'message routed to the wrong partition');
+    if (from === this.self) return;
+    if (message.epoch > this.epoch) {
+      if (message.type === 'pre-vote' || message.type === 'vote') {
+        const forced = message.type === 'vote' && message.transfer;
+        // Leader lease: while this replica hears from a live owner it ignores candidates,
+        // so a replica that was cut off cannot depose a healthy owner when it returns.
+        if (!forced && this.inLease()) return;
+      }
+      if (message.type === 'pre-vote' || (message.type === 'pre-vote-response' && message.granted)) {
+        // A pre-vote is about a future epoch and changes no state.
+      } else {
+        const fromLeader = message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
+        this.becomeFollower(message.epoch, fromLeader ? from : null, 'higher-epoch');
+      }
+    } else if (message.epoch < this.epoch) {
+      // Tell a deposed owner about the newer epoch so it steps down; answer a lagging
+      // pre-candidate so it stops. Anything else from the past is ignored.
+      if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') {
+        this.send(from, this.appendResponse(false, 0, 0, 0));
+      } else if (message.type === 'pre-vote') {
+        this.send(from, { type: 'pre-vote-response', partition: this.partition, epoch: this.epoch, granted: false });
+      }
+      return;
+    }
+    switch (message.type) {
+      case 'pre-vote':
+      case 'vote':
+        this.handleVoteRequest(from, message);
+        return;
+      case 'pre-vote-response':
+      case 'vote-response':
+        this.handleVoteResponse(from, message);
+        return;
+      case 'append':
+        this.handleAppend(from, message);
+        return;
+      case 'heartbeat':
+        this.handleHeartbeat(from, message);
+        return;
+      case 'snapshot':
+        this.handleSnapshot(from, message);
+        return;
+      case 'append-response':
+        if (this.role === 'leader') this.handleAppendResponse(from, message);
+        return;
+      case 'heartbeat-response':
+        if (this.role === 'leader') this.handleHeartbeatResponse(from, message);
+        return;
+      case 'timeout-now':
+        if (this.promotable()) this.campaign('transfer');
+        return;
+    }
+  }
+
+  propose(payload: P): ProposeResult {
+    const refusal = this.refuseService();
+    if (refusal !== null) return { ok: false, error: refusal };
+    if (this.transfer !== null) return { ok: false, error: new UnavailableError(this.partition, 'transferring') };
+    const bytes = this.env.payloadBytes(payload);
+    assert(bytes <= this.settings.entryBytesMax, `payload of ${bytes} bytes exceeds entryBytesMax`);
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.settings.uncommittedBytesMax) {
+      return { ok: false, error: new OverloadedError(this.partition) };
+    }
+    const position = this.log.lastPosition() + 1;
+    this.appendLocal({ position, epoch: this.epoch, kind: 'command', payload });
+    this.uncommitted.push({ position, bytes });
+    this.uncommittedBytes += bytes;
+    this.broadcastAppend();
+    return { ok: true, position, epoch: this.epoch };
+  }
+
+  /**
+   * Read-index: once a quorum confirms this node still owns the epoch, a ReadState with the
+   * current commit position is emitted; state read after applying it is linearizable.
+   */
+  readIndex(requestId: number): CommandResult {
+    const refusal = this.refuseService();
+    if (refusal !== null) return { ok: false, error: refusal };
+    if (this.membership.voters.length === 1) {
+      this.readStates.push({ partition: this.partition, requestId, position: this.log.committed });
+      return okResult;
+    }
+    if (this.pendingReads.length >= PENDING_READS_MAX) return { ok: false, error: new OverloadedError(this.partition) };
+    const seq = this.broadcastHeartbeat();
+    this.pendingReads.push({ requestId, position: this.log.committed, seq });
+    return okResult;
+  }
+
+  transferLeadership(target: NodeId): CommandResult {
+    if (this.role !== 'leader') return { ok: false, error: new NotOwnerError(this.partition, this.leader) };
+    if (target === this.self) return okResult;
+    const progress = this.progress.get(target);
+    if (!isVoter(this.membership, target) || progress === undefined || progress.amnesiac) {
+      return { ok: false, error: new UnavailableError(this.partition, 'not-member') };
+    }
+    this.startTransfer(target);
+    return okResult;
+  }
+
+  /** Records that the application's state at `position` is `data`; the log before it can go. */
+  compact(position: number, data: Uint8Array): void {
+    assert(position <= this.log.applied, `partition ${this.partition}: compacting beyond the applied position`);
+    assert(position <= this.log.persistedLast(), `partition ${this.partition}: compacting unpersisted entries`);
+    if (position <= this.log.snapshotPosition()) return;
+    const epoch = this.log.epochAt(position);
+    assert(epoch !== undefined, 'compaction position has no epoch');
+    const membership = this.membershipAt(position);
+    this.pendingCompaction = { position, epoch, membership, data };
+    this.membershipBase = membership;
+    this.membershipLog = this.membershipLog.filter((change) => change.position > position);
+  }
+
+  status(): PartitionStatus {
+    return {
+      partition: this.partition,
+      role: this.role,
+      epoch: this.epoch,
+      leader: this.leader,
+      ready: this.role === 'leader' && this.leaderReady,
+      amnesiac: this.amnesiac,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastPosition: this.log.lastPosition(),
+      snapshotPosition: this.log.snapshotPosition(),
+      membership: this.membership,
+      desired: this.desired,
+    };
+  }
+
+  // ---------------------------------------------------------------- Ready / advance
+
+  hasReady(): boolean {
+    return (
+      this.outbox.length > 0 ||
+      this.ownershipChanges.length > 0 ||
+      this.readStates.length > 0 ||
+      this.pendingCompaction !== null ||
+      this.log.unstableSnapshotToPersist() !== null ||
+      this.log.unstableEntriesToPersist().length > 0 ||
+      this.log.committed > this.log.applied ||
+      !sameHardState(this.hardState(), this.persistedHardState)
+    );
+  }
+
+  collectReady(): GroupReady<P> {
+    assert(this.inProgress === null, 'collectReady before advance');
+    const hardState = this.hardState();
+    const hardStateChanged = !sameHardState(hardState, this.persistedHardState);
+    const unstableSnapshot = this.log.unstableSnapshotToPersist();
+    const entries = [...this.log.unstableEntriesToPersist()];
+    const snapshotWrite =
+      unstableSnapshot !== null
+        ? { kind: 'install' as const, snapshot: unstableSnapshot }
+        : this.pendingCompaction !== null
+          ? { kind: 'compact' as const, snapshot: this.pendingCompaction }
+          : null;
+    this.pendingCompaction = null;
+    let write: PartitionWrite<P> | null = null;
+    if (snapshotWrite !== null || entries.length > 0 || hardStateChanged) {
+      write = {
+        partition: this.partition,
+        entries,
+        ...(snapshotWrite === null ? {} : { snapshot: snapshotWrite }),
+        ...(hardStateChanged ? { hardState } : {}),
+      };
+    }
+    let appliedTo = this.log.applied;
+    const applySnapshot = unstableSnapshot !== null && unstableSnapshot.position > appliedTo ? unstableSnapshot : null;
+    if (applySnapshot !== null) appliedTo = applySnapshot.position;
+    const applyEntries =
+      this.log.committed > appliedTo
+        ? this.log.entries(appliedTo + 1, this.log.committed + 1, this.settings.applyEntriesMax, Number.POSITIVE_INFINITY)
+        : [];
+    assert(applyEntries !== undefined, `partition ${this.partition}: committed entries to apply were compacted`);
+    const lastApplied = applyEntries.at(-1);
+    if (lastApplied !== undefined) appliedTo = lastApplied.position;
+    const apply: PartitionApply<P> | null =
+      applySnapshot !== null || applyEntries.length > 0
+        ? { partition: this.partition, entries: applyEntries, ...(applySnapshot === null ? {} : { snapshot: applySnapshot }) }
+        : null;
+    const lastEntry = entries.at(-1);
+    this.inProgress = {
+      lastEntry: lastEntry === undefined ? null : { position: lastEntry.position, epoch: lastEntry.epoch },
+      snapshotPosition: unstableSnapshot?.position ?? 0,
+      appliedTo,
+      hardState: hardStateChanged ? hardState : null,
+    };
+    const ready: GroupReady<P> = {
+      write,
+      apply,
+      messages: this.outbox,
+      ownershipChanges: this.ownershipChanges,
+      readStates: this.readStates,
+    };
+    this.outbox = [];
+    this.ownershipChanges = [];
+    this.readStates = [];
+    return ready;
+  }
+
+  advance(): void {
+    const done = this.inProgress;
+    assert(done !== null, 'advance without a Ready in progress');
+    this.inProgress = null;
+    if (done.lastEntry !== null) this.log.stableTo(done.lastEntry.position, done.lastEntry.epoch);
+    if (done.snapshotPosition > 0) this.log.stableSnapshotTo(done.snapshotPosition);
+    if (done.hardState !== null) this.persistedHardState = done.hardState;
+    this.log.applied = Math.max(this.log.applied, done.appliedTo);
+    // The owner's own copy counts towards the commit quorum only once durable.
+    if (this.role === 'leader' && this.maybeCommit()) this.broadcastAppend();
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private tickElection(): void {
+    if (this.nowMs < this.electionDeadlineMs) return;
+    if (this.role === 'pre-candidate') this.lostQuorum = true;
+    this.resetElectionDeadline();
+    if (this.promotable()) this.campaign('pre');
+  }
+
+  private tickLeader(): void {
+    if (!this.quorumActive()) {
+      // Check-quorum: an owner cut off from a majority steps down, so the minority side of
+      // a split refuses writes instead of accepting ones that cannot commit.
+      this.becomeFollower(this.epoch, null, 'check-quorum-lost');
+      this.lostQuorum = true;
+      return;
+    }
+    this.leaderContactMs = this.nowMs;
+    if (this.transfer !== null && this.nowMs >= this.transfer.deadlineMs) this.transfer = null;
+    for (const progress of this.progress.values()) {
+      if (progress.state === 'snapshot' && this.nowMs - progress.snapshotSentMs >= this.settings.snapshotRetryMs) {
+        progress.becomeProbe();
+      }
+    }
+    if (this.nowMs >= this.heartbeatDueMs) this.broadcastHeartbeat();
+    this.maybeChangeMembership();
+    this.maybeTransferToPreferred();
+  }
+
+  private resetElectionDeadline(): void {
+    const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.settings;
+    // The preferred owner draws from the lower half, so after a failure it usually
+    // campaigns first and ownership lands where the ring wants it.
+    const spanMs = (electionTimeoutMaxMs - electionTimeoutMinMs) / (this.desired?.[0] === this.self ? 2 : 1);
+    this.electionDeadlineMs = this.nowMs + electionTimeoutMinMs + Math.floor(this.env.random() * spanMs);
+  }
+
+  private inLease(): boolean {
+    return this.leader !== null && this.nowMs - this.leaderContactMs < this.settings.electionTimeoutMinMs;
+  }
+
+  private quorumActive(): boolean {
+    const windowMs = this.settings.electionTimeoutMinMs;
+    let active = 0;
+    for (const voter of this.membership.voters) {
+      if (voter === this.self) active += 1;
+      else {
+        const progress = this.progress.get(voter);
+        if (progress !== undefined && !progress.amnesiac && this.nowMs - progress.lastHeardMs < windowMs) active += 1;
+      }
+    }
+    return active >= quorumSize(this.membership.voters.length);
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  private promotable(): boolean {
+    return !this.amnesiac && isVoter(this.membership, this.self);
+  }
+
+  private campaign(kind: 'pre' | 'normal' | 'transfer'): void {
+    this.votes.clear();
+    this.votes.set(this.self, true);
+    this.leader = null;
+    if (kind === 'pre') {
+      this.role = 'pre-candidate';
+      this.reportOwnership('campaign');
+      if (this.tallyVotes().granted >= quorumSize(this.membership.voters.length)) {
+        this.campaign('normal');
+        return;
+      }
+      const request: PreVoteRequest = {
+        type: 'pre-vote',
+        partition: this.partition,
+        epoch: this.epoch + 1,
+        lastPosition: this.log.lastPosition(),
+        lastEpoch: this.log.lastEpoch(),
+      };
+      this.sendToVoters(request);
+      return;
+    }
+    this.epoch += 1;
+    this.vote = this.self;
+    this.role = 'candidate';
+    this.resetElectionDeadline();
+    this.reportOwnership('campaign');
+    if (this.tallyVotes().granted >= quorumSize(this.membership.voters.length)) {
+      this.becomeLeader();
+      return;
+    }
+    const request: VoteRequest = {
+      type: 'vote',
+      partition: this.partition,
+      epoch: this.epoch,
+      lastPosition: this.log.lastPosition(),
+      lastEpoch: this.log.lastEpoch(),
+      transfer: kind === 'transfer',
+    };
+    this.sendToVoters(request);
+  }
+
+  private sendToVoters(message: PreVoteRequest | VoteRequest): void {
+    for (const voter of this.membership.voters) if (voter !== this.self) this.send(voter, message);
+  }
+
+  private handleVoteRequest(from: NodeId, request: PreVoteRequest | VoteRequest): void {
+    const pre = request.type === 'pre-vote';
+    const canVote =
+      this.vote === from || (this.vote === null && this.leader === null) || (pre && request.epoch > this.epoch);
+    const granted = canVote && !this.amnesiac && this.log.isUpToDate(request.lastPosition, request.lastEpoch);
+    const epoch = granted ? request.epoch : this.epoch;
+    if (pre) {
+      this.send(from, { type: 'pre-vote-response', partition: this.partition, epoch, granted } satisfies PreVoteResponse);
+      return;
+    }
+    if (granted) {
+      this.vote = from;
+      this.resetElectionDeadline();
+    }
+    this.send(from, { type: 'vote-response', partition: this.partition, epoch, granted } satisfies VoteResponse);
+  }
+
+  private handleVoteResponse(from: NodeId, response: PreVoteResponse | VoteResponse): void {
+    const pre = response.type === 'pre-vote-response';
+    if (this.role !== (pre ? 'pre-candidate' : 'candidate')) return;
+    if (response.granted && response.epoch !== (pre ? this.epoch + 1 : this.epoch)) return;
+    if (!this.votes.has(from)) this.votes.set(from, response.granted);
+    const { granted, refused } = this.tallyVotes();
+    const quorum = quorumSize(this.membership.voters.length);
+    if (granted >= quorum) {
+      if (pre) this.campaign('normal');
+      else this.becomeLeader();
+    } else if (refused >= quorum) {
+      this.becomeFollower(this.epoch, null, 'election-lost');
+    }
+  }
+
+  private tallyVotes(): { granted: number; refused: number } {
+    let granted = 0;
+    let refused = 0;
+    for (const voter of this.membership.voters) {
+      const vote = this.votes.get(voter);
+      if (vote === true) granted += 1;
+      else if (vote === false) refused += 1;
+    }
+    return { granted, refused };
+  }
+
+  private becomeFollower(epoch: number, leader: NodeId | null, reason: OwnershipReason): void {
+    assert(epoch >= this.epoch, 'epochs only grow');
+    if (epoch > this.epoch) {
+      this.epoch = epoch;
+      this.vote = null;
+    }
+    if (this.role === 'leader') this.clearLeaderState(leader);
+    this.role = 'follower';
+    this.leader = null;
+    this.resetElectionDeadline();
+    if (leader !== null) this.noteLeader(leader);
+    this.reportOwnership(reason);
+  }
+
+  private noteLeader(leader: NodeId): void {
+    this.leader = leader;
+    this.leaderContactMs = this.nowMs;
+    this.lostQuorum = false;
+    // The owner of this epoch already won it; recording the vote for it closes the epoch
+    // to other candidates, which also covers votes an amnesiac replica forgot.
+    if (this.vote === null) this.vote = leader;
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === 'candidate', 'only a candidate becomes owner');
+    this.role = 'leader';
+    this.leader = this.self;
+    this.leaderContactMs = this.nowMs;
+    this.lostQuorum = false;
+    this.progress.clear();
+    this.syncProgress();
+    this.heartbeatSeq = 0;
+    this.pendingReads = [];
+    this.transfer = null;
+    this.uncommitted = [];
+    this.uncommittedBytes = 0;
+    this.leaderReady = false;
+    this.heartbeatDueMs = this.nowMs + this.settings.heartbeatIntervalMs;
+    this.preferredTransferAfterMs = this.nowMs;
+    this.readyPosition = this.log.lastPosition() + 1;
+    // Raft commits earlier epochs' entries only through an entry of the current epoch;
+    // until this no-op commits the owner does not know its commit position, so it waits.
+    this.appendLocal({ position: this.readyPosition, epoch: this.epoch, kind: 'noop' });
+    this.reportOwnership('elected');
+    this.broadcastAppend();
+  }
+
+  private clearLeaderState(newLeader: NodeId | null): void {
+    for (const read of this.pendingReads) {
+      this.readStates.push({ partition: this.partition, requestId: read.requestId, error: new NotOwnerError(this.partition, newLeader) });
+    }
+    this.pendingReads = [];
+    this.progress.clear();
+    this.transfer = null;
+    this.uncommitted = [];
+    this.uncommittedBytes = 0;
+    this.leaderReady = false;
+  }
+
+  // ---------------------------------------------------------------- follower side
+
+  /** An append, heartbeat or snapshot from the owner of the current epoch arrived. */
+  private acceptLeader(from: NodeId, readmit: boolean): void {
+    assert(this.role !== 'leader', `partition ${this.partition}: two owners in epoch ${this.epoch}`);
+    if (this.role !== 'follower') {
+      this.becomeFollower(this.epoch, from, 'leader-discovered');
+    } else {
+      assert(this.leader === null || this.leader === from, `partition ${this.partition}: two owners in epoch ${this.epoch}`);
+      const discovered = this.leader === null;
+      this.noteLeader(from);
+      if (discovered) this.reportOwnership('leader-discovered');
+    }
+    this.resetElectionDeadline();
+    if (readmit && this.amnesiac) this.amnesiac = false;
+  }
+
+  private handleAppend(from: NodeId, request: AppendRequest<P>): void {
+    this.acceptLeader(from, request.readmit);
+    if (!entriesAreContiguous(request)) return;
+    if (request.prevPosition < this.log.committed) {
+      this.send(from, this.appendResponse(true, this.log.committed, 0, 0));
+      return;
+    }
+    const appended = this.log.tryAppend(request.prevPosition, request.prevEpoch, request.entries);
+    if (appended === undefined) {
+      const hint = this.log.findConflictByEpoch(Math.min(request.prevPosition, this.log.lastPosition()), request.prevEpoch);
+      this.send(from, this.appendResponse(false, request.prevPosition, hint.position, hint.epoch));
+      return;
+    }
+    if (appended.appendedFrom > 0) {
+      this.truncateMembershipLog(appended.appendedFrom);
+      this.adoptMembershipEntries(request.entries.filter((entry) => entry.position >= appended.appendedFrom));
+    }
+    this.log.commitTo(Math.min(request.commit, appended.lastMatched));
+    this.send(from, this.appendResponse(true, appended.lastMatched, 0, 0));
+  }
+
+  private handleHeartbeat(from: NodeId, request: HeartbeatRequest): void {
+    this.acceptLeader(from, request.readmit);
+    // The owner's view of an amnesiac replica's log may predate the wipe; such a replica
+    // advances its commit only through appends, which prove where the logs match.
+    if (!this.amnesiac) this.log.commitTo(request.commit);
+    const response: HeartbeatResponse = {
+      type: 'heartbeat-response',
+      partition: this.partition,
+      epoch: this.epoch,
+      seq: request.seq,
+      amnesiac: this.amnesiac,
+    };
+    this.send(from, response);
+  }
+
+  private handleSnapshot(from: NodeId, request: SnapshotRequest): void {
+    this.acceptLeader(from, false);
+    const snapshot = request.snapshot;
+    if (snapshot.position <= this.log.committed) {
+      this.send(from, this.appendResponse(true, this.log.committed, 0, 0));
+      return;
+    }
+    if (this.log.matchesEpoch(snapshot.position, snapshot.epoch)) {
+      // The log already holds the snapshot's last entry: just learn it is committed.
+      this.log.commitTo(snapshot.position);
+      this.send(from, this.appendResponse(true, snapshot.position, 0, 0));
+      return;
+    }
+    this.log.restore(snapshot);
+    this.pendingCompaction = null;
+    this.membershipBase = snapshot.membership;
+    this.membershipLog = [];
+    this.membership = snapshot.membership;
+    this.send(from, this.appendResponse(true, snapshot.position, 0, 0));
+  }
+
+  private appendResponse(success: boolean, position: number, hintPosition: number, hintEpoch: number): AppendResponse {
+    return {
+      type: 'append-response',
+      partition: this.partition,
+      epoch: this.epoch,
+      success,
+      position,
+      hintPosition,
+      hintEpoch,
+      amnesiac: this.amnesiac,
+    };
+  }
+
+  // ---------------------------------------------------------------- owner side
+
+  private handleAppendResponse(from: NodeId, response: AppendResponse): void {
+    const progress = this.progress.get(from);
+    if (progress === undefined) return;
+    progress.lastHeardMs = this.nowMs;
+    this.noteAmnesia(progress, response.amnesiac);
+    if (!response.success) {
+      const hint =
+        response.hintEpoch > 0
+          ? this.log.findConflictByEpoch(response.hintPosition, response.hintEpoch).position
+          : response.hintPosition;
+      if (progress.refuse(response.position, hint)) {
+        if (progress.state === 'replicate') progress.becomeProbe();
+        this.sendAppend(progress, true);
+      }
+      return;
+    }
+    assert(response.position <= this.log.lastPosition(), `partition ${this.partition}: replica acknowledged beyond the owner's log`);
+    if (progress.acknowledge(response.position)) {
+      if (progress.state === 'probe') progress.becomeReplicate();
+      else if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) {
+        progress.becomeProbe();
+        progress.becomeReplicate();
+      }
+      if (this.maybeCommit()) this.broadcastAppend();
+      if (this.transfer?.target === from && progress.match === this.log.lastPosition()) this.sendTimeoutNow(from);
+    }
+    this.sendAppendsWhileUnpaused(progress);
+  }
+
+  private handleHeartbeatResponse(from: NodeId, response: HeartbeatResponse): void {
+    const progress = this.progress.get(from);
+    if (progress === undefined) return;
+    progress.lastHeardMs = this.nowMs;
+    this.noteAmnesia(progress, response.amnesiac);
+    if (!response.amnesiac) progress.ackedSeq = Math.max(progress.ackedSeq, response.seq);
+    progress.probeSent = false;
+    if (progress.match < this.log.lastPosition()) this.sendAppend(progress, true);
+    this.releaseReads();
+  }
+
+  /** Tracks a replica's amnesia; on learning of it, starts the fence that readmits it. */
+  private noteAmnesia(progress: PeerProgress, amnesiac: boolean): void {
+    if (amnesiac && !progress.amnesiac) {
+      progress.amnesiac = true;
+      // Whatever the replica acknowledged before its wipe is gone.
+      progress.match = 0;
+      progress.becomeProbe();
+      progress.amnesiaBarrier = this.log.lastPosition() + 1;
+      this.appendLocal({ position: progress.amnesiaBarrier, epoch: this.epoch, kind: 'noop' });
+      this.broadcastAppend();
+    } else if (!amnesiac && progress.amnesiac) {
+      progress.amnesiac = false;
+      progress.amnesiaBarrier = 0;
+    }
+  }
+
+  private readmits(progress: PeerProgress): boolean {
+    return progress.amnesiac && progress.amnesiaBarrier > 0 && this.log.committed >= progress.amnesiaBarrier;
+  }
+
+  /** Advances the commit position to what a quorum of non-amnesiac voters holds durably. */
+  private maybeCommit(): boolean {
+    const voters = this.membership.voters;
+    assert(voters.includes(this.self), `partition ${this.partition}: owner is not a voter`);
+    const matches = voters.map((voter) => {
+      if (voter === this.self) return this.log.persistedLast();
+      const progress = this.progress.get(voter);
+      return progress === undefined || progress.amnesiac ? 0 : progress.match;
+    });
+    matches.sort((a, b) => b - a);
+    const candidate = matches[quorumSize(voters.length) - 1] ?? 0;
+    // Only an entry of the owner's own epoch commits by counting (Raft 5.4.2).
+    if (candidate <= this.log.committed || this.log.epochAt(candidate) !== this.epoch) return false;
+    this.log.commitTo(candidate);
+    while (this.uncommitted.length > 0 && (this.uncommitted[0]?.position ?? Infinity) <= candidate) {
+      this.uncommittedBytes -= this.uncommitted.shift()?.bytes ?? 0;
+    }
+    if (!this.leaderReady && candidate >= this.readyPosition) {
+      this.leaderReady = true;
+      this.reportOwnership('ready');
+    }
+    return true;
+  }
+
+  private broadcastAppend(): void {
+    for (const progress of this.progress.values()) this.sendAppend(progress, true);
+  }
+
+  private sendAppendsWhileUnpaused(progress: PeerProgress): void {
+    while (this.sendAppend(progress, false)) {
+      // Streams batches until the in-flight window is full or nothing is left.
+    }
+  }
+
+  /** Sends the next batch to a replica (or a snapshot); false when nothing was sent. */
+  private sendAppend(progress: PeerProgress, sendIfEmpty: boolean): boolean {
+    if (progress.isPaused(this.settings.inflightAppendsMax)) return false;
+    const prevPosition = progress.next - 1;
+    const prevEpoch = this.log.epochAt(prevPosition);
+    const entries = this.log.entries(
+      progress.next,
+      this.log.lastPosition() + 1,
+      this.settings.appendEntriesMax,
+      this.settings.appendBytesMax,
+    );
+    if (prevEpoch === undefined || entries === undefined) return this.sendSnapshot(progress);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const request: AppendRequest<P> = {
+      type: 'append',
+      partition: this.partition,
+      epoch: this.epoch,
+      prevPosition,
+      prevEpoch,
+      entries,
+      commit: this.log.committed,
+      readmit: this.readmits(progress),
+    };
+    this.send(progress.node, request);
+    progress.sent(prevPosition + entries.length);
+    return true;
+  }
+
+  private sendSnapshot(progress: PeerProgress): boolean {
+    const snapshot = this.env.storage.snapshot(this.partition);
+    assert(snapshot !== undefined, `partition ${this.partition}: entries compacted but no snapshot stored`);
+    const request: SnapshotRequest = { type: 'snapshot', partition: this.partition, epoch: this.epoch, snapshot };
+    this.send(progress.node, request);
+    progress.becomeSnapshot(snapshot.position, this.nowMs);
+    return true;
+  }
+
+  /** Sends heartbeats to every replica; returns the sequence number they carry. */
+  private broadcastHeartbeat(): number {
+    this.heartbeatSeq += 1;
+    this.heartbeatDueMs = this.nowMs + this.settings.heartbeatIntervalMs;
+    for (const progress of this.progress.values()) {
+      const request: HeartbeatRequest = {
+        type: 'heartbeat',
+        partition: this.partition,
+        epoch: this.epoch,
+        commit: Math.min(progress.match, this.log.committed),
+        seq: this.heartbeatSeq,
+        readmit: this.readmits(progress),
+      };
+      this.send(progress.node, request);
+    }
+    return this.heartbeatSeq;
+  }
+
+  private releaseReads(): void {
+    const quorum = quorumSize(this.membership.voters.length);
+    while (this.pendingReads.length > 0) {
+      const read = this.pendingReads[0];
+      assert(read !== undefined, 'pending reads has a hole');
+      let confirmations = 0;
+      for (const voter of this.membership.voters) {
+        if (voter === this.self) confirmations += 1;
+        else {
+          const progress = this.progress.get(voter);
+          if (progress !== undefined && !progress.amnesiac && progress.ackedSeq >= read.seq) confirmations += 1;
+        }
+      }
+      if (confirmations < quorum) return;
+      this.pendingReads.shift();
+      this.readStates.push({ partition: this.partition, requestId: read.requestId, position: read.position });
+    }
+  }
+
+  private startTransfer(target: NodeId): void {
+    const progress = this.progress.get(target);
+    assert(progress !== undefined, 'transfer target has no progress');
+    this.transfer = { target, deadlineMs: this.nowMs + this.settings.transferTimeoutMs };
+    if (progress.match === this.log.lastPosition()) this.sendTimeoutNow(target);
+    else this.sendAppend(progress, true);
+  }
+
+  private sendTimeoutNow(target: NodeId): void {
+    this.send(target, { type: 'timeout-now', partition: this.partition, epoch: this.epoch });
+  }
+
+  private isCaughtUp(node: NodeId): boolean {
+    const progress = this.progress.get(node);
+    return (
+      progress !== undefined &&
+      !progress.amnesiac &&
+      progress.match >= this.log.committed &&
+      this.nowMs - progress.lastHeardMs < this.settings.electionTimeoutMinMs
+    );
+  }
+
+  private maybeChangeMembership(): void {
+    if (!this.leaderReady || this.transfer !== null || this.desired === null) return;
+    // One change at a time: the previous one must be committed first.
+    const lastChange = this.membershipLog.at(-1);
+    if (lastChange !== undefined && lastChange.position > this.log.committed) return;
+    const step = planMembershipStep(this.membership, this.desired, this.self, (node) => this.isCaughtUp(node));
+    if (step.kind === 'change') {
+      this.appendLocal({ position: this.log.lastPosition() + 1, epoch: this.epoch, kind: 'membership', membership: step.membership });
+      this.broadcastAppend();
+    } else if (step.kind === 'transfer') {
+      this.startTransfer(step.target);
+    }
+  }
+
+  private maybeTransferToPreferred(): void {
+    if (!this.leaderReady || this.transfer !== null || this.desired === null) return;
+    const preferred = this.desired[0];
+    if (preferred === undefined || preferred === this.self || this.nowMs < this.preferredTransferAfterMs) return;
+    if (!isVoter(this.membership, preferred)) return;
+    const progress = this.progress.get(preferred);
+    if (progress === undefined || progress.amnesiac || progress.match !== this.log.lastPosition()) return;
+    if (this.nowMs - progress.lastHeardMs >= this.settings.heartbeatIntervalMs * 2) return;
+    // Backs off so that a preferred owner that keeps failing to take over (say, one-way
+    // network trouble) cannot keep the partition unavailable.
+    this.preferredTransferAfterMs = this.nowMs + this.settings.preferredTransferBackoffMs;
+    this.startTransfer(preferred);
+  }
+
+  /** Refuses service unless this node is the ready owner; null when it may serve. */
+  private refuseService(): ReplicationError | null {
+    if (this.role === 'leader') {
+      return this.leaderReady ? null : new UnavailableError(this.partition, 'not-ready');
+    }
+    if (this.leader !== null) return new NotOwnerError(this.partition, this.leader);
+    if (this.lostQuorum) return new NoQuorumError(this.partition);
+    if (!isMember(this.membership, this.self) && this.log.lastPosition() > 0) {
+      return new UnavailableError(this.partition, 'not-member');
+    }
+    return new UnavailableError(this.partition, 'electing');
+  }
+
+  // ---------------------------------------------------------------- log and membership
+
+  /** Appends an entry created by this owner. */
+  private appendLocal(entry: Entry<P>): void {
+    assert(this.role === 'leader', 'only the owner creates entries');
+    assert(entry.position === this.log.lastPosition() + 1, 'owner entries must extend the log');
+    this.log.append([entry]);
+    if (entry.kind === 'membership') this.adoptMembershipEntries([entry]);
+  }
+
+  private adoptMembershipEntries(entries: readonly Entry<P>[]): void {
+    for (const entry of entries) {
+      if (entry.kind !== 'membership') continue;
+      this.membershipLog.push({ position: entry.position, membership: entry.membership });
+      this.membership = entry.membership;
+    }
+    if (this.role === 'leader') {
+      assert(isVoter(this.membership, this.self), `partition ${this.partition}: owner removed itself`);
+      this.syncProgress();
+    }
+  }
+
+  private truncateMembershipLog(fromPosition: number): void {
+    this.membershipLog = this.membershipLog.filter((change) => change.position < fromPosition);
+    this.membership = this.membershipLog.at(-1)?.membership ?? this.membershipBase;
+  }
+
+  private membershipAt(position: number): Membership {
+    let membership = this.membershipBase;
+    for (const change of this.membershipLog) {
+      if (change.position > position) break;
+      membership = change.membership;
+    }
+    return membership;
+  }
+
+  private rebuildMembershipLog(): void {
+    const storage = this.env.storage;
+    const last = storage.lastPosition(this.partition);
+    for (let from = storage.firstPosition(this.partition); from <= last; from += MEMBERSHIP_SCAN_CHUNK) {
+      const to = Math.min(last + 1, from + MEMBERSHIP_SCAN_CHUNK);
+      for (const entry of storage.entries(this.partition, from, to)) {
+        if (entry.kind === 'membership') this.membershipLog.push({ position: entry.position, membership: entry.membership });
+      }
+    }
+    this.membership = this.membershipLog.at(-1)?.membership ?? this.membershipBase;
+  }
+
+  /** Keeps one progress record per replica in the current membership. */
+  private syncProgress(): void {
+    const members = [...this.membership.voters, ...this.membership.learners];
+    for (const node of members) {
+      if (node !== this.self && !this.progress.has(node)) {
+        this.progress.set(node, new PeerProgress(node, this.log.lastPosition() + 1, this.nowMs));
+      }
+    }
+    for (const node of this.progress.keys()) {
+      if (!members.includes(node)) {
+        this.progress.delete(node);
+        if (this.transfer?.target === node) this.transfer = null;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private send(to: NodeId, message: Message<P>): void {
+    this.outbox.push({ to, message });
+  }
+
+  private hardState(): HardState {
+    return { epoch: this.epoch, vote: this.vote, commit: this.log.committed, amnesiac: this.amnesiac };
+  }
+
+  private reportOwnership(reason: OwnershipReason): void {
+    const ready = this.role === 'leader' && this.leaderReady;
+    const last = this.reported;
+    if (last.role === this.role && last.leader === this.leader && last.ready === ready && last.epoch === this.epoch) return;
+    this.reported = { role: this.role, leader: this.leader, ready, epoch: this.epoch };
+    this.ownershipChanges.push({ partition: this.partition, epoch: this.epoch, role: this.role, leader: this.leader, ready, reason });
+  }
+
+  private entryBytes(entry: Entry<P>): number {
+    return ENTRY_OVERHEAD_BYTES + (entry.kind === 'command' ? this.env.payloadBytes(entry.payload) : 0);
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.epoch === b.epoch && a.vote === b.vote && a.commit === b.commit && a.amnesiac === b.amnesiac;
+}
+
+function entriesAreContiguous<P>(request: AppendRequest<P>): boolean {
+  return request.entries.every((entry, index) => entry.position === request.prevPosition + 1 + index);
+}

@@ -1,0 +1,240 @@
+/**
+ * A small synchronous cluster for unit tests: real `ReplicationNode`s over `MemoryStorage`,
+ * a message list the test delivers explicitly (or all at once), blockable links, a manual
+ * clock. Unlike the simulator it has no randomness in delivery, so each test states exactly
+ * the interleaving it is about.
+ */
+import {
+  type Entry,
+  type Message,
+  type NodeId,
+  type OwnershipChange,
+  type PartitionStatus,
+  type ReadState,
+  ReplicationNode,
+  type ReplicationSettings,
+} from '../../../server/src/replication/index.ts';
+import { MemoryStorage } from '../../../server/src/simulation/memory-storage.ts';
+import { Prng } from '../../../server/src/simulation/prng.ts';
+
+export type Payload = string;
+
+export interface InFlight {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly message: Message<Payload>;
+}
+
+export interface HarnessNode {
+  readonly id: NodeId;
+  storage: MemoryStorage<Payload>;
+  core: ReplicationNode<Payload> | null;
+  /** Committed entries applied, per partition, in order (reset on restart). */
+  applied: Map<number, Entry<Payload>[]>;
+  ownership: OwnershipChange[];
+  readStates: ReadState[];
+}
+
+export interface HarnessOptions {
+  readonly partitions?: number;
+  readonly bootstrap?: boolean;
+  readonly settings?: Partial<ReplicationSettings>;
+  readonly seed?: number;
+}
+
+export const TICK_MS = 10;
+
+export class Harness {
+  readonly nodes = new Map<NodeId, HarnessNode>();
+  inFlight: InFlight[] = [];
+  readonly blocked = new Set<string>();
+  nowMs = 0;
+  private readonly prng: Prng;
+  private readonly partitionCount: number;
+  private readonly settings: Partial<ReplicationSettings>;
+
+  constructor(ids: readonly NodeId[], options: HarnessOptions = {}) {
+    this.prng = new Prng(options.seed ?? 1);
+    this.partitionCount = options.partitions ?? 1;
+    this.settings = options.settings ?? {};
+    for (const id of ids) {
+      const node = this.addNode(id);
+      if (options.bootstrap ?? true) {
+        for (let partition = 0; partition < this.partitionCount; partition += 1) {
+          node.core?.bootstrap(partition, ids);
+          node.core?.setReplicaSet(partition, ids);
+        }
+      }
+    }
+    this.processAll();
+  }
+
+  addNode(id: NodeId): HarnessNode {
+    const node: HarnessNode = {
+      id,
+      storage: new MemoryStorage(),
+      core: null,
+      applied: new Map(),
+      ownership: [],
+      readStates: [],
+    };
+    this.nodes.set(id, node);
+    this.start(node);
+    return node;
+  }
+
+  node(id: NodeId): HarnessNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  core(id: NodeId): ReplicationNode<Payload> {
+    const core = this.node(id).core;
+    if (core === null) throw new Error(`node ${id} is down`);
+    return core;
+  }
+
+  status(id: NodeId, partition = 0): PartitionStatus {
+    return this.core(id).status(partition);
+  }
+
+  /** Drains every Ready of a node: persist (synced at once), queue messages, apply, advance. */
+  process(id: NodeId): void {
+    const node = this.node(id);
+    const core = node.core;
+    if (core === null) return;
+    while (core.hasReady()) {
+      const ready = core.ready();
+      for (const write of ready.writes) node.storage.write(write);
+      node.storage.sync();
+      for (const { to, message } of ready.messages) this.inFlight.push({ from: id, to, message });
+      for (const apply of ready.applies) {
+        let list = node.applied.get(apply.partition);
+        if (list === undefined || apply.snapshot !== undefined) {
+          list = [];
+          node.applied.set(apply.partition, list);
+        }
+        for (const entry of apply.entries) list.push(entry);
+      }
+      for (const change of ready.ownershipChanges) node.ownership.push(change);
+      for (const state of ready.readStates) node.readStates.push(state);
+      core.advance(ready);
+    }
+  }
+
+  processAll(): void {
+    for (const id of this.nodes.keys()) this.process(id);
+  }
+
+  /** Delivers one in-flight message (dropped if its link is blocked or the target is down). */
+  deliver(item: InFlight): void {
+    this.inFlight = this.inFlight.filter((other) => other !== item);
+    if (this.blocked.has(`${item.from}>${item.to}`)) return;
+    const target = this.nodes.get(item.to);
+    if (target?.core === null || target === undefined) return;
+    target.core.step(item.from, item.message);
+    this.process(item.to);
+  }
+
+  /** Delivers messages in order until none are left (bounded, to catch message storms). */
+  deliverAll(limit = 100_000): void {
+    for (let count = 0; this.inFlight.length > 0; count += 1) {
+      if (count > limit) throw new Error('message storm: deliverAll did not settle');
+      const item = this.inFlight[0] as InFlight;
+      this.deliver(item);
+    }
+  }
+
+  /** Drops every in-flight message matching the filter. */
+  drop(filter: (item: InFlight) => boolean): InFlight[] {
+    const dropped = this.inFlight.filter(filter);
+    this.inFlight = this.inFlight.filter((item) => !filter(item));
+    return dropped;
+  }
+
+  /** Advances the clock by `ms` in ticks, delivering all messages after each tick. */
+  advance(ms: number): void {
+    const end = this.nowMs + ms;
+    while (this.nowMs < end) {
+      this.nowMs = Math.min(end, this.nowMs + TICK_MS);
+      for (const node of this.nodes.values()) {
+        node.core?.tick(this.nowMs);
+        this.process(node.id);
+      }
+      this.deliverAll();
+    }
+  }
+
+  /** Advances time until `predicate` holds; throws after `limitMs`. */
+  advanceUntil(predicate: () => boolean, limitMs = 10_000): void {
+    const end = this.nowMs + limitMs;
+    while (!predicate()) {
+      if (this.nowMs >= end) throw new Error(`condition not reached within ${limitMs} ms`);
+      this.advance(TICK_MS);
+    }
+  }
+
+  readyLeader(partition = 0): NodeId | null {
+    const leaders = [...this.nodes.values()].filter((node) => node.core?.status(partition).ready === true);
+    if (leaders.length === 0) return null;
+    // Several nodes may believe they lead in different epochs; the highest epoch wins.
+    leaders.sort((a, b) => (b.core?.status(partition).epoch ?? 0) - (a.core?.status(partition).epoch ?? 0));
+    return leaders[0]?.id ?? null;
+  }
+
+  waitForLeader(partition = 0, limitMs = 10_000): NodeId {
+    this.advanceUntil(() => this.readyLeader(partition) !== null, limitMs);
+    return this.readyLeader(partition) as NodeId;
+  }
+
+  isolate(id: NodeId): void {
+    for (const other of this.nodes.keys()) {
+      if (other === id) continue;
+      this.blocked.add(`${id}>${other}`);
+      this.blocked.add(`${other}>${id}`);
+    }
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  crash(id: NodeId): void {
+    const node = this.node(id);
+    node.core = null;
+    node.storage.crash();
+    this.inFlight = this.inFlight.filter((item) => item.to !== id && item.from !== id);
+  }
+
+  restart(id: NodeId, options: { wipe?: boolean; replicaSet?: readonly NodeId[] } = {}): void {
+    const node = this.node(id);
+    if (options.wipe === true) node.storage = new MemoryStorage();
+    node.applied = new Map();
+    this.start(node);
+    if (options.replicaSet !== undefined) {
+      for (let partition = 0; partition < this.partitionCount; partition += 1) {
+        node.core?.setReplicaSet(partition, options.replicaSet);
+      }
+    }
+    this.process(id);
+  }
+
+  committedPayloads(id: NodeId, partition = 0): string[] {
+    const entries = this.node(id).applied.get(partition) ?? [];
+    return entries.flatMap((entry) => (entry.kind === 'command' ? [entry.payload] : []));
+  }
+
+  private start(node: HarnessNode): void {
+    const random = this.prng.fork();
+    node.core = new ReplicationNode<Payload>({
+      nodeId: node.id,
+      partitionCount: this.partitionCount,
+      storage: node.storage,
+      random: () => random.float(),
+      payloadBytes: (payload) => payload.length,
+      nowMs: this.nowMs,
+      settings: this.settings,
+    });
+  }
+}

@@ -6,59 +6,31 @@
  * those by itself, with the same command id). docs/errors.md documents each code.
  */
 export const ErrorCodes = {
-  /** The frame is not a binary msgpack message the server can decode. */
-  BAD_FRAME: { retryable: false },
-  /** The frame is larger than `limits.frameBytesMax`. */
-  FRAME_TOO_LARGE: { retryable: false },
-  /** The message's `t` field names no known message type. */
-  UNKNOWN_MESSAGE_TYPE: { retryable: false },
-  /** The message has a known type but missing or ill-typed fields. */
-  INVALID_MESSAGE: { retryable: false },
-  /** The client speaks a protocol version this server does not. */
-  PROTOCOL_VERSION_UNSUPPORTED: { retryable: false },
-  /** A message other than `hello` arrived before the handshake completed. */
-  HANDSHAKE_REQUIRED: { retryable: false },
-  /** The player token is malformed, badly signed, or for another issuer/audience. */
-  AUTH_INVALID_TOKEN: { retryable: false },
-  /** The player token has expired; get a new one and reconnect. */
-  AUTH_TOKEN_EXPIRED: { retryable: false },
-  /** The aggregate's authorization rule refused this player. */
-  FORBIDDEN: { retryable: false },
-  /** No aggregate type with this name is registered. */
-  UNKNOWN_AGGREGATE_TYPE: { retryable: false },
-  /** The aggregate type has no handler for this command type. */
-  UNKNOWN_COMMAND: { retryable: false },
-  /** The command payload failed the aggregate's validation. */
-  INVALID_COMMAND: { retryable: false },
-  /** The aggregate's `decide` rejected the command; `reason` carries the domain code. */
-  REJECTED: { retryable: false },
-  /** The aggregate's handler threw; only this command was affected. */
-  HANDLER_ERROR: { retryable: false },
-  /** The connection sent more messages per second than allowed. */
-  RATE_LIMITED: { retryable: true },
-  /** The connection already holds `limits.subscriptionsPerConnectionMax` subscriptions. */
-  TOO_MANY_SUBSCRIPTIONS: { retryable: false },
-  /** The same command id was reused for a different aggregate. */
-  COMMAND_ID_CONFLICT: { retryable: false },
-  /** This node cannot serve the partition right now (moving, electing, not owner). */
-  UNAVAILABLE: { retryable: true },
-  /** The partition's replica set has no write quorum reachable from here. */
-  NO_QUORUM: { retryable: true },
-  /** The node is overloaded (queues full); back off and retry. */
-  OVERLOADED: { retryable: true },
-  /** The node is shutting down; reconnect elsewhere. */
-  SHUTTING_DOWN: { retryable: true },
-  /** The request did not complete within its deadline (client-side). */
-  TIMEOUT: { retryable: true },
-  /** The connection was lost before an answer arrived (client-side). */
-  DISCONNECTED: { retryable: true },
-  /** HTTP: no such endpoint (or the endpoint is disabled, like the dev token issuer outside dev mode). */
-  NOT_FOUND: { retryable: false },
-  /** HTTP: the request body is larger than `limits.httpBodyBytesMax`. */
-  BODY_TOO_LARGE: { retryable: false },
-  /** An unexpected server fault; logged with details on the server. */
-  INTERNAL: { retryable: true },
-} as const satisfies Record<string, { retryable: boolean }>;
+  BAD_FRAME: { retryable: false, meaning: 'The frame is not a binary msgpack message the server can decode.' },
+  FRAME_TOO_LARGE: { retryable: false, meaning: 'The frame is larger than `limits.frameBytesMax`.' },
+  UNKNOWN_MESSAGE_TYPE: { retryable: false, meaning: 'The message\'s `t` field names no known message type.' },
+  INVALID_MESSAGE: { retryable: false, meaning: 'The message has a known type but missing or ill-typed fields.' },
+  PROTOCOL_VERSION_UNSUPPORTED: { retryable: false, meaning: 'The client speaks a protocol version this server does not.' },
+  HANDSHAKE_REQUIRED: { retryable: false, meaning: 'A message other than `hello` arrived before the handshake completed.' },
+  AUTH_INVALID_TOKEN: { retryable: false, meaning: 'The player token is malformed, badly signed, or for another issuer/audience.' },
+  AUTH_TOKEN_EXPIRED: { retryable: false, meaning: 'The player token has expired; get a new one and reconnect.' },
+  FORBIDDEN: { retryable: false, meaning: 'The aggregate\'s authorization rule refused this player.' },
+  UNKNOWN_AGGREGATE_TYPE: { retryable: false, meaning: 'No aggregate type with this name is registered.' },
+  INVALID_COMMAND: { retryable: false, meaning: 'The command failed the aggregate\'s command schema (an unknown command type included).' },
+  REJECTED: { retryable: false, meaning: 'The aggregate\'s `decide` rejected the command; `reason` carries the domain code.' },
+  HANDLER_ERROR: { retryable: false, meaning: 'The aggregate\'s handler threw; only this command was affected.' },
+  RATE_LIMITED: { retryable: true, meaning: 'The connection sent more messages per second than allowed.' },
+  TOO_MANY_SUBSCRIPTIONS: { retryable: false, meaning: 'The connection already holds `limits.subscriptionsPerConnectionMax` subscriptions.' },
+  UNAVAILABLE: { retryable: true, meaning: 'This node cannot serve the partition right now (moving, electing, not owner).' },
+  NO_QUORUM: { retryable: true, meaning: 'The partition\'s replica set has no write quorum reachable from here.' },
+  OVERLOADED: { retryable: true, meaning: 'The node is overloaded (queues full); back off and retry.' },
+  SHUTTING_DOWN: { retryable: true, meaning: 'The node is shutting down; reconnect elsewhere.' },
+  TIMEOUT: { retryable: true, meaning: 'The request did not complete within its deadline (client-side).' },
+  DISCONNECTED: { retryable: true, meaning: 'The connection was lost before an answer arrived (client-side).' },
+  NOT_FOUND: { retryable: false, meaning: 'HTTP: no such endpoint (or the endpoint is disabled, like the dev token issuer outside dev mode).' },
+  BODY_TOO_LARGE: { retryable: false, meaning: 'HTTP: the request body is larger than `limits.httpBodyBytesMax`.' },
+  INTERNAL: { retryable: true, meaning: 'An unexpected server fault; logged with details on the server.' },
+} as const satisfies Record<string, { retryable: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -83,8 +55,6 @@ export const CloseCodes = {
   RATE_LIMIT_EXCEEDED: 4008,
   /** The client did not read fast enough and its outgoing buffer hit the limit. */
   SLOW_CONSUMER: 4009,
-  /** No message (not even a ping) within the idle timeout. */
-  IDLE_TIMEOUT: 4010,
   /** Too many malformed frames in a row: the peer is not speaking this protocol. */
   PROTOCOL_ERROR: 4002,
 } as const;

@@ -3,7 +3,7 @@
  *
  * Settings are loaded once (file, then environment, then flags; later sources win), validated
  * here, frozen, and handed to the composition root. Nothing else reads `process.env`.
- * docs/configuration.md is generated from this schema (`npm run docs:config`) and a test
+ * docs/configuration.md is generated from this schema (`npm run docs:generate`) and a test
  * checks that the committed file matches.
  */
 import { z } from 'zod';

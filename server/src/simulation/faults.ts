@@ -1,0 +1,209 @@
+/**
+ * The fault schedule of one simulation run.
+ *
+ * Two modes, chosen per seed:
+ * - `bounded` (most seeds): at most one node is unavailable at any time, counting a crashed,
+ *   paused, isolated or one-way-cut node, and a node restarted with a wiped disk until every
+ *   partition readmitted it. With replication factor 3 (f = 1) this is the regime in which
+ *   S1 promises no acknowledged write is lost.
+ * - `chaos`: any number of crashes, pauses and (one-way) splits at once, so quorums come and
+ *   go. Disks keep what was synced, so S1-S4 must still hold; only one disk wipe happens per
+ *   run, because losing two disks of one replica set can lose data under any protocol.
+ * Message loss, duplication and reordering are asynchrony, not failures: both modes have them.
+ */
+import type { NodeId } from '../replication/index.ts';
+import type { Prng } from './prng.ts';
+import type { SimNode } from './sim-node.ts';
+
+export type FaultMode = 'bounded' | 'chaos';
+
+export const FAULT_KINDS = ['crash', 'wipe', 'isolate', 'one-way', 'pause', 'split', 'join', 'leave', 'transfer'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** What the fault scheduler may do to the cluster. */
+export interface FaultTarget {
+  readonly nowMs: number;
+  schedule(delayMs: number, run: () => void): void;
+  liveNodes(): SimNode[];
+  allNodes(): SimNode[];
+  ringMembers(): readonly NodeId[];
+  restart(node: SimNode, wipe: boolean): void;
+  blockLink(from: NodeId, to: NodeId): void;
+  unblockLink(from: NodeId, to: NodeId): void;
+  join(): void;
+  leave(node: SimNode): void;
+  transferSomeLeadership(prng: Prng): boolean;
+  nodeCountMax: number;
+  trace(text: () => string): void;
+}
+
+const WEIGHTS: Readonly<Record<FaultKind, number>> = {
+  crash: 6,
+  wipe: 2,
+  isolate: 4,
+  'one-way': 3,
+  pause: 3,
+  split: 3,
+  join: 1,
+  leave: 1,
+  transfer: 2,
+};
+
+export class FaultScheduler {
+  readonly counts: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
+  private readonly target: FaultTarget;
+  private readonly prng: Prng;
+  private readonly mode: FaultMode;
+  private readonly intervalMinMs: number;
+  private readonly intervalMaxMs: number;
+  /** Nodes currently cut off by an isolation or one-way fault (bounded mode budget). */
+  private readonly cutOff = new Set<NodeId>();
+  private readonly crashed = new Map<NodeId, boolean>();
+  private wipes = 0;
+  private stopped = false;
+
+  constructor(target: FaultTarget, prng: Prng, mode: FaultMode, intervalMinMs: number, intervalMaxMs: number) {
+    this.target = target;
+    this.prng = prng;
+    this.mode = mode;
+    this.intervalMinMs = intervalMinMs;
+    this.intervalMaxMs = intervalMaxMs;
+  }
+
+  start(): void {
+    this.scheduleNext();
+  }
+
+  /** Stops injecting; the caller heals what is still broken. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Nodes crashed by a fault and not restarted yet, with whether they restart wiped. */
+  crashedNodes(): ReadonlyMap<NodeId, boolean> {
+    return this.crashed;
+  }
+
+  private scheduleNext(): void {
+    this.target.schedule(this.prng.int(this.intervalMinMs, this.intervalMaxMs), () => {
+      if (this.stopped) return;
+      this.inject();
+      this.scheduleNext();
+    });
+  }
+
+  private unavailableCount(): number {
+    let count = 0;
+    for (const node of this.target.allNodes()) {
+      if (node.decommissioned) continue;
+      if (!node.isUp || node.paused || node.wipedUnrecovered || this.cutOff.has(node.id)) count += 1;
+    }
+    return count;
+  }
+
+  private pickKind(): FaultKind {
+    let total = 0;
+    for (const kind of FAULT_KINDS) total += WEIGHTS[kind];
+    let draw = this.prng.float() * total;
+    for (const kind of FAULT_KINDS) {
+      draw -= WEIGHTS[kind];
+      if (draw < 0) return kind;
+    }
+    return 'crash';
+  }
+
+  private inject(): void {
+    const kind = this.pickKind();
+    const disruptive = kind !== 'join' && kind !== 'leave' && kind !== 'transfer';
+    if (disruptive && this.mode === 'bounded' && this.unavailableCount() > 0) return;
+    const live = this.target.liveNodes().filter((node) => !node.paused && !node.leaving);
+    switch (kind) {
+      case 'crash':
+      case 'wipe': {
+        if (live.length === 0) return;
+        const wipe = kind === 'wipe' && (this.mode === 'bounded' || this.wipes === 0);
+        if (kind === 'wipe' && !wipe) return;
+        if (wipe) this.wipes += 1;
+        const node = this.prng.pick(live);
+        node.crash();
+        this.crashed.set(node.id, wipe);
+        this.target.schedule(this.prng.int(100, 3000), () => {
+          if (!this.crashed.has(node.id) || this.stopped) return;
+          this.crashed.delete(node.id);
+          this.target.restart(node, wipe);
+        });
+        break;
+      }
+      case 'isolate':
+      case 'one-way': {
+        if (live.length === 0) return;
+        const node = this.prng.pick(live);
+        const others = this.target.allNodes().filter((other) => other.id !== node.id).map((other) => other.id);
+        const inbound = kind === 'isolate' || this.prng.chance(0.5);
+        const outbound = kind === 'isolate' || !inbound;
+        const links: [NodeId, NodeId][] = [];
+        for (const other of others) {
+          if (inbound) links.push([other, node.id]);
+          if (outbound) links.push([node.id, other]);
+        }
+        this.cutLinks(links, node.id, kind);
+        break;
+      }
+      case 'split': {
+        if (this.mode !== 'chaos') return;
+        const nodes = this.target.allNodes().map((node) => node.id);
+        const side = new Set(nodes.filter(() => this.prng.chance(0.5)));
+        const oneWay = this.prng.chance(0.3);
+        const links: [NodeId, NodeId][] = [];
+        for (const a of side) {
+          for (const b of nodes) {
+            if (side.has(b)) continue;
+            links.push([a, b]);
+            if (!oneWay) links.push([b, a]);
+          }
+        }
+        if (links.length === 0) return;
+        this.cutLinks(links, null, kind);
+        break;
+      }
+      case 'pause': {
+        if (live.length === 0) return;
+        const node = this.prng.pick(live);
+        node.pause();
+        this.target.trace(() => `fault: pause ${node.id}`);
+        this.target.schedule(this.prng.int(100, 2000), () => node.resume());
+        break;
+      }
+      case 'join': {
+        const active = this.target.allNodes().filter((node) => !node.decommissioned && !node.leaving);
+        if (active.length >= this.target.nodeCountMax) return;
+        this.target.join();
+        break;
+      }
+      case 'leave': {
+        const members = this.target.ringMembers();
+        if (members.length <= 3) return;
+        const id = this.prng.pick(members);
+        const node = this.target.allNodes().find((candidate) => candidate.id === id);
+        if (node === undefined) return;
+        this.target.leave(node);
+        break;
+      }
+      case 'transfer':
+        if (!this.target.transferSomeLeadership(this.prng)) return;
+        break;
+    }
+    this.counts[kind] += 1;
+  }
+
+  private cutLinks(links: readonly [NodeId, NodeId][], node: NodeId | null, kind: FaultKind): void {
+    for (const [from, to] of links) this.target.blockLink(from, to);
+    if (node !== null) this.cutOff.add(node);
+    const durationMs = this.prng.int(200, 3000);
+    this.target.trace(() => `fault: ${kind} ${node ?? links.map(([from, to]) => `${from}>${to}`).join(' ')} for ${durationMs} ms`);
+    this.target.schedule(durationMs, () => {
+      for (const [from, to] of links) this.target.unblockLink(from, to);
+      if (node !== null) this.cutOff.delete(node);
+    });
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * One simulated server: the replication core, its driver loop (persist with a simulated
+ * fsync delay, then send, apply, advance), the list-append application, and the request
+ * handling a real node's gateway would do (propose on the ready owner, answer when the
+ * entry is applied, linearizable reads through read-index).
+ *
+ * Crash semantics: a crash loses the core, the application state, everything written but
+ * not yet synced, and the Ready being persisted (its messages were never sent). A paused node
+ * (SIGSTOP) runs nothing; what arrives meanwhile is handled in order when it resumes.
+ */
+import {
+  type Entry,
+  type Message,
+  type NodeId,
+  type OwnershipChange,
+  type ReadState,
+  type Ready,
+  NotOwnerError,
+  type ReplicationCondition,
+  ReplicationError,
+  ReplicationNode,
+  type ReplicationSettings,
+} from '../replication/index.ts';
+import type { Checker } from './checker.ts';
+import type { EventQueue } from './event-queue.ts';
+import { type AppendCommand, commandBytes, ListAppendMachine } from './list-append.ts';
+import { MemoryStorage } from './memory-storage.ts';
+import type { Prng } from './prng.ts';
+
+export type ClientRequest =
+  | { readonly kind: 'append'; readonly partition: number; readonly key: string; readonly value: number; readonly commandId: string }
+  | { readonly kind: 'read'; readonly partition: number; readonly key: string };
+
+export type ClientResponse =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'read-ok'; readonly values: readonly number[] }
+  /** Refused before proposing: this attempt had no effect. */
+  | { readonly kind: 'refused'; readonly condition: ReplicationCondition; readonly leaderHint: NodeId | null }
+  /** Proposed, but another entry took its position: this attempt can never commit. */
+  | { readonly kind: 'lost' }
+  /** Proposed, then ownership changed: it may or may not commit. */
+  | { readonly kind: 'indeterminate' };
+
+export type Reply = (response: ClientResponse) => void;
+
+/** What a node needs from the cluster around it. */
+export interface NodeHost {
+  readonly queue: EventQueue;
+  readonly checker: Checker;
+  readonly partitionCount: number;
+  readonly settings: Partial<ReplicationSettings>;
+  readonly fsyncMinMs: number;
+  readonly fsyncMaxMs: number;
+  readonly compactEveryEntries: number;
+  sendMessage(from: NodeId, to: NodeId, message: Message<AppendCommand>): void;
+  trace(text: () => string): void;
+}
+
+/** Tick period of the driver's timer. */
+export const TICK_MS = 10;
+
+export class SimNode {
+  readonly id: NodeId;
+  storage = new MemoryStorage<AppendCommand>();
+  core: ReplicationNode<AppendCommand> | null = null;
+  readonly machines = new Map<number, ListAppendMachine>();
+  /** Incremented at each restart; a message from an earlier run is not delivered. */
+  boots = 0;
+  private crashes = 0;
+  paused = false;
+  /** Set when the node restarted with a wiped disk; cleared once every partition readmitted it. */
+  wipedUnrecovered = false;
+  /** Left the ring; stopped for good once no replica set includes it. */
+  leaving = false;
+  decommissioned = false;
+  private deferred: (() => void)[] = [];
+  private persisting = false;
+  private readonly pendingAppends = new Map<number, Map<number, { epoch: number; commandId: string; reply: Reply }>>();
+  private readonly pendingReads = new Map<number, { key: string; reply: Reply }>();
+  private waitingReads: { partition: number; position: number; key: string; reply: Reply }[] = [];
+  private nextReadId = 1;
+  private readonly host: NodeHost;
+  private readonly prng: Prng;
+
+  constructor(id: NodeId, host: NodeHost, prng: Prng) {
+    this.id = id;
+    this.host = host;
+    this.prng = prng;
+    // Each node's timer has its own phase, so nodes do not act in lockstep.
+    host.queue.schedule(prng.float() * TICK_MS, () => this.tickLoop());
+  }
+
+  get isUp(): boolean {
+    return this.core !== null;
+  }
+
+  /** Starts the node on its current storage (replaced by an empty one when wiping). */
+  boot(options: { wipe: boolean; replicaSets: (partition: number) => readonly NodeId[]; bootstrap?: boolean }): void {
+    if (options.wipe) {
+      this.storage = new MemoryStorage();
+      this.wipedUnrecovered = true;
+    }
+    this.boots += 1;
+    this.paused = false;
+    this.machines.clear();
+    const random = this.prng.fork();
+    const core = new ReplicationNode<AppendCommand>({
+      nodeId: this.id,
+      partitionCount: this.host.partitionCount,
+      storage: this.storage,
+      random: () => random.float(),
+      payloadBytes: commandBytes,
+      nowMs: this.host.queue.nowMs,
+      settings: this.host.settings,
+    });
+    this.core = core;
+    for (let partition = 0; partition < this.host.partitionCount; partition += 1) {
+      const snapshot = this.storage.snapshot(partition);
+      this.machines.set(partition, snapshot === undefined ? new ListAppendMachine() : ListAppendMachine.decode(snapshot.data));
+      const replicaSet = options.replicaSets(partition);
+      if (options.bootstrap === true && replicaSet.includes(this.id)) core.bootstrap(partition, replicaSet);
+      core.setReplicaSet(partition, replicaSet);
+    }
+    this.host.trace(() => `${this.id} boot${options.wipe ? ' (wiped disk)' : ''}`);
+    this.pump();
+  }
+
+  crash(): void {
+    if (this.core === null) return;
+    this.core = null;
+    this.crashes += 1;
+    this.storage.crash();
+    this.persisting = false;
+    this.paused = false;
+    this.deferred = [];
+    this.machines.clear();
+    this.pendingAppends.clear();
+    this.pendingReads.clear();
+    this.waitingReads = [];
+    this.host.trace(() => `${this.id} crash`);
+  }
+
+  pause(): void {
+    if (this.core !== null) this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const deferred = this.deferred;
+    this.deferred = [];
+    for (const run of deferred) {
+      if (this.core === null || this.paused) break;
+      run();
+    }
+  }
+
+  setReplicaSet(partition: number, nodes: readonly NodeId[]): void {
+    this.core?.setReplicaSet(partition, nodes);
+  }
+
+  transferLeadership(partition: number, to: NodeId): void {
+    this.whenRunning(() => {
+      this.core?.transferLeadership(partition, to);
+      this.pump();
+    });
+  }
+
+  receive(from: NodeId, message: Message<AppendCommand>): void {
+    this.whenRunning(() => {
+      this.core?.step(from, message);
+      this.pump();
+    });
+  }
+
+  handleClient(request: ClientRequest, reply: Reply): void {
+    this.whenRunning(() => {
+      this.serve(request, reply);
+      this.pump();
+    });
+  }
+
+  private whenRunning(run: () => void): void {
+    if (this.core === null) return;
+    if (this.paused) this.deferred.push(run);
+    else run();
+  }
+
+  private tickLoop(): void {
+    this.host.queue.schedule(TICK_MS, () => this.tickLoop());
+    if (this.core === null || this.paused) return;
+    this.core.tick(this.host.queue.nowMs);
+    this.pump();
+  }
+
+  private serve(request: ClientRequest, reply: Reply): void {
+    const core = this.core;
+    if (core === null) return;
+    const partition = request.partition;
+    if (request.kind === 'append') {
+      // Already applied here means already committed: acknowledge the retry.
+      if (this.machines.get(partition)?.hasCommand(request.commandId) === true) {
+        reply({ kind: 'ok' });
+        return;
+      }
+      const command: AppendCommand = { key: request.key, value: request.value, commandId: request.commandId, proposer: this.id };
+      const result = core.propose(partition, command);
+      if (!result.ok) {
+        reply(refusal(result.error));
+        return;
+      }
+      let pending = this.pendingAppends.get(partition);
+      if (pending === undefined) {
+        pending = new Map();
+        this.pendingAppends.set(partition, pending);
+      }
+      pending.set(result.position, { epoch: result.epoch, commandId: request.commandId, reply });
+      return;
+    }
+    const requestId = this.nextReadId++;
+    const result = core.readIndex(partition, requestId);
+    if (!result.ok) {
+      reply(refusal(result.error));
+      return;
+    }
+    this.pendingReads.set(requestId, { key: request.key, reply });
+  }
+
+  private pump(): void {
+    const core = this.core;
+    if (core === null || this.paused || this.persisting || !core.hasReady()) return;
+    const ready = core.ready();
+    for (const write of ready.writes) this.storage.write(write);
+    if (ready.writes.length === 0) {
+      this.finishReady(ready);
+      return;
+    }
+    this.persisting = true;
+    const crashes = this.crashes;
+    const delayMs = this.host.fsyncMinMs + this.prng.float() * (this.host.fsyncMaxMs - this.host.fsyncMinMs);
+    this.host.queue.schedule(delayMs, () => {
+      if (this.crashes !== crashes) return;
+      this.whenRunning(() => {
+        this.storage.sync();
+        this.finishReady(ready);
+      });
+    });
+  }
+
+  private finishReady(ready: Ready<AppendCommand>): void {
+    const core = this.core;
+    if (core === null) return;
+    for (const change of ready.ownershipChanges) this.onOwnership(change);
+    for (const { to, message } of ready.messages) this.host.sendMessage(this.id, to, message);
+    for (const apply of ready.applies) {
+      if (apply.snapshot !== undefined) {
+        const machine = ListAppendMachine.decode(apply.snapshot.data);
+        if (machine.applied !== apply.snapshot.position) throw new Error('snapshot data does not match its position');
+        this.machines.set(apply.partition, machine);
+        this.host.trace(() => `${this.id} p${apply.partition} installed snapshot at ${apply.snapshot?.position ?? 0}`);
+      }
+      for (const entry of apply.entries) this.applyEntry(apply.partition, entry);
+    }
+    for (const state of ready.readStates) this.onReadState(state);
+    core.advance(ready);
+    this.persisting = false;
+    this.serveWaitingReads();
+    for (const apply of ready.applies) this.maybeCompact(apply.partition);
+    this.pump();
+  }
+
+  private applyEntry(partition: number, entry: Entry<AppendCommand>): void {
+    const machine = this.machines.get(partition);
+    if (machine === undefined) throw new Error(`no state machine for partition ${partition}`);
+    this.host.checker.onApply(this.id, partition, entry);
+    machine.apply(entry);
+    const pending = this.pendingAppends.get(partition)?.get(entry.position);
+    if (pending === undefined) return;
+    this.pendingAppends.get(partition)?.delete(entry.position);
+    if (pending.epoch !== entry.epoch) {
+      pending.reply({ kind: 'lost' });
+      return;
+    }
+    if (entry.kind !== 'command' || entry.payload.commandId !== pending.commandId) {
+      this.host.checker.fail('S3', `${this.id} p${partition}: position ${entry.position} epoch ${entry.epoch} is not the entry it proposed`);
+      return;
+    }
+    pending.reply({ kind: 'ok' });
+  }
+
+  private onOwnership(change: OwnershipChange): void {
+    this.host.checker.onOwnership(this.id, change);
+    this.host.trace(
+      () => `${this.id} p${change.partition} ${change.role}${change.ready ? ' (ready)' : ''} epoch ${change.epoch} leader ${change.leader ?? '-'} (${change.reason})`,
+    );
+    if (change.role === 'leader') return;
+    const pending = this.pendingAppends.get(change.partition);
+    if (pending === undefined) return;
+    for (const { reply } of pending.values()) reply({ kind: 'indeterminate' });
+    pending.clear();
+  }
+
+  private onReadState(state: ReadState): void {
+    const read = this.pendingReads.get(state.requestId);
+    if (read === undefined) return;
+    this.pendingReads.delete(state.requestId);
+    if ('error' in state) {
+      read.reply(refusal(state.error));
+      return;
+    }
+    this.waitingReads.push({ partition: state.partition, position: state.position, key: read.key, reply: read.reply });
+  }
+
+  private serveWaitingReads(): void {
+    if (this.waitingReads.length === 0) return;
+    this.waitingReads = this.waitingReads.filter((read) => {
+      const machine = this.machines.get(read.partition);
+      if (machine === undefined || machine.applied < read.position) return true;
+      read.reply({ kind: 'read-ok', values: machine.read(read.key) });
+      return false;
+    });
+  }
+
+  private maybeCompact(partition: number): void {
+    const core = this.core;
+    const machine = this.machines.get(partition);
+    if (core === null || machine === undefined) return;
+    const snapshotPosition = this.storage.firstPosition(partition) - 1;
+    if (machine.applied - snapshotPosition < this.host.compactEveryEntries) return;
+    core.compact(partition, machine.applied, machine.encode());
+    this.pump();
+  }
+}
+
+function refusal(error: Error): ClientResponse {
+  if (error instanceof ReplicationError) {
+    const leaderHint = error instanceof NotOwnerError ? error.leaderHint : null;
+    return { kind: 'refused', condition: error.condition, leaderHint };
+  }
+  throw error;
+}

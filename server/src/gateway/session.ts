@@ -266,7 +266,7 @@ export class ClientSession {
   }
 
   private observe(outcome: string, startedMs: number): void {
-    this.deps.metrics.commands.inc({ outcome });
+    this.deps.metrics.commandOutcome(outcome).inc();
     this.deps.metrics.commandLatency.observe((this.deps.nowMs() - startedMs) / 1000);
   }
 

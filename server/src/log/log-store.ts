@@ -37,6 +37,8 @@ export class LogStore {
   private readonly dedupe: Database<DedupeRecord, DedupeKey>;
   private readonly meta: Database<unknown, string>;
   private closed = false;
+  /** Last position on disk per partition, kept after the first read so appends need no lookup. */
+  private readonly lastPositions = new Map<number, number>();
 
   private constructor(options: LogStoreOptions) {
     // overlappingSync off: a commit's promise then resolves only once the commit is synced
@@ -92,15 +94,26 @@ export class LogStore {
         timestampMs: entry.timestampMs,
       });
     }
-    await last;
+    try {
+      await last;
+    } catch (error) {
+      // The commit failed as a whole: re-read positions from disk next time.
+      for (const partition of expected.keys()) this.lastPositions.delete(partition);
+      throw error;
+    }
+    for (const [partition, next] of expected) this.lastPositions.set(partition, next - 1);
   }
 
   /** Highest position written for a partition, 0 when empty. */
   lastPosition(partition: number): number {
+    const cached = this.lastPositions.get(partition);
+    if (cached !== undefined) return cached;
+    let last = 0;
     for (const key of this.entries.getKeys({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, 0], reverse: true, limit: 1 })) {
-      return key[1];
+      last = key[1];
     }
-    return 0;
+    this.lastPositions.set(partition, last);
+    return last;
   }
 
   entry(partition: number, position: number): LogEntry | undefined {

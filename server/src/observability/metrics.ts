@@ -36,6 +36,18 @@ export class NodeMetrics {
   readonly handlerErrors = new Counter({ name: 'ringstate_handler_errors_total', help: 'Aggregate handlers that threw.', registers: [this.registry] });
   readonly passivations = new Counter({ name: 'ringstate_passivations_total', help: 'Aggregates dropped from memory when idle.', registers: [this.registry] });
 
+  private readonly outcomeCounters = new Map<string, { inc: () => void }>();
+
+  /** The counter child for one outcome, cached: label lookup per command is measurable. */
+  commandOutcome(outcome: string): { inc: () => void } {
+    let child = this.outcomeCounters.get(outcome);
+    if (child === undefined) {
+      child = this.commands.labels(outcome);
+      this.outcomeCounters.set(outcome, child);
+    }
+    return child;
+  }
+
   constructor(options: { defaultMetrics: boolean }) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

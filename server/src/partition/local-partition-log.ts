@@ -21,6 +21,7 @@ export class LocalPartitionLog implements PartitionLog {
   private readonly nextPosition = new Map<number, number>();
   private queue: Pending[] = [];
   private flushScheduled = false;
+  private writing = false;
   private flushing: Promise<void> = Promise.resolve();
   private readonly committedListeners: Array<(entry: LogEntry) => void> = [];
   private stopped = false;
@@ -55,8 +56,10 @@ export class LocalPartitionLog implements PartitionLog {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    while (this.queue.length > 0 || this.flushScheduled) await this.flushNow();
-    await this.flushing;
+    while (this.queue.length > 0 || this.writing || this.flushScheduled) {
+      await this.flushing;
+      await this.flushNow();
+    }
   }
 
   private allocatePosition(partition: number): number {
@@ -66,19 +69,26 @@ export class LocalPartitionLog implements PartitionLog {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.writing) return;
     this.flushScheduled = true;
     setImmediate(() => void this.flushNow());
   }
 
+  /**
+   * Group commit: one batch is written at a time, and everything that queued up while it was
+   * being written (and synced) becomes the next batch. Under load batches grow, so the fixed
+   * cost of a commit and its fsync is shared by more commands.
+   */
   private flushNow(): Promise<void> {
     this.flushScheduled = false;
+    if (this.writing) return this.flushing;
     const batch = this.queue.splice(0, BATCH_ENTRIES_MAX);
-    if (this.queue.length > 0) this.scheduleFlush();
     if (batch.length === 0) return this.flushing;
-    // One batch at a time: the store checks each batch against what is on disk, and appends
-    // queued meanwhile form the next, larger batch (group commit).
-    this.flushing = this.flushing.then(() => this.write(batch));
+    this.writing = true;
+    this.flushing = this.write(batch).finally(() => {
+      this.writing = false;
+      if (this.queue.length > 0) this.scheduleFlush();
+    });
     return this.flushing;
   }
 

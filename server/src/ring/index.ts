@@ -1,0 +1,1 @@
+export { PartitionRing, ringVersion } from './partition-ring.ts';

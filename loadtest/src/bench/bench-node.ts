@@ -9,7 +9,7 @@
  * Server CPU per command comes from /proc/<pid>/stat over the measured window. Then the
  * aggregate footprint (memory per active aggregate, activation time) runs in a child process.
  *
- * The node runs with its default durability (fsync) unless --durability os is given, and with
+ * The node runs once per durability policy in --durability (default both fsync and os), with
  * its per-connection rate limit raised so the generator, not the limiter, sets the pace.
  */
 import '../../../server/src/polyfills.ts';
@@ -28,9 +28,9 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '50' },
     window: { type: 'string', default: '1' },
     'open-clients': { type: 'string', default: '2000' },
-    rate: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '8' },
-    durability: { type: 'string', default: 'fsync' },
+    durability: { type: 'string', default: 'fsync,os' },
     aggregates: { type: 'string', default: '100000' },
     events: { type: 'string', default: '10000' },
     'skip-footprint': { type: 'boolean', default: false },
@@ -77,18 +77,18 @@ async function startEcho(port: number): Promise<Server> {
   return { label: 'uWS echo', child, url: `ws://127.0.0.1:${port}/`, needsHello: false, httpUrl, stop: () => stopChild(child) };
 }
 
-async function startNode(port: number): Promise<Server> {
+async function startNode(port: number, durability: string): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ringstate-bench-'));
   const [command, args] = pinned(process.execPath, ['--import', 'tsx', 'server/src/cli.ts', 'dev', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn']);
   const child = spawn(command, args, {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, RINGSTATE_DURABILITY: String(values.durability), RINGSTATE_LIMITS_MESSAGES_PER_SECOND_MAX: '1000000' },
+    env: { ...process.env, RINGSTATE_DURABILITY: durability, RINGSTATE_LIMITS_MESSAGES_PER_SECOND_MAX: '1000000' },
   });
   const httpUrl = `http://127.0.0.1:${port}`;
   await waitHttp(`${httpUrl}/readyz`);
   return {
-    label: `ringstate (RF=1, ${values.durability})`,
+    label: `ringstate (RF=1, ${durability})`,
     child,
     url: `ws://127.0.0.1:${port}/v1/ws`,
     needsHello: true,
@@ -159,9 +159,11 @@ function row(result: PhaseResult, baseline: PhaseResult | undefined): string {
 const header = `${'server'.padEnd(26)} ${'cmd/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p999 ms'.padStart(8)} ${'cpu%'.padStart(6)} ${'cpu µs/c'.padStart(9)} ${'vs echo'.padStart(8)} ${'gen%'.padStart(6)} ${'rej'.padStart(6)}`;
 
 console.log(`bench:node: ${canPin ? 'servers pinned to core 0 (taskset)' : 'taskset unavailable: servers not pinned'}; generator is this process`);
+const durabilities = String(values.durability).split(',');
+const starters: Array<(port: number) => Promise<Server>> = [startEcho, ...durabilities.map((durability) => (port: number) => startNode(port, durability))];
 const results: Record<string, PhaseResult[]> = { closed: [], open: [] };
 for (const kind of ['closed', 'open'] as const) {
-  for (const start of [startEcho, startNode]) {
+  for (const start of starters) {
     const server = await start(19_500 + Math.floor(Math.random() * 400));
     try {
       results[kind]?.push(await runPhase(server, kind));
@@ -172,14 +174,18 @@ for (const kind of ['closed', 'open'] as const) {
 }
 
 for (const kind of ['closed', 'open'] as const) {
-  const [echo, node] = results[kind] ?? [];
+  const [echo, ...nodes] = results[kind] ?? [];
   const title = kind === 'closed' ? `closed loop: ${closedClients} connections x ${window} in flight, ${durationMs / 1000}s` : `open loop: ${openClients} clients x ${ratePerClient} cmd/s = ${openClients * ratePerClient} cmd/s offered, ${durationMs / 1000}s`;
   console.log(`\n${title}\n${header}`);
   if (echo !== undefined) console.log(row(echo, undefined));
-  if (node !== undefined) console.log(row(node, echo));
-  for (const result of [echo, node]) {
-    if (result !== undefined && result.generatorUtilisation > 0.9) {
+  for (const node of nodes) console.log(row(node, echo));
+  for (const result of [echo, ...nodes]) {
+    if (result === undefined) continue;
+    if (result.generatorUtilisation > 0.9) {
       console.log(`  note: the generator's event loop was ${(result.generatorUtilisation * 100).toFixed(0)}% busy during "${result.label}": the generator, not the server, limited throughput`);
+    }
+    if (kind === 'open' && result.perSecond < openClients * ratePerClient * 0.9) {
+      console.log(`  note: "${result.label}" answered ${result.perSecond.toFixed(0)} of ${openClients * ratePerClient} offered cmd/s: the server was saturated, latency is queueing`);
     }
   }
 }

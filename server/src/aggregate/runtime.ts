@@ -101,7 +101,12 @@ export class AggregateRuntime {
   private readonly active = new Map<string, ActiveAggregate>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
 
-  constructor(private readonly deps: RuntimeDeps) {}
+  constructor(private readonly deps: RuntimeDeps) {
+    // Subscribers hear about entries when they commit on this node, whichever node decided
+    // them: on the owner and on every replica alike.
+    deps.log.onCommitted((entry) => this.publish(entry));
+    deps.log.onOwnershipLost((partition) => this.dropPartition(partition));
+  }
 
   get activeCount(): number {
     return this.active.size;
@@ -164,7 +169,7 @@ export class AggregateRuntime {
   /**
    * Starts streaming an aggregate's committed changes to `subscriber`; returns what the
    * subscriber lacks given its Yjs state vector. Reads only committed entries, never
-   * speculative state.
+   * speculative state, so any node holding a replica of the partition can serve it.
    */
   subscribe(aggregateType: string, aggregateId: string, playerId: string, stateVector: Uint8Array | undefined, subscriber: Subscriber): SubscriptionStart {
     const definition = this.definitionOf(aggregateType);
@@ -173,7 +178,9 @@ export class AggregateRuntime {
     }
     const key = aggregateKey(aggregateType, aggregateId);
     const partition = this.partitionOf(aggregateType, aggregateId);
-    this.assertServing(partition);
+    if (!this.deps.log.replicates(partition)) {
+      throw new RingstateError('UNAVAILABLE', `partition ${partition} has no replica on this node`);
+    }
     const { seq, update } = this.committedDocument(key, aggregateId, partition, definition);
     const diff = stateVector === undefined || stateVector.byteLength === 0 ? update : Y.diffUpdate(update, stateVector);
     let set = this.subscribers.get(key);
@@ -263,7 +270,6 @@ export class AggregateRuntime {
       (entry) => {
         aggregate.inflight -= 1;
         aggregate.committedSeq = entry.seq;
-        this.publish(entry);
         this.report(aggregate.key, 'acked', startedMs);
         return { seq: entry.seq, duplicate: false };
       },

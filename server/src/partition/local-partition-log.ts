@@ -32,6 +32,10 @@ export class LocalPartitionLog implements PartitionLog {
     return { serving: !this.stopped, epoch: EPOCH };
   }
 
+  replicates(): boolean {
+    return true;
+  }
+
   append(draft: EntryDraft): Promise<LogEntry> {
     if (this.stopped) return Promise.reject(new RingstateError('SHUTTING_DOWN', 'node is stopping'));
     const position = this.allocatePosition(draft.partition);

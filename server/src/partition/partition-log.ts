@@ -22,6 +22,8 @@ export interface PartitionOwnership {
 
 export interface PartitionLog {
   ownership(partition: number): PartitionOwnership;
+  /** This node holds a replica of the partition (committed entries are applied here). */
+  replicates(partition: number): boolean;
   /** Resolves with the committed entry; rejects with a RingstateError (UNAVAILABLE, NO_QUORUM). */
   append(draft: EntryDraft): Promise<LogEntry>;
   /** Called with every entry once it is committed, on every node that holds the partition. */

@@ -8,14 +8,21 @@
  *   aggregates [aggregateKey, seq]                -> position
  *   snapshots  aggregateKey                       -> AggregateSnapshot (latest only)
  *   dedupe     [aggregateKey, playerId, commandId] -> DedupeRecord
+ *   replicas   partition                          -> ReplicaState (replicated mode: epoch, vote, commit)
+ *   applied    partition                          -> last applied position (replicated mode)
  *   meta       string                             -> small records (format version, node id)
+ *
+ * Two ways to write. Single node: `append` stores entries and applies them in one transaction
+ * (stored = committed). Replicated: `writeReplicaBatch` stores entries that may still be
+ * truncated (not yet committed), and applies only committed ones; readers of aggregates see
+ * applied entries only, through the `aggregates` index.
  *
  * Durability policy: `fsync` resolves `append` only after the commit is synced to disk;
  * `os` resolves after the commit is visible, with LMDB's noSync (survives a process crash,
  * not a power loss or kernel crash). LMDB's copy-on-write B-tree means the file is never torn.
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { AggregateSnapshot, DedupeRecord, LogEntry } from './types.ts';
+import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type ReplicaBatch, type ReplicaState, type StoredEntry } from './types.ts';
 
 export type DurabilityPolicy = 'fsync' | 'os';
 
@@ -31,7 +38,9 @@ type DedupeKey = [string, string, string];
 
 export class LogStore {
   private readonly root: RootDatabase;
-  private readonly entries: Database<LogEntry, EntryKey>;
+  private readonly entries: Database<StoredEntry, EntryKey>;
+  private readonly replicas: Database<ReplicaState, number>;
+  private readonly applied: Database<number, number>;
   private readonly aggregates: Database<number, AggregateIndexKey>;
   private readonly snapshots: Database<AggregateSnapshot, string>;
   private readonly dedupe: Database<DedupeRecord, DedupeKey>;
@@ -43,8 +52,10 @@ export class LogStore {
   private constructor(options: LogStoreOptions) {
     // overlappingSync off: a commit's promise then resolves only once the commit is synced
     // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
-    this.root = open({ path: options.path, maxDbs: 8, noSync: options.durability === 'os', overlappingSync: false, compression: false });
-    this.entries = this.root.openDB<LogEntry, EntryKey>({ name: 'entries' });
+    this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
+    this.entries = this.root.openDB<StoredEntry, EntryKey>({ name: 'entries' });
+    this.replicas = this.root.openDB<ReplicaState, number>({ name: 'replicas' });
+    this.applied = this.root.openDB<number, number>({ name: 'applied' });
     this.aggregates = this.root.openDB<number, AggregateIndexKey>({ name: 'aggregates' });
     this.snapshots = this.root.openDB<AggregateSnapshot, string>({ name: 'snapshots' });
     this.dedupe = this.root.openDB<DedupeRecord, DedupeKey>({ name: 'dedupe' });
@@ -86,13 +97,7 @@ export class LogStore {
     let last: Promise<boolean> = Promise.resolve(true);
     for (const entry of batch) {
       this.entries.put([entry.partition, entry.position], entry);
-      this.aggregates.put([entry.aggregate, entry.seq], entry.position);
-      if (entry.snapshot !== undefined) this.snapshots.put(entry.aggregate, entry.snapshot);
-      last = this.dedupe.put([entry.aggregate, entry.playerId, entry.commandId], {
-        seq: entry.seq,
-        position: entry.position,
-        timestampMs: entry.timestampMs,
-      });
+      last = this.applyCommand(entry);
     }
     try {
       await last;
@@ -102,6 +107,77 @@ export class LogStore {
       throw error;
     }
     for (const [partition, next] of expected) this.lastPositions.set(partition, next - 1);
+  }
+
+  /**
+   * Writes one batch of the replicated log atomically (one LMDB transaction) and resolves when
+   * it is durable under the store's policy. Callers run one batch at a time.
+   */
+  async writeReplicaBatch(batch: ReplicaBatch): Promise<void> {
+    this.assertOpen();
+    const lastAfter = new Map<number, number>();
+    let last: Promise<boolean> = Promise.resolve(true);
+    for (const part of batch.partitions) {
+      const { partition } = part;
+      let lastPosition = this.lastPosition(partition);
+      const first = part.truncateFrom ?? part.entries[0]?.position;
+      if (first !== undefined && first <= lastPosition) {
+        for (let position = first; position <= lastPosition; position += 1) last = this.entries.remove([partition, position]);
+        lastPosition = first - 1;
+      }
+      for (const entry of part.entries) {
+        if (entry.partition !== partition || entry.position !== lastPosition + 1) {
+          throw new Error(`log gap: partition ${partition} expected position ${lastPosition + 1}, got ${entry.partition}/${entry.position}`);
+        }
+        last = this.entries.put([partition, entry.position], entry);
+        lastPosition = entry.position;
+      }
+      lastAfter.set(partition, lastPosition);
+      if (part.replicaState !== undefined) last = this.replicas.put(partition, part.replicaState);
+      for (const entry of part.applied) {
+        if (isCommandEntry(entry)) last = this.applyCommand(entry);
+      }
+      const appliedTo = part.applied.at(-1)?.position;
+      if (appliedTo !== undefined) last = this.applied.put(partition, appliedTo);
+    }
+    try {
+      await last;
+    } catch (error) {
+      for (const partition of lastAfter.keys()) this.lastPositions.delete(partition);
+      throw error;
+    }
+    for (const [partition, position] of lastAfter) this.lastPositions.set(partition, position);
+  }
+
+  replicaState(partition: number): ReplicaState | undefined {
+    return this.replicas.get(partition);
+  }
+
+  appliedPosition(partition: number): number {
+    return this.applied.get(partition) ?? 0;
+  }
+
+  storedEntry(partition: number, position: number): StoredEntry | undefined {
+    return this.entries.get([partition, position]);
+  }
+
+  /** Stored entries (commands and control entries) in [from, to). */
+  storedEntries(partition: number, from: number, to: number): StoredEntry[] {
+    const out: StoredEntry[] = [];
+    if (to <= from) return out;
+    for (const { value } of this.entries.getRange({ start: [partition, from], end: [partition, to] })) out.push(value);
+    return out;
+  }
+
+  /** Index, dedupe and snapshot writes of one command entry; the last write's promise. */
+  private applyCommand(entry: LogEntry): Promise<boolean> {
+    this.aggregates.put([entry.aggregate, entry.seq], entry.position);
+    if (entry.snapshot !== undefined) this.snapshots.put(entry.aggregate, entry.snapshot);
+    return this.dedupe.put([entry.aggregate, entry.playerId, entry.commandId], {
+      seq: entry.seq,
+      position: entry.position,
+      timestampMs: entry.timestampMs,
+    });
   }
 
   /** Highest position written for a partition, 0 when empty. */
@@ -116,13 +192,15 @@ export class LogStore {
     return last;
   }
 
+  /** The command entry at a position (undefined for an empty position or a control entry). */
   entry(partition: number, position: number): LogEntry | undefined {
-    return this.entries.get([partition, position]);
+    const stored = this.entries.get([partition, position]);
+    return stored !== undefined && isCommandEntry(stored) ? stored : undefined;
   }
 
-  /** Entries of a partition from `fromPosition` on, at most `limit`. */
-  readPartition(partition: number, fromPosition: number, limit: number): LogEntry[] {
-    const out: LogEntry[] = [];
+  /** Stored entries of a partition from `fromPosition` on, at most `limit`. */
+  readPartition(partition: number, fromPosition: number, limit: number): StoredEntry[] {
+    const out: StoredEntry[] = [];
     for (const { value } of this.entries.getRange({ start: [partition, fromPosition], end: [partition, Number.MAX_SAFE_INTEGER], limit })) {
       out.push(value);
     }
@@ -138,7 +216,7 @@ export class LogStore {
     const out: LogEntry[] = [];
     for (const { key, value: position } of this.aggregates.getRange({ start: [aggregate, afterSeq + 1], end: [aggregate, Number.MAX_SAFE_INTEGER] })) {
       const entry = this.entries.get([partition, position]);
-      if (entry === undefined || entry.aggregate !== aggregate || entry.seq !== key[1]) {
+      if (entry === undefined || !isCommandEntry(entry) || entry.aggregate !== aggregate || entry.seq !== key[1]) {
         throw new Error(`aggregate index points at a missing or foreign entry: ${aggregate} seq ${key[1]} -> ${partition}/${position}`);
       }
       out.push(entry);
@@ -190,7 +268,9 @@ export class LogStore {
 
   /**
    * Full consistency check used after crashes and by tests: per partition positions are gapless
-   * from 1; per aggregate seqs are gapless from 1, and the index agrees with the entries.
+   * from 1; per aggregate seqs are gapless from 1, and the index agrees with the entries. In
+   * replicated mode only applied (committed) entries are checked: later ones may still be
+   * replaced by the partition's owner.
    */
   verify(): { partitions: number; entries: number; aggregates: number } {
     const aggregateSeqs = new Map<string, number>();
@@ -198,17 +278,19 @@ export class LogStore {
     const partitions = this.partitions();
     for (const partition of partitions) {
       let expected = 1;
-      for (const { key, value } of this.entries.getRange({ start: [partition, 0], end: [partition, Number.MAX_SAFE_INTEGER] })) {
+      const checkedTo = this.replicas.get(partition) === undefined ? Number.MAX_SAFE_INTEGER : this.appliedPosition(partition);
+      for (const { key, value } of this.entries.getRange({ start: [partition, 0], end: [partition, checkedTo + 1] })) {
         if (key[1] !== expected || value.position !== expected || value.partition !== partition) {
           throw new Error(`partition ${partition}: expected position ${expected}, found ${key[1]}`);
         }
+        expected += 1;
+        if (!isCommandEntry(value)) continue;
         const previousSeq = aggregateSeqs.get(value.aggregate) ?? 0;
         if (value.seq !== previousSeq + 1) throw new Error(`aggregate ${value.aggregate}: seq ${value.seq} follows ${previousSeq}`);
         aggregateSeqs.set(value.aggregate, value.seq);
         if (this.aggregates.get([value.aggregate, value.seq]) !== value.position) {
           throw new Error(`aggregate index disagrees for ${value.aggregate} seq ${value.seq}`);
         }
-        expected += 1;
         entryCount += 1;
       }
     }

@@ -17,6 +17,8 @@ export interface AggregateSnapshot {
 }
 
 export interface LogEntry {
+  /** Absent or 'command' (older entries have no kind). */
+  readonly kind?: 'command';
   readonly partition: number;
   readonly position: number;
   readonly epoch: number;
@@ -40,4 +42,46 @@ export interface DedupeRecord {
   readonly seq: number;
   readonly position: number;
   readonly timestampMs: number;
+}
+
+/**
+ * A replication control entry: `noop` (a new owner commits one of its own epoch) or a
+ * `membership` change of the partition's replica set. They take positions in the partition's
+ * log like commands but touch no aggregate.
+ */
+export interface ControlEntry {
+  readonly kind: 'noop' | 'membership';
+  readonly partition: number;
+  readonly position: number;
+  readonly epoch: number;
+  readonly membership?: { readonly voters: readonly string[]; readonly learners: readonly string[] };
+}
+
+export type StoredEntry = LogEntry | ControlEntry;
+
+export function isCommandEntry(entry: StoredEntry): entry is LogEntry {
+  return entry.kind === undefined || entry.kind === 'command';
+}
+
+/** Durable per-partition replication state (the Raft hard state plus the applied position). */
+export interface ReplicaState {
+  readonly epoch: number;
+  readonly vote: string | null;
+  readonly commit: number;
+  readonly amnesiac: boolean;
+}
+
+/**
+ * One atomic write of the replicated log: per partition, drop the stored suffix from
+ * `truncateFrom`, store `entries`, store `replicaState`; then apply `applied` command entries
+ * (aggregate index, dedupe, aggregate snapshots) and record `appliedPosition`.
+ */
+export interface ReplicaBatch {
+  readonly partitions: ReadonlyArray<{
+    readonly partition: number;
+    readonly truncateFrom?: number;
+    readonly entries: readonly StoredEntry[];
+    readonly replicaState?: ReplicaState;
+    readonly applied: readonly StoredEntry[];
+  }>;
 }

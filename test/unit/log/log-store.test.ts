@@ -73,4 +73,31 @@ describe('log store', () => {
     store = LogStore.open({ path: dir.path, durability: 'fsync' });
     expect(store.verify()).toEqual({ partitions: 2, entries: 3, aggregates: 2 });
   });
+
+  it('log - replicated batches store entries first and apply only committed ones', async () => {
+    const state = { epoch: 2, vote: 'node-1', commit: 1, amnesiac: false };
+    await store.writeReplicaBatch({
+      partitions: [{ partition: 0, entries: [{ kind: 'noop', partition: 0, position: 1, epoch: 2 }, entry(0, 2, 'a/1', 1, { epoch: 2 })], replicaState: state, applied: [] }],
+    });
+    expect(store.lastPosition(0)).toBe(2);
+    expect(store.aggregateSeq('a/1')).toBe(0);
+    expect(store.findCommand('a/1', 'p', 'c-0-2')).toBeUndefined();
+    expect(store.replicaState(0)).toEqual(state);
+    const second = store.storedEntries(0, 1, 3);
+    await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [], applied: second }] });
+    expect(store.appliedPosition(0)).toBe(2);
+    expect(store.aggregateSeq('a/1')).toBe(1);
+    expect(store.verify()).toEqual({ partitions: 1, entries: 1, aggregates: 1 });
+  });
+
+  it('log - an uncommitted suffix is replaced by a new owner\'s entries', async () => {
+    await store.writeReplicaBatch({
+      partitions: [{ partition: 0, entries: [entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), entry(0, 3, 'a/1', 3)], replicaState: { epoch: 1, vote: null, commit: 1, amnesiac: false }, applied: [] }],
+    });
+    await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [entry(0, 2, 'a/2', 1, { epoch: 2 })], applied: store.storedEntries(0, 1, 2) }] });
+    expect(store.lastPosition(0)).toBe(2);
+    expect(store.storedEntry(0, 2)).toMatchObject({ aggregate: 'a/2', epoch: 2 });
+    expect(store.storedEntry(0, 3)).toBeUndefined();
+    await expect(store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [entry(0, 5, 'a/2', 2)], applied: [] }] })).rejects.toThrow(/gap/);
+  });
 });

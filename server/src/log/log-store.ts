@@ -115,24 +115,26 @@ export class LogStore {
    */
   async writeReplicaBatch(batch: ReplicaBatch): Promise<void> {
     this.assertOpen();
-    const lastAfter = new Map<number, number>();
-    let last: Promise<boolean> = Promise.resolve(true);
-    for (const part of batch.partitions) {
-      const { partition } = part;
-      let lastPosition = this.lastPosition(partition);
+    // Validate everything before the first write: writes issued in this turn commit together,
+    // so a throw after them would leave half a batch on disk.
+    const plans = batch.partitions.map((part) => {
+      const stored = this.lastPosition(part.partition);
       const first = part.truncateFrom ?? part.entries[0]?.position;
-      if (first !== undefined && first <= lastPosition) {
-        for (let position = first; position <= lastPosition; position += 1) last = this.entries.remove([partition, position]);
-        lastPosition = first - 1;
-      }
+      const keepTo = first !== undefined && first <= stored ? first - 1 : stored;
+      let next = keepTo + 1;
       for (const entry of part.entries) {
-        if (entry.partition !== partition || entry.position !== lastPosition + 1) {
-          throw new Error(`log gap: partition ${partition} expected position ${lastPosition + 1}, got ${entry.partition}/${entry.position}`);
+        if (entry.partition !== part.partition || entry.position !== next) {
+          throw new Error(`log gap: partition ${part.partition} expected position ${next}, got ${entry.partition}/${entry.position}`);
         }
-        last = this.entries.put([partition, entry.position], entry);
-        lastPosition = entry.position;
+        next += 1;
       }
-      lastAfter.set(partition, lastPosition);
+      return { part, stored, keepTo, lastAfter: next - 1 };
+    });
+    let last: Promise<boolean> = Promise.resolve(true);
+    for (const { part, stored, keepTo } of plans) {
+      const { partition } = part;
+      for (let position = keepTo + 1; position <= stored; position += 1) last = this.entries.remove([partition, position]);
+      for (const entry of part.entries) last = this.entries.put([partition, entry.position], entry);
       if (part.replicaState !== undefined) last = this.replicas.put(partition, part.replicaState);
       for (const entry of part.applied) {
         if (isCommandEntry(entry)) last = this.applyCommand(entry);
@@ -143,10 +145,10 @@ export class LogStore {
     try {
       await last;
     } catch (error) {
-      for (const partition of lastAfter.keys()) this.lastPositions.delete(partition);
+      for (const { part } of plans) this.lastPositions.delete(part.partition);
       throw error;
     }
-    for (const [partition, position] of lastAfter) this.lastPositions.set(partition, position);
+    for (const { part, lastAfter } of plans) this.lastPositions.set(part.partition, lastAfter);
   }
 
   replicaState(partition: number): ReplicaState | undefined {

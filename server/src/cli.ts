@@ -43,7 +43,12 @@ function withStartOptions(command: Command): Command {
 
 withStartOptions(program.command('start').description('start one node')).action((flags: StartFlags) => run(flags, {}));
 withStartOptions(program.command('dev').description('start one node with the example game in dev mode (dev token issuer on)')).action((flags: StartFlags) =>
-  run(flags, { devMode: true, replicationFactor: 1 }),
+  run(flags, {
+    devMode: true,
+    replicationFactor: 1,
+    // A well-known key, like the dev token key: dev objects are forgeable by anyone who reads this file.
+    secondLife: { enabled: true, masterKey: 'dev-second-life-master-key-change-me-0123456789', allowPrivatePushTargets: true },
+  }),
 );
 
 await program.parseAsync(process.argv);

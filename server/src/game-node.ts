@@ -14,7 +14,9 @@ import type { Config } from './config/index.ts';
 import { HttpRouter, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
 import { LogStore } from './log/index.ts';
 import { NodeMetrics, createLogger, type Logger } from './observability/index.ts';
+import { ClusterServices } from './cluster/index.ts';
 import { LocalPartitionLog, type PartitionLog } from './partition/index.ts';
+import { LocalSecondLifeBackend, secondLifeRoutes } from './second-life/index.ts';
 
 const PASSIVATION_SWEEP_MS = 5_000;
 const DEDUPE_SWEEP_MS = 60_000;
@@ -36,6 +38,8 @@ export class GameNode {
   readonly log: PartitionLog;
   readonly runtime: AggregateRuntime;
   readonly tokens: PlayerTokens;
+  /** Present when config.cluster.enabled: peers, ring, replicated log, forwarding. */
+  readonly cluster: ClusterServices | undefined;
   private readonly gateway: UwsGateway;
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -48,7 +52,8 @@ export class GameNode {
     this.metrics = new NodeMetrics({ defaultMetrics: options.processMetrics ?? true });
     mkdirSync(config.dataDir, { recursive: true });
     this.store = LogStore.open({ path: config.dataDir, durability: config.durability });
-    this.log = new LocalPartitionLog(this.store);
+    this.cluster = config.cluster.enabled ? new ClusterServices(config, this.store, this.logger) : undefined;
+    this.log = this.cluster?.log ?? new LocalPartitionLog(this.store);
     this.tokens = new PlayerTokens(config.tokens);
     this.runtime = new AggregateRuntime({
       registry: new AggregateRegistry(options.aggregates),
@@ -87,6 +92,7 @@ export class GameNode {
         logger: this.logger,
         nowMs: Date.now,
         isShuttingDown: () => this.state !== 'running',
+        ...(this.cluster === undefined ? {} : { forward: this.cluster.forward.bind(this.cluster) }),
       },
       this.httpRoutes(),
       this.logger,
@@ -101,7 +107,12 @@ export class GameNode {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`cannot start a node in state ${this.state}`);
     const recovered = this.store.partitions().length;
-    await this.log.start();
+    if (this.cluster !== undefined) {
+      this.cluster.serveForwarding(this.runtime);
+      await this.cluster.start();
+    } else {
+      await this.log.start();
+    }
     this.boundPort = await this.gateway.listen();
     this.state = 'running';
     this.timers.push(setInterval(() => this.passivate(), PASSIVATION_SWEEP_MS).unref());
@@ -115,7 +126,8 @@ export class GameNode {
     this.state = 'stopping';
     for (const timer of this.timers) clearInterval(timer);
     this.gateway.close();
-    await this.log.stop();
+    if (this.cluster !== undefined) await this.cluster.stop();
+    else await this.log.stop();
     await this.store.close();
     this.state = 'stopped';
     this.logger.info('node stopped');
@@ -151,6 +163,14 @@ export class GameNode {
       const body = parseJsonBody(request.body);
       const issued = await this.tokens.issue(String(body['player'] ?? ''), this.config.tokens.devTokenTtlMs, Date.now());
       return json(200, issued);
+    });
+    secondLifeRoutes(router, {
+      settings: this.config.secondLife,
+      backend: new LocalSecondLifeBackend(this.runtime, this.store, this.config.secondLife.eventsBehindMax),
+      tokens: this.tokens,
+      logger: this.logger,
+      nodeId: this.config.nodeId,
+      isServing: () => this.state === 'running',
     });
     return router;
   }

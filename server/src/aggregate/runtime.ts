@@ -15,7 +15,7 @@
 import * as Y from 'yjs';
 import { aggregateKey, partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
 import type { LogEntry, LogStore } from '../log/index.ts';
-import type { PartitionLog } from '../partition/index.ts';
+import { NotServingError, type PartitionLog } from '../partition/index.ts';
 import type { AggregateDefinition } from './definition.ts';
 import { decideCommand, replayEvents } from './decide.ts';
 import type { AggregateRegistry } from './registry.ts';
@@ -386,7 +386,7 @@ export class AggregateRuntime {
 
   private assertServing(partition: number): void {
     const ownership = this.deps.log.ownership(partition);
-    if (!ownership.serving) throw new RingstateError('UNAVAILABLE', `partition ${partition} is not served by this node`);
+    if (!ownership.serving) throw new NotServingError(partition, ownership.ownerHint);
   }
 
   private report(aggregate: string, outcome: string, startedMs: number): void {

@@ -138,5 +138,7 @@ export function redactConfig(config: Readonly<Config>): Record<string, unknown> 
   return {
     ...config,
     tokens: { ...config.tokens, keys: config.tokens.keys.map((key) => ({ kid: key.kid, secret: '<redacted>' })) },
+    cluster: { ...config.cluster, key: '<redacted>' },
+    secondLife: { ...config.secondLife, ...(config.secondLife.masterKey === undefined ? {} : { masterKey: '<redacted>' }) },
   };
 }

@@ -72,6 +72,73 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe('Limits that protect the node from clients.'),
+    advertisedHost: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/)
+      .optional()
+      .describe('host:port clients should use for this node (a DNS name in production). Defaults to host:port.'),
+    cluster: z
+      .object({
+        enabled: z.boolean().default(false).describe('Run as a member of a replicated cluster (otherwise one node serves every partition alone).'),
+        members: z
+          .array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/))
+          .default([])
+          .describe('Node ids of the cluster members; the hash ring is built over them. Every node of a cluster must list the same members.'),
+        peerHost: z.string().min(1).default('127.0.0.1').describe('Interface the node-to-node (libp2p) port binds to.'),
+        peerPort: port.default(7001).describe('Node-to-node port (libp2p TCP, encrypted with Noise, private network keyed by cluster.key).'),
+        advertisedPeerAddress: z.string().optional().describe('host:port peers dial to reach this node. Defaults to peerHost:peerPort.'),
+        bootstrap: z.array(z.string().min(1)).default([]).describe('Peer addresses (host:port, hostnames allowed) contacted at start.'),
+        key: z
+          .string()
+          .min(16)
+          .default('dev-cluster-key-change-me-dev-cluster-key')
+          .describe('Shared secret of the cluster: a process without it cannot connect to any node. Set your own in production.'),
+        heartbeatIntervalMs: positiveInt.default(200).describe('Peer heartbeat interval (ms).'),
+        failureTimeoutMs: positiveInt.default(800).describe('Silence after which a peer is considered down (ms). Shorter detects failures sooner but risks false suspicion under load or GC pauses.'),
+        electionTimeoutMinMs: positiveInt.default(500).describe('Lower bound of the randomized election timeout of a partition\'s replicas (ms).'),
+        electionTimeoutMaxMs: positiveInt.default(1000).describe('Upper bound of the randomized election timeout (ms). Failover takes about this plus one round trip.'),
+        replicationHeartbeatMs: positiveInt.default(100).describe('How often a partition owner heartbeats its replicas (ms); well below electionTimeoutMinMs.'),
+        tickIntervalMs: positiveInt.default(20).describe('Timer resolution of the replication driver (ms).'),
+        forwardTimeoutMs: positiveInt.default(5000).describe('Deadline of a command forwarded to the partition owner (ms).'),
+        bootstrapWaitMs: positiveInt.default(30_000).describe('How long a node with an empty disk waits to hear from a majority of members before it decides whether it founds the cluster (ms).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Replication across nodes.'),
+    secondLife: z
+      .object({
+        enabled: z.boolean().default(false).describe('Serves the Second Life HTTP API under /v1/sl/ (docs/second-life.md). Requires `secondLife.masterKey`.'),
+        masterKey: z
+          .string()
+          .min(32)
+          .optional()
+          .describe('Secret (at least 32 chars) every object secret is derived from: secret = HMAC-SHA256(masterKey, objectId). Same on every node; changing it revokes every object. Required when enabled.'),
+        revokedObjectIds: z.array(z.string().min(1).max(128)).max(100_000).default([]).describe('Object ids refused even with a valid signature (revocation denylist).'),
+        signatureWindowSeconds: positiveInt.max(3600).default(120).describe('A signed request\'s unix timestamp may differ from the node\'s clock by at most this many seconds.'),
+        nonceCachePerObjectMax: positiveInt.max(100_000).default(512).describe('Nonces remembered per object within the signature window; an object that exceeds it is refused (RATE_LIMITED) rather than forgetting nonces.'),
+        nonceCacheObjectsMax: positiveInt.default(20_000).describe('Objects whose nonces are remembered at once; when full of live entries new objects get OVERLOADED.'),
+        requestsPerSecondPerObjectMax: positiveInt.default(4).describe('Sustained signed requests per second per object (token bucket, burst of twice this); LSL itself sends about 1/s.'),
+        longPollWaitMs: positiveInt.min(100).max(25_000).default(20_000).describe('Longest time an events long-poll is held open (ms). At most 25 s so both llHTTPRequest\'s 60 s timeout and llHTTPResponse\'s 25 s rule hold.'),
+        longPollsPerObjectMax: positiveInt.max(64).default(2).describe('Long-polls one object may hold open at once.'),
+        longPollsMax: positiveInt.default(10_000).describe('Long-polls held open on this node at once.'),
+        eventsBehindMax: positiveInt.default(1000).describe('A reader further behind than this many seqs gets `reset` (read the state, resume from its seq) instead of the backlog.'),
+        commandTimeoutMs: positiveInt.min(100).max(25_000).default(20_000).describe('Longest wait for a command to commit before answering UNAVAILABLE (retry with the same id).'),
+        pushRegistrationTtlSeconds: positiveInt.min(10).max(3600).default(120).describe('An HTTP-in push registration expires after this long unless renewed (scripts renew at half of it).'),
+        pushRegistrationsPerObjectMax: positiveInt.max(64).default(4).describe('Aggregates one object may register a push URL for.'),
+        pushRegistrationsMax: positiveInt.default(10_000).describe('Push registrations held by this node.'),
+        pushTimeoutMs: positiveInt.min(100).max(25_000).default(10_000).describe('A push POST not answered within this is a timeout, and the URL is dropped at once.'),
+        pushFailuresBeforeDrop: positiveInt.max(100).default(3).describe('Consecutive failed pushes (non-2xx, refused) after which a URL is dropped.'),
+        allowPrivatePushTargets: z
+          .boolean()
+          .default(false)
+          .describe('Allows push URLs on loopback and private networks. For tests and local development only: otherwise a push URL could probe the node\'s own network.'),
+      })
+      .strict()
+      .superRefine((value, context) => {
+        if (value.enabled && value.masterKey === undefined) context.addIssue({ code: 'custom', path: ['masterKey'], message: 'required when secondLife.enabled is true' });
+      })
+      .prefault({})
+      .describe('The Second Life HTTP API (docs/second-life.md).'),
   })
   .strict();
 

@@ -20,7 +20,8 @@ import {
   type ServerMessage,
   type SubMessage,
 } from '@ringstate/client-sdk/protocol';
-import type { AggregateRuntime, SubscriptionStart } from '../aggregate/index.ts';
+import type { AggregateRuntime, CommandRequest, CommandResult, SubscriptionStart } from '../aggregate/index.ts';
+import { NotServingError } from '../partition/index.ts';
 import type { PlayerTokens } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger, NodeMetrics } from '../observability/index.ts';
@@ -42,6 +43,8 @@ export interface SessionDeps {
   readonly logger: Logger;
   readonly nowMs: () => number;
   readonly isShuttingDown: () => boolean;
+  /** Sends a command to the partition's owner (cluster mode); absent on a single node. */
+  readonly forward?: (owner: string, request: CommandRequest) => Promise<CommandResult>;
 }
 
 type Phase = 'handshake' | 'verifying' | 'ready' | 'closed';
@@ -166,17 +169,17 @@ export class ClientSession {
   private command(message: CommandMessage): void {
     const startedMs = this.deps.nowMs();
     if (this.deps.isShuttingDown()) return this.reject(message.id, new RingstateError('SHUTTING_DOWN', 'node is shutting down'), startedMs);
-    let result;
+    const request: CommandRequest = { aggregateType: message.a, aggregateId: message.i, playerId: this.playerId, commandId: message.id, command: message.c };
+    let result: Promise<CommandResult>;
     try {
-      result = this.deps.runtime.execute({
-        aggregateType: message.a,
-        aggregateId: message.i,
-        playerId: this.playerId,
-        commandId: message.id,
-        command: message.c,
-      });
+      result = this.deps.runtime.execute(request);
     } catch (error) {
-      return this.reject(message.id, error, startedMs);
+      // Another node owns the partition: forward the command there (one hop, see cluster/).
+      if (error instanceof NotServingError && error.ownerHint !== undefined && this.deps.forward !== undefined) {
+        result = this.deps.forward(error.ownerHint, request);
+      } else {
+        return this.reject(message.id, error, startedMs);
+      }
     }
     result.then(
       (ack) => {

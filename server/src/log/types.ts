@@ -63,13 +63,11 @@ export function isCommandEntry(entry: StoredEntry): entry is LogEntry {
   return entry.kind === undefined || entry.kind === 'command';
 }
 
-/** Durable per-partition replication state (the Raft hard state plus the applied position). */
-export interface ReplicaState {
-  readonly epoch: number;
-  readonly vote: string | null;
-  readonly commit: number;
-  readonly amnesiac: boolean;
-}
+/**
+ * Durable per-partition replication state (the replication core's hard state: epoch, vote,
+ * commit, ...). Opaque here: the storage keeps what the core gives it.
+ */
+export type ReplicaState = { readonly [field: string]: unknown };
 
 /**
  * One atomic write of the replicated log: per partition, drop the stored suffix from

@@ -1,2 +1,3 @@
 export type { PartitionLog, PartitionOwnership, EntryDraft } from './partition-log.ts';
 export { LocalPartitionLog } from './local-partition-log.ts';
+export { NotServingError } from './errors.ts';

@@ -13,7 +13,9 @@
  * not count towards any quorum (commit, check-quorum, read confirmation); it only follows and
  * stores the log. When an owner learns that a replica is amnesiac it appends a fencing no-op
  * B; once B is committed by a quorum that excludes the amnesiac replica, the owner tells it
- * it is readmitted (`readmit`), and it votes and counts again from then on.
+ * it is readmitted (`readmit`), and it votes and counts again from then on. Each amnesia
+ * episode has a random id, reported in every answer and named by `readmit`, so a replica
+ * wiped again before its readmission arrived is not readmitted by the earlier episode's fence.
  * Why this is safe: suppose the replica, before the wipe, voted for C in epoch e, and after
  * readmission (by an owner L of epoch E at fence B) votes for D in e. C's winning majority
  * and B's committing quorum Q are both majorities, so they share a replica Y that is not the
@@ -102,7 +104,8 @@ export class PartitionGroup<P> {
   // Persistent state (mirrored into HardState).
   private epoch: number;
   private vote: NodeId | null;
-  private amnesiac: boolean;
+  /** Amnesia episode id (HardState.amnesia); 0 when this replica may vote. */
+  private amnesia: number;
 
   private role: Role = 'follower';
   private leader: NodeId | null = null;
@@ -119,6 +122,13 @@ export class PartitionGroup<P> {
   private leaderContactMs = Number.NEGATIVE_INFINITY;
   /** Stepped down or failed to campaign for lack of a quorum, and no owner heard since. */
   private lostQuorum = false;
+  /**
+   * Highest position this follower verified to match the current owner's log (through an
+   * append or snapshot from it in this epoch). A heartbeat's commit is only trusted up to
+   * here: the owner's idea of this log may be stale, for instance when a heartbeat meant for
+   * this node's previous run (before a wipe) arrives after it restarted.
+   */
+  private leaderMatched = 0;
   private readonly votes = new Map<NodeId, boolean>();
 
   // Owner state.
@@ -163,8 +173,9 @@ export class PartitionGroup<P> {
     }
     this.epoch = hardState?.epoch ?? 0;
     this.vote = hardState?.vote ?? null;
-    this.amnesiac = hardState?.amnesiac ?? true;
-    this.persistedHardState = hardState ?? { epoch: 0, vote: null, commit: 0, amnesiac: true };
+    this.amnesia = hardState?.amnesia ?? newAmnesiaId(env.random);
+    // With nothing stored yet, the first Ready persists the hard state (with the episode id).
+    this.persistedHardState = hardState ?? { epoch: -1, vote: null, commit: 0, amnesia: 0 };
     this.membershipBase = env.storage.snapshotMeta(partition)?.membership ?? emptyMembership;
     this.membership = this.membershipBase;
     this.rebuildMembershipLog();
@@ -181,7 +192,7 @@ export class PartitionGroup<P> {
       `partition ${this.partition}: bootstrap on a partition that has state`,
     );
     assert(voters.length > 0 && new Set(voters).size === voters.length, 'bootstrap voters must be non-empty and unique');
-    this.amnesiac = false;
+    this.amnesia = 0;
     this.epoch = 1;
     const entry: Entry<P> = { position: 1, epoch: 1, kind: 'membership', membership: { voters: [...voters], learners: [] } };
     this.log.append([entry]);
@@ -306,8 +317,9 @@ export class PartitionGroup<P> {
   /** Records that the application's state at `position` is `data`; the log before it can go. */
   compact(position: number, data: Uint8Array): void {
     assert(position <= this.log.applied, `partition ${this.partition}: compacting beyond the applied position`);
-    assert(position <= this.log.persistedLast(), `partition ${this.partition}: compacting unpersisted entries`);
+    // A snapshot received from the owner (maybe not yet persisted) already covers it.
     if (position <= this.log.snapshotPosition()) return;
+    assert(position <= this.log.persistedLast(), `partition ${this.partition}: compacting unpersisted entries`);
     const epoch = this.log.epochAt(position);
     assert(epoch !== undefined, 'compaction position has no epoch');
     const membership = this.membershipAt(position);
@@ -323,12 +335,13 @@ export class PartitionGroup<P> {
       epoch: this.epoch,
       leader: this.leader,
       ready: this.role === 'leader' && this.leaderReady,
-      amnesiac: this.amnesiac,
+      amnesiac: this.amnesia !== 0,
       commit: this.log.committed,
       applied: this.log.applied,
       lastPosition: this.log.lastPosition(),
       snapshotPosition: this.log.snapshotPosition(),
       membership: this.membership,
+      membershipPending: (this.membershipLog.at(-1)?.position ?? 0) > this.log.committed,
       desired: this.desired,
     };
   }
@@ -473,7 +486,7 @@ export class PartitionGroup<P> {
   // ---------------------------------------------------------------- elections
 
   private promotable(): boolean {
-    return !this.amnesiac && isVoter(this.membership, this.self);
+    return this.amnesia === 0 && isVoter(this.membership, this.self);
   }
 
   private campaign(kind: 'pre' | 'normal' | 'transfer'): void {
@@ -525,7 +538,7 @@ export class PartitionGroup<P> {
     const pre = request.type === 'pre-vote';
     const canVote =
       this.vote === from || (this.vote === null && this.leader === null) || (pre && request.epoch > this.epoch);
-    const granted = canVote && !this.amnesiac && this.log.isUpToDate(request.lastPosition, request.lastEpoch);
+    const granted = canVote && this.amnesia === 0 && this.log.isUpToDate(request.lastPosition, request.lastEpoch);
     const epoch = granted ? request.epoch : this.epoch;
     if (pre) {
       this.send(from, { type: 'pre-vote-response', partition: this.partition, epoch, granted } satisfies PreVoteResponse);
@@ -573,12 +586,14 @@ export class PartitionGroup<P> {
     if (this.role === 'leader') this.clearLeaderState(leader);
     this.role = 'follower';
     this.leader = null;
+    this.leaderMatched = 0;
     this.resetElectionDeadline();
     if (leader !== null) this.noteLeader(leader);
     this.reportOwnership(reason);
   }
 
   private noteLeader(leader: NodeId): void {
+    if (this.leader !== leader) this.leaderMatched = 0;
     this.leader = leader;
     this.leaderContactMs = this.nowMs;
     this.lostQuorum = false;
@@ -626,7 +641,7 @@ export class PartitionGroup<P> {
   // ---------------------------------------------------------------- follower side
 
   /** An append, heartbeat or snapshot from the owner of the current epoch arrived. */
-  private acceptLeader(from: NodeId, readmit: boolean): void {
+  private acceptLeader(from: NodeId, readmit: number): void {
     assert(this.role !== 'leader', `partition ${this.partition}: two owners in epoch ${this.epoch}`);
     if (this.role !== 'follower') {
       this.becomeFollower(this.epoch, from, 'leader-discovered');
@@ -637,7 +652,7 @@ export class PartitionGroup<P> {
       if (discovered) this.reportOwnership('leader-discovered');
     }
     this.resetElectionDeadline();
-    if (readmit && this.amnesiac) this.amnesiac = false;
+    if (readmit !== 0 && readmit === this.amnesia) this.amnesia = 0;
   }
 
   private handleAppend(from: NodeId, request: AppendRequest<P>): void {
@@ -657,27 +672,27 @@ export class PartitionGroup<P> {
       this.truncateMembershipLog(appended.appendedFrom);
       this.adoptMembershipEntries(request.entries.filter((entry) => entry.position >= appended.appendedFrom));
     }
+    this.leaderMatched = Math.max(this.leaderMatched, appended.lastMatched);
     this.log.commitTo(Math.min(request.commit, appended.lastMatched));
     this.send(from, this.appendResponse(true, appended.lastMatched, 0, 0));
   }
 
   private handleHeartbeat(from: NodeId, request: HeartbeatRequest): void {
     this.acceptLeader(from, request.readmit);
-    // The owner's view of an amnesiac replica's log may predate the wipe; such a replica
-    // advances its commit only through appends, which prove where the logs match.
-    if (!this.amnesiac) this.log.commitTo(request.commit);
+    this.log.commitTo(Math.min(request.commit, this.leaderMatched));
     const response: HeartbeatResponse = {
       type: 'heartbeat-response',
       partition: this.partition,
       epoch: this.epoch,
       seq: request.seq,
-      amnesiac: this.amnesiac,
+      commit: this.log.committed,
+      amnesia: this.amnesia,
     };
     this.send(from, response);
   }
 
   private handleSnapshot(from: NodeId, request: SnapshotRequest): void {
-    this.acceptLeader(from, false);
+    this.acceptLeader(from, 0);
     const snapshot = request.snapshot;
     if (snapshot.position <= this.log.committed) {
       this.send(from, this.appendResponse(true, this.log.committed, 0, 0));
@@ -685,11 +700,13 @@ export class PartitionGroup<P> {
     }
     if (this.log.matchesEpoch(snapshot.position, snapshot.epoch)) {
       // The log already holds the snapshot's last entry: just learn it is committed.
+      this.leaderMatched = Math.max(this.leaderMatched, snapshot.position);
       this.log.commitTo(snapshot.position);
       this.send(from, this.appendResponse(true, snapshot.position, 0, 0));
       return;
     }
     this.log.restore(snapshot);
+    this.leaderMatched = snapshot.position;
     this.pendingCompaction = null;
     this.membershipBase = snapshot.membership;
     this.membershipLog = [];
@@ -706,7 +723,7 @@ export class PartitionGroup<P> {
       position,
       hintPosition,
       hintEpoch,
-      amnesiac: this.amnesiac,
+      amnesia: this.amnesia,
     };
   }
 
@@ -716,7 +733,7 @@ export class PartitionGroup<P> {
     const progress = this.progress.get(from);
     if (progress === undefined) return;
     progress.lastHeardMs = this.nowMs;
-    this.noteAmnesia(progress, response.amnesiac);
+    this.noteAmnesia(progress, response.amnesia);
     if (!response.success) {
       const hint =
         response.hintEpoch > 0
@@ -745,31 +762,40 @@ export class PartitionGroup<P> {
     const progress = this.progress.get(from);
     if (progress === undefined) return;
     progress.lastHeardMs = this.nowMs;
-    this.noteAmnesia(progress, response.amnesiac);
-    if (!response.amnesiac) progress.ackedSeq = Math.max(progress.ackedSeq, response.seq);
+    this.noteAmnesia(progress, response.amnesia);
+    if (response.amnesia === 0) progress.ackedSeq = Math.max(progress.ackedSeq, response.seq);
     progress.probeSent = false;
-    if (progress.match < this.log.lastPosition()) this.sendAppend(progress, true);
+    // The replica is alive, but answers to a full window of appends may all have been lost;
+    // freeing one slot lets the next append through, which it accepts or refuses.
+    if (progress.state === 'replicate' && progress.inflight.length >= this.settings.inflightAppendsMax) {
+      progress.inflight.shift();
+    }
+    // Either entries are missing, or the replica could not verify enough of its log to
+    // learn the commit position from heartbeats: an append (maybe empty) fixes both.
+    const commitKnown = Math.min(progress.match, this.log.committed);
+    if (progress.match < this.log.lastPosition() || response.commit < commitKnown) this.sendAppend(progress, true);
     this.releaseReads();
   }
 
-  /** Tracks a replica's amnesia; on learning of it, starts the fence that readmits it. */
-  private noteAmnesia(progress: PeerProgress, amnesiac: boolean): void {
-    if (amnesiac && !progress.amnesiac) {
-      progress.amnesiac = true;
+  /** Tracks a replica's amnesia; on learning of a new episode, starts its fence. */
+  private noteAmnesia(progress: PeerProgress, amnesia: number): void {
+    if (amnesia !== 0 && amnesia !== progress.amnesia) {
+      progress.amnesia = amnesia;
       // Whatever the replica acknowledged before its wipe is gone.
       progress.match = 0;
       progress.becomeProbe();
       progress.amnesiaBarrier = this.log.lastPosition() + 1;
       this.appendLocal({ position: progress.amnesiaBarrier, epoch: this.epoch, kind: 'noop' });
       this.broadcastAppend();
-    } else if (!amnesiac && progress.amnesiac) {
-      progress.amnesiac = false;
+    } else if (amnesia === 0 && progress.amnesia !== 0) {
+      progress.amnesia = 0;
       progress.amnesiaBarrier = 0;
     }
   }
 
-  private readmits(progress: PeerProgress): boolean {
-    return progress.amnesiac && progress.amnesiaBarrier > 0 && this.log.committed >= progress.amnesiaBarrier;
+  /** The amnesia episode this replica may be readmitted from now, or 0. */
+  private readmits(progress: PeerProgress): number {
+    return progress.amnesiaBarrier > 0 && this.log.committed >= progress.amnesiaBarrier ? progress.amnesia : 0;
   }
 
   /** Advances the commit position to what a quorum of non-amnesiac voters holds durably. */
@@ -1014,7 +1040,7 @@ export class PartitionGroup<P> {
   }
 
   private hardState(): HardState {
-    return { epoch: this.epoch, vote: this.vote, commit: this.log.committed, amnesiac: this.amnesiac };
+    return { epoch: this.epoch, vote: this.vote, commit: this.log.committed, amnesia: this.amnesia };
   }
 
   private reportOwnership(reason: OwnershipReason): void {
@@ -1031,7 +1057,12 @@ export class PartitionGroup<P> {
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
-  return a.epoch === b.epoch && a.vote === b.vote && a.commit === b.commit && a.amnesiac === b.amnesiac;
+  return a.epoch === b.epoch && a.vote === b.vote && a.commit === b.commit && a.amnesia === b.amnesia;
+}
+
+/** A random non-zero episode id; 2^52 values make a repeat across one node's wipes negligible. */
+function newAmnesiaId(random: () => number): number {
+  return 1 + Math.floor(random() * 2 ** 52);
 }
 
 function entriesAreContiguous<P>(request: AppendRequest<P>): boolean {

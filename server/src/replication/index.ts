@@ -16,9 +16,9 @@
  *   append             {type, partition, epoch, prevPosition, prevEpoch, entries: Entry[],
  *                       commit, readmit}
  *   append-response    {type, partition, epoch, success, position, hintPosition, hintEpoch,
- *                       amnesiac}
+ *                       amnesia}
  *   heartbeat          {type, partition, epoch, commit, seq, readmit}
- *   heartbeat-response {type, partition, epoch, seq, amnesiac}
+ *   heartbeat-response {type, partition, epoch, seq, commit, amnesia}
  *   snapshot           {type, partition, epoch, snapshot: Snapshot}
  *   timeout-now        {type, partition, epoch}
  *

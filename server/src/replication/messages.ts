@@ -53,8 +53,11 @@ export interface AppendRequest<P> {
   readonly entries: readonly Entry<P>[];
   /** The owner's commit position. */
   readonly commit: number;
-  /** The owner has committed a fencing entry for this amnesiac replica: it may vote again. */
-  readonly readmit: boolean;
+  /**
+   * Non-zero: the owner committed the fencing entry for the receiver's amnesia episode with
+   * this id, and the receiver may vote again. 0 otherwise.
+   */
+  readonly readmit: number;
 }
 
 export interface AppendResponse {
@@ -67,7 +70,8 @@ export interface AppendResponse {
   /** On refusal: the responder's best guess of the last matching position and its epoch. */
   readonly hintPosition: number;
   readonly hintEpoch: number;
-  readonly amnesiac: boolean;
+  /** The responder's amnesia episode id (see HardState.amnesia); 0 when it votes. */
+  readonly amnesia: number;
 }
 
 export interface HeartbeatRequest {
@@ -78,7 +82,8 @@ export interface HeartbeatRequest {
   readonly commit: number;
   /** Echoed back; a quorum of echoes confirms the sender still owns the epoch (reads). */
   readonly seq: number;
-  readonly readmit: boolean;
+  /** As AppendRequest.readmit. */
+  readonly readmit: number;
 }
 
 export interface HeartbeatResponse {
@@ -86,7 +91,9 @@ export interface HeartbeatResponse {
   readonly partition: number;
   readonly epoch: number;
   readonly seq: number;
-  readonly amnesiac: boolean;
+  /** The responder's commit position; if it lags, the owner sends an append to verify. */
+  readonly commit: number;
+  readonly amnesia: number;
 }
 
 export interface SnapshotRequest {

@@ -29,10 +29,14 @@ export class PeerProgress {
   lastHeardMs: number;
   /** Highest heartbeat sequence number the replica echoed (read confirmation). */
   ackedSeq = 0;
-  /** The replica reports it lost its storage and has not been readmitted. */
-  amnesiac = false;
-  /** Position of the fencing entry whose commit readmits the replica (0: none yet). */
+  /** The replica's amnesia episode id as last reported; 0 when it votes. */
+  amnesia = 0;
+  /** Position of the fencing entry whose commit readmits that episode (0: none). */
   amnesiaBarrier = 0;
+
+  get amnesiac(): boolean {
+    return this.amnesia !== 0;
+  }
 
   constructor(node: NodeId, next: number, nowMs: number) {
     this.node = node;

@@ -53,11 +53,13 @@ export interface HardState {
   readonly vote: NodeId | null;
   readonly commit: number;
   /**
-   * True while this replica may have forgotten votes it cast (it started with empty
-   * storage). An amnesiac replica neither votes nor counts towards any quorum until the
-   * owner readmits it; see `group.ts` for the rule and why it is safe.
+   * Non-zero while this replica may have forgotten votes it cast (it started with empty
+   * storage): a random id of this amnesia episode, so that an owner never readmits a later
+   * episode on the strength of a fence it set up for an earlier one. An amnesiac replica
+   * neither votes nor counts towards any quorum until the owner readmits it; see `group.ts`
+   * for the rule and why it is safe. 0 once readmitted (or when bootstrapped).
    */
-  readonly amnesiac: boolean;
+  readonly amnesia: number;
 }
 
 export interface SnapshotMeta {
@@ -142,6 +144,11 @@ export interface PartitionStatus {
   readonly lastPosition: number;
   readonly snapshotPosition: number;
   readonly membership: Membership;
+  /**
+   * The latest membership change is not committed yet. A node removed from a partition may
+   * be shut down only once a membership without it is in effect and not pending.
+   */
+  readonly membershipPending: boolean;
   /** The replica set the ring wants, first node preferred; null until told. */
   readonly desired: readonly NodeId[] | null;
 }

@@ -17,7 +17,18 @@ import type { SimNode } from './sim-node.ts';
 
 export type FaultMode = 'bounded' | 'chaos';
 
-export const FAULT_KINDS = ['crash', 'wipe', 'isolate', 'one-way', 'pause', 'split', 'join', 'leave', 'transfer'] as const;
+export const FAULT_KINDS = [
+  'crash',
+  'crash-after-sync',
+  'wipe',
+  'isolate',
+  'one-way',
+  'pause',
+  'split',
+  'join',
+  'leave',
+  'transfer',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** What the fault scheduler may do to the cluster. */
@@ -33,12 +44,16 @@ export interface FaultTarget {
   join(): void;
   leave(node: SimNode): void;
   transferSomeLeadership(prng: Prng): boolean;
+  /** A node that currently owns some partition, if any. */
+  someLeader(prng: Prng): SimNode | null;
   nodeCountMax: number;
   trace(text: () => string): void;
 }
 
+/** `crash-after-sync` is not drawn here: nodes ask `crashAfterSync` after each fsync. */
 const WEIGHTS: Readonly<Record<FaultKind, number>> = {
   crash: 6,
+  'crash-after-sync': 0,
   wipe: 2,
   isolate: 4,
   'one-way': 3,
@@ -124,20 +139,13 @@ export class FaultScheduler {
         const wipe = kind === 'wipe' && (this.mode === 'bounded' || this.wipes === 0);
         if (kind === 'wipe' && !wipe) return;
         if (wipe) this.wipes += 1;
-        const node = this.prng.pick(live);
-        node.crash();
-        this.crashed.set(node.id, wipe);
-        this.target.schedule(this.prng.int(100, 3000), () => {
-          if (!this.crashed.has(node.id) || this.stopped) return;
-          this.crashed.delete(node.id);
-          this.target.restart(node, wipe);
-        });
+        this.crashAndRestart(this.pickTarget(live), wipe);
         break;
       }
       case 'isolate':
       case 'one-way': {
         if (live.length === 0) return;
-        const node = this.prng.pick(live);
+        const node = this.pickTarget(live);
         const others = this.target.allNodes().filter((other) => other.id !== node.id).map((other) => other.id);
         const inbound = kind === 'isolate' || this.prng.chance(0.5);
         const outbound = kind === 'isolate' || !inbound;
@@ -168,7 +176,7 @@ export class FaultScheduler {
       }
       case 'pause': {
         if (live.length === 0) return;
-        const node = this.prng.pick(live);
+        const node = this.pickTarget(live);
         node.pause();
         this.target.trace(() => `fault: pause ${node.id}`);
         this.target.schedule(this.prng.int(100, 2000), () => node.resume());
@@ -194,6 +202,37 @@ export class FaultScheduler {
         break;
     }
     this.counts[kind] += 1;
+  }
+
+  /**
+   * Called by a node right after an fsync completed, before it sends what depended on it
+   * (votes, acknowledgements): crashing there probes the narrowest windows of the protocol.
+   * True when the node was crashed.
+   */
+  crashAfterSync(node: SimNode, rate: number): boolean {
+    if (this.stopped || rate === 0 || node.leaving || !this.prng.chance(rate)) return false;
+    if (this.mode === 'bounded' && this.unavailableCount() > 0) return false;
+    this.counts['crash-after-sync'] += 1;
+    this.crashAndRestart(node, false);
+    return true;
+  }
+
+  private crashAndRestart(node: SimNode, wipe: boolean): void {
+    node.crash();
+    this.crashed.set(node.id, wipe);
+    // Some restarts are quick, to catch a node coming back inside an election.
+    const downMs = this.prng.chance(0.3) ? this.prng.int(5, 150) : this.prng.int(150, 3000);
+    this.target.schedule(downMs, () => {
+      if (!this.crashed.has(node.id) || this.stopped) return;
+      this.crashed.delete(node.id);
+      this.target.restart(node, wipe);
+    });
+  }
+
+  /** Half the time an owner: faults at owners exercise failover. */
+  private pickTarget(live: readonly SimNode[]): SimNode {
+    const leader = this.prng.chance(0.5) ? this.target.someLeader(this.prng) : null;
+    return leader !== null && live.includes(leader) ? leader : this.prng.pick(live);
   }
 
   private cutLinks(links: readonly [NodeId, NodeId][], node: NodeId | null, kind: FaultKind): void {

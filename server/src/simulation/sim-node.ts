@@ -53,6 +53,8 @@ export interface NodeHost {
   readonly fsyncMaxMs: number;
   readonly compactEveryEntries: number;
   sendMessage(from: NodeId, to: NodeId, message: Message<AppendCommand>): void;
+  /** Asked after each fsync; true when the fault schedule crashed the node right there. */
+  crashAfterSync(node: SimNode): boolean;
   trace(text: () => string): void;
 }
 
@@ -73,7 +75,8 @@ export class SimNode {
   /** Left the ring; stopped for good once no replica set includes it. */
   leaving = false;
   decommissioned = false;
-  private deferred: (() => void)[] = [];
+  /** What arrived while paused, per source (peer, client connection, disk): FIFO each. */
+  private deferred = new Map<string, (() => void)[]>();
   private persisting = false;
   private readonly pendingAppends = new Map<number, Map<number, { epoch: number; commandId: string; reply: Reply }>>();
   private readonly pendingReads = new Map<number, { key: string; reply: Reply }>();
@@ -132,7 +135,7 @@ export class SimNode {
     this.storage.crash();
     this.persisting = false;
     this.paused = false;
-    this.deferred = [];
+    this.deferred.clear();
     this.machines.clear();
     this.pendingAppends.clear();
     this.pendingReads.clear();
@@ -147,11 +150,15 @@ export class SimNode {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    const deferred = this.deferred;
-    this.deferred = [];
-    for (const run of deferred) {
-      if (this.core === null || this.paused) break;
-      run();
+    // A stopped process finds data waiting on all its sockets and reads them in no
+    // particular order: keep each source's order, interleave sources at random.
+    const queues = [...this.deferred.values()];
+    this.deferred = new Map();
+    for (;;) {
+      const waiting = queues.filter((queue) => queue.length > 0);
+      if (waiting.length === 0 || this.core === null || this.paused) return;
+      const run = this.prng.pick(waiting).shift();
+      run?.();
     }
   }
 
@@ -160,30 +167,35 @@ export class SimNode {
   }
 
   transferLeadership(partition: number, to: NodeId): void {
-    this.whenRunning(() => {
+    this.whenRunning('admin', () => {
       this.core?.transferLeadership(partition, to);
       this.pump();
     });
   }
 
   receive(from: NodeId, message: Message<AppendCommand>): void {
-    this.whenRunning(() => {
+    this.whenRunning(from, () => {
       this.core?.step(from, message);
       this.pump();
     });
   }
 
-  handleClient(request: ClientRequest, reply: Reply): void {
-    this.whenRunning(() => {
+  handleClient(client: string, request: ClientRequest, reply: Reply): void {
+    this.whenRunning(client, () => {
       this.serve(request, reply);
       this.pump();
     });
   }
 
-  private whenRunning(run: () => void): void {
+  private whenRunning(source: string, run: () => void): void {
     if (this.core === null) return;
-    if (this.paused) this.deferred.push(run);
-    else run();
+    if (!this.paused) {
+      run();
+      return;
+    }
+    const queue = this.deferred.get(source);
+    if (queue === undefined) this.deferred.set(source, [run]);
+    else queue.push(run);
   }
 
   private tickLoop(): void {
@@ -240,7 +252,7 @@ export class SimNode {
     const delayMs = this.host.fsyncMinMs + this.prng.float() * (this.host.fsyncMaxMs - this.host.fsyncMinMs);
     this.host.queue.schedule(delayMs, () => {
       if (this.crashes !== crashes) return;
-      this.whenRunning(() => {
+      this.whenRunning('disk', () => {
         this.storage.sync();
         this.finishReady(ready);
       });
@@ -251,7 +263,12 @@ export class SimNode {
     const core = this.core;
     if (core === null) return;
     for (const change of ready.ownershipChanges) this.onOwnership(change);
+    // A crash right after the fsync, before or after sending what depended on it (votes,
+    // acknowledgements), probes the narrowest windows of the protocol.
+    const crashAfterSend = this.prng.chance(0.5);
+    if (!crashAfterSend && this.host.crashAfterSync(this)) return;
     for (const { to, message } of ready.messages) this.host.sendMessage(this.id, to, message);
+    if (crashAfterSend && this.host.crashAfterSync(this)) return;
     for (const apply of ready.applies) {
       if (apply.snapshot !== undefined) {
         const machine = ListAppendMachine.decode(apply.snapshot.data);

@@ -238,3 +238,20 @@ export class Harness {
     });
   }
 }
+
+/** Makes `id` campaign at once, as a leadership transfer would (no pre-vote, no lease). */
+export function forceCampaign(harness: Harness, id: NodeId, partition = 0): void {
+  const epoch = harness.status(id, partition).epoch;
+  harness.core(id).step('test-driver', { type: 'timeout-now', partition, epoch });
+  harness.process(id);
+}
+
+/** Messages of one type currently in flight, optionally only from or to one node. */
+export function inFlightOfType(harness: Harness, type: Message<Payload>['type'], filter: { from?: NodeId; to?: NodeId } = {}): InFlight[] {
+  return harness.inFlight.filter(
+    (item) =>
+      item.message.type === type &&
+      (filter.from === undefined || item.from === filter.from) &&
+      (filter.to === undefined || item.to === filter.to),
+  );
+}

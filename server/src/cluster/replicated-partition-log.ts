@@ -1,0 +1,275 @@
+/**
+ * The replicated PartitionLog: drives the pure replication core (replication/) with the node's
+ * LMDB store and the libp2p peer network, so that an entry is committed only once it is
+ * durable on a write quorum of its partition's replica set.
+ *
+ * The driver loop (see replication/node.ts) runs whenever the core has a Ready:
+ *   1. one LMDB transaction stores the Ready's entries and hard states and applies its
+ *      committed entries (aggregate index, dedupe, snapshots), durable under the policy;
+ *   2. then the Ready's messages are sent (never before the writes they depend on);
+ *   3. then committed commands settle their proposers' promises and reach subscribers, and
+ *      ownership changes are logged and acted on;
+ *   4. advance.
+ * Inputs (ticks, peer messages, proposals) may arrive at any time; the loop drains them.
+ *
+ * Serving rule: this node serves a partition only while the core says it is the ready owner
+ * *and* the driver has applied everything up to the position where it became ready, so an
+ * aggregate activated from the store never misses a committed entry of an earlier owner.
+ */
+import { RingstateError } from '@ringstate/client-sdk/protocol';
+import type { Logger } from 'pino';
+import type { LogEntry, LogStore, ReplicaBatch } from '../log/index.ts';
+import type { EntryDraft, PartitionLog, PartitionOwnership } from '../partition/index.ts';
+import { NotOwnerError, ReplicationError, ReplicationNode, type Message, type OwnershipChange, type PartitionStatus, type ReplicationSettings } from '../replication/index.ts';
+import type { PartitionRing } from '../ring/index.ts';
+import type { PeerNetwork } from './peer/index.ts';
+import { REPLICATION_PROTOCOL } from './peer/index.ts';
+import { parseReplicationMessage } from './replication-messages.ts';
+import { LmdbReplicationStorage, toStoredEntry, type CommandPayload } from './replica-storage.ts';
+import { encodedSize } from './payload-size.ts';
+
+export interface ReplicatedLogInit {
+  readonly nodeId: string;
+  readonly partitionCount: number;
+  readonly tickIntervalMs: number;
+  readonly settings?: Partial<ReplicationSettings>;
+}
+
+export interface ReplicatedLogComponents {
+  readonly store: LogStore;
+  readonly peers: PeerNetwork;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  readonly random: () => number;
+  readonly onOwnershipChange?: (change: OwnershipChange) => void;
+}
+
+interface Pending {
+  readonly epoch: number;
+  readonly resolve: (entry: LogEntry) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class ReplicatedPartitionLog implements PartitionLog {
+  readonly core: ReplicationNode<CommandPayload>;
+  private readonly pending = new Map<number, Map<number, Pending>>();
+  /** Per partition: position at which this node became the ready owner in the current epoch. */
+  private readonly readyAt = new Map<number, { epoch: number; position: number }>();
+  private readonly applied = new Map<number, number>();
+  private readonly replicated = new Set<number>();
+  private readonly committedListeners: Array<(entry: LogEntry) => void> = [];
+  private readonly lostListeners: Array<(partition: number) => void> = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private processing = false;
+  private scheduled = false;
+  private stopped = true;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly init: ReplicatedLogInit,
+    private readonly components: ReplicatedLogComponents,
+  ) {
+    this.core = new ReplicationNode<CommandPayload>({
+      nodeId: init.nodeId,
+      partitionCount: init.partitionCount,
+      storage: new LmdbReplicationStorage(components.store),
+      random: components.random,
+      payloadBytes: encodedSize,
+      nowMs: components.nowMs(),
+      ...(init.settings === undefined ? {} : { settings: init.settings }),
+    });
+    for (let partition = 0; partition < init.partitionCount; partition += 1) this.applied.set(partition, components.store.appliedPosition(partition));
+  }
+
+  /** Founding members call this once, when the cluster is created (see cluster-node.ts). */
+  bootstrap(ring: PartitionRing): void {
+    for (let partition = 0; partition < this.init.partitionCount; partition += 1) {
+      const voters = ring.replicaSet(partition);
+      if (voters.includes(this.init.nodeId)) this.core.bootstrap(partition, voters);
+    }
+    this.schedule();
+  }
+
+  /** Tells the core which replica set the ring wants for every partition. */
+  setRing(ring: PartitionRing): void {
+    this.replicated.clear();
+    for (let partition = 0; partition < this.init.partitionCount; partition += 1) {
+      const set = ring.replicaSet(partition);
+      this.core.setReplicaSet(partition, set);
+      if (set.includes(this.init.nodeId)) this.replicated.add(partition);
+    }
+    this.schedule();
+  }
+
+  ownership(partition: number): PartitionOwnership {
+    const status = this.core.status(partition);
+    const readyAt = this.readyAt.get(partition);
+    const serving =
+      !this.stopped &&
+      status.role === 'leader' &&
+      status.ready &&
+      readyAt !== undefined &&
+      readyAt.epoch === status.epoch &&
+      (this.applied.get(partition) ?? 0) >= readyAt.position;
+    if (serving) return { serving, epoch: status.epoch };
+    const hint = status.leader !== null && status.leader !== this.init.nodeId ? status.leader : undefined;
+    return hint === undefined ? { serving: false, epoch: status.epoch } : { serving: false, epoch: status.epoch, ownerHint: hint };
+  }
+
+  replicates(partition: number): boolean {
+    return this.replicated.has(partition) || this.core.status(partition).membership.voters.includes(this.init.nodeId);
+  }
+
+  status(partition: number): PartitionStatus {
+    return this.core.status(partition);
+  }
+
+  append(draft: EntryDraft): Promise<LogEntry> {
+    if (this.stopped) return Promise.reject(new RingstateError('SHUTTING_DOWN', 'node is stopping'));
+    if (this.failure !== undefined) return Promise.reject(new RingstateError('INTERNAL', 'replicated log failed', { cause: this.failure }));
+    const { partition, ...payload } = draft;
+    const result = this.core.propose(partition, payload);
+    if (!result.ok) return Promise.reject(result.error);
+    this.schedule();
+    return new Promise<LogEntry>((resolve, reject) => {
+      let byPosition = this.pending.get(partition);
+      if (byPosition === undefined) {
+        byPosition = new Map();
+        this.pending.set(partition, byPosition);
+      }
+      byPosition.set(result.position, { epoch: result.epoch, resolve, reject });
+    });
+  }
+
+  onCommitted(listener: (entry: LogEntry) => void): void {
+    this.committedListeners.push(listener);
+  }
+
+  onOwnershipLost(listener: (partition: number) => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.unsubscribe = this.components.peers.on('message', ({ from, protocol, message }) => {
+      if (protocol !== REPLICATION_PROTOCOL || this.stopped) return;
+      const parsed = parseReplicationMessage(message, this.init.partitionCount);
+      if (parsed === undefined) {
+        this.components.logger.warn({ from }, 'dropped a malformed replication message');
+        return;
+      }
+      this.core.step(from, parsed as Message<CommandPayload>);
+      this.schedule();
+    });
+    this.timer = setInterval(() => {
+      this.core.tick(Math.max(this.components.nowMs(), 0));
+      this.schedule();
+    }, this.init.tickIntervalMs);
+    this.timer.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.unsubscribe?.();
+    while (this.processing) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const [partition] of this.pending) this.failPending(partition, new RingstateError('SHUTTING_DOWN', 'node is stopping'));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.processing || this.failure !== undefined) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.core.hasReady()) {
+        const ready = this.core.ready();
+        const byPartition = new Map<number, { partition: number; truncateFrom?: number; entries: ReturnType<typeof toStoredEntry>[]; replicaState?: Record<string, unknown>; applied: ReturnType<typeof toStoredEntry>[] }>();
+        const part = (partition: number) => {
+          let found = byPartition.get(partition);
+          if (found === undefined) {
+            found = { partition, entries: [], applied: [] };
+            byPartition.set(partition, found);
+          }
+          return found;
+        };
+        for (const write of ready.writes) {
+          if (write.snapshot !== undefined) throw new Error(`partition ${write.partition}: snapshots are not supported while log compaction is off`);
+          const target = part(write.partition);
+          target.entries = write.entries.map((entry) => toStoredEntry(write.partition, entry));
+          if (write.hardState !== undefined) target.replicaState = { ...write.hardState };
+        }
+        for (const apply of ready.applies) {
+          if (apply.snapshot !== undefined) throw new Error(`partition ${apply.partition}: snapshot install is not supported while log compaction is off`);
+          part(apply.partition).applied.push(...apply.entries.map((entry) => toStoredEntry(apply.partition, entry)));
+        }
+        if (byPartition.size > 0) await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
+        for (const { to, message } of ready.messages) this.components.peers.send(to, message, REPLICATION_PROTOCOL);
+        for (const { partition, applied } of byPartition.values()) {
+          const last = applied.at(-1);
+          if (last !== undefined) this.applied.set(partition, last.position);
+          for (const entry of applied) this.settle(partition, entry);
+        }
+        for (const change of ready.ownershipChanges) this.ownershipChanged(change);
+        this.core.advance(ready);
+      }
+    } catch (error) {
+      // A storage failure or a broken invariant: stop serving rather than risk divergence.
+      this.failure = error as Error;
+      this.components.logger.fatal({ err: error }, 'replicated log failed; the node stops serving');
+      for (const [partition] of this.pending) this.failPending(partition, new RingstateError('INTERNAL', 'replicated log failed', { cause: error }));
+    } finally {
+      this.processing = false;
+    }
+    if (this.core.hasReady()) this.schedule();
+  }
+
+  private settle(partition: number, stored: ReturnType<typeof toStoredEntry>): void {
+    const pending = this.pending.get(partition)?.get(stored.position);
+    if (pending !== undefined) this.pending.get(partition)?.delete(stored.position);
+    if (stored.kind === 'noop' || stored.kind === 'membership') {
+      pending?.reject(new RingstateError('UNAVAILABLE', `partition ${partition}: entry ${stored.position} was superseded by a new owner`));
+      return;
+    }
+    const entry = stored as LogEntry;
+    for (const listener of this.committedListeners) listener(entry);
+    if (pending === undefined) return;
+    if (pending.epoch === entry.epoch) pending.resolve(entry);
+    else pending.reject(new RingstateError('UNAVAILABLE', `partition ${partition}: entry ${stored.position} was superseded by a new owner`));
+  }
+
+  private ownershipChanged(change: OwnershipChange): void {
+    this.components.logger.info(
+      { partition: change.partition, epoch: change.epoch, role: change.role, leader: change.leader, ready: change.ready, reason: change.reason },
+      'partition ownership changed',
+    );
+    this.components.onOwnershipChange?.(change);
+    if (change.role === 'leader' && change.ready) {
+      this.readyAt.set(change.partition, { epoch: change.epoch, position: this.core.status(change.partition).commit });
+      return;
+    }
+    const wasServing = this.readyAt.has(change.partition);
+    this.readyAt.delete(change.partition);
+    if (change.role !== 'leader' || !change.ready) {
+      // Proposals of the old epoch may still commit under the next owner, or not: the client
+      // sees a retryable error and retries with the same command id, which dedupe resolves.
+      this.failPending(change.partition, new NotOwnerError(change.partition, change.leader));
+      if (wasServing) for (const listener of this.lostListeners) listener(change.partition);
+    }
+  }
+
+  private failPending(partition: number, error: Error): void {
+    const byPosition = this.pending.get(partition);
+    if (byPosition === undefined) return;
+    this.pending.delete(partition);
+    for (const pending of byPosition.values()) pending.reject(error instanceof ReplicationError || error instanceof RingstateError ? error : new RingstateError('INTERNAL', error.message));
+  }
+}

@@ -1,0 +1,497 @@
+/**
+ * One deterministic simulation run: a whole cluster in one process on a virtual clock.
+ *
+ * A seed fixes everything: the scenario (cluster size, partitions, workload, network
+ * conditions, fault mode) and every random draw after it. The run has two phases:
+ * 1. faults: clients run the list-append workload while the fault scheduler crashes,
+ *    wipes, pauses, isolates and splits nodes, adds and removes ring members and moves
+ *    leadership; the network drops, duplicates and reorders messages throughout;
+ * 2. healing: every fault is repaired and the network becomes reliable; no operation starts.
+ *    Within `LIVENESS_BOUND_MS` every partition must have a ready owner (the preferred one)
+ *    whose membership is the ring's replica set, every replica must have applied everything,
+ *    and every pending client operation must have completed.
+ * The checker (checker.ts) watches S1-S4 throughout and at the end.
+ */
+import { isMember, sameMembers } from '../replication/membership.ts';
+import type { Message, NodeId, PartitionStatus, ReplicationSettings } from '../replication/index.ts';
+import { Checker, type Violation } from './checker.ts';
+import { type ClientHost, SimClient } from './client.ts';
+import { EventQueue } from './event-queue.ts';
+import { type FaultKind, type FaultMode, FaultScheduler, type FaultTarget } from './faults.ts';
+import type { AppendCommand, ListAppendMachine } from './list-append.ts';
+import { calmNetwork, type NetworkConditions, SimNetwork } from './network.ts';
+import { Prng } from './prng.ts';
+import { SimRing } from './ring.ts';
+import { type ClientRequest, type ClientResponse, type NodeHost, SimNode } from './sim-node.ts';
+
+export interface Scenario {
+  readonly seed: number;
+  readonly mode: FaultMode;
+  readonly initialNodeCount: number;
+  readonly nodeCountMax: number;
+  readonly partitionCount: number;
+  readonly keyCount: number;
+  readonly clientCount: number;
+  readonly readRatio: number;
+  readonly thinkMaxMs: number;
+  readonly faultPhaseMs: number;
+  readonly faultIntervalMinMs: number;
+  readonly faultIntervalMaxMs: number;
+  readonly network: NetworkConditions;
+  readonly fsyncMinMs: number;
+  readonly fsyncMaxMs: number;
+  readonly compactEveryEntries: number;
+  /** Chance, per completed fsync, that the node crashes right after it. */
+  readonly crashAfterSyncRate: number;
+  /** Empty: the production defaults; else tight timing and small batches (see stressSettings). */
+  readonly settings: Partial<ReplicationSettings>;
+}
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly scenario: Scenario;
+  readonly virtualMs: number;
+  /** Virtual time from the end of the fault phase until the cluster converged (or gave up). */
+  readonly healMs: number;
+  readonly faults: Readonly<Record<FaultKind, number>>;
+  readonly messages: { readonly sent: number; readonly dropped: number; readonly duplicated: number };
+  readonly appends: { readonly ok: number; readonly fail: number; readonly info: number };
+  readonly reads: { readonly ok: number; readonly fail: number };
+  readonly violations: readonly Violation[];
+}
+
+export interface SimulationOptions {
+  /** Receives a trace line per notable event (faults, ownership changes, operations). */
+  readonly trace?: (line: string) => void;
+}
+
+/** Replication factor of every partition (f = 1). */
+const REPLICATION_FACTOR = 3;
+/** After healing, the cluster must converge within this much virtual time. */
+export const LIVENESS_BOUND_MS = 15_000;
+/** How often convergence, decommissioning and wipe recovery are checked. */
+const MONITOR_INTERVAL_MS = 50;
+/** During the fault phase an operation is given up after retrying this long. */
+const OPERATION_DEADLINE_MS = 3000;
+
+export function scenarioFor(seed: number): Scenario {
+  const prng = new Prng(seed ^ 0x5eed5eed);
+  const initialNodeCount = prng.int(3, 5);
+  const longDelays = prng.chance(0.5);
+  const mode: FaultMode = prng.chance(0.25) ? 'chaos' : 'bounded';
+  return {
+    seed,
+    mode,
+    initialNodeCount,
+    nodeCountMax: initialNodeCount + 1,
+    partitionCount: prng.int(1, 3),
+    keyCount: prng.int(3, 8),
+    clientCount: prng.int(2, 4),
+    readRatio: prng.float() * 0.4,
+    thinkMaxMs: prng.int(20, 150),
+    faultPhaseMs: prng.int(3000, 7000),
+    // Chaos runs churn: many overlapping faults, many owner changes with partial logs.
+    faultIntervalMinMs: mode === 'chaos' ? 20 : 100,
+    faultIntervalMaxMs: mode === 'chaos' ? prng.int(100, 600) : prng.int(400, 1500),
+    network: {
+      dropRate: prng.chance(0.7) ? prng.float() * 0.05 : 0,
+      duplicateRate: prng.chance(0.5) ? prng.float() * 0.03 : 0,
+      delayMinMs: 0.1,
+      delayMaxMs: prng.int(1, 8),
+      longDelayRate: longDelays ? prng.float() * 0.03 : 0,
+      longDelayMaxMs: longDelays ? prng.int(20, 600) : 0,
+    },
+    fsyncMinMs: 0.2,
+    fsyncMaxMs: prng.int(1, 10),
+    compactEveryEntries: prng.int(4, 40),
+    crashAfterSyncRate: prng.chance(0.5) ? prng.float() * 0.01 : 0,
+    settings: prng.chance(0.5) ? {} : stressSettings(prng),
+  };
+}
+
+/**
+ * Tight timing (elections every few round trips, narrow randomization, so split votes and
+ * competing candidates are common) and tiny batches, windows and byte limits (so flow
+ * control, back-pressure and many small appends are exercised).
+ */
+function stressSettings(prng: Prng): Partial<ReplicationSettings> {
+  const heartbeatIntervalMs = prng.int(10, 50);
+  const electionTimeoutMinMs = heartbeatIntervalMs * prng.int(3, 6);
+  return {
+    heartbeatIntervalMs,
+    electionTimeoutMinMs,
+    electionTimeoutMaxMs: electionTimeoutMinMs + prng.int(1, electionTimeoutMinMs),
+    appendEntriesMax: prng.int(1, 16),
+    appendBytesMax: prng.int(50, 500),
+    inflightAppendsMax: prng.int(1, 4),
+    entryBytesMax: 100,
+    uncommittedBytesMax: prng.int(100, 2000),
+    applyEntriesMax: prng.int(1, 16),
+    snapshotRetryMs: prng.int(100, 1000),
+    preferredTransferBackoffMs: prng.int(200, 3000),
+    transferTimeoutMs: electionTimeoutMinMs * 2,
+  };
+}
+
+export function runSimulation(seed: number, options: SimulationOptions = {}): SimulationResult {
+  return new Simulation(scenarioFor(seed), options).run();
+}
+
+class Simulation implements NodeHost, FaultTarget {
+  readonly queue = new EventQueue();
+  readonly checker: Checker;
+  readonly partitionCount: number;
+  readonly settings: Partial<ReplicationSettings>;
+  readonly fsyncMinMs: number;
+  readonly fsyncMaxMs: number;
+  readonly compactEveryEntries: number;
+  readonly nodeCountMax: number;
+  private readonly scenario: Scenario;
+  private readonly prng: Prng;
+  private readonly network: SimNetwork;
+  private readonly clientNetwork: SimNetwork;
+  private readonly ring: SimRing;
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly clients: SimClient[] = [];
+  private readonly keys: string[];
+  private readonly faults: FaultScheduler;
+  private readonly traceLine: ((line: string) => void) | undefined;
+  private nextNodeNumber = 1;
+  private nextValue = 1;
+  private healed = false;
+  private healedAtMs = 0;
+  private finished = false;
+
+  constructor(scenario: Scenario, options: SimulationOptions) {
+    this.scenario = scenario;
+    this.prng = new Prng(scenario.seed);
+    this.traceLine = options.trace;
+    this.checker = new Checker(() => this.queue.nowMs);
+    this.partitionCount = scenario.partitionCount;
+    this.settings = scenario.settings;
+    this.fsyncMinMs = scenario.fsyncMinMs;
+    this.fsyncMaxMs = scenario.fsyncMaxMs;
+    this.compactEveryEntries = scenario.compactEveryEntries;
+    this.nodeCountMax = scenario.nodeCountMax;
+    this.network = new SimNetwork(this.queue, this.prng.fork(), scenario.network);
+    // Client connections are TCP-like: lossy and slow under faults, but never duplicating,
+    // so a refusal is a definite "not applied" for that attempt.
+    this.clientNetwork = new SimNetwork(this.queue, this.prng.fork(), { ...scenario.network, duplicateRate: 0 });
+    this.keys = Array.from({ length: scenario.keyCount }, (_, index) => `k${index}`);
+    const initial = Array.from({ length: scenario.initialNodeCount }, () => this.newNodeId());
+    this.ring = new SimRing(initial, REPLICATION_FACTOR);
+    this.faults = new FaultScheduler(this, this.prng.fork(), scenario.mode, scenario.faultIntervalMinMs, scenario.faultIntervalMaxMs);
+  }
+
+  get nowMs(): number {
+    return this.queue.nowMs;
+  }
+
+  run(): SimulationResult {
+    for (const id of this.ring.list()) {
+      const node = new SimNode(id, this, this.prng.fork());
+      this.nodes.set(id, node);
+      node.boot({ wipe: false, bootstrap: true, replicaSets: (partition) => this.ring.replicaSet(partition) });
+    }
+    const clientHost = this.clientHost();
+    for (let index = 0; index < this.scenario.clientCount; index += 1) {
+      this.clients.push(new SimClient(`c${index + 1}`, clientHost, this.prng.fork(), this.scenario.thinkMaxMs));
+    }
+    this.faults.start();
+    this.queue.schedule(this.scenario.faultPhaseMs, () => this.heal());
+    this.queue.schedule(MONITOR_INTERVAL_MS, () => this.monitor());
+    try {
+      while (!this.finished && this.queue.runNext(Number.POSITIVE_INFINITY)) {
+        // Events run until the monitor declares the run finished.
+      }
+      this.finalChecks();
+    } catch (error) {
+      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      this.checker.fail('crash', text);
+    }
+    return this.result();
+  }
+
+  // ---------------------------------------------------------------- NodeHost
+
+  sendMessage(from: NodeId, to: NodeId, message: Message<AppendCommand>): void {
+    const sender = this.nodes.get(from);
+    const boots = sender?.boots ?? 0;
+    this.network.send(from, to, () => {
+      // Connections do not survive a restart: a message from an earlier run of the
+      // sender that is still on its way is lost.
+      if (sender !== undefined && sender.boots !== boots) return;
+      this.nodes.get(to)?.receive(from, message);
+    });
+  }
+
+  crashAfterSync(node: SimNode): boolean {
+    return this.faults.crashAfterSync(node, this.scenario.crashAfterSyncRate);
+  }
+
+  trace(text: () => string): void {
+    if (this.traceLine !== undefined) this.traceLine(`${this.queue.nowMs.toFixed(1).padStart(9)} ${text()}`);
+  }
+
+  // ---------------------------------------------------------------- FaultTarget
+
+  schedule(delayMs: number, run: () => void): void {
+    this.queue.schedule(delayMs, run);
+  }
+
+  liveNodes(): SimNode[] {
+    return [...this.nodes.values()].filter((node) => node.isUp && !node.decommissioned);
+  }
+
+  allNodes(): SimNode[] {
+    return [...this.nodes.values()];
+  }
+
+  ringMembers(): readonly NodeId[] {
+    return this.ring.list();
+  }
+
+  restart(node: SimNode, wipe: boolean): void {
+    if (node.decommissioned || node.isUp) return;
+    node.boot({ wipe, replicaSets: (partition) => this.ring.replicaSet(partition) });
+  }
+
+  blockLink(from: NodeId, to: NodeId): void {
+    this.network.block(from, to);
+  }
+
+  unblockLink(from: NodeId, to: NodeId): void {
+    this.network.unblock(from, to);
+  }
+
+  join(): void {
+    const id = this.newNodeId();
+    const node = new SimNode(id, this, this.prng.fork());
+    this.nodes.set(id, node);
+    this.ring.join(id);
+    node.boot({ wipe: false, replicaSets: (partition) => this.ring.replicaSet(partition) });
+    this.trace(() => `fault: join ${id}; ring ${this.ring.list().join(',')}`);
+    this.publishRing();
+  }
+
+  leave(node: SimNode): void {
+    this.ring.leave(node.id);
+    node.leaving = true;
+    this.trace(() => `fault: leave ${node.id}; ring ${this.ring.list().join(',')}`);
+    this.publishRing();
+  }
+
+  transferSomeLeadership(prng: Prng): boolean {
+    const partition = prng.int(0, this.partitionCount - 1);
+    const leader = this.currentLeader(partition);
+    if (leader === null) return false;
+    const targets = leader.status.membership.voters.filter((voter) => voter !== leader.node.id);
+    if (targets.length === 0) return false;
+    const target = prng.pick(targets);
+    this.trace(() => `fault: transfer p${partition} ${leader.node.id} -> ${target}`);
+    leader.node.transferLeadership(partition, target);
+    return true;
+  }
+
+  someLeader(prng: Prng): SimNode | null {
+    const leader = this.currentLeader(prng.int(0, this.partitionCount - 1));
+    return leader?.node ?? null;
+  }
+
+  // ---------------------------------------------------------------- phases
+
+  private heal(): void {
+    this.healed = true;
+    this.healedAtMs = this.queue.nowMs;
+    this.faults.stop();
+    this.trace(() => 'heal: every fault repaired, network reliable');
+    this.network.conditions = calmNetwork;
+    this.clientNetwork.conditions = calmNetwork;
+    this.network.healAll();
+    for (const node of this.nodes.values()) {
+      node.resume();
+      if (!node.isUp && !node.decommissioned) {
+        const wipe = this.faults.crashedNodes().get(node.id) ?? false;
+        node.boot({ wipe, replicaSets: (partition) => this.ring.replicaSet(partition) });
+      }
+    }
+  }
+
+  private monitor(): void {
+    this.queue.schedule(MONITOR_INTERVAL_MS, () => this.monitor());
+    this.decommissionLeftNodes();
+    this.noteWipeRecoveries();
+    if (!this.healed) return;
+    if (this.converged()) {
+      this.trace(() => `converged ${(this.queue.nowMs - this.healedAtMs).toFixed(0)} ms after healing`);
+      this.finished = true;
+    } else if (this.queue.nowMs - this.healedAtMs > LIVENESS_BOUND_MS) {
+      this.checker.fail('liveness', `not converged ${LIVENESS_BOUND_MS} ms after healing: ${this.convergenceProblem() ?? '?'}`);
+      this.traceStatuses();
+      this.finished = true;
+    }
+  }
+
+  private converged(): boolean {
+    return this.convergenceProblem() === null;
+  }
+
+  /** Why the cluster has not converged yet, or null when it has. */
+  private convergenceProblem(): string | null {
+    const busy = this.clients.filter((client) => client.busy).map((client) => client.id);
+    if (busy.length > 0) return `clients ${busy.join(',')} still have operations pending`;
+    for (let partition = 0; partition < this.partitionCount; partition += 1) {
+      const leader = this.currentLeader(partition);
+      if (leader === null) return `partition ${partition} has no ready owner`;
+      const desired = this.ring.replicaSet(partition);
+      const { membership, commit } = leader.status;
+      if (!sameMembers(membership.voters, desired) || membership.learners.length > 0 || leader.status.membershipPending) {
+        return `partition ${partition} membership ${membership.voters.join(',')}/${membership.learners.join(',')}, ring wants ${desired.join(',')}`;
+      }
+      if (leader.node.id !== desired[0]) return `partition ${partition} owned by ${leader.node.id}, preferred ${desired[0] ?? '-'}`;
+      for (const voter of desired) {
+        const node = this.nodes.get(voter);
+        const status = node?.core?.status(partition);
+        if (status === undefined) return `partition ${partition} replica ${voter} is down`;
+        if (status.amnesiac) return `partition ${partition} replica ${voter} not readmitted after its wipe`;
+        if (status.applied < commit) return `partition ${partition} replica ${voter} applied ${status.applied} of ${commit}`;
+      }
+    }
+    return null;
+  }
+
+  /** Traces every replica's view of every partition (to explain a liveness failure). */
+  private traceStatuses(): void {
+    for (let partition = 0; partition < this.partitionCount; partition += 1) {
+      this.trace(() => `p${partition} ring wants ${this.ring.replicaSet(partition).join(',')}`);
+      for (const node of this.nodes.values()) {
+        const status = node.core?.status(partition);
+        if (status === undefined) continue;
+        this.trace(
+          () =>
+            `  ${node.id}: ${status.role}${status.ready ? ' ready' : ''} epoch ${status.epoch} leader ${status.leader ?? '-'} ` +
+            `voters ${status.membership.voters.join(',')} learners ${status.membership.learners.join(',')} ` +
+            `last ${status.lastPosition} commit ${status.commit} applied ${status.applied}${status.amnesiac ? ' AMNESIAC' : ''}`,
+        );
+      }
+    }
+  }
+
+  /** The ready owner with the highest epoch among running nodes, if any. */
+  private currentLeader(partition: number): { node: SimNode; status: PartitionStatus } | null {
+    let best: { node: SimNode; status: PartitionStatus } | null = null;
+    for (const node of this.nodes.values()) {
+      if (node.core === null || node.paused) continue;
+      const status = node.core.status(partition);
+      if (status.ready && (best === null || status.epoch > best.status.epoch)) best = { node, status };
+    }
+    return best;
+  }
+
+  private decommissionLeftNodes(): void {
+    for (const node of this.nodes.values()) {
+      if (!node.leaving || node.decommissioned) continue;
+      let stillMember = false;
+      for (let partition = 0; partition < this.partitionCount && !stillMember; partition += 1) {
+        const leader = this.currentLeader(partition);
+        // Only a committed removal counts: an uncommitted one can still be undone.
+        stillMember = leader === null || leader.status.membershipPending || isMember(leader.status.membership, node.id);
+      }
+      if (stillMember) continue;
+      node.crash();
+      node.decommissioned = true;
+      this.trace(() => `${node.id} decommissioned`);
+    }
+  }
+
+  private noteWipeRecoveries(): void {
+    for (const node of this.nodes.values()) {
+      if (!node.wipedUnrecovered || node.core === null) continue;
+      let recovered = true;
+      for (let partition = 0; partition < this.partitionCount && recovered; partition += 1) {
+        const leader = this.currentLeader(partition);
+        recovered =
+          leader !== null &&
+          !leader.status.membershipPending &&
+          !(isMember(leader.status.membership, node.id) && node.core.status(partition).amnesiac);
+      }
+      if (recovered) {
+        node.wipedUnrecovered = false;
+        this.trace(() => `${node.id} readmitted everywhere after its wipe`);
+      }
+    }
+  }
+
+  private finalChecks(): void {
+    const replicas: { node: NodeId; partition: number; machine: ListAppendMachine }[] = [];
+    for (const node of this.nodes.values()) {
+      if (node.core === null) continue;
+      for (const [partition, machine] of node.machines) replicas.push({ node: node.id, partition, machine });
+    }
+    this.checker.finish(this.partitionCount, replicas, (key) => this.partitionOfKey(key));
+  }
+
+  private result(): SimulationResult {
+    const appends = { ok: 0, fail: 0, info: 0 };
+    const reads = { ok: 0, fail: 0 };
+    for (const op of this.checker.history) {
+      if (op.kind === 'append') appends[op.outcome] += 1;
+      else if (op.outcome === 'ok') reads.ok += 1;
+      else reads.fail += 1;
+    }
+    const { sent, dropped, duplicated } = this.network.stats;
+    return {
+      seed: this.scenario.seed,
+      scenario: this.scenario,
+      virtualMs: this.queue.nowMs,
+      healMs: this.healed ? this.queue.nowMs - this.healedAtMs : 0,
+      faults: { ...this.faults.counts },
+      messages: { sent, dropped, duplicated },
+      appends,
+      reads,
+      violations: this.checker.violations,
+    };
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private publishRing(): void {
+    for (const node of this.nodes.values()) {
+      for (let partition = 0; partition < this.partitionCount; partition += 1) {
+        node.setReplicaSet(partition, this.ring.replicaSet(partition));
+      }
+    }
+  }
+
+  private newNodeId(): NodeId {
+    const id = `n${this.nextNodeNumber}`;
+    this.nextNodeNumber += 1;
+    return id;
+  }
+
+  private partitionOfKey(key: string): number {
+    return Number(key.slice(1)) % this.partitionCount;
+  }
+
+  private clientHost(): ClientHost {
+    return {
+      queue: this.queue,
+      checker: this.checker,
+      keys: this.keys,
+      readRatio: this.scenario.readRatio,
+      workloadEndMs: this.scenario.faultPhaseMs,
+      partitionOfKey: (key) => this.partitionOfKey(key),
+      nextValue: () => this.nextValue++,
+      contactableNodes: () => [...this.nodes.values()].filter((node) => !node.decommissioned).map((node) => node.id),
+      sendRequest: (client: string, target: NodeId, request: ClientRequest, onResponse: (response: ClientResponse) => void) => {
+        this.clientNetwork.send(client, target, () => {
+          this.nodes.get(target)?.handleClient(client, request, (response) => {
+            this.clientNetwork.send(target, client, () => onResponse(response));
+          });
+        });
+      },
+      operationDeadlineMs: () => (this.healed ? null : OPERATION_DEADLINE_MS),
+      trace: (text) => this.trace(text),
+    };
+  }
+}

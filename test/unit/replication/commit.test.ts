@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { ReplicationNode } from '../../../server/src/replication/index.ts';
+import { MemoryStorage } from '../../../server/src/simulation/memory-storage.ts';
+import { forceCampaign, Harness, type InFlight, type Payload } from './harness.ts';
+
+/** Delivers in-flight messages one at a time, skipping (dropping) those `drop` selects. */
+function deliverExcept(h: Harness, drop: (item: InFlight) => boolean): void {
+  for (let count = 0; h.inFlight.length > 0; count += 1) {
+    if (count > 10_000) throw new Error('message storm');
+    const item = h.inFlight[0] as InFlight;
+    if (drop(item)) h.drop((other) => other === item);
+    else h.deliver(item);
+  }
+}
+
+describe('commit', () => {
+  it('commit - an entry commits once durable on a majority, not before', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    h.advance(3000);
+    const leader = h.readyLeader() as string;
+    const [b, c] = ['a', 'b', 'c'].filter((id) => id !== leader) as [string, string];
+    const result = h.core(leader).propose(0, 'x');
+    expect(result.ok).toBe(true);
+    const position = result.ok ? result.position : 0;
+    h.process(leader);
+    // Only the owner holds it: not committed.
+    expect(h.status(leader).commit).toBeLessThan(position);
+    // One follower stores it and answers: 2 of 3, committed.
+    deliverExcept(h, (item) => item.to === c || item.from === c);
+    expect(h.status(leader).commit).toBeGreaterThanOrEqual(position);
+    expect(h.committedPayloads(leader)).toEqual(['x']);
+    expect(h.status(b).lastPosition).toBeGreaterThanOrEqual(position);
+  });
+
+  it("commit - the owner's own copy counts only once its Ready was persisted", () => {
+    const storage = new MemoryStorage<Payload>();
+    const node = new ReplicationNode<Payload>({
+      nodeId: 'solo',
+      partitionCount: 1,
+      storage,
+      random: () => 0,
+      payloadBytes: (payload) => payload.length,
+      nowMs: 0,
+    });
+    node.bootstrap(0, ['solo']);
+    const drain = (): void => {
+      while (node.hasReady()) {
+        const ready = node.ready();
+        for (const write of ready.writes) storage.write(write);
+        storage.sync();
+        node.advance(ready);
+      }
+    };
+    drain();
+    for (let nowMs = 10; node.status(0).ready === false; nowMs += 10) {
+      node.tick(nowMs);
+      drain();
+    }
+    const result = node.propose(0, 'x');
+    expect(result.ok).toBe(true);
+    const first = node.ready();
+    expect(first.writes.flatMap((write) => write.entries).map((entry) => entry.kind)).toEqual(['command']);
+    expect(first.applies).toHaveLength(0);
+    expect(node.status(0).commit).toBeLessThan(node.status(0).lastPosition);
+    for (const write of first.writes) storage.write(write);
+    storage.sync();
+    node.advance(first);
+    const second = node.ready();
+    expect(second.applies.flatMap((apply) => apply.entries).map((entry) => entry.kind)).toEqual(['command']);
+  });
+
+  it('commit - an owner never commits an entry of an earlier epoch by counting replicas (Raft figure 8)', () => {
+    // One entry per append so that a replica can hold the old entry without the new no-op.
+    const h = new Harness(['a', 'b', 'c'], { settings: { appendEntriesMax: 1 } });
+    h.waitForLeader();
+    h.advance(3000);
+    const a = h.readyLeader() as string;
+    const [b, c] = ['a', 'b', 'c'].filter((id) => id !== a) as [string, string];
+    // 1. a appends X at position p in its epoch, and nobody else gets it.
+    const proposed = h.core(a).propose(0, 'X');
+    expect(proposed.ok).toBe(true);
+    const p = proposed.ok ? proposed.position : 0;
+    h.process(a);
+    h.inFlight = [];
+    h.isolate(a);
+    // 2. b wins the next epoch with c's vote and appends its no-op at p, keeping it to itself.
+    forceCampaign(h, b);
+    deliverExcept(h, (item) => item.message.type === 'append' || item.message.type === 'heartbeat');
+    expect(h.status(b).role).toBe('leader');
+    expect(h.status(b).lastPosition).toBe(p);
+    h.inFlight = [];
+    h.heal();
+    h.isolate(b);
+    // 3. a returns and wins a later epoch with c (c already voted for b once, so twice).
+    forceCampaign(h, a);
+    deliverExcept(h, () => false);
+    forceCampaign(h, a);
+    // a replicates X to c but the no-op of its new epoch never arrives (probes that c
+    // refuses still get through, so a finds where their logs match).
+    deliverExcept(
+      h,
+      (item) => item.message.type === 'append' && item.message.prevPosition >= p && h.status(c).lastPosition >= p,
+    );
+    expect(h.status(a).role).toBe('leader');
+    expect(h.status(c).lastPosition).toBe(p);
+    // X is on a majority (a and c) but belongs to an old epoch: it must not be committed.
+    expect(h.status(a).commit).toBeLessThan(p);
+    expect(h.committedPayloads(a)).toEqual([]);
+    // 4. Indeed b can still win (its last entry has a higher epoch) and replace X.
+    h.crash(a);
+    h.heal();
+    forceCampaign(h, b);
+    deliverExcept(h, () => false);
+    forceCampaign(h, b);
+    h.deliverAll();
+    h.advance(500);
+    expect(h.status(b).role).toBe('leader');
+    for (const id of [b, c]) expect(h.committedPayloads(id)).toEqual([]);
+    h.restart(a);
+    h.advance(1000);
+    expect(h.committedPayloads(a)).toEqual([]);
+  });
+});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from '../../../server/src/simulation/memory-storage.ts';
+import { ReplicationNode, type Message } from '../../../server/src/replication/index.ts';
+import { forceCampaign, Harness, inFlightOfType, type Payload } from './harness.ts';
+
+describe('election', () => {
+  it('election - three bootstrapped replicas elect exactly one ready owner', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    h.advance(3000);
+    // Leadership settles on the preferred owner, the first node of the replica set.
+    const leader = h.readyLeader();
+    expect(leader).toBe('a');
+    const statuses = ['a', 'b', 'c'].map((id) => h.status(id));
+    expect(statuses.filter((status) => status.role === 'leader')).toHaveLength(1);
+    for (const status of statuses) {
+      expect(status.leader).toBe(leader);
+      expect(status.epoch).toBe(h.status('a').epoch);
+    }
+  });
+
+  it('election - failover elects a new owner within 2 s with default settings', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    const first = h.waitForLeader();
+    h.advance(300);
+    h.crash(first);
+    const crashedAtMs = h.nowMs;
+    const second = h.waitForLeader(0, 5000);
+    expect(second).not.toBe(first);
+    expect(h.nowMs - crashedAtMs).toBeLessThan(2000);
+  });
+
+  it('election - a replica grants one vote per epoch and persists it', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    const epoch = h.status('c').epoch + 5;
+    const core = h.core('c');
+    const vote = (from: string): Message<Payload> => ({
+      type: 'vote',
+      partition: 0,
+      epoch,
+      lastPosition: 100,
+      lastEpoch: epoch - 1,
+      transfer: true,
+    });
+    core.step('a', vote('a'));
+    core.step('b', vote('b'));
+    h.process('c');
+    const answers = inFlightOfType(h, 'vote-response', { from: 'c' });
+    expect(answers.map((item) => [item.to, item.message.type === 'vote-response' && item.message.granted])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+    // After a restart the vote is still there: b is refused again, a granted again.
+    h.inFlight = [];
+    h.crash('c');
+    h.restart('c');
+    h.core('c').step('b', vote('b'));
+    h.core('c').step('a', vote('a'));
+    h.process('c');
+    const again = inFlightOfType(h, 'vote-response', { from: 'c' });
+    expect(again.map((item) => [item.to, item.message.type === 'vote-response' && item.message.granted])).toEqual([
+      ['b', false],
+      ['a', true],
+    ]);
+  });
+
+  it('election - a candidate with a less complete log is refused (vote rule)', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    const leader = h.waitForLeader();
+    const behind = ['a', 'b', 'c'].find((id) => id !== leader) as string;
+    h.isolate(behind);
+    h.core(leader).propose(0, 'x');
+    h.process(leader);
+    h.advance(300);
+    h.heal();
+    const before = h.status(behind).lastPosition;
+    expect(before).toBeLessThan(h.status(leader).lastPosition);
+    forceCampaign(h, behind);
+    h.deliverAll();
+    // Nobody granted: the laggard stays a follower or candidate and the log survives.
+    expect(h.status(behind).role).not.toBe('leader');
+    h.waitForLeader();
+    h.advance(500);
+    for (const id of ['a', 'b', 'c']) expect(h.committedPayloads(id)).toEqual(['x']);
+  });
+
+  it('election - a partition with a single voter elects itself', () => {
+    const h = new Harness(['solo']);
+    expect(h.waitForLeader()).toBe('solo');
+    expect(h.core('solo').propose(0, 'x').ok).toBe(true);
+    h.processAll();
+    expect(h.committedPayloads('solo')).toEqual(['x']);
+  });
+
+  it('election - the preferred owner (first of the replica set) takes leadership when caught up', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    const leader = h.waitForLeader();
+    const preferred = ['a', 'b', 'c'].find((id) => id !== leader) as string;
+    const order = [preferred, ...['a', 'b', 'c'].filter((id) => id !== preferred)];
+    for (const id of ['a', 'b', 'c']) h.core(id).setReplicaSet(0, order);
+    h.advanceUntil(() => h.readyLeader() === preferred, 5000);
+    h.advance(5000);
+    expect(h.readyLeader()).toBe(preferred);
+  });
+
+  it('election - an empty node that is not a member never campaigns', () => {
+    const node = new ReplicationNode<Payload>({
+      nodeId: 'x',
+      partitionCount: 1,
+      storage: new MemoryStorage(),
+      random: () => 0.5,
+      payloadBytes: (payload) => payload.length,
+      nowMs: 0,
+    });
+    node.setReplicaSet(0, ['x', 'y', 'z']);
+    for (let nowMs = 10; nowMs < 10_000; nowMs += 10) node.tick(nowMs);
+    const ready = node.ready();
+    expect(ready.messages).toHaveLength(0);
+    expect(node.status(0).role).toBe('follower');
+    expect(node.status(0).amnesiac).toBe(true);
+  });
+});

@@ -13,7 +13,7 @@ import { PlayerTokens } from './auth/index.ts';
 import type { Config } from './config/index.ts';
 import { HttpRouter, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
 import { LogStore } from './log/index.ts';
-import { NodeMetrics, createLogger, type Logger } from './observability/index.ts';
+import { NodeMetrics, adminRoutes, createLogger, type ClusterView, type Logger } from './observability/index.ts';
 import { ClusterServices } from './cluster/index.ts';
 import { LocalPartitionLog, type PartitionLog } from './partition/index.ts';
 import { LocalSecondLifeBackend, secondLifeRoutes } from './second-life/index.ts';
@@ -133,6 +133,37 @@ export class GameNode {
     this.logger.info('node stopped');
   }
 
+  /** Members, ring and partition table as this node sees them (admin API, dashboard). */
+  clusterView(): ClusterView {
+    const cluster = this.cluster;
+    if (cluster === undefined) {
+      const partitions = Array.from({ length: this.config.partitionCount }, (_, partition) => {
+        const position = this.store.lastPosition(partition);
+        return { partition, replicas: [this.config.nodeId], role: 'leader', epoch: 1, leader: this.config.nodeId, ready: true, commit: position, applied: position, lastPosition: position, voters: [this.config.nodeId], learners: [], lag: 0 };
+      });
+      return { nodeId: this.config.nodeId, ringVersion: 0, members: [{ nodeId: this.config.nodeId, address: `${this.config.host}:${this.boundPort}`, alive: true, self: true }], partitions };
+    }
+    const partitions = Array.from({ length: this.config.partitionCount }, (_, partition) => {
+      const status = cluster.log.status(partition);
+      return {
+        partition,
+        replicas: cluster.ring.replicaSet(partition),
+        role: status.role,
+        epoch: status.epoch,
+        leader: status.leader,
+        ready: status.ready,
+        commit: status.commit,
+        applied: status.applied,
+        lastPosition: status.lastPosition,
+        voters: status.membership.voters,
+        learners: status.membership.learners,
+        lag: Math.max(0, status.commit - status.applied),
+      };
+    });
+    const members = cluster.peers.members().map((member) => ({ nodeId: member.nodeId, address: member.address, alive: member.alive, self: member.self }));
+    return { nodeId: this.config.nodeId, ringVersion: cluster.ring.version, members, partitions };
+  }
+
   private passivate(): void {
     const dropped = this.runtime.passivateIdle();
     this.runtime.compactIdleDocs();
@@ -158,6 +189,7 @@ export class GameNode {
       this.metrics.activeAggregates.set(this.runtime.activeCount);
       return { status: 200, contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
     });
+    adminRoutes(router, { token: this.config.admin.token, view: () => this.clusterView() });
     router.add('POST', '/v1/dev/token', async (request) => {
       if (!this.config.devMode) return errorResult('NOT_FOUND', 'the dev token issuer is only enabled in dev mode');
       const body = parseJsonBody(request.body);

@@ -139,6 +139,7 @@ export function redactConfig(config: Readonly<Config>): Record<string, unknown> 
     ...config,
     tokens: { ...config.tokens, keys: config.tokens.keys.map((key) => ({ kid: key.kid, secret: '<redacted>' })) },
     cluster: { ...config.cluster, key: '<redacted>' },
+    admin: { ...config.admin, ...(config.admin.token === undefined ? {} : { token: '<redacted>' }) },
     secondLife: { ...config.secondLife, ...(config.secondLife.masterKey === undefined ? {} : { masterKey: '<redacted>' }) },
   };
 }

@@ -77,6 +77,17 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/)
       .optional()
       .describe('host:port clients should use for this node (a DNS name in production). Defaults to host:port.'),
+    admin: z
+      .object({
+        token: z
+          .string()
+          .min(32)
+          .optional()
+          .describe('Bearer token that opens /v1/admin/* and the dashboard to non-loopback clients. Without it they answer loopback only.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Operator endpoints.'),
     cluster: z
       .object({
         enabled: z.boolean().default(false).describe('Run as a member of a replicated cluster (otherwise one node serves every partition alone).'),

@@ -10,6 +10,8 @@ export interface HttpRequestInfo {
   readonly query: URLSearchParams;
   readonly headers: ReadonlyMap<string, string>;
   readonly body: Uint8Array;
+  /** The peer's IP address as text (IPv4 or IPv6). */
+  readonly remoteAddress: string;
 }
 
 export interface HttpResult {
@@ -84,4 +86,10 @@ export function parseJsonBody(body: Uint8Array): Record<string, unknown> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RingstateError('INVALID_MESSAGE', 'body must be a JSON object');
   return value as Record<string, unknown>;
+}
+
+/** True for 127.0.0.0/8 and ::1 (also in their IPv4-mapped IPv6 forms). */
+export function isLoopbackAddress(address: string): boolean {
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return plain.startsWith('127.') || plain === '::1' || plain === '0000:0000:0000:0000:0000:0000:0000:0001';
 }

@@ -124,6 +124,7 @@ export class UwsGateway {
     const query = new URLSearchParams(req.getQuery() ?? '');
     const headers = new Map<string, string>();
     req.forEach((key, value) => headers.set(key, value));
+    const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -150,7 +151,7 @@ export class UwsGateway {
       // Copy: uWS reuses the chunk's memory after this callback returns.
       chunks.push(new Uint8Array(chunk.slice(0)));
       if (!isLast) return;
-      const request: HttpRequestInfo = { method, path, query, headers, body: concat(chunks, received) };
+      const request: HttpRequestInfo = { method, path, query, headers, body: concat(chunks, received), remoteAddress };
       this.router.handle(request).then(
         (result) => respond(result.status, result.contentType, result.body),
         (error: unknown) => {

@@ -652,7 +652,7 @@ export class PartitionGroup<P> {
       if (discovered) this.reportOwnership('leader-discovered');
     }
     this.resetElectionDeadline();
-    if (readmit !== 0 && readmit === this.amnesia) this.amnesia = 0;
+    if (readmit !== 0) this.amnesia = 0;
   }
 
   private handleAppend(from: NodeId, request: AppendRequest<P>): void {
@@ -779,7 +779,7 @@ export class PartitionGroup<P> {
 
   /** Tracks a replica's amnesia; on learning of a new episode, starts its fence. */
   private noteAmnesia(progress: PeerProgress, amnesia: number): void {
-    if (amnesia !== 0 && amnesia !== progress.amnesia) {
+    if (amnesia !== 0 && progress.amnesia === 0) {
       progress.amnesia = amnesia;
       // Whatever the replica acknowledged before its wipe is gone.
       progress.match = 0;

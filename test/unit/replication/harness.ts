@@ -49,6 +49,8 @@ export class Harness {
   inFlight: InFlight[] = [];
   readonly blocked = new Set<string>();
   nowMs = 0;
+  /** Called with each message just before it is delivered. */
+  onDeliver: ((item: InFlight) => void) | null = null;
   private readonly prng: Prng;
   private readonly partitionCount: number;
   private readonly settings: Partial<ReplicationSettings>;
@@ -133,6 +135,7 @@ export class Harness {
     if (this.blocked.has(`${item.from}>${item.to}`)) return;
     const target = this.nodes.get(item.to);
     if (target?.core === null || target === undefined) return;
+    this.onDeliver?.(item);
     target.core.step(item.from, item.message);
     this.process(item.to);
   }
@@ -254,4 +257,37 @@ export function inFlightOfType(harness: Harness, type: Message<Payload>['type'],
       (filter.from === undefined || item.from === filter.from) &&
       (filter.to === undefined || item.to === filter.to),
   );
+}
+
+/** A lone core over memory storage, for tests that hand it raw messages. */
+export function loneNode(id: NodeId, options: { voters?: readonly NodeId[]; settings?: Partial<ReplicationSettings> } = {}): {
+  core: ReplicationNode<Payload>;
+  storage: MemoryStorage<Payload>;
+  /** Persists and advances every Ready; returns the messages it would have sent. */
+  drain: () => { to: NodeId; message: Message<Payload> }[];
+} {
+  const storage = new MemoryStorage<Payload>();
+  const core = new ReplicationNode<Payload>({
+    nodeId: id,
+    partitionCount: 1,
+    storage,
+    random: () => 0.5,
+    payloadBytes: (payload) => payload.length,
+    nowMs: 0,
+    settings: options.settings ?? {},
+  });
+  if (options.voters !== undefined) core.bootstrap(0, options.voters);
+  const drain = (): { to: NodeId; message: Message<Payload> }[] => {
+    const sent: { to: NodeId; message: Message<Payload> }[] = [];
+    while (core.hasReady()) {
+      const ready = core.ready();
+      for (const write of ready.writes) storage.write(write);
+      storage.sync();
+      sent.push(...ready.messages);
+      core.advance(ready);
+    }
+    return sent;
+  };
+  drain();
+  return { core, storage, drain };
 }

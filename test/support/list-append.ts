@@ -1,0 +1,182 @@
+/**
+ * A list-append workload over SDK clients, and its checker: the history oracle of the
+ * real-process fault tests.
+ *
+ * Each player appends unique values `<player>:<k>` to its own player aggregate, one command at
+ * a time. Clients rotate over every node of the cluster when their connection fails (a test
+ * host provider; the SDK's own failover comes with host suggestion). After the run the checker
+ * reads every replica's LMDB log and verifies, per player: every acknowledged value is present
+ * exactly once, at the seq it was acknowledged with; no value appears twice; and every replica
+ * holds the same sequence (S1, S3, S4).
+ */
+import WebSocket from 'ws';
+import { RingstateClient, fetchDevToken, RingstateError } from '@ringstate/client-sdk';
+import { aggregateKey, partitionOf } from '@ringstate/client-sdk/protocol';
+import type { GameSchema } from '../../server/example-game/index.ts';
+import { LogStore } from '../../server/src/log/index.ts';
+
+export interface Ack {
+  readonly value: string;
+  readonly seq: number;
+  readonly ackedAtMs: number;
+}
+
+export interface PlayerHistory {
+  readonly player: string;
+  readonly acked: Ack[];
+  failed: number;
+  indeterminate: number;
+}
+
+export interface WorkloadOptions {
+  readonly ports: readonly number[];
+  readonly players: readonly string[];
+  readonly durationMs: number;
+  readonly commandTimeoutMs?: number;
+}
+
+export async function runListAppend(options: WorkloadOptions, during?: (elapsedMs: () => number) => Promise<void>): Promise<PlayerHistory[]> {
+  const startedMs = Date.now();
+  const histories = options.players.map((player) => ({ player, acked: [] as Ack[], failed: 0, indeterminate: 0 }));
+  const clients = options.players.map((player, index) => clientFor(player, options.ports, index));
+  await Promise.all(clients.map((client) => client.connect()));
+  const loops = histories.map(async (history, index) => {
+    const client = clients[index];
+    if (client === undefined) return;
+    for (let k = 0; Date.now() - startedMs < options.durationMs; k += 1) {
+      const value = `${history.player}:${k}`;
+      try {
+        const result = await client.send('player', history.player, { type: 'append', value }, { timeoutMs: options.commandTimeoutMs ?? 15_000 });
+        history.acked.push({ value, seq: result.seq, ackedAtMs: Date.now() });
+      } catch (error) {
+        if (error instanceof RingstateError && (error.code === 'TIMEOUT' || error.code === 'DISCONNECTED')) history.indeterminate += 1;
+        else history.failed += 1;
+      }
+    }
+  });
+  await Promise.all([...loops, during?.(() => Date.now() - startedMs)]);
+  for (const client of clients) client.close();
+  return histories;
+}
+
+function clientFor(player: string, ports: readonly number[], index: number): RingstateClient<GameSchema> {
+  const hosts = ports.map((port) => `127.0.0.1:${port}`);
+  let current = index % hosts.length;
+  return new RingstateClient<GameSchema>({
+    url: `ws://${hosts[current]}/v1/ws`,
+    WebSocket: WebSocket as never,
+    reconnect: { baseMs: 50, capMs: 400, attemptsMax: Number.POSITIVE_INFINITY },
+    commandRetry: { baseMs: 50, capMs: 400 },
+    hostProvider: () => ({
+      pick: ({ retry }) => {
+        if (retry > 0) current = (current + 1) % hosts.length;
+        return `ws://${hosts[current]}/v1/ws`;
+      },
+    }),
+    getToken: async () => {
+      for (let attempt = 0; attempt < hosts.length * 3; attempt += 1) {
+        try {
+          return (await fetchDevToken({ host: hosts[(current + attempt) % hosts.length] ?? '', player })).token;
+        } catch {
+          // that node is down; try the next
+        }
+      }
+      throw new Error('no node issued a token');
+    },
+  });
+}
+
+export interface CheckResult {
+  readonly ackedEventsLost: number;
+  readonly duplicateApplications: number;
+  readonly divergentReplicas: number;
+  readonly wrongSeq: number;
+  readonly details: string[];
+}
+
+/** Reads every replica's log (nodes must be stopped) and checks the histories. */
+export async function checkHistories(dataDirs: readonly string[], histories: readonly PlayerHistory[], partitionCount: number): Promise<CheckResult> {
+  const stores = dataDirs.map((path) => LogStore.open({ path, durability: 'os' }));
+  const details: string[] = [];
+  let lost = 0;
+  let duplicates = 0;
+  let divergent = 0;
+  let wrongSeq = 0;
+  try {
+    for (const store of stores) store.verify();
+    for (const history of histories) {
+      const key = aggregateKey('player', history.player);
+      const partition = partitionOf('player', history.player, partitionCount);
+      const sequences = stores.map((store) => store.aggregateEntries(partition, key, 0).map((entry) => (entry.events[0] as { value: string }).value));
+      const reference = sequences.reduce((longest, candidate) => (candidate.length > longest.length ? candidate : longest), [] as string[]);
+      for (const [replica, sequence] of sequences.entries()) {
+        if (sequence.join('|') !== reference.join('|')) {
+          divergent += 1;
+          details.push(`${history.player}: replica ${replica} holds ${sequence.length} values, others ${reference.length}`);
+        }
+      }
+      const seen = new Map<string, number>();
+      for (const value of reference) seen.set(value, (seen.get(value) ?? 0) + 1);
+      for (const [value, times] of seen) {
+        if (times > 1) {
+          duplicates += times - 1;
+          details.push(`${history.player}: ${value} applied ${times} times`);
+        }
+      }
+      for (const ack of history.acked) {
+        const index = reference.indexOf(ack.value);
+        if (index < 0) {
+          lost += 1;
+          details.push(`${history.player}: acknowledged ${ack.value} (seq ${ack.seq}) is missing`);
+        } else if (index + 1 !== ack.seq) {
+          wrongSeq += 1;
+          details.push(`${history.player}: ${ack.value} acknowledged at seq ${ack.seq} but stored at ${index + 1}`);
+        }
+      }
+    }
+  } finally {
+    for (const store of stores) await store.close();
+  }
+  return { ackedEventsLost: lost, duplicateApplications: duplicates, divergentReplicas: divergent, wrongSeq, details: details.slice(0, 20) };
+}
+
+/** Per player: time from the fault to its first acknowledgement after it. */
+export function recoveryTimesMs(histories: readonly PlayerHistory[], faultAtMs: number): number[] {
+  const times: number[] = [];
+  for (const history of histories) {
+    const next = history.acked.find((ack) => ack.ackedAtMs >= faultAtMs);
+    if (next !== undefined) times.push(next.ackedAtMs - faultAtMs);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
+}
+
+/** Polls every node's admin view until all replicas applied what their owners committed. */
+export async function waitConverged(ports: readonly number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const views = await Promise.all(
+      ports.map(async (port) => {
+        try {
+          return (await (await fetch(`http://127.0.0.1:${port}/v1/admin/cluster`)).json()) as { partitions: Array<{ partition: number; applied: number; role: string; commit: number }> };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    const live = views.filter((view) => view !== undefined);
+    const converged =
+      live.length === ports.length &&
+      live[0]!.partitions.every((row) => {
+        const applied = live.map((view) => view.partitions[row.partition]?.applied ?? -1);
+        return applied.every((value) => value === applied[0]);
+      });
+    if (converged) return;
+    if (Date.now() > deadline) throw new Error('replicas did not converge in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

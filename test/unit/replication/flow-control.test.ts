@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { OverloadedError, resolveReplicationSettings } from '../../../server/src/replication/index.ts';
+import { Harness, inFlightOfType } from './harness.ts';
+
+describe('flow control', () => {
+  it('flow control - proposals beyond uncommittedBytesMax are refused with OVERLOADED until commits catch up', () => {
+    const h = new Harness(['a', 'b', 'c'], { settings: { uncommittedBytesMax: 100, entryBytesMax: 50 } });
+    const leader = h.waitForLeader();
+    for (const id of ['a', 'b', 'c']) if (id !== leader) h.isolate(id);
+    const payload = 'p'.repeat(40);
+    expect(h.core(leader).propose(0, payload).ok).toBe(true);
+    expect(h.core(leader).propose(0, payload).ok).toBe(true);
+    const refused = h.core(leader).propose(0, payload);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) {
+      expect(refused.error).toBeInstanceOf(OverloadedError);
+      expect(refused.error.code).toBe('OVERLOADED');
+      expect(refused.error.retryable).toBe(true);
+    }
+    h.heal();
+    h.processAll();
+    h.deliverAll();
+    expect(h.core(leader).propose(0, payload).ok).toBe(true);
+  });
+
+  it('flow control - at most inflightAppendsMax appends carrying entries are unanswered per replica', () => {
+    const h = new Harness(['a', 'b', 'c'], { settings: { inflightAppendsMax: 2, appendEntriesMax: 1 } });
+    h.waitForLeader();
+    h.advance(2000);
+    const leader = h.readyLeader() as string;
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader) as string;
+    for (let index = 0; index < 10; index += 1) expect(h.core(leader).propose(0, `x${index}`).ok).toBe(true);
+    h.process(leader);
+    const appends = inFlightOfType(h, 'append', { from: leader, to: follower }).filter(
+      (item) => item.message.type === 'append' && item.message.entries.length > 0,
+    );
+    expect(appends).toHaveLength(2);
+    h.deliverAll();
+    h.advance(100);
+    expect(h.committedPayloads(follower)).toHaveLength(10);
+  });
+
+  it('flow control - settings are validated and frozen', () => {
+    expect(() => resolveReplicationSettings({ electionTimeoutMinMs: 500, electionTimeoutMaxMs: 400 })).toThrow(RangeError);
+    expect(() => resolveReplicationSettings({ heartbeatIntervalMs: 300 })).toThrow(/heartbeatIntervalMs/);
+    expect(() => resolveReplicationSettings({ appendEntriesMax: 0 })).toThrow(/positive integer/);
+    const settings = resolveReplicationSettings();
+    expect(Object.isFrozen(settings)).toBe(true);
+    expect(settings).toMatchObject({ heartbeatIntervalMs: 100, electionTimeoutMinMs: 500, electionTimeoutMaxMs: 1000 });
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import type { Entry } from '../../../server/src/replication/index.ts';
+import { Harness, loneNode, type Payload } from './harness.ts';
+
+describe('log', () => {
+  it("log - a follower's conflicting uncommitted suffix is truncated and replaced by the owner's", () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    h.advance(3000);
+    const old = h.readyLeader() as string;
+    const [b, c] = ['a', 'b', 'c'].filter((id) => id !== old) as [string, string];
+    h.isolate(old);
+    // Two proposals that only the isolated owner stores.
+    h.core(old).propose(0, 'lost-1');
+    h.core(old).propose(0, 'lost-2');
+    h.process(old);
+    const divergentLast = h.status(old).lastPosition;
+    h.advance(3000);
+    const fresh = h.readyLeader() as string;
+    expect([b, c]).toContain(fresh);
+    h.core(fresh).propose(0, 'kept');
+    h.process(fresh);
+    h.heal();
+    h.advance(1000);
+    for (const id of ['a', 'b', 'c']) expect(h.committedPayloads(id)).toEqual(['kept']);
+    // The old owner's stored log now holds the new owner's entries at those positions.
+    const storage = h.node(old).storage;
+    expect(storage.lastPosition(0)).toBeGreaterThanOrEqual(divergentLast);
+    const stored = storage.entries(0, storage.firstPosition(0), storage.lastPosition(0) + 1);
+    expect(stored.filter((entry) => entry.kind === 'command').map((entry) => entry.kind === 'command' && entry.payload)).toEqual(['kept']);
+  });
+
+  it('log - truncating an uncommitted membership entry reverts the membership', () => {
+    const { core, drain } = loneNode('f', { voters: ['l', 'f', 'g'] });
+    const fromL: Entry<Payload>[] = [
+      { position: 2, epoch: 2, kind: 'noop' },
+      { position: 3, epoch: 2, kind: 'membership', membership: { voters: ['l', 'f', 'g'], learners: ['h'] } },
+    ];
+    core.step('l', { type: 'append', partition: 0, epoch: 2, prevPosition: 1, prevEpoch: 1, entries: fromL, commit: 1, readmit: 0 });
+    drain();
+    expect(core.status(0).membership.learners).toEqual(['h']);
+    expect(core.status(0).membershipPending).toBe(true);
+    // A newer owner, g, never had entry 3: its append replaces it.
+    core.step('g', {
+      type: 'append',
+      partition: 0,
+      epoch: 3,
+      prevPosition: 2,
+      prevEpoch: 2,
+      entries: [{ position: 3, epoch: 3, kind: 'noop' }],
+      commit: 3,
+      readmit: 0,
+    });
+    const sent = drain();
+    expect(core.status(0).membership).toEqual({ voters: ['l', 'f', 'g'], learners: [] });
+    expect(core.status(0).commit).toBe(3);
+    expect(sent.at(-1)?.message).toMatchObject({ type: 'append-response', success: true, position: 3 });
+  });
+
+  it('log - an append that does not match refuses with a hint that skips a whole epoch', () => {
+    const { core, drain } = loneNode('f', { voters: ['l', 'f', 'g'] });
+    const entries: Entry<Payload>[] = [2, 3, 4, 5].map((position) => ({ position, epoch: 2, kind: 'command', payload: `e2-${position}` }));
+    core.step('l', { type: 'append', partition: 0, epoch: 2, prevPosition: 1, prevEpoch: 1, entries, commit: 1, readmit: 0 });
+    drain();
+    // The epoch-4 owner's entry 9 is far beyond this log, and its epoch-3 entries differ.
+    core.step('m', { type: 'append', partition: 0, epoch: 4, prevPosition: 9, prevEpoch: 3, entries: [], commit: 1, readmit: 0 });
+    const answer = drain().at(-1)?.message;
+    expect(answer).toMatchObject({ type: 'append-response', success: false, position: 9, hintPosition: 5, hintEpoch: 2 });
+  });
+});

@@ -5,7 +5,7 @@
  * printed (and bounded).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkHistories, percentile, recoveryTimesMs, runListAppend, waitConverged } from '../support/list-append.ts';
+import { adminHeaders, checkHistories, percentile, recoveryTimesMs, runListAppend, waitConverged } from '../support/list-append.ts';
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
 
 const PARTITIONS = 16;
@@ -16,8 +16,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function busiestOwner(ports: readonly number[]): Promise<string> {
-  const view = (await (await fetch(`http://127.0.0.1:${ports[0]}/v1/admin/cluster`)).json()) as { partitions: Array<{ leader: string | null }> };
+async function busiestOwner(hosts: readonly string[], adminToken?: string): Promise<string> {
+  const view = (await (await fetch(`http://${hosts[0]}/v1/admin/cluster`, adminHeaders(adminToken))).json()) as { partitions: Array<{ leader: string | null }> };
   const counts = new Map<string, number>();
   for (const row of view.partitions) if (row.leader !== null) counts.set(row.leader, (counts.get(row.leader) ?? 0) + 1);
   return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'node-1';
@@ -26,21 +26,21 @@ async function busiestOwner(ports: readonly number[]): Promise<string> {
 describe('cluster faults - real processes', () => {
   it('faults - kill -9 of the busiest owner loses no acknowledged append; it rejoins with its disk', async () => {
     cluster = await startProcessCluster(3, { partitionCount: PARTITIONS });
-    const ports = cluster.members.map((member) => member.port);
+    const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
     const players = Array.from({ length: 9 }, (_, n) => `kp${n}`);
     let killAtMs = 0;
     let victim = '';
     const current = cluster;
-    const histories = await runListAppend({ ports, players, durationMs: 9_000 }, async (elapsed) => {
+    const histories = await runListAppend({ hosts, players, durationMs: 9_000 }, async (elapsed) => {
       while (elapsed() < 2_500) await new Promise((resolve) => setTimeout(resolve, 50));
-      victim = await busiestOwner(ports);
+      victim = await busiestOwner(hosts);
       killAtMs = Date.now();
       await current.kill(victim, 'SIGKILL');
       while (elapsed() < 6_000) await new Promise((resolve) => setTimeout(resolve, 50));
       await current.start(victim);
     });
     await current.waitReady();
-    await waitConverged(ports, 30_000);
+    await waitConverged(hosts, 30_000);
     const recovery = recoveryTimesMs(histories, killAtMs);
     console.log(`kill -9 ${victim}: recovery ms p50 ${percentile(recovery, 0.5)} p99 ${percentile(recovery, 0.99)} max ${recovery.at(-1)}; acked ${histories.reduce((n, h) => n + h.acked.length, 0)}`);
     await current.stopAll();
@@ -53,20 +53,20 @@ describe('cluster faults - real processes', () => {
 
   it('faults - SIGSTOP of a node past the failure timeout, then SIGCONT: no loss, no divergence', async () => {
     cluster = await startProcessCluster(3, { partitionCount: PARTITIONS });
-    const ports = cluster.members.map((member) => member.port);
+    const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
     const players = Array.from({ length: 9 }, (_, n) => `sp${n}`);
     let pausedAtMs = 0;
     let victim = '';
     const current = cluster;
-    const histories = await runListAppend({ ports, players, durationMs: 8_000 }, async (elapsed) => {
+    const histories = await runListAppend({ hosts, players, durationMs: 8_000 }, async (elapsed) => {
       while (elapsed() < 2_000) await new Promise((resolve) => setTimeout(resolve, 50));
-      victim = await busiestOwner(ports);
+      victim = await busiestOwner(hosts);
       pausedAtMs = Date.now();
       await current.kill(victim, 'SIGSTOP');
       while (elapsed() < 5_000) await new Promise((resolve) => setTimeout(resolve, 50));
       await current.kill(victim, 'SIGCONT');
     });
-    await waitConverged(ports, 30_000);
+    await waitConverged(hosts, 30_000);
     const recovery = recoveryTimesMs(histories, pausedAtMs);
     console.log(`SIGSTOP ${victim} for 3 s: recovery ms p50 ${percentile(recovery, 0.5)} p99 ${percentile(recovery, 0.99)} max ${recovery.at(-1)}; acked ${histories.reduce((n, h) => n + h.acked.length, 0)}`);
     await current.stopAll();
@@ -78,20 +78,20 @@ describe('cluster faults - real processes', () => {
 
   it('faults - a node restarted with its disk wiped catches up and the history holds', async () => {
     cluster = await startProcessCluster(3, { partitionCount: PARTITIONS });
-    const ports = cluster.members.map((member) => member.port);
+    const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
     const players = Array.from({ length: 9 }, (_, n) => `wp${n}`);
     let victim = '';
     const current = cluster;
-    const histories = await runListAppend({ ports, players, durationMs: 8_000 }, async (elapsed) => {
+    const histories = await runListAppend({ hosts, players, durationMs: 8_000 }, async (elapsed) => {
       while (elapsed() < 2_000) await new Promise((resolve) => setTimeout(resolve, 50));
-      victim = await busiestOwner(ports);
+      victim = await busiestOwner(hosts);
       await current.kill(victim, 'SIGKILL');
       current.wipe(victim);
       while (elapsed() < 3_500) await new Promise((resolve) => setTimeout(resolve, 50));
       await current.start(victim);
     });
     await current.waitReady();
-    await waitConverged(ports, 30_000);
+    await waitConverged(hosts, 30_000);
     await current.stopAll();
     const check = await checkHistories(current.members.map((member) => member.dataDir), histories, PARTITIONS);
     expect(check.details).toEqual([]);

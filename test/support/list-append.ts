@@ -29,7 +29,8 @@ export interface PlayerHistory {
 }
 
 export interface WorkloadOptions {
-  readonly ports: readonly number[];
+  /** Every node's client address, host:port. */
+  readonly hosts: readonly string[];
   readonly players: readonly string[];
   readonly durationMs: number;
   readonly commandTimeoutMs?: number;
@@ -38,7 +39,7 @@ export interface WorkloadOptions {
 export async function runListAppend(options: WorkloadOptions, during?: (elapsedMs: () => number) => Promise<void>): Promise<PlayerHistory[]> {
   const startedMs = Date.now();
   const histories = options.players.map((player) => ({ player, acked: [] as Ack[], failed: 0, indeterminate: 0 }));
-  const clients = options.players.map((player, index) => clientFor(player, options.ports, index));
+  const clients = options.players.map((player, index) => clientFor(player, options.hosts, index));
   await Promise.all(clients.map((client) => client.connect()));
   const loops = histories.map(async (history, index) => {
     const client = clients[index];
@@ -59,8 +60,7 @@ export async function runListAppend(options: WorkloadOptions, during?: (elapsedM
   return histories;
 }
 
-function clientFor(player: string, ports: readonly number[], index: number): RingstateClient<GameSchema> {
-  const hosts = ports.map((port) => `127.0.0.1:${port}`);
+function clientFor(player: string, hosts: readonly string[], index: number): RingstateClient<GameSchema> {
   let current = index % hosts.length;
   return new RingstateClient<GameSchema>({
     url: `ws://${hosts[current]}/v1/ws`,
@@ -156,13 +156,13 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** Polls every node's admin view until all replicas applied what their owners committed. */
-export async function waitConverged(ports: readonly number[], timeoutMs: number): Promise<void> {
+export async function waitConverged(hosts: readonly string[], timeoutMs: number, adminToken?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const views = await Promise.all(
-      ports.map(async (port) => {
+      hosts.map(async (host) => {
         try {
-          return (await (await fetch(`http://127.0.0.1:${port}/v1/admin/cluster`)).json()) as { partitions: Array<{ partition: number; applied: number; role: string; commit: number }> };
+          return (await (await fetch(`http://${host}/v1/admin/cluster`, adminHeaders(adminToken))).json()) as { partitions: Array<{ partition: number; applied: number; role: string; commit: number }> };
         } catch {
           return undefined;
         }
@@ -170,7 +170,7 @@ export async function waitConverged(ports: readonly number[], timeoutMs: number)
     );
     const live = views.filter((view) => view !== undefined);
     const converged =
-      live.length === ports.length &&
+      live.length === hosts.length &&
       live[0]!.partitions.every((row) => {
         const applied = live.map((view) => view.partitions[row.partition]?.applied ?? -1);
         return applied.every((value) => value === applied[0]);
@@ -179,4 +179,8 @@ export async function waitConverged(ports: readonly number[], timeoutMs: number)
     if (Date.now() > deadline) throw new Error('replicas did not converge in time');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+export function adminHeaders(token: string | undefined): RequestInit {
+  return token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } };
 }

@@ -15,7 +15,9 @@
  *
  * LslClientModel mirrors the LSL script's logic step for step (queue spaced at ~1 request/s,
  * host rotation on NULL_KEY, 499 and 5xx, llHMAC signing with its own llEscapeURL, long-poll
- * with resume by seq, push registration and re-registration). It deliberately signs with its
+ * with resume by seq, push registration and re-registration). It starts from seq 0, where the
+ * script without a saved cursor first reads the state's seq (0 for the fresh aggregates used
+ * here). It deliberately signs with its
  * own code, not the server's, so a canonicalisation mismatch between script and server fails
  * the tests.
  */

@@ -13,6 +13,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ProcessMember {
   readonly nodeId: string;
+  /** Address clients and peers use: 127.0.0.1, or the node's namespace address. */
+  readonly host: string;
+  readonly namespace: string | undefined;
   readonly port: number;
   readonly peerPort: number;
   readonly dataDir: string;
@@ -33,16 +36,23 @@ export interface ProcessCluster {
   remove(): void;
 }
 
-export async function startProcessCluster(size: number, settings: Record<string, unknown> = {}): Promise<ProcessCluster> {
+export interface ProcessClusterOptions {
+  /** Run node i inside network namespace `namespaces[i]`, bound to `hosts[i]` (see netns-lab.ts). */
+  readonly netns?: { readonly hosts: readonly string[]; readonly namespaces: readonly string[] };
+}
+
+export async function startProcessCluster(size: number, settings: Record<string, unknown> = {}, options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
   const dir = tempDir('pcluster');
   const ids = Array.from({ length: size }, (_, n) => `node-${n + 1}`);
   const members: ProcessMember[] = [];
-  for (const nodeId of ids) {
-    members.push({ nodeId, port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' });
+  for (const [index, nodeId] of ids.entries()) {
+    const host = options.netns?.hosts[index] ?? '127.0.0.1';
+    members.push({ nodeId, host, namespace: options.netns?.namespaces[index], port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' });
   }
   for (const member of members) {
     const config = {
       nodeId: member.nodeId,
+      host: member.host,
       port: member.port,
       dataDir: member.dataDir,
       devMode: true,
@@ -52,8 +62,9 @@ export async function startProcessCluster(size: number, settings: Record<string,
       cluster: {
         enabled: true,
         members: ids,
+        peerHost: member.host,
         peerPort: member.peerPort,
-        bootstrap: members.filter((other) => other !== member).map((other) => `127.0.0.1:${other.peerPort}`),
+        bootstrap: members.filter((other) => other !== member).map((other) => `${other.host}:${other.peerPort}`),
         ...((settings['cluster'] as Record<string, unknown> | undefined) ?? {}),
       },
     };
@@ -69,7 +80,11 @@ export async function startProcessCluster(size: number, settings: Record<string,
     root: dir.path,
     async start(nodeId) {
       const member = byId(nodeId);
-      const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/cli.ts', 'start', '--config', member.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const args = ['--import', 'tsx', 'server/src/cli.ts', 'start', '--config', member.configFile];
+      const child =
+        member.namespace === undefined
+          ? spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+          : spawn('ip', ['netns', 'exec', member.namespace, process.execPath, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       member.child = child;
       child.stdout?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
       child.stderr?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
@@ -94,7 +109,7 @@ export async function startProcessCluster(size: number, settings: Record<string,
         for (;;) {
           if (member.child === undefined) break;
           try {
-            if ((await fetch(`http://127.0.0.1:${member.port}/readyz`)).ok) break;
+            if ((await fetch(`http://${member.host}:${member.port}/readyz`)).ok) break;
           } catch {
             // not up yet
           }

@@ -8,7 +8,7 @@
  * layer provides a replicated one with the same interface.
  */
 import { mkdirSync } from 'node:fs';
-import { AggregateRegistry, AggregateRuntime, type AggregateDefinition } from './aggregate/index.ts';
+import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
 import type { Config } from './config/index.ts';
 import { HttpRouter, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
@@ -52,7 +52,19 @@ export class GameNode {
     this.metrics = new NodeMetrics({ defaultMetrics: options.processMetrics ?? true });
     mkdirSync(config.dataDir, { recursive: true });
     this.store = LogStore.open({ path: config.dataDir, durability: config.durability });
-    this.cluster = config.cluster.enabled ? new ClusterServices(config, this.store, this.logger) : undefined;
+    const epochs = new Map<number, number>();
+    this.cluster = config.cluster.enabled
+      ? new ClusterServices(config, this.store, this.logger, {
+          onOwnershipChange: (change) => {
+            this.metrics.ownershipChanges.inc({ reason: change.reason });
+            if (change.reason === 'campaign') this.metrics.elections.inc();
+            if (epochs.get(change.partition) !== change.epoch) {
+              epochs.set(change.partition, change.epoch);
+              this.metrics.epochChanges.inc();
+            }
+          },
+        })
+      : undefined;
     this.log = this.cluster?.log ?? new LocalPartitionLog(this.store);
     this.tokens = new PlayerTokens(config.tokens);
     this.runtime = new AggregateRuntime({
@@ -92,7 +104,14 @@ export class GameNode {
         logger: this.logger,
         nowMs: Date.now,
         isShuttingDown: () => this.state !== 'running',
-        ...(this.cluster === undefined ? {} : { forward: this.cluster.forward.bind(this.cluster) }),
+        ...(this.cluster === undefined
+          ? {}
+          : {
+              forward: (owner: string, request: CommandRequest) => {
+                this.metrics.forwardedCommands.inc();
+                return (this.cluster as ClusterServices).forward(owner, request);
+              },
+            }),
       },
       this.httpRoutes(),
       this.logger,
@@ -164,6 +183,27 @@ export class GameNode {
     return { nodeId: this.config.nodeId, ringVersion: cluster.ring.version, members, partitions };
   }
 
+  private updatePartitionGauges(): void {
+    const view = this.clusterView();
+    const alive = new Set(view.members.filter((member) => member.alive).map((member) => member.nodeId));
+    let owned = 0;
+    let replicated = 0;
+    let under = 0;
+    let lag = 0;
+    for (const row of view.partitions) {
+      if (row.voters.includes(this.config.nodeId) || row.replicas.includes(this.config.nodeId)) replicated += 1;
+      if (row.leader === this.config.nodeId && row.ready) {
+        owned += 1;
+        if (row.voters.filter((voter) => alive.has(voter)).length < Math.min(this.config.replicationFactor, row.replicas.length)) under += 1;
+      }
+      lag = Math.max(lag, row.lag);
+    }
+    this.metrics.partitionsOwned.set(owned);
+    this.metrics.partitionsReplicated.set(replicated);
+    this.metrics.partitionsUnderReplicated.set(under);
+    this.metrics.replicationLagEntries.set(lag);
+  }
+
   private passivate(): void {
     const dropped = this.runtime.passivateIdle();
     this.runtime.compactIdleDocs();
@@ -187,6 +227,7 @@ export class GameNode {
     );
     router.add('GET', '/metrics', async () => {
       this.metrics.activeAggregates.set(this.runtime.activeCount);
+      this.updatePartitionGauges();
       return { status: 200, contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
     });
     adminRoutes(router, { token: this.config.admin.token, view: () => this.clusterView() });

@@ -42,4 +42,22 @@ describe('cluster - three nodes in one process', () => {
     expect(logs[1]).toEqual(logs[0]);
     expect(logs[2]).toEqual(logs[0]);
   }, 60_000);
+
+  it('cluster - the admin view and metrics show members, ring, owners and forwarding', async () => {
+    const views = await Promise.all(
+      cluster.members.map(async (member) => (await (await fetch(`http://127.0.0.1:${member.port}/v1/admin/cluster`)).json()) as { ringVersion: number; members: Array<{ nodeId: string; alive: boolean }>; partitions: Array<{ leader: string | null; replicas: string[] }> }),
+    );
+    expect(new Set(views.map((view) => view.ringVersion)).size).toBe(1);
+    for (const view of views) {
+      expect(view.members.filter((member) => member.alive).map((member) => member.nodeId).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+      expect(view.partitions).toHaveLength(16);
+      expect(view.partitions.every((row) => row.replicas.length === 3)).toBe(true);
+    }
+    const leaders = views.map((view) => view.partitions.map((row) => row.leader).join(','));
+    expect(leaders[1]).toBe(leaders[0]);
+    const metrics = await Promise.all(cluster.members.map(async (member) => (await fetch(`http://127.0.0.1:${member.port}/metrics`)).text()));
+    const owned = metrics.map((text) => Number(/^ringstate_partitions_owned (\d+)/m.exec(text)?.[1]));
+    expect(owned.reduce((a, b) => a + b, 0)).toBe(16);
+    expect(metrics.some((text) => /^ringstate_forwarded_commands_total [1-9]/m.test(text))).toBe(true);
+  });
 });

@@ -36,6 +36,32 @@ export class NodeMetrics {
   readonly handlerErrors = new Counter({ name: 'ringstate_handler_errors_total', help: 'Aggregate handlers that threw.', registers: [this.registry] });
   readonly passivations = new Counter({ name: 'ringstate_passivations_total', help: 'Aggregates dropped from memory when idle.', registers: [this.registry] });
 
+  readonly partitionsOwned = new Gauge({ name: 'ringstate_partitions_owned', help: 'Partitions this node owns and serves.', registers: [this.registry] });
+  readonly partitionsReplicated = new Gauge({ name: 'ringstate_partitions_replicated', help: 'Partitions this node holds a replica of.', registers: [this.registry] });
+  readonly partitionsUnderReplicated = new Gauge({
+    name: 'ringstate_partitions_under_replicated',
+    help: 'Partitions owned by this node with fewer live voters than the replication factor.',
+    registers: [this.registry],
+  });
+  readonly replicationLagEntries = new Gauge({
+    name: 'ringstate_replication_lag_entries',
+    help: 'Largest gap between a partition owner\'s commit and this replica\'s applied position.',
+    registers: [this.registry],
+  });
+  readonly elections = new Counter({ name: 'ringstate_elections_total', help: 'Elections this node started (campaigns).', registers: [this.registry] });
+  readonly epochChanges = new Counter({ name: 'ringstate_epoch_changes_total', help: 'Partition epoch changes seen by this node.', registers: [this.registry] });
+  readonly ownershipChanges = new Counter({
+    name: 'ringstate_ownership_changes_total',
+    help: 'Ownership changes of partitions on this node, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly forwardedCommands = new Counter({
+    name: 'ringstate_forwarded_commands_total',
+    help: 'Commands this node forwarded to the partition owner.',
+    registers: [this.registry],
+  });
+
   private readonly outcomeCounters = new Map<string, { inc: () => void }>();
 
   /** The counter child for one outcome, cached: label lookup per command is measurable. */

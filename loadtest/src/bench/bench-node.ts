@@ -125,7 +125,7 @@ async function connect(server: Server, count: number, prefix: string): Promise<P
   }
   const pid = server.child.pid;
   if (pid === undefined) throw new Error('server has no pid');
-  return { label: server.label, pid, clients, playerOf };
+  return { label: server.label, pids: [pid], clients, playerOf };
 }
 
 async function runPhase(server: Server, kind: 'closed' | 'open'): Promise<PhaseResult> {

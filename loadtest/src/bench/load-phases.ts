@@ -27,7 +27,8 @@ export interface PhaseResult {
 
 export interface PhaseTarget {
   readonly label: string;
-  readonly pid: number;
+  /** Every server process whose CPU the phase charges (all nodes of a cluster). */
+  readonly pids: readonly number[];
   readonly clients: readonly FrameClient[];
   /** Player id of client n (its own aggregate). */
   readonly playerOf: (client: number) => string;
@@ -76,7 +77,7 @@ export async function closedLoop(target: PhaseTarget, options: { warmupMs: numbe
     for (let n = 0; n < options.window; n += 1) sendNext();
   });
   await sleep(options.warmupMs);
-  const measured = await measure(target.pid, options.durationMs, () => {
+  const measured = await measure(target.pids, options.durationMs, () => {
     recording = true;
   });
   recording = false;
@@ -124,7 +125,7 @@ export async function openLoop(target: PhaseTarget, options: { warmupMs: number;
     });
   }, 1);
   await sleep(options.warmupMs);
-  const measured = await measure(target.pid, options.durationMs, () => {
+  const measured = await measure(target.pids, options.durationMs, () => {
     recording = true;
   });
   recording = false;
@@ -139,8 +140,9 @@ interface Measured {
   generatorUtilisation: number;
 }
 
-async function measure(pid: number, durationMs: number, begin: () => void): Promise<Measured> {
-  const cpuBefore = processCpuMicros(pid);
+async function measure(pids: readonly number[], durationMs: number, begin: () => void): Promise<Measured> {
+  const cpu = (): number => pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+  const cpuBefore = cpu();
   const eluBefore = performance.eventLoopUtilization();
   const started = performance.now();
   begin();
@@ -148,7 +150,7 @@ async function measure(pid: number, durationMs: number, begin: () => void): Prom
   const seconds = (performance.now() - started) / 1000;
   return {
     seconds,
-    cpuMicros: processCpuMicros(pid) - cpuBefore,
+    cpuMicros: cpu() - cpuBefore,
     generatorUtilisation: performance.eventLoopUtilization(eluBefore).utilization,
   };
 }

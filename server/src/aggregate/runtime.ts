@@ -283,6 +283,9 @@ export class AggregateRuntime {
   }
 
   private publish(entry: LogEntry): void {
+    // Record the commit before anyone hears of it, so a reader woken by this entry sees it.
+    const active = this.active.get(entry.aggregate);
+    if (active !== undefined && active.committedSeq < entry.seq) active.committedSeq = entry.seq;
     const set = this.subscribers.get(entry.aggregate);
     if (set === undefined || entry.update.byteLength === 0) return;
     for (const subscriber of set) subscriber.onUpdate(entry.seq, entry.update);

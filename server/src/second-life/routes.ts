@@ -94,6 +94,7 @@ class SecondLifeApiImpl implements SecondLifeApi {
   private readonly nowMs: () => number;
   private readonly waiters = new Set<Waiter>();
   private readonly pollsPerObject = new Map<string, number>();
+  private pollsTotal = 0;
   private readonly housekeeping: ReturnType<typeof setInterval>;
   private seenServing = false;
 
@@ -257,14 +258,14 @@ class SecondLifeApiImpl implements SecondLifeApi {
     const settings = this.deps.settings;
     const held = this.pollsPerObject.get(objectId) ?? 0;
     if (held >= settings.longPollsPerObjectMax) throw new RingstateError('RATE_LIMITED', `an object may hold ${settings.longPollsPerObjectMax} long-polls at once`);
-    let total = 0;
-    for (const count of this.pollsPerObject.values()) total += count;
-    if (total >= settings.longPollsMax) throw new RingstateError('OVERLOADED', 'this node holds its maximum of long-polls; try another host');
+    if (this.pollsTotal >= settings.longPollsMax) throw new RingstateError('OVERLOADED', 'this node holds its maximum of long-polls; try another host');
     this.pollsPerObject.set(objectId, held + 1);
+    this.pollsTotal += 1;
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.pollsTotal -= 1;
       const left = (this.pollsPerObject.get(objectId) ?? 1) - 1;
       if (left <= 0) this.pollsPerObject.delete(objectId);
       else this.pollsPerObject.set(objectId, left);

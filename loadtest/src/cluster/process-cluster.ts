@@ -1,0 +1,143 @@
+/**
+ * An N-node cluster of real processes (`server/src/cli.ts start --config <file>`), for the load
+ * tester, the cluster benchmark and the fault tests that kill -9, SIGSTOP, restart or wipe
+ * nodes. Configs are written like infra/local does.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+export interface ProcessMember {
+  readonly nodeId: string;
+  /** Address clients and peers use: 127.0.0.1, or the node's namespace address. */
+  readonly host: string;
+  readonly namespace: string | undefined;
+  readonly port: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  readonly configFile: string;
+  child: ChildProcess | undefined;
+  output: string;
+}
+
+export interface ProcessCluster {
+  readonly members: ProcessMember[];
+  readonly root: string;
+  start(nodeId: string): Promise<void>;
+  kill(nodeId: string, signal?: NodeJS.Signals): Promise<void>;
+  wipe(nodeId: string): void;
+  /** Waits until GET /readyz answers 200 on every running member. */
+  waitReady(timeoutMs?: number): Promise<void>;
+  stopAll(): Promise<void>;
+  remove(): void;
+}
+
+export interface ProcessClusterOptions {
+  /** Run node i inside network namespace `namespaces[i]`, bound to `hosts[i]` (see netns-lab.ts). */
+  readonly netns?: { readonly hosts: readonly string[]; readonly namespaces: readonly string[] };
+}
+
+export async function startProcessCluster(size: number, settings: Record<string, unknown> = {}, options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
+  const dirPath = mkdtempSync(join(tmpdir(), 'ringstate-cluster-'));
+  const dir = { path: dirPath, remove: () => rmSync(dirPath, { recursive: true, force: true }) };
+  const ids = Array.from({ length: size }, (_, n) => `node-${n + 1}`);
+  const members: ProcessMember[] = [];
+  for (const [index, nodeId] of ids.entries()) {
+    const host = options.netns?.hosts[index] ?? '127.0.0.1';
+    members.push({ nodeId, host, namespace: options.netns?.namespaces[index], port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' });
+  }
+  for (const member of members) {
+    const config = {
+      nodeId: member.nodeId,
+      host: member.host,
+      port: member.port,
+      dataDir: member.dataDir,
+      devMode: true,
+      logLevel: process.env['CLUSTER_LOG'] ?? 'warn',
+      partitionCount: 16,
+      ...settings,
+      cluster: {
+        enabled: true,
+        members: ids,
+        peerHost: member.host,
+        peerPort: member.peerPort,
+        bootstrap: members.filter((other) => other !== member).map((other) => `${other.host}:${other.peerPort}`),
+        ...((settings['cluster'] as Record<string, unknown> | undefined) ?? {}),
+      },
+    };
+    writeFileSync(member.configFile, JSON.stringify(config));
+  }
+  const byId = (nodeId: string): ProcessMember => {
+    const member = members.find((candidate) => candidate.nodeId === nodeId);
+    if (member === undefined) throw new Error(`no member ${nodeId}`);
+    return member;
+  };
+  const cluster: ProcessCluster = {
+    members,
+    root: dir.path,
+    async start(nodeId) {
+      const member = byId(nodeId);
+      const args = ['--import', 'tsx', 'server/src/cli.ts', 'start', '--config', member.configFile];
+      const child =
+        member.namespace === undefined
+          ? spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+          : spawn('ip', ['netns', 'exec', member.namespace, process.execPath, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      member.child = child;
+      child.stdout?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
+      child.once('exit', () => {
+        if (member.child === child) member.child = undefined;
+      });
+    },
+    async kill(nodeId, signal = 'SIGKILL') {
+      const member = byId(nodeId);
+      const child = member.child;
+      if (child === undefined) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      if (signal === 'SIGKILL' || signal === 'SIGTERM') await exited;
+    },
+    wipe(nodeId) {
+      rmSync(byId(nodeId).dataDir, { recursive: true, force: true });
+    },
+    async waitReady(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (const member of members) {
+        for (;;) {
+          if (member.child === undefined) break;
+          try {
+            if ((await fetch(`http://${member.host}:${member.port}/readyz`)).ok) break;
+          } catch {
+            // not up yet
+          }
+          if (Date.now() > deadline) throw new Error(`${member.nodeId} not ready:\n${member.output.slice(-3000)}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    },
+    async stopAll() {
+      await Promise.all(members.map((member) => cluster.kill(member.nodeId, 'SIGTERM')));
+    },
+    remove() {
+      dir.remove();
+    },
+  };
+  for (const member of members) await cluster.start(member.nodeId);
+  await cluster.waitReady();
+  return cluster;
+}

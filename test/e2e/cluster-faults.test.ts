@@ -5,7 +5,7 @@
  * printed (and bounded).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminHeaders, checkHistories, percentile, recoveryTimesMs, runListAppend, waitConverged } from '../support/list-append.ts';
+import { busiestOwner, checkHistories, percentile, recoveryTimesMs, runListAppend, waitConverged } from '../support/list-append.ts';
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
 
 const PARTITIONS = 16;
@@ -15,13 +15,6 @@ afterEach(async () => {
   cluster?.remove();
   cluster = undefined;
 });
-
-async function busiestOwner(hosts: readonly string[], adminToken?: string): Promise<string> {
-  const view = (await (await fetch(`http://${hosts[0]}/v1/admin/cluster`, adminHeaders(adminToken))).json()) as { partitions: Array<{ leader: string | null }> };
-  const counts = new Map<string, number>();
-  for (const row of view.partitions) if (row.leader !== null) counts.set(row.leader, (counts.get(row.leader) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'node-1';
-}
 
 describe('cluster faults - real processes', () => {
   it('faults - kill -9 of the busiest owner loses no acknowledged append; it rejoins with its disk', async () => {

@@ -9,10 +9,9 @@
  * exactly once, at the seq it was acknowledged with; no value appears twice; and every replica
  * holds the same sequence (S1, S3, S4).
  */
-import WebSocket from 'ws';
-import { RingstateClient, fetchDevToken, RingstateError } from '@ringstate/client-sdk';
+import { RingstateError } from '@ringstate/client-sdk';
 import { aggregateKey, partitionOf } from '@ringstate/client-sdk/protocol';
-import type { GameSchema } from '../../server/example-game/index.ts';
+import { rotatingClient } from '../../loadtest/src/driver/rotating-client.ts';
 import { LogStore } from '../../server/src/log/index.ts';
 
 export interface Ack {
@@ -39,7 +38,7 @@ export interface WorkloadOptions {
 export async function runListAppend(options: WorkloadOptions, during?: (elapsedMs: () => number) => Promise<void>): Promise<PlayerHistory[]> {
   const startedMs = Date.now();
   const histories = options.players.map((player) => ({ player, acked: [] as Ack[], failed: 0, indeterminate: 0 }));
-  const clients = options.players.map((player, index) => clientFor(player, options.hosts, index));
+  const clients = options.players.map((player, index) => rotatingClient(player, options.hosts, index));
   await Promise.all(clients.map((client) => client.connect()));
   const loops = histories.map(async (history, index) => {
     const client = clients[index];
@@ -58,32 +57,6 @@ export async function runListAppend(options: WorkloadOptions, during?: (elapsedM
   await Promise.all([...loops, during?.(() => Date.now() - startedMs)]);
   for (const client of clients) client.close();
   return histories;
-}
-
-function clientFor(player: string, hosts: readonly string[], index: number): RingstateClient<GameSchema> {
-  let current = index % hosts.length;
-  return new RingstateClient<GameSchema>({
-    url: `ws://${hosts[current]}/v1/ws`,
-    WebSocket: WebSocket as never,
-    reconnect: { baseMs: 50, capMs: 400, attemptsMax: Number.POSITIVE_INFINITY },
-    commandRetry: { baseMs: 50, capMs: 400 },
-    hostProvider: () => ({
-      pick: ({ retry }) => {
-        if (retry > 0) current = (current + 1) % hosts.length;
-        return `ws://${hosts[current]}/v1/ws`;
-      },
-    }),
-    getToken: async () => {
-      for (let attempt = 0; attempt < hosts.length * 3; attempt += 1) {
-        try {
-          return (await fetchDevToken({ host: hosts[(current + attempt) % hosts.length] ?? '', player })).token;
-        } catch {
-          // that node is down; try the next
-        }
-      }
-      throw new Error('no node issued a token');
-    },
-  });
 }
 
 export interface CheckResult {
@@ -155,32 +128,4 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
 }
 
-/** Polls every node's admin view until all replicas applied what their owners committed. */
-export async function waitConverged(hosts: readonly string[], timeoutMs: number, adminToken?: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const views = await Promise.all(
-      hosts.map(async (host) => {
-        try {
-          return (await (await fetch(`http://${host}/v1/admin/cluster`, adminHeaders(adminToken))).json()) as { partitions: Array<{ partition: number; applied: number; role: string; commit: number }> };
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    const live = views.filter((view) => view !== undefined);
-    const converged =
-      live.length === hosts.length &&
-      live[0]!.partitions.every((row) => {
-        const applied = live.map((view) => view.partitions[row.partition]?.applied ?? -1);
-        return applied.every((value) => value === applied[0]);
-      });
-    if (converged) return;
-    if (Date.now() > deadline) throw new Error('replicas did not converge in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-export function adminHeaders(token: string | undefined): RequestInit {
-  return token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } };
-}
+export { adminHeaders, busiestOwner, waitConverged } from '../../loadtest/src/cluster/admin-client.ts';

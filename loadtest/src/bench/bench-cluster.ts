@@ -1,0 +1,244 @@
+/**
+ * `npm run bench:cluster`: a 3-node RF=3 cluster, a 1-node RF=1 server and a raw uWebSockets.js
+ * echo server, driven by the same simulated clients in the same run; then a failover figure
+ * over repeated kill -9 of the busiest owner.
+ *
+ * Throughput phase (closed loop, --clients connections, one command in flight each): each
+ * client connects to the node that owns its player's partition (as host suggestion will direct
+ * it), so the figure is the replication cost, not forwarding. CPU per command sums every server
+ * process of the system under test; the ratios compare with RF=1 and with the echo, measured
+ * in the same run. Nodes are not pinned: three nodes and the generator share two cores.
+ *
+ * Failover phase (--kills times): kill -9 the node owning the most partitions while probe
+ * clients append to players on every partition; report the time from the kill until every
+ * partition it owned has a ready owner again (polling the survivors' admin views every 20 ms),
+ * and, per affected probe, until its first acknowledged command after the kill. The victim is
+ * restarted with its disk and the cluster converges before the next kill.
+ */
+import '../../../server/src/polyfills.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { partitionOf } from '@ringstate/client-sdk/protocol';
+import { busiestOwner, fetchClusterView, waitConverged } from '../cluster/admin-client.ts';
+import { startProcessCluster, type ProcessCluster } from '../cluster/process-cluster.ts';
+import { FrameClient } from '../driver/frame-client.ts';
+import { rotatingClient } from '../driver/rotating-client.ts';
+import { closedLoop, sleep, type PhaseResult } from './load-phases.ts';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '8' },
+    kills: { type: 'string', default: '10' },
+    partitions: { type: 'string', default: '64' },
+    durability: { type: 'string', default: 'fsync' },
+  },
+});
+const clientCount = Number(values.clients);
+const durationMs = Number(values.seconds) * 1000;
+const kills = Number(values.kills);
+const partitionCount = Number(values.partitions);
+const durability = String(values.durability);
+
+async function waitHttp(url: string): Promise<void> {
+  for (let tries = 0; tries < 300; tries += 1) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function openClients(hostOf: (player: string) => string, prefix: string, withHello: boolean): Promise<{ clients: FrameClient[]; playerOf: (index: number) => string }> {
+  const playerOf = (index: number): string => `${prefix}${index}`;
+  const clients = await Promise.all(
+    Array.from({ length: clientCount }, async (_, index) => {
+      const host = hostOf(playerOf(index));
+      const client = await FrameClient.open(withHello ? `ws://${host}/v1/ws` : `ws://${host}/`);
+      if (withHello) {
+        const response = await fetch(`http://${host}/v1/dev/token`, { method: 'POST', body: JSON.stringify({ player: playerOf(index) }) });
+        await client.hello(((await response.json()) as { token: string }).token);
+      }
+      return client;
+    }),
+  );
+  return { clients, playerOf };
+}
+
+async function measureEcho(): Promise<PhaseResult> {
+  const port = 19_900 + Math.floor(Math.random() * 50);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'loadtest/src/bench/echo-server.ts', String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/healthz`);
+    const { clients, playerOf } = await openClients(() => `127.0.0.1:${port}`, 'echo-', false);
+    const result = await closedLoop({ label: 'uWS echo', pids: [child.pid ?? 0], clients, playerOf }, { warmupMs: 2_000, durationMs, window: 1 });
+    for (const client of clients) client.close();
+    return result;
+  } finally {
+    await stopChild(child);
+  }
+}
+
+async function measureSingle(): Promise<PhaseResult> {
+  const port = 19_950 + Math.floor(Math.random() * 40);
+  const dataDir = mkdtempSync(join(tmpdir(), 'ringstate-bench-rf1-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/cli.ts', 'dev', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, RINGSTATE_DURABILITY: durability, RINGSTATE_PARTITION_COUNT: String(partitionCount), RINGSTATE_LIMITS_MESSAGES_PER_SECOND_MAX: '1000000' },
+  });
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/readyz`);
+    const { clients, playerOf } = await openClients(() => `127.0.0.1:${port}`, 'single-', true);
+    const result = await closedLoop({ label: `1 node, RF=1 (${durability})`, pids: [child.pid ?? 0], clients, playerOf }, { warmupMs: 2_000, durationMs, window: 1 });
+    for (const client of clients) client.close();
+    return result;
+  } finally {
+    await stopChild(child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function measureCluster(cluster: ProcessCluster): Promise<PhaseResult> {
+  const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
+  const view = await fetchClusterView(hosts[0] ?? '');
+  const ownerHost = (player: string): string => {
+    const leader = view?.partitions[partitionOf('player', player, partitionCount)]?.leader;
+    const member = cluster.members.find((candidate) => candidate.nodeId === leader) ?? cluster.members[0];
+    return `${member?.host}:${member?.port}`;
+  };
+  const { clients, playerOf } = await openClients(ownerHost, 'cluster-', true);
+  const pids = cluster.members.map((member) => member.child?.pid ?? 0);
+  const result = await closedLoop({ label: `3 nodes, RF=3 (${durability})`, pids, clients, playerOf }, { warmupMs: 2_000, durationMs, window: 1 });
+  for (const client of clients) client.close();
+  return result;
+}
+
+interface KillResult {
+  victim: string;
+  newOwnerMs: number;
+  clientRecoveryMs: number[];
+}
+
+async function killOnce(cluster: ProcessCluster, round: number): Promise<KillResult> {
+  const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
+  await waitConverged(hosts, 60_000);
+  const victim = await busiestOwner(hosts);
+  const before = await fetchClusterView(hosts[0] ?? '');
+  const owned = new Set((before?.partitions ?? []).filter((row) => row.leader === victim).map((row) => row.partition));
+  const survivors = cluster.members.filter((member) => member.nodeId !== victim).map((member) => `${member.host}:${member.port}`);
+  // One probe player per owned partition (searching ids until each partition has one).
+  const probes: Array<{ player: string; partition: number }> = [];
+  for (let n = 0; probes.length < owned.size && n < 100_000; n += 1) {
+    const player = `probe-${round}-${n}`;
+    const partition = partitionOf('player', player, partitionCount);
+    if (owned.has(partition) && !probes.some((probe) => probe.partition === partition)) probes.push({ player, partition });
+  }
+  const clients = probes.map((probe, index) => rotatingClient(probe.player, survivors, index));
+  await Promise.all(clients.map((client) => client.connect()));
+  let stop = false;
+  let killAtMs = Number.POSITIVE_INFINITY;
+  const firstAckAfterKill: Array<number | undefined> = probes.map(() => undefined);
+  const loops = clients.map(async (client, index) => {
+    for (let k = 0; !stop; k += 1) {
+      try {
+        await client.send('player', probes[index]?.player ?? '', { type: 'append', value: `v${k}` }, { timeoutMs: 20_000 });
+        const now = Date.now();
+        if (now > killAtMs && firstAckAfterKill[index] === undefined) firstAckAfterKill[index] = now - killAtMs;
+      } catch {
+        // retried by the next iteration
+      }
+    }
+  });
+  await sleep(1_000);
+  killAtMs = Date.now();
+  await cluster.kill(victim, 'SIGKILL');
+  let newOwnerMs = Number.NaN;
+  while (Date.now() - killAtMs < 30_000) {
+    const views = await Promise.all(survivors.map((host) => fetchClusterView(host)));
+    const settled = views.every((view) => view !== undefined && [...owned].every((partition) => {
+      const row = view.partitions[partition];
+      return row !== undefined && row.leader !== null && row.leader !== victim;
+    }));
+    const readyOwners = [...owned].every((partition) => views.some((view) => {
+      const row = view?.partitions[partition];
+      return row !== undefined && row.role === 'leader' && row.ready;
+    }));
+    if (settled && readyOwners) {
+      newOwnerMs = Date.now() - killAtMs;
+      break;
+    }
+    await sleep(20);
+  }
+  while (firstAckAfterKill.some((value) => value === undefined) && Date.now() - killAtMs < 30_000) await sleep(20);
+  stop = true;
+  await Promise.all(loops);
+  for (const client of clients) client.close();
+  await cluster.start(victim);
+  await cluster.waitReady();
+  return { victim, newOwnerMs, clientRecoveryMs: firstAckAfterKill.filter((value): value is number => value !== undefined) };
+}
+
+function pct(sorted: readonly number[], p: number): string {
+  if (sorted.length === 0) return 'n/a';
+  return String(Math.round(sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN));
+}
+
+function row(result: PhaseResult, rf1: PhaseResult | undefined, echo: PhaseResult | undefined): string {
+  const ratio = (base: PhaseResult | undefined): string => (base === undefined ? '-' : (result.serverCpuMicrosPerCommand / base.serverCpuMicrosPerCommand).toFixed(2));
+  return [
+    result.label.padEnd(24),
+    result.perSecond.toFixed(0).padStart(8),
+    result.p50Ms.toFixed(2).padStart(8),
+    result.p99Ms.toFixed(2).padStart(8),
+    result.p999Ms.toFixed(2).padStart(8),
+    result.serverCpuMicrosPerCommand.toFixed(1).padStart(10),
+    ratio(rf1).padStart(7),
+    ratio(echo).padStart(8),
+    (result.generatorUtilisation * 100).toFixed(0).padStart(5),
+  ].join(' ');
+}
+
+console.log(`bench:cluster: ${clientCount} closed-loop clients, ${durationMs / 1000}s per system, ${partitionCount} partitions, durability ${durability}`);
+const echo = await measureEcho();
+const single = await measureSingle();
+const cluster = await startProcessCluster(3, { partitionCount, durability, logLevel: 'warn', limits: { messagesPerSecondMax: 1_000_000 } });
+try {
+  await waitConverged(cluster.members.map((member) => `${member.host}:${member.port}`), 60_000);
+  const replicated = await measureCluster(cluster);
+  console.log(`\n${'system'.padEnd(24)} ${'cmd/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p999 ms'.padStart(8)} ${'cpu µs/cmd'.padStart(10)} ${'vs RF1'.padStart(7)} ${'vs echo'.padStart(8)} ${'gen%'.padStart(5)}`);
+  console.log(row(echo, undefined, undefined));
+  console.log(row(single, undefined, echo));
+  console.log(row(replicated, single, echo));
+  console.log('  cpu µs/cmd is all server processes of the system together (3 for the cluster); gen% is the generator\'s event-loop utilisation');
+
+  const results: KillResult[] = [];
+  for (let round = 1; round <= kills; round += 1) {
+    const result = await killOnce(cluster, round);
+    results.push(result);
+    console.log(`  kill ${round}/${kills}: ${result.victim}, new owners after ${result.newOwnerMs} ms, clients served again after p50 ${pct([...result.clientRecoveryMs].sort((a, b) => a - b), 0.5)} / max ${Math.max(...result.clientRecoveryMs)} ms (${result.clientRecoveryMs.length} probes)`);
+  }
+  const owners = results.map((result) => result.newOwnerMs).sort((a, b) => a - b);
+  const recovery = results.flatMap((result) => result.clientRecoveryMs).sort((a, b) => a - b);
+  console.log(`\nfailover over ${results.length} kill -9: new owner p50 ${pct(owners, 0.5)} ms, p99 ${pct(owners, 0.99)} ms, max ${pct(owners, 1)} ms`);
+  console.log(`client recovery (kill -> first acknowledged command): p50 ${pct(recovery, 0.5)} ms, p99 ${pct(recovery, 0.99)} ms, max ${pct(recovery, 1)} ms over ${recovery.length} probes`);
+} finally {
+  await cluster.stopAll();
+  cluster.remove();
+}
+process.exit(0);

@@ -1,0 +1,48 @@
+/**
+ * Seeds that once broke a property, kept as regression tests. Each group names the bug the
+ * simulator found and its fix. The first seeds of a group fail with today's simulator when the
+ * fix is reverted; the others are the seeds that found the bug originally (earlier simulator
+ * versions drew random numbers differently, so they may now replay other scenarios). Each
+ * bug also has a targeted unit test under test/unit/replication.
+ */
+import { describe, expect, it } from 'vitest';
+import { runSimulation } from '../../server/src/simulation/simulation.ts';
+
+interface Regression {
+  readonly bug: string;
+  readonly seeds: readonly number[];
+}
+
+const regressions: readonly Regression[] = [
+  {
+    bug: 'replicate state stalled when every append of a full in-flight window was lost (fix: a heartbeat answer frees one slot)',
+    seeds: [1, 4, 7, 2, 5, 9, 12],
+  },
+  {
+    bug: 'compaction asserted while a snapshot from the owner was not yet persisted (fix: a pending snapshot covers it)',
+    seeds: [261, 471, 14],
+  },
+  {
+    bug: 'a replica wiped again before its readmission was readmitted by the earlier fence (fix: amnesia episode ids)',
+    seeds: [9660, 4311, 5906, 7478, 7661],
+  },
+  {
+    bug: "a heartbeat meant for a wiped replica's previous run advanced its commit past its log (fix: trust heartbeat commits only up to the verified log)",
+    seeds: [218, 3360, 6343, 15369, 17889, 16614],
+  },
+  {
+    bug: 'simulator: a node was decommissioned on an uncommitted removal, then lost with the owner (fix: wait for membershipPending false)',
+    seeds: [15585],
+  },
+];
+
+describe('simulation regressions', () => {
+  for (const { bug, seeds } of regressions) {
+    it(`simulation regressions - ${bug}`, () => {
+      for (const seed of seeds) {
+        const { violations } = runSimulation(seed);
+        expect(violations.map((violation) => `seed ${seed}: ${violation.property}: ${violation.message}`)).toEqual([]);
+      }
+    }, 30_000);
+  }
+});

@@ -22,8 +22,11 @@
  * amnesiac one. If Y voted for C before acknowledging B, then e <= E, and the readmitted
  * replica, whose epoch is E and whose vote in E is recorded as L (it learned L as owner of
  * E), cannot vote in e again. If Y voted after acknowledging B, Y held B, so C's log was at
- * least as complete as one holding B, which was created after the wipe; but C campaigned
- * before the wipe (the forgotten vote was cast before it), a contradiction. Bootstrapping
+ * least as up to date as a log holding B; a case analysis on C's last entry (Raft's log
+ * matching and leader completeness among the replicas that kept their disks) shows C's log
+ * then held an entry created after the wipe. But C campaigned before the wipe (the forgotten
+ * vote was cast before it), a contradiction. (This is for one membership; a membership
+ * change in between is one-server-at-a-time, so majorities still intersect.) Bootstrapping
  * (`bootstrap`) is the only way to start as a voter without readmission, and must only be
  * used when a cluster is created, never on a node that may have voted before.
  */
@@ -652,7 +655,7 @@ export class PartitionGroup<P> {
       if (discovered) this.reportOwnership('leader-discovered');
     }
     this.resetElectionDeadline();
-    if (readmit !== 0) this.amnesia = 0;
+    if (readmit !== 0 && readmit === this.amnesia) this.amnesia = 0;
   }
 
   private handleAppend(from: NodeId, request: AppendRequest<P>): void {
@@ -779,7 +782,7 @@ export class PartitionGroup<P> {
 
   /** Tracks a replica's amnesia; on learning of a new episode, starts its fence. */
   private noteAmnesia(progress: PeerProgress, amnesia: number): void {
-    if (amnesia !== 0 && progress.amnesia === 0) {
+    if (amnesia !== 0 && amnesia !== progress.amnesia) {
       progress.amnesia = amnesia;
       // Whatever the replica acknowledged before its wipe is gone.
       progress.match = 0;

@@ -28,8 +28,8 @@
  *   Snapshot {position, epoch, membership, data: bytes}
  *
  * Field meanings are documented on the types in messages.ts. Numbers are non-negative
- * integers below 2^53. A transport must validate shapes before calling `step` (the core
- * asserts on impossible protocol states, not on malformed input), and must not deliver a
+ * integers below 2^53. A transport must validate shapes with `parseMessage` before calling
+ * `step` (the core asserts on impossible protocol states, not on malformed input), and must not deliver a
  * message sent by a previous run of a peer process after messages of its current run
  * (one connection per process run gives this for free).
  */
@@ -63,6 +63,7 @@ export type {
 export { ReplicationNode, type Ready, type ReplicationNodeInit } from './node.ts';
 export { defaultReplicationSettings, resolveReplicationSettings, type ReplicationSettings } from './settings.ts';
 export type { ReplicationStorage } from './storage.ts';
+export { defaultWireLimits, parseMessage, type WireLimits } from './wire.ts';
 export type {
   CommandEntry,
   Entry,

@@ -92,7 +92,7 @@ export async function startProcessCluster(size: number, settings: Record<string,
     root: dir.path,
     async start(nodeId) {
       const member = byId(nodeId);
-      const args = ['--import', 'tsx', 'server/src/cli.ts', 'start', '--config', member.configFile];
+      const args = [...(process.env['RINGSTATE_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'server/src/cli.ts', 'start', '--config', member.configFile];
       const child =
         member.namespace === undefined
           ? spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -137,6 +137,10 @@ export async function startProcessCluster(size: number, settings: Record<string,
       dir.remove();
     },
   };
+  // Never leave nodes behind when the driving process ends (a timeout, an uncaught error).
+  process.once('exit', () => {
+    for (const member of members) member.child?.kill('SIGKILL');
+  });
   for (const member of members) await cluster.start(member.nodeId);
   await cluster.waitReady();
   return cluster;

@@ -3,6 +3,9 @@
  * LMDB store and the libp2p peer network, so that an entry is committed only once it is
  * durable on a write quorum of its partition's replica set.
  *
+ * Peer frames on /ringstate/replication/1.0.0 carry a batch: {m: [message, ...]} with the
+ * messages laid out in replication/index.ts.
+ *
  * The driver loop (see replication/node.ts) runs whenever the core has a Ready:
  *   1. one LMDB transaction stores the Ready's entries and hard states and applies its
  *      committed entries (aggregate index, dedupe, snapshots), durable under the policy;
@@ -43,6 +46,9 @@ export interface ReplicatedLogComponents {
   readonly random: () => number;
   readonly onOwnershipChange?: (change: OwnershipChange) => void;
 }
+
+/** Replication messages per peer frame at most (a frame also stays under the peer layer's byte limit). */
+const REPLICATION_BATCH_MAX = 512;
 
 interface Pending {
   readonly epoch: number;
@@ -154,12 +160,19 @@ export class ReplicatedPartitionLog implements PartitionLog {
     this.stopped = false;
     this.unsubscribe = this.components.peers.on('message', ({ from, protocol, message }) => {
       if (protocol !== REPLICATION_PROTOCOL || this.stopped) return;
-      const parsed = parseReplicationMessage(message, this.init.partitionCount);
-      if (parsed === undefined) {
-        this.components.logger.warn({ from }, 'dropped a malformed replication message');
+      const batch = (message as { m?: unknown } | null)?.m;
+      if (!Array.isArray(batch) || batch.length > REPLICATION_BATCH_MAX) {
+        this.components.logger.warn({ from }, 'dropped a malformed replication batch');
         return;
       }
-      this.core.step(from, parsed as Message<CommandPayload>);
+      for (const item of batch) {
+        const parsed = parseReplicationMessage(item, this.init.partitionCount);
+        if (parsed === undefined) {
+          this.components.logger.warn({ from }, 'dropped a malformed replication message');
+          continue;
+        }
+        this.core.step(from, parsed as Message<CommandPayload>);
+      }
       this.schedule();
     });
     this.timer = setInterval(() => {
@@ -212,7 +225,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
           part(apply.partition).applied.push(...apply.entries.map((entry) => toStoredEntry(apply.partition, entry)));
         }
         if (byPartition.size > 0) await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
-        for (const { to, message } of ready.messages) this.components.peers.send(to, message, REPLICATION_PROTOCOL);
+        this.sendBatched(ready.messages);
         for (const { partition, applied } of byPartition.values()) {
           const last = applied.at(-1);
           if (last !== undefined) this.applied.set(partition, last.position);
@@ -230,6 +243,28 @@ export class ReplicatedPartitionLog implements PartitionLog {
       this.processing = false;
     }
     if (this.core.hasReady()) this.schedule();
+  }
+
+  /**
+   * One peer frame per destination per Ready: `{m: [message, ...]}`. Every frame costs a yamux
+   * frame, a Noise encryption and a syscall, so sending the heartbeats and appends of all
+   * partitions together is what keeps replication cheap.
+   */
+  private sendBatched(messages: ReadonlyArray<{ to: string; message: unknown }>): void {
+    const byPeer = new Map<string, unknown[]>();
+    for (const { to, message } of messages) {
+      let list = byPeer.get(to);
+      if (list === undefined) {
+        list = [];
+        byPeer.set(to, list);
+      }
+      list.push(message);
+    }
+    for (const [to, list] of byPeer) {
+      for (let start = 0; start < list.length; start += REPLICATION_BATCH_MAX) {
+        this.components.peers.send(to, { m: list.slice(start, start + REPLICATION_BATCH_MAX) }, REPLICATION_PROTOCOL);
+      }
+    }
   }
 
   private settle(partition: number, stored: ReturnType<typeof toStoredEntry>): void {

@@ -23,7 +23,7 @@ import { RingstateError } from '@ringstate/client-sdk/protocol';
 import type { Logger } from 'pino';
 import type { LogEntry, LogStore, ReplicaBatch } from '../log/index.ts';
 import type { EntryDraft, PartitionLog, PartitionOwnership } from '../partition/index.ts';
-import { NotOwnerError, ReplicationError, ReplicationNode, type Message, type OwnershipChange, type PartitionStatus, type ReplicationSettings } from '../replication/index.ts';
+import { NotOwnerError, ReplicationError, ReplicationNode, type OwnershipChange, type PartitionStatus, type ReplicationSettings } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import type { PeerNetwork } from './peer/index.ts';
 import { REPLICATION_PROTOCOL } from './peer/index.ts';
@@ -171,7 +171,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
           this.components.logger.warn({ from }, 'dropped a malformed replication message');
           continue;
         }
-        this.core.step(from, parsed as Message<CommandPayload>);
+        this.core.step(from, parsed);
       }
       this.schedule();
     });

@@ -31,14 +31,20 @@ export async function fetchClusterView(host: string, adminToken?: string): Promi
   }
 }
 
-/** The node that owns the most partitions, as `hosts[0]`'s view says. */
+/** The node that owns the most partitions, by the first node that answers with owners (retried for up to 15 s). */
 export async function busiestOwner(hosts: readonly string[], adminToken?: string): Promise<string> {
-  const view = await fetchClusterView(hosts[0] ?? '', adminToken);
-  const counts = new Map<string, number>();
-  for (const row of view?.partitions ?? []) if (row.leader !== null) counts.set(row.leader, (counts.get(row.leader) ?? 0) + 1);
-  const best = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
-  if (best === undefined) throw new Error('no partition has an owner');
-  return best[0];
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    for (const host of hosts) {
+      const view = await fetchClusterView(host, adminToken);
+      const counts = new Map<string, number>();
+      for (const row of view?.partitions ?? []) if (row.leader !== null) counts.set(row.leader, (counts.get(row.leader) ?? 0) + 1);
+      const best = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
+      if (best !== undefined) return best[0];
+    }
+    if (Date.now() > deadline) throw new Error('no node reports partition owners');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Polls every node until all replicas applied the same positions of every partition. */

@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,15 +16,8 @@ export interface NodeProcess {
   readonly exited: Promise<number | null>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../loadtest/src/cluster/process-cluster.ts';
+import { freePort } from '../../loadtest/src/cluster/process-cluster.ts';
 
 export async function spawnNode(options: { dataDir: string; port?: number; args?: string[]; env?: Record<string, string> }): Promise<NodeProcess> {
   const port = options.port ?? (await freePort());

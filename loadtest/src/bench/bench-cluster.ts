@@ -16,7 +16,7 @@
  * restarted with its disk and the cluster converges before the next kill.
  */
 import '../../../server/src/polyfills.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import { busiestOwner, fetchClusterView, waitConverged } from '../cluster/admin-
 import { startProcessCluster, type ProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';
 import { rotatingClient } from '../driver/rotating-client.ts';
+import { waitHttp, stopChild } from './child-process.ts';
 import { closedLoop, sleep, type PhaseResult } from './load-phases.ts';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -44,25 +45,6 @@ const durationMs = Number(values.seconds) * 1000;
 const kills = Number(values.kills);
 const partitionCount = Number(values.partitions);
 const durability = String(values.durability);
-
-async function waitHttp(url: string): Promise<void> {
-  for (let tries = 0; tries < 300; tries += 1) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 async function openClients(hostOf: (player: string) => string, prefix: string, withHello: boolean): Promise<{ clients: FrameClient[]; playerOf: (index: number) => string }> {
   const playerOf = (index: number): string => `${prefix}${index}`;

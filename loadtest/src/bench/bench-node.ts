@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FrameClient } from '../driver/frame-client.ts';
+import { waitHttp, stopChild } from './child-process.ts';
 import { closedLoop, openLoop, sleep, type PhaseResult, type PhaseTarget } from './load-phases.ts';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -46,18 +47,6 @@ const canPin = spawnSync('taskset', ['-V']).status === 0;
 
 function pinned(command: string, args: string[]): [string, string[]] {
   return canPin ? ['taskset', ['-c', '0', command, ...args]] : [command, args];
-}
-
-async function waitHttp(url: string): Promise<void> {
-  for (let tries = 0; tries < 200; tries += 1) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 interface Server {
@@ -98,13 +87,6 @@ async function startNode(port: number, durability: string): Promise<Server> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 async function connect(server: Server, count: number, prefix: string): Promise<PhaseTarget> {

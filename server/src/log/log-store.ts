@@ -32,6 +32,21 @@ export interface LogStoreOptions {
 }
 
 const FORMAT_VERSION = 1;
+
+/** The writes a transaction makes; synchronous or asynchronous depending on the policy. */
+interface Writer {
+  put(db: Database<any, any>, key: unknown, value: unknown): void;
+  remove(db: Database<any, any>, key: unknown): void;
+}
+
+const SYNC_WRITER: Writer = {
+  put: (db, key, value) => {
+    db.putSync(key as never, value as never);
+  },
+  remove: (db, key) => {
+    db.removeSync(key as never);
+  },
+};
 type EntryKey = [number, number];
 type AggregateIndexKey = [string, number];
 type DedupeKey = [string, string, string];
@@ -46,12 +61,14 @@ export class LogStore {
   private readonly dedupe: Database<DedupeRecord, DedupeKey>;
   private readonly meta: Database<unknown, string>;
   private closed = false;
+  private readonly durability: DurabilityPolicy;
   /** Last position on disk per partition, kept after the first read so appends need no lookup. */
   private readonly lastPositions = new Map<number, number>();
 
   private constructor(options: LogStoreOptions) {
     // overlappingSync off: a commit's promise then resolves only once the commit is synced
     // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
+    this.durability = options.durability;
     this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
     this.entries = this.root.openDB<StoredEntry, EntryKey>({ name: 'entries' });
     this.replicas = this.root.openDB<ReplicaState, number>({ name: 'replicas' });
@@ -92,20 +109,12 @@ export class LogStore {
       }
       expected.set(entry.partition, next + 1);
     }
-    // Puts made in one event-loop turn commit in one LMDB transaction, executed on LMDB's writer
-    // thread (not this one); every put's promise resolves when that transaction has committed.
-    let last: Promise<boolean> = Promise.resolve(true);
-    for (const entry of batch) {
-      this.entries.put([entry.partition, entry.position], entry);
-      last = this.applyCommand(entry);
-    }
-    try {
-      await last;
-    } catch (error) {
-      // The commit failed as a whole: re-read positions from disk next time.
-      for (const partition of expected.keys()) this.lastPositions.delete(partition);
-      throw error;
-    }
+    await this.commit((write) => {
+      for (const entry of batch) {
+        write.put(this.entries, [entry.partition, entry.position], entry);
+        this.applyCommand(write, entry);
+      }
+    });
     for (const [partition, next] of expected) this.lastPositions.set(partition, next - 1);
   }
 
@@ -130,25 +139,49 @@ export class LogStore {
       }
       return { part, stored, keepTo, lastAfter: next - 1 };
     });
-    let last: Promise<boolean> = Promise.resolve(true);
-    for (const { part, stored, keepTo } of plans) {
-      const { partition } = part;
-      for (let position = keepTo + 1; position <= stored; position += 1) last = this.entries.remove([partition, position]);
-      for (const entry of part.entries) last = this.entries.put([partition, entry.position], entry);
-      if (part.replicaState !== undefined) last = this.replicas.put(partition, part.replicaState);
-      for (const entry of part.applied) {
-        if (isCommandEntry(entry)) last = this.applyCommand(entry);
-      }
-      const appliedTo = part.applied.at(-1)?.position;
-      if (appliedTo !== undefined) last = this.applied.put(partition, appliedTo);
-    }
     try {
-      await last;
+      await this.commit((write) => {
+        for (const { part, stored, keepTo } of plans) {
+          const { partition } = part;
+          for (let position = keepTo + 1; position <= stored; position += 1) write.remove(this.entries, [partition, position]);
+          for (const entry of part.entries) write.put(this.entries, [partition, entry.position], entry);
+          if (part.replicaState !== undefined) write.put(this.replicas, partition, part.replicaState);
+          for (const entry of part.applied) {
+            if (isCommandEntry(entry)) this.applyCommand(write, entry);
+          }
+          const appliedTo = part.applied.at(-1)?.position;
+          if (appliedTo !== undefined) write.put(this.applied, partition, appliedTo);
+        }
+      });
     } catch (error) {
       for (const { part } of plans) this.lastPositions.delete(part.partition);
       throw error;
     }
     for (const { part, lastAfter } of plans) this.lastPositions.set(part.partition, lastAfter);
+  }
+
+  /**
+   * Runs `work` as one atomic LMDB transaction and resolves once it is durable under the
+   * policy. `os`: a synchronous transaction on this thread (no sync to disk, so it takes
+   * microseconds, and a hop to LMDB's writer thread and back would cost more than the write).
+   * `fsync`: LMDB's asynchronous, group-committed write on its writer thread, resolved after
+   * the sync, so this thread keeps serving while the disk works.
+   */
+  private async commit(work: (write: Writer) => void): Promise<void> {
+    if (this.durability === 'os') {
+      this.root.transactionSync(() => work(SYNC_WRITER));
+      return;
+    }
+    let last: Promise<boolean> = Promise.resolve(true);
+    work({
+      put: (db, key, value) => {
+        last = db.put(key, value);
+      },
+      remove: (db, key) => {
+        last = db.remove(key);
+      },
+    });
+    await last;
   }
 
   replicaState(partition: number): ReplicaState | undefined {
@@ -171,11 +204,11 @@ export class LogStore {
     return out;
   }
 
-  /** Index, dedupe and snapshot writes of one command entry; the last write's promise. */
-  private applyCommand(entry: LogEntry): Promise<boolean> {
-    this.aggregates.put([entry.aggregate, entry.seq], entry.position);
-    if (entry.snapshot !== undefined) this.snapshots.put(entry.aggregate, entry.snapshot);
-    return this.dedupe.put([entry.aggregate, entry.playerId, entry.commandId], {
+  /** Index, dedupe and snapshot writes of one command entry. */
+  private applyCommand(write: Writer, entry: LogEntry): void {
+    write.put(this.aggregates, [entry.aggregate, entry.seq], entry.position);
+    if (entry.snapshot !== undefined) write.put(this.snapshots, entry.aggregate, entry.snapshot);
+    write.put(this.dedupe, [entry.aggregate, entry.playerId, entry.commandId], {
       seq: entry.seq,
       position: entry.position,
       timestampMs: entry.timestampMs,

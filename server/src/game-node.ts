@@ -13,8 +13,8 @@ import { PlayerTokens } from './auth/index.ts';
 import type { Config } from './config/index.ts';
 import { HttpRouter, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
 import { LogStore } from './log/index.ts';
-import { NodeMetrics, adminRoutes, createLogger, type ClusterView, type Logger } from './observability/index.ts';
-import { ClusterServices } from './cluster/index.ts';
+import { CommandStats, NodeMetrics, OwnershipHistory, adminRoutes, createLogger, dashboardRoutes, type ClusterView, type Logger } from './observability/index.ts';
+import { CLUSTER_INFO_PROTOCOL, ClusterServices, HostDirectory, parsePlayerQuery, type ClientSideInfo } from './cluster/index.ts';
 import { LocalPartitionLog, type PartitionLog } from './partition/index.ts';
 import { LocalSecondLifeBackend, secondLifeRoutes } from './second-life/index.ts';
 
@@ -40,6 +40,8 @@ export class GameNode {
   readonly tokens: PlayerTokens;
   /** Present when config.cluster.enabled: peers, ring, replicated log, forwarding. */
   readonly cluster: ClusterServices | undefined;
+  /** The last partition ownership changes this node saw (dashboard, GET /v1/admin/stats). */
+  readonly ownership = new OwnershipHistory();
   private readonly gateway: UwsGateway;
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -56,6 +58,7 @@ export class GameNode {
     this.cluster = config.cluster.enabled
       ? new ClusterServices(config, this.store, this.logger, {
           onOwnershipChange: (change) => {
+            this.ownership.record({ atMs: Date.now(), partition: change.partition, epoch: change.epoch, role: change.role, leader: change.leader, ready: change.ready, reason: change.reason });
             this.metrics.ownershipChanges.inc({ reason: change.reason });
             if (change.reason === 'campaign') this.metrics.elections.inc();
             if (epochs.get(change.partition) !== change.epoch) {
@@ -230,7 +233,53 @@ export class GameNode {
       this.updatePartitionGauges();
       return { status: 200, contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
     });
-    adminRoutes(router, { token: this.config.admin.token, view: () => this.clusterView() });
+    adminRoutes(router, {
+      token: this.config.admin.token,
+      view: () => this.clusterView(),
+      readAggregate: (type, id, limit) => {
+        const partition = this.runtime.partitionOf(type, id);
+        const replicated = this.log.replicates(partition);
+        const entries = replicated ? this.store.aggregateEntries(partition, `${type}/${id}`, 0).slice(0, limit) : [];
+        return {
+          nodeId: this.config.nodeId,
+          partition,
+          replicated,
+          seq: entries.at(-1)?.seq ?? 0,
+          entries: entries.map((entry) => ({ seq: entry.seq, commandId: entry.commandId, playerId: entry.playerId, events: entry.events })),
+        };
+      },
+    });
+    dashboardRoutes(router, {
+      token: this.config.admin.token,
+      nodeId: this.config.nodeId,
+      metrics: this.metrics,
+      commandStats: new CommandStats(this.metrics.commandLatency, Date.now),
+      ownership: this.ownership,
+      activeAggregates: () => this.runtime.activeCount,
+      nowMs: Date.now,
+      startedAtMs: Date.now(),
+    });
+    // Host suggestion (cluster/host-directory.ts): peers learn this node's client side from cluster-info.
+    const clientSide = async (): Promise<ClientSideInfo> => ({
+      clientHost: this.config.advertisedHost ?? `${this.config.host}:${this.boundPort}`,
+      connections: (await this.metrics.connections.get()).values[0]?.value ?? 0,
+      serving: this.state === 'running',
+    });
+    if (this.cluster !== undefined) this.cluster.clientInfo = clientSide;
+    const hosts = new HostDirectory({
+      settings: this.config.hosts,
+      partitionCount: this.config.partitionCount,
+      nodeId: this.config.nodeId,
+      self: clientSide,
+      peers: this.cluster?.peers,
+      infoProtocol: CLUSTER_INFO_PROTOCOL,
+      owner: (partition) => (this.cluster === undefined ? this.config.nodeId : (this.cluster.log.status(partition).leader ?? this.cluster.ring.preferredOwner(partition))),
+      ringVersion: () => this.cluster?.ring.version ?? 0,
+      running: () => this.state === 'new' || this.state === 'running',
+      nowMs: Date.now,
+      random: Math.random,
+    });
+    router.add('GET', '/v1/hosts', async (request) => json(200, await hosts.suggest(parsePlayerQuery(request.query))));
     router.add('POST', '/v1/dev/token', async (request) => {
       if (!this.config.devMode) return errorResult('NOT_FOUND', 'the dev token issuer is only enabled in dev mode');
       const body = parseJsonBody(request.body);

@@ -12,6 +12,7 @@
 import { RingstateError } from '@ringstate/client-sdk';
 import { aggregateKey, partitionOf } from '@ringstate/client-sdk/protocol';
 import { rotatingClient } from '../../loadtest/src/driver/rotating-client.ts';
+import { compareHistory, emptyVerdict, type HistoryVerdict } from '../../loadtest/src/oracle/compare.ts';
 import { LogStore } from '../../server/src/log/index.ts';
 
 export interface Ack {
@@ -59,58 +60,24 @@ export async function runListAppend(options: WorkloadOptions, during?: (elapsedM
   return histories;
 }
 
-export interface CheckResult {
-  readonly ackedEventsLost: number;
-  readonly duplicateApplications: number;
-  readonly divergentReplicas: number;
-  readonly wrongSeq: number;
-  readonly details: string[];
-}
+export type CheckResult = HistoryVerdict;
 
 /** Reads every replica's log (nodes must be stopped) and checks the histories. */
 export async function checkHistories(dataDirs: readonly string[], histories: readonly PlayerHistory[], partitionCount: number): Promise<CheckResult> {
   const stores = dataDirs.map((path) => LogStore.open({ path, durability: 'os' }));
-  const details: string[] = [];
-  let lost = 0;
-  let duplicates = 0;
-  let divergent = 0;
-  let wrongSeq = 0;
+  const verdict = emptyVerdict();
   try {
     for (const store of stores) store.verify();
     for (const history of histories) {
       const key = aggregateKey('player', history.player);
       const partition = partitionOf('player', history.player, partitionCount);
-      const sequences = stores.map((store) => store.aggregateEntries(partition, key, 0).map((entry) => (entry.events[0] as { value: string }).value));
-      const reference = sequences.reduce((longest, candidate) => (candidate.length > longest.length ? candidate : longest), [] as string[]);
-      for (const [replica, sequence] of sequences.entries()) {
-        if (sequence.join('|') !== reference.join('|')) {
-          divergent += 1;
-          details.push(`${history.player}: replica ${replica} holds ${sequence.length} values, others ${reference.length}`);
-        }
-      }
-      const seen = new Map<string, number>();
-      for (const value of reference) seen.set(value, (seen.get(value) ?? 0) + 1);
-      for (const [value, times] of seen) {
-        if (times > 1) {
-          duplicates += times - 1;
-          details.push(`${history.player}: ${value} applied ${times} times`);
-        }
-      }
-      for (const ack of history.acked) {
-        const index = reference.indexOf(ack.value);
-        if (index < 0) {
-          lost += 1;
-          details.push(`${history.player}: acknowledged ${ack.value} (seq ${ack.seq}) is missing`);
-        } else if (index + 1 !== ack.seq) {
-          wrongSeq += 1;
-          details.push(`${history.player}: ${ack.value} acknowledged at seq ${ack.seq} but stored at ${index + 1}`);
-        }
-      }
+      const replicas = stores.map((store, index) => ({ name: `replica ${index}`, values: store.aggregateEntries(partition, key, 0).map((entry) => (entry.events[0] as { value: string }).value) }));
+      compareHistory(verdict, key, replicas, history.acked);
     }
   } finally {
     for (const store of stores) await store.close();
   }
-  return { ackedEventsLost: lost, duplicateApplications: duplicates, divergentReplicas: divergent, wrongSeq, details: details.slice(0, 20) };
+  return verdict;
 }
 
 /** Per player: time from the fault to its first acknowledgement after it. */

@@ -9,6 +9,10 @@
  *                  voters, learners, lag}]}
  * `replicas` is the ring's replica set (preferred owner first); `lag` is the owner's commit
  * minus this replica's applied position, as far as this node knows.
+ *
+ * GET /v1/admin/aggregate?type=<t>&id=<i>[&limit=<n>] reads this replica's committed entries of
+ * one aggregate (the load tester's loss oracle compares them across replicas):
+ *   {nodeId, partition, replicated, seq, entries: [{seq, commandId, playerId, events}]}
  */
 import { timingSafeEqual } from 'node:crypto';
 import { errorResult, isLoopbackAddress, json, type HttpRequestInfo, type HttpRouter } from '../gateway/index.ts';
@@ -42,10 +46,39 @@ export interface ClusterView {
   readonly partitions: readonly PartitionRow[];
 }
 
-export function adminRoutes(router: HttpRouter, options: { token: string | undefined; view: () => ClusterView }): void {
+export interface AggregateLog {
+  readonly nodeId: string;
+  readonly partition: number;
+  /** False when this node holds no replica of the partition (entries is then empty). */
+  readonly replicated: boolean;
+  readonly seq: number;
+  readonly entries: ReadonlyArray<{ seq: number; commandId: string; playerId: string; events: readonly unknown[] }>;
+}
+
+export interface AdminRouteOptions {
+  readonly token: string | undefined;
+  readonly view: () => ClusterView;
+  readonly readAggregate: (type: string, id: string, limit: number) => AggregateLog;
+}
+
+const AGGREGATE_ENTRIES_MAX = 100_000;
+const NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const ID = /^.{1,64}$/;
+
+export function adminRoutes(router: HttpRouter, options: AdminRouteOptions): void {
   router.add('GET', '/v1/admin/cluster', (request) => {
     if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
     return json(200, options.view());
+  });
+  router.add('GET', '/v1/admin/aggregate', (request) => {
+    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
+    const type = request.query.get('type') ?? '';
+    const id = request.query.get('id') ?? '';
+    const limit = Number(request.query.get('limit') ?? AGGREGATE_ENTRIES_MAX);
+    if (!NAME.test(type) || !ID.test(id) || !Number.isInteger(limit) || limit < 1 || limit > AGGREGATE_ENTRIES_MAX) {
+      return errorResult('INVALID_MESSAGE', `type must match ${NAME}, id be 1-64 characters, limit 1-${AGGREGATE_ENTRIES_MAX}`);
+    }
+    return json(200, options.readAggregate(type, id, limit));
   });
 }
 

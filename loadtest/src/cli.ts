@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * `npm run loadtest -- [options]`: drive simulated players through the real client SDK against
+ * a cluster, inject faults, and prove with the oracle that nothing acknowledged was lost.
+ *
+ *   target   --cluster N (start a local N-node cluster, stop it afterwards) | --hosts h1:p,h2:p
+ *   load     --players 100 --ramp 5 --rate 2 --duration 30 --scenario idle|movers|traders|list-append
+ *   chaos    --kill-at S [--kill-node ID] | --kill-every S --restart-after S | --pause-at S --pause-for S
+ *            (chaos needs --cluster: the load tester must own the processes)
+ *   output   --report out.json --html out.html   [--admin-token T for remote admin APIs]
+ *
+ * Exit status: 0 when the oracle found no lost, duplicated or divergent event (or did not run),
+ * 1 otherwise, 2 on bad options.
+ */
+import '../../server/src/polyfills.ts';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { waitConverged } from './cluster/admin-client.ts';
+import { startProcessCluster, type ProcessCluster } from './cluster/process-cluster.ts';
+import { checkOverAdminApi } from './oracle/admin-oracle.ts';
+import type { HistoryVerdict } from './oracle/compare.ts';
+import { renderHtml } from './report/html.ts';
+import { buildReport } from './report/report.ts';
+import { runLoad, type LiveLine } from './runner/load-run.ts';
+import { SCENARIOS, type ScenarioName } from './runner/scenarios.ts';
+
+function fail(message: string): never {
+  process.stderr.write(`loadtest: ${message}\n`);
+  process.exit(2);
+}
+
+const { values } = parseArgs({
+  options: {
+    cluster: { type: 'string' },
+    hosts: { type: 'string' },
+    players: { type: 'string', default: '100' },
+    ramp: { type: 'string', default: '5' },
+    rate: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '30' },
+    scenario: { type: 'string', default: 'list-append' },
+    'kill-at': { type: 'string' },
+    'kill-node': { type: 'string' },
+    'kill-every': { type: 'string' },
+    'restart-after': { type: 'string' },
+    'pause-at': { type: 'string' },
+    'pause-for': { type: 'string', default: '5' },
+    partitions: { type: 'string', default: '64' },
+    durability: { type: 'string', default: 'fsync' },
+    report: { type: 'string' },
+    html: { type: 'string' },
+    'admin-token': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  process.stdout.write(`${(await import('node:fs')).readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(2, 15).join('\n')}\n`);
+  process.exit(0);
+}
+
+const number = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) fail(`--${name} must be a number in ${min}..${max}, got ${raw}`);
+  return value;
+};
+const scenario = values.scenario as ScenarioName;
+if (!SCENARIOS.includes(scenario)) fail(`--scenario must be one of ${SCENARIOS.join(', ')}`);
+if ((values.cluster === undefined) === (values.hosts === undefined)) fail('give exactly one of --cluster N or --hosts h1:port,h2:port');
+const clusterSize = number('cluster', values.cluster, 1, 9);
+const players = number('players', values.players, 1, 100_000) ?? 100;
+const durationSeconds = number('duration', values.duration, 1, 86_400) ?? 30;
+const chaosRequested = values['kill-at'] !== undefined || values['kill-every'] !== undefined || values['pause-at'] !== undefined;
+if (chaosRequested && clusterSize === undefined) fail('chaos (--kill-at, --kill-every, --pause-at) needs --cluster: the load tester must own the node processes');
+
+let cluster: ProcessCluster | undefined;
+let hosts: string[];
+if (clusterSize !== undefined) {
+  process.stderr.write(`starting a local ${clusterSize}-node cluster...\n`);
+  cluster = await startProcessCluster(clusterSize, {
+    partitionCount: number('partitions', values.partitions, 1, 4096),
+    durability: values.durability,
+    logLevel: 'warn',
+    limits: { messagesPerSecondMax: 10_000 },
+  });
+  hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
+  await waitConverged(hosts, 60_000);
+} else {
+  hosts = String(values.hosts).split(',').map((host) => host.trim()).filter(Boolean);
+}
+
+const tty = process.stderr.isTTY === true;
+const live = (line: LiveLine): void => {
+  const chaos = line.chaos.map((event) => ` [${event.kind} ${event.node}]`).join('');
+  const text = `t=${line.second}s online ${line.online} cmd/s ${line.commandsPerSecond} p50 ${line.p50Ms.toFixed(1)} ms p99 ${line.p99Ms.toFixed(1)} ms errors ${line.errors} reconnects ${line.reconnects} loadtester-elu ${(line.generatorUtilisation * 100).toFixed(0)}%${chaos}`;
+  if (line.generatorUtilisation > 0.9) process.stderr.write(`\nwarning: the load tester's event loop is ${(line.generatorUtilisation * 100).toFixed(0)}% busy: it, not the cluster, may be the bottleneck\n`);
+  if (tty) process.stderr.write(`\r\x1b[2K${text}${chaos === '' ? '' : '\n'}`);
+  else if (line.second % 5 === 0 || chaos !== '') process.stderr.write(`${text}\n`);
+};
+
+try {
+  const result = await runLoad({
+    hosts,
+    players,
+    rampSeconds: number('ramp', values.ramp, 0, 3600) ?? 5,
+    ratePerPlayer: number('rate', values.rate, 0, 1000) ?? 2,
+    durationSeconds,
+    scenario,
+    chaos: {
+      ...(values['kill-at'] === undefined ? {} : { killAtSeconds: number('kill-at', values['kill-at'], 0, 86_400) as number }),
+      ...(values['kill-node'] === undefined ? {} : { killNode: values['kill-node'] }),
+      ...(values['kill-every'] === undefined ? {} : { killEverySeconds: number('kill-every', values['kill-every'], 1, 86_400) as number }),
+      ...(values['restart-after'] === undefined ? {} : { restartAfterSeconds: number('restart-after', values['restart-after'], 0, 86_400) as number }),
+      ...(values['pause-at'] === undefined ? {} : { pauseAtSeconds: number('pause-at', values['pause-at'], 0, 86_400) as number, pauseForSeconds: number('pause-for', values['pause-for'], 0, 3600) as number }),
+    },
+    ...(cluster === undefined ? {} : { cluster }),
+    onSecond: live,
+  });
+  if (tty) process.stderr.write('\n');
+  let verdict: HistoryVerdict | undefined;
+  if (scenario === 'list-append') {
+    if (cluster !== undefined) {
+      // Bring every node back and let replicas catch up so every replica can be compared.
+      for (const member of cluster.members) if (member.child === undefined) await cluster.start(member.nodeId);
+      await cluster.waitReady();
+    }
+    await waitConverged(hosts, 60_000, values['admin-token']);
+    verdict = await checkOverAdminApi(hosts, result.acked, values['admin-token']);
+  }
+  const report = buildReport(result, scenario, verdict);
+  const { timeline: _timeline, oracleDetails, ...summary } = report;
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  if (oracleDetails.length > 0) process.stderr.write(`oracle findings:\n  ${oracleDetails.join('\n  ')}\n`);
+  if (report.loadTesterEventLoopUtilisation > 0.9) process.stderr.write('warning: the load tester was saturated during the run; its figures understate the cluster\n');
+  if (values.report !== undefined) writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
+  if (values.html !== undefined) writeFileSync(values.html, renderHtml(report));
+  const broken = verdict !== undefined && (verdict.ackedEventsLost > 0 || verdict.duplicateApplications > 0 || verdict.divergentReplicas > 0 || verdict.wrongSeq > 0);
+  process.exitCode = broken ? 1 : 0;
+} finally {
+  if (cluster !== undefined) {
+    await cluster.stopAll();
+    cluster.remove();
+  }
+}
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,314 @@
+/**
+ * One load-test run: simulated players (real SDK clients) ramp up, act on an open-loop
+ * schedule, watch their aggregates, and ride through the chaos the run injects; afterwards
+ * the oracle reads back every aggregate it appended to.
+ */
+import { performance } from 'node:perf_hooks';
+import { RingstateError, type RingstateClient } from '@ringstate/client-sdk';
+import type { GameSchema } from '../../../server/example-game/index.ts';
+import type { ProcessCluster } from '../cluster/process-cluster.ts';
+import { rotatingClient } from '../driver/rotating-client.ts';
+import type { AckedAppend } from '../oracle/compare.ts';
+import { arenaOf, nextCommand, type ScenarioName } from './scenarios.ts';
+import { Timeline, newHistogram, type ChaosEvent } from './timeline.ts';
+
+export interface ChaosPlan {
+  readonly killAtSeconds?: number;
+  readonly killNode?: string;
+  readonly killEverySeconds?: number;
+  readonly restartAfterSeconds?: number;
+  readonly pauseAtSeconds?: number;
+  readonly pauseForSeconds?: number;
+}
+
+export interface RunOptions {
+  readonly hosts: readonly string[];
+  readonly players: number;
+  readonly rampSeconds: number;
+  readonly ratePerPlayer: number;
+  readonly durationSeconds: number;
+  readonly scenario: ScenarioName;
+  readonly chaos: ChaosPlan;
+  /** Needed for chaos: the processes to kill and pause. */
+  readonly cluster?: ProcessCluster;
+  readonly onSecond?: (line: LiveLine) => void;
+}
+
+export interface LiveLine {
+  readonly second: number;
+  readonly online: number;
+  readonly commandsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  readonly reconnects: number;
+  readonly chaos: readonly ChaosEvent[];
+  readonly generatorUtilisation: number;
+}
+
+export interface RunResult {
+  readonly players: number;
+  readonly durationSeconds: number;
+  readonly commandsSent: number;
+  readonly commandsAcked: number;
+  readonly commandsRejected: number;
+  readonly commandsFailed: number;
+  readonly latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
+  readonly errorsByCode: Record<string, number>;
+  readonly reconnects: number;
+  readonly stateUpdates: { expected: number; delivered: number };
+  readonly failover: { kills: number; playersAffected: number; recoveryMs: { p50: number; p99: number; max: number } };
+  readonly acked: Map<string, AckedAppend[]>;
+  readonly timeline: Timeline;
+  readonly generatorUtilisation: number;
+}
+
+interface Player {
+  readonly id: string;
+  readonly index: number;
+  readonly client: RingstateClient<GameSchema>;
+  counter: number;
+  online: boolean;
+  ackTimes: number[];
+  reconnectTimes: number[];
+  /** Seq the player's watched aggregates reached through state sync, and their first seq. */
+  watched: Map<string, { startSeq: number; seq: number }>;
+}
+
+export async function runLoad(options: RunOptions): Promise<RunResult> {
+  const timeline = new Timeline();
+  const latency = newHistogram();
+  const errorsByCode: Record<string, number> = {};
+  const acked = new Map<string, AckedAppend[]>();
+  const committedSeq = new Map<string, number>();
+  let sent = 0;
+  let ackedCount = 0;
+  let rejected = 0;
+  let failed = 0;
+  let reconnects = 0;
+  const startMs = performance.now();
+  const elapsedSeconds = (): number => (performance.now() - startMs) / 1000;
+  const endSeconds = options.durationSeconds;
+  const players: Player[] = [];
+  const pending: Array<Promise<void>> = [];
+  let stopped = false;
+  const killTimes: number[] = [];
+
+  const addPlayer = (index: number): void => {
+    const id = `player-${index}`;
+    const client = rotatingClient(id, options.hosts, index);
+    const player: Player = { id, index, client, counter: 0, online: false, ackTimes: [], reconnectTimes: [], watched: new Map() };
+    client.on('state', ({ state, previous }) => {
+      player.online = state === 'online';
+      if (state === 'reconnecting' && previous === 'online') {
+        reconnects += 1;
+        player.reconnectTimes.push(performance.now());
+        timeline.recordReconnect();
+      }
+    });
+    players.push(player);
+    pending.push(
+      client.connect().then(() => {
+        watch(player, 'player', id);
+        if (options.scenario === 'traders') watch(player, 'arena', arenaOf(index));
+      }, () => undefined),
+    );
+  };
+
+  const watch = (player: Player, type: 'player' | 'arena', id: string): void => {
+    const subscription = player.client.subscribe(type, id);
+    const key = `${type}/${id}`;
+    subscription.whenReady().then(
+      () => {
+        const entry = { startSeq: subscription.seq, seq: subscription.seq };
+        player.watched.set(key, entry);
+        subscription.on('change', () => {
+          entry.seq = Math.max(entry.seq, subscription.seq);
+        });
+      },
+      () => undefined,
+    );
+  };
+
+  const sendOne = (player: Player): void => {
+    const next = nextCommand(options.scenario, player.id, player.index, player.counter, options.players, Math.random);
+    player.counter += 1;
+    if (next === undefined) return;
+    sent += 1;
+    const sentMs = performance.now();
+    const promise =
+      next.aggregate === 'player'
+        ? player.client.send('player', next.id, next.command, { timeoutMs: 20_000 })
+        : player.client.send('arena', next.id, next.command, { timeoutMs: 20_000 });
+    pending.push(
+      promise.then(
+        (result) => {
+          const latencyMs = performance.now() - sentMs;
+          ackedCount += 1;
+          latency.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
+          timeline.recordAck(latencyMs);
+          player.ackTimes.push(performance.now());
+          const key = `${next.aggregate}/${next.id}`;
+          committedSeq.set(key, Math.max(committedSeq.get(key) ?? 0, result.seq));
+          if (next.aggregate === 'player' && next.appendValue !== undefined && !result.duplicate) {
+            let list = acked.get(next.id);
+            if (list === undefined) {
+              list = [];
+              acked.set(next.id, list);
+            }
+            list.push({ value: next.appendValue, seq: result.seq });
+          }
+        },
+        (error: unknown) => {
+          const code = error instanceof RingstateError ? error.code : 'INTERNAL';
+          errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
+          timeline.recordError();
+          if (error instanceof RingstateError && error.code === 'REJECTED') rejected += 1;
+          else failed += 1;
+        },
+      ),
+    );
+  };
+
+  // Chaos schedule.
+  const chaos = options.chaos;
+  const cluster = options.cluster;
+  const chaosTimers: Array<ReturnType<typeof setTimeout>> = [];
+  const at = (seconds: number, action: () => Promise<void>): void => {
+    chaosTimers.push(setTimeout(() => void action().catch((error: unknown) => console.error(`chaos failed: ${String(error)}`)), seconds * 1000));
+  };
+  const pickNode = (): string => {
+    if (chaos.killNode !== undefined) return chaos.killNode;
+    const alive = cluster?.members.filter((member) => member.child !== undefined) ?? [];
+    const member = alive[Math.floor(Math.random() * alive.length)];
+    if (member === undefined) throw new Error('no node to kill');
+    return member.nodeId;
+  };
+  const killAndMaybeRestart = async (): Promise<void> => {
+    if (cluster === undefined) return;
+    const node = pickNode();
+    killTimes.push(performance.now());
+    timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'kill', node });
+    await cluster.kill(node, 'SIGKILL');
+    if (chaos.restartAfterSeconds !== undefined) {
+      at(chaos.restartAfterSeconds, async () => {
+        timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'restart', node });
+        await cluster.start(node);
+      });
+    }
+  };
+  if (chaos.killAtSeconds !== undefined) at(chaos.killAtSeconds, killAndMaybeRestart);
+  if (chaos.killEverySeconds !== undefined) {
+    for (let t = chaos.killEverySeconds; t < endSeconds; t += chaos.killEverySeconds) at(t, killAndMaybeRestart);
+  }
+  if (chaos.pauseAtSeconds !== undefined && cluster !== undefined) {
+    at(chaos.pauseAtSeconds, async () => {
+      const node = pickNode();
+      killTimes.push(performance.now());
+      timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'pause', node });
+      await cluster.kill(node, 'SIGSTOP');
+      at(chaos.pauseForSeconds ?? 5, async () => {
+        timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'resume', node });
+        await cluster.kill(node, 'SIGCONT');
+      });
+    });
+  }
+
+  // Ramp and open-loop schedule: a 10 ms scheduler sends whatever is due.
+  const intervalMs = options.ratePerPlayer > 0 ? 1000 / options.ratePerPlayer : Number.POSITIVE_INFINITY;
+  const eluStart = performance.eventLoopUtilization();
+  let eluMark = performance.eventLoopUtilization();
+  let lastSecond = 0;
+  await new Promise<void>((resolve) => {
+    const scheduler = setInterval(() => {
+      const now = elapsedSeconds();
+      const wanted = options.rampSeconds <= 0 ? options.players : Math.min(options.players, Math.ceil((now / options.rampSeconds) * options.players));
+      while (players.length < wanted) addPlayer(players.length);
+      if (now < endSeconds) {
+        for (const player of players) {
+          const due = Math.floor(((now * 1000) - (player.index % 100) * (intervalMs / 100)) / intervalMs);
+          while (player.online && player.counter < due) sendOne(player);
+        }
+      }
+      const second = Math.floor(now);
+      if (second > lastSecond) {
+        lastSecond = second;
+        const sample = timeline.tick(second, players.filter((player) => player.online).length);
+        const elu = performance.eventLoopUtilization(eluMark);
+        eluMark = performance.eventLoopUtilization();
+        options.onSecond?.({
+          second,
+          online: sample.online,
+          commandsPerSecond: sample.acked,
+          p50Ms: sample.p50Ms,
+          p99Ms: sample.p99Ms,
+          errors: sample.errors,
+          reconnects: sample.reconnects,
+          chaos: timeline.chaos.filter((event) => event.second === second - 1),
+          generatorUtilisation: elu.utilization,
+        });
+      }
+      if (now >= endSeconds && !stopped) {
+        stopped = true;
+        clearInterval(scheduler);
+        resolve();
+      }
+    }, 10);
+  });
+  for (const timer of chaosTimers) clearTimeout(timer);
+  // Let in-flight commands settle (each has its own deadline).
+  await Promise.all(pending);
+  const generatorUtilisation = performance.eventLoopUtilization(eluStart).utilization;
+  // Give state sync a moment to deliver the last updates, then count.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  let expected = 0;
+  let delivered = 0;
+  for (const player of players) {
+    for (const [key, watched] of player.watched) {
+      const committed = Math.max(committedSeq.get(key) ?? 0, watched.seq);
+      expected += Math.max(0, committed - watched.startSeq);
+      delivered += Math.max(0, watched.seq - watched.startSeq);
+    }
+  }
+  for (const player of players) player.client.close();
+
+  const recovery: number[] = [];
+  let affected = 0;
+  for (const killMs of killTimes) {
+    for (const player of players) {
+      const before = player.ackTimes.filter((time) => time < killMs).at(-1);
+      const after = player.ackTimes.find((time) => time >= killMs);
+      if (before === undefined || after === undefined) continue;
+      // Affected: the fault cut this player's connection, or stalled it well beyond its spacing.
+      const disconnected = player.reconnectTimes.some((time) => time >= killMs && time - killMs < 10_000);
+      if (disconnected || after - before > Math.max(3 * intervalMs, 250)) {
+        affected += 1;
+        recovery.push(after - killMs);
+      }
+    }
+  }
+  recovery.sort((a, b) => a - b);
+  const pct = (p: number): number => (recovery.length === 0 ? 0 : Math.round(recovery[Math.min(recovery.length - 1, Math.floor((recovery.length - 1) * p))] ?? 0));
+  return {
+    players: options.players,
+    durationSeconds: options.durationSeconds,
+    commandsSent: sent,
+    commandsAcked: ackedCount,
+    commandsRejected: rejected,
+    commandsFailed: failed,
+    latencyMs: {
+      p50: latency.getValueAtPercentile(50) / 1000,
+      p90: latency.getValueAtPercentile(90) / 1000,
+      p99: latency.getValueAtPercentile(99) / 1000,
+      p999: latency.getValueAtPercentile(99.9) / 1000,
+      max: latency.maxValue / 1000,
+    },
+    errorsByCode,
+    reconnects,
+    stateUpdates: { expected, delivered },
+    failover: { kills: killTimes.length, playersAffected: affected, recoveryMs: { p50: pct(0.5), p99: pct(0.99), max: recovery.length === 0 ? 0 : Math.round(recovery.at(-1) ?? 0) } },
+    acked,
+    timeline,
+    generatorUtilisation,
+  };
+}

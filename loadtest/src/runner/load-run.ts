@@ -71,6 +71,8 @@ interface Player {
   online: boolean;
   ackTimes: number[];
   reconnectTimes: number[];
+  /** When the player came online first (run seconds); its schedule starts there, not at 0. */
+  startedAtSeconds: number | undefined;
   /** Seq the player's watched aggregates reached through state sync, and their first seq. */
   watched: Map<string, { startSeq: number; seq: number }>;
 }
@@ -97,9 +99,10 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
   const addPlayer = (index: number): void => {
     const id = `player-${index}`;
     const client = rotatingClient(id, options.hosts, index);
-    const player: Player = { id, index, client, counter: 0, online: false, ackTimes: [], reconnectTimes: [], watched: new Map() };
+    const player: Player = { id, index, client, counter: 0, online: false, ackTimes: [], reconnectTimes: [], startedAtSeconds: undefined, watched: new Map() };
     client.on('state', ({ state, previous }) => {
       player.online = state === 'online';
+      if (player.online && player.startedAtSeconds === undefined) player.startedAtSeconds = elapsedSeconds();
       if (state === 'reconnecting' && previous === 'online') {
         reconnects += 1;
         player.reconnectTimes.push(performance.now());
@@ -226,7 +229,8 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
       while (players.length < wanted) addPlayer(players.length);
       if (now < endSeconds) {
         for (const player of players) {
-          const due = Math.floor(((now * 1000) - (player.index % 100) * (intervalMs / 100)) / intervalMs);
+          if (player.startedAtSeconds === undefined) continue;
+          const due = Math.floor(((now - player.startedAtSeconds) * 1000) / intervalMs) + 1;
           while (player.online && player.counter < due) sendOne(player);
         }
       }

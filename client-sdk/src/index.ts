@@ -23,6 +23,8 @@ export type { AggregateSchema, CommandOf, LooseSchema, SchemaShape, ViewOf } fro
 export { fetchDevToken } from './connection/dev-token.ts';
 export type { DevToken, DevTokenOptions } from './connection/dev-token.ts';
 export { staticHost, webSocketUrl } from './connection/host-provider.ts';
+export { HOST_FAILOVER_DEFAULTS, hostFailover, parseHostsAnswer } from './connection/host-failover.ts';
+export type { CachedHostList, FailoverHostProvider, FetchLike, HostFailoverOptions, HostsAnswer } from './connection/host-failover.ts';
 export type {
   HostPickContext,
   HostProvider,

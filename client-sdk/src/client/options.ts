@@ -3,6 +3,7 @@
  * and then frozen. Invalid options are programmer errors and throw a TypeError.
  */
 import type { RingstateError } from '../protocol/index.ts';
+import { hostFailover } from '../connection/host-failover.ts';
 import { staticHost, webSocketUrl } from '../connection/host-provider.ts';
 import type { HostProviderFactory } from '../connection/host-provider.ts';
 import { defaultWebSocket } from '../connection/websocket.ts';
@@ -38,7 +39,10 @@ export interface ReconnectOptions {
 }
 
 export interface HeartbeatOptions {
-  /** Ping interval; defaults to the server's `heartbeatMs` from WELCOME. 0 disables pings. */
+  /**
+   * Ping interval. Default 1 s, or the server's `heartbeatMs` from WELCOME when that is shorter;
+   * a value given here is used as is. 0 disables pings. See docs/client-sdk.md for the trade-off.
+   */
   readonly intervalMs?: number;
   /** Intervals without any frame from the server before the connection counts as dead. Default 2. */
   readonly missesMax?: number;
@@ -49,6 +53,11 @@ export interface ClientOptions {
   readonly url?: string;
   /** `host:port`; the client dials `ws://host:port/v1/ws` (`wss://` when `secure`). */
   readonly host?: string;
+  /**
+   * Seed `host:port` names of the cluster: turns on host failover (suggestions from
+   * GET /v1/hosts, the host list cached in `storage`, another host after a failure).
+   */
+  readonly hosts?: readonly string[];
   readonly secure?: boolean;
   /** A fixed player token. Give `token` or `getToken`. */
   readonly token?: string;
@@ -71,7 +80,7 @@ export interface ClientOptions {
   readonly WebSocket?: WebSocketConstructor;
   /** Where the SDK keeps data between launches (the host list, from host failover on). */
   readonly storage?: KeyValueStorage;
-  /** Chooses the URL of each attempt; defaults to the one given by `url`/`host`. */
+  /** Chooses the URL of each attempt; defaults to `hostFailover` over `hosts`, or the `url`/`host`. */
   readonly hostProvider?: HostProviderFactory;
   readonly logger?: Logger;
   /** Time and timers; inject a manual clock in tests. */
@@ -90,7 +99,9 @@ export interface ResolvedOptions {
   readonly commandRetry: BackoffSettings;
   readonly connectTimeoutMs: number;
   readonly reconnect: BackoffSettings & { readonly attemptsMax: number };
+  /** Set when the app chose an interval; otherwise `heartbeatDefaultMs` capped by the server's. */
   readonly heartbeatIntervalMs: number | undefined;
+  readonly heartbeatDefaultMs: number;
   readonly heartbeatMissesMax: number;
   readonly WebSocket: WebSocketConstructor;
   readonly storage: KeyValueStorage;
@@ -110,6 +121,7 @@ export const DEFAULTS = Object.freeze({
   reconnectBaseMs: 500,
   reconnectCapMs: 30_000,
   reconnectAttemptsMax: 30,
+  heartbeatIntervalMs: 1_000,
   heartbeatMissesMax: 2,
 });
 
@@ -130,10 +142,11 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     },
     heartbeatIntervalMs:
       options.heartbeat?.intervalMs === undefined ? undefined : nonNegative('heartbeat.intervalMs', options.heartbeat.intervalMs),
+    heartbeatDefaultMs: DEFAULTS.heartbeatIntervalMs,
     heartbeatMissesMax: positive('heartbeat.missesMax', options.heartbeat?.missesMax ?? DEFAULTS.heartbeatMissesMax),
     WebSocket: options.WebSocket ?? defaultWebSocket(),
     storage: options.storage ?? new MemoryStorage(),
-    hostProvider: options.hostProvider ?? staticHost(resolveUrl(options)),
+    hostProvider: options.hostProvider ?? defaultHostProvider(options),
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
@@ -152,10 +165,14 @@ function resolveToken(options: ClientOptions): Pick<ResolvedOptions, 'tokenProvi
   return { tokenProvider: () => token, tokenIsRefreshable: false };
 }
 
+function defaultHostProvider(options: ClientOptions): HostProviderFactory {
+  const given = [options.url, options.host, options.hosts].filter((value) => value !== undefined).length;
+  if (given !== 1) throw new TypeError('ringstate: give exactly one of `url`, `host` and `hosts` (or a `hostProvider`)');
+  if (options.hosts !== undefined) return hostFailover({ seeds: options.hosts, secure: options.secure === true });
+  return staticHost(resolveUrl(options));
+}
+
 function resolveUrl(options: ClientOptions): string {
-  if ((options.url === undefined) === (options.host === undefined)) {
-    throw new TypeError('ringstate: give exactly one of `url` and `host` (or a `hostProvider`)');
-  }
   if (options.url !== undefined) {
     if (!/^wss?:\/\//.test(options.url)) throw new TypeError(`ringstate: \`url\` must start with ws:// or wss://`);
     return options.url;

@@ -13,7 +13,12 @@
  *                          |  ^                                     |
  *                          |  +------ attempt failed: reconnecting -+
  *                          +--> offline (attempts exhausted, handshake refused)  --connect()--> connecting
+ *   connecting/online/reconnecting --pause()--> paused --resume()/connect()--> connecting
  *   any state --close()--> closed (final)
+ *
+ * Reconnects use a resume token (WELCOME `resume`): a player token every node accepts, so a
+ * client fails over without calling the app's token provider; the provider is asked again only
+ * when the resume token is refused (expired) or absent.
  *
  * The core touches no Node API: the socket, clock, randomness and storage are injected, so the
  * same code runs in browsers, React Native, Node and the simulator.
@@ -42,7 +47,7 @@ import type { CommandResult, PendingCommand } from './outbox.ts';
 import type { AggregateTypeOf, CommandOf, LooseSchema, SchemaShape, ViewOf } from './schema.ts';
 import { Replica, Subscription } from './subscription.ts';
 
-export type ConnectionState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed';
+export type ConnectionState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'paused' | 'offline' | 'closed';
 
 export interface SessionInfo {
   readonly url: string;
@@ -74,6 +79,9 @@ export interface SendOptions {
   readonly timeoutMs?: number;
 }
 
+/** A probe after `networkChanged()` waits at least this long for an answer. */
+const PROBE_TIMEOUT_MIN_MS = 1_000;
+
 /** A refused handshake may be retried with a fresh token this many times in a row. */
 const HANDSHAKE_FAILURES_MAX = 3;
 
@@ -88,6 +96,8 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
   #state: ConnectionState = 'idle';
   #link: Link | undefined;
   #linkToken: string | undefined;
+  /** From the last WELCOME; used for reconnects until a server refuses it. */
+  #resumeToken: string | undefined;
   #session: SessionInfo | undefined;
   #frameBytesMax: number | undefined;
   /** Bumped whenever in-flight attempt work (host pick, token fetch) must be abandoned. */
@@ -161,12 +171,48 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     if (this.#state === 'closed') return Promise.reject(closedError());
     if (this.#state === 'online') return Promise.resolve();
     const promise = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
-    if (this.#state === 'idle' || this.#state === 'offline') {
+    if (this.#state === 'idle' || this.#state === 'offline' || this.#state === 'paused') {
+      this.#hostProvider.reset?.();
       this.#retries = 0;
       this.#handshakeFailures = 0;
       this.#startAttempt();
     }
     return promise;
+  }
+
+  /**
+   * The app went to the background (or does not need the connection for a while): closes the
+   * connection and stops reconnecting until `resume()`. Commands sent meanwhile wait in the
+   * outbox and still end at their deadline; subscriptions are kept and catch up on resume.
+   */
+  pause(): void {
+    if (this.#state !== 'connecting' && this.#state !== 'online' && this.#state !== 'reconnecting') return;
+    this.#abandonConnection();
+    this.#options.logger('info', 'paused');
+    this.#setState('paused');
+  }
+
+  /**
+   * The app is back in the foreground: reconnects at once with the backoff reset and recent
+   * host failures forgotten. While reconnecting, it cuts the current wait short.
+   */
+  resume(): void {
+    if (this.#state !== 'paused' && this.#state !== 'reconnecting') return;
+    this.#restartNow();
+  }
+
+  /**
+   * A hint that the network changed (Wi-Fi to cellular, back online). Online, the connection is
+   * probed at once, since its TCP path may be gone; otherwise the next attempt starts now with
+   * the backoff reset.
+   */
+  networkChanged(): void {
+    if (this.#state === 'online') {
+      const link = this.#link;
+      link?.probe(Math.max(link.heartbeatIntervalMs, PROBE_TIMEOUT_MIN_MS));
+      return;
+    }
+    if (this.#state === 'reconnecting' || this.#state === 'connecting') this.#restartNow();
   }
 
   /** Closes the connection for good: pending commands reject, subscriptions end. */
@@ -234,6 +280,13 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
 
   // Connection policy ----------------------------------------------------------------------
 
+  #restartNow(): void {
+    this.#abandonConnection();
+    this.#retries = 0;
+    this.#hostProvider.reset?.();
+    this.#startAttempt();
+  }
+
   #startAttempt(): void {
     this.#clearReconnectTimer();
     const generation = ++this.#generation;
@@ -250,9 +303,10 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     this.#events.emit('connecting', { url, retry });
     this.#options.logger('debug', 'connecting', { url, retry });
     const rejection = this.#rejection;
-    const token = await this.#options.tokenProvider({ rejected: rejection?.error });
+    const resumeToken = this.#resumeToken;
+    const token = resumeToken ?? (await this.#options.tokenProvider({ rejected: rejection?.error }));
     if (generation !== this.#generation) return;
-    if (rejection !== undefined && token === rejection.token) {
+    if (resumeToken === undefined && rejection !== undefined && token === rejection.token) {
       this.#goOffline(rejection.error);
       return;
     }
@@ -266,6 +320,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
         logger: this.#options.logger,
         connectTimeoutMs: this.#options.connectTimeoutMs,
         heartbeatMs: this.#options.heartbeatIntervalMs,
+        heartbeatDefaultMs: this.#options.heartbeatDefaultMs,
         heartbeatMissesMax: this.#options.heartbeatMissesMax,
       },
       this.#linkHandler,
@@ -294,6 +349,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     this.#rejection = undefined;
     this.#previousError = undefined;
     this.#previousUrl = link.url;
+    this.#resumeToken = welcome.resume;
     this.#frameBytesMax = welcome.limits.frameBytesMax;
     this.#session = {
       url: link.url,
@@ -302,7 +358,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
       node: welcome.node,
       heartbeatMs: welcome.heartbeatMs,
     };
-    this.#hostProvider.report?.(link.url, { ok: true });
+    this.#hostProvider.report?.(link.url, { ok: true, player: welcome.player });
     this.#setState('online');
     this.#options.logger('info', 'online', { url: link.url, node: welcome.node, session: welcome.session });
     // Resubscribe and re-send before telling the app, so that commands the app sends from an
@@ -338,9 +394,16 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
    * for a new token and tries again, a bounded number of times; otherwise it goes offline.
    */
   #onHandshakeRejected(error: RingstateError): void {
+    const token = this.#linkToken;
+    if (token !== undefined && token === this.#resumeToken && error.code !== 'PROTOCOL_VERSION_UNSUPPORTED') {
+      // The resume token expired (or its key was retired): fall back to the app's token provider.
+      this.#resumeToken = undefined;
+      this.#options.logger('info', 'resume token refused; asking the token provider', { code: error.code });
+      this.#scheduleReconnect(error);
+      return;
+    }
     this.#events.emit('error', error);
     this.#handshakeFailures += 1;
-    const token = this.#linkToken;
     const canRetry =
       token !== undefined &&
       this.#options.tokenIsRefreshable &&

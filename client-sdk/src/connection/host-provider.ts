@@ -1,9 +1,9 @@
 /**
  * Host selection seam. Before every connection attempt the client asks its HostProvider
- * which WebSocket URL to dial, and tells it how the attempt went. Today the only provider is
- * `staticHost` (always the same URL). Host failover plugs in here: a provider that keeps the
- * cached host list in `components.storage`, asks `/v1/hosts` for suggestions and picks another
- * host at random after a failure, without the client's reconnect logic changing.
+ * which WebSocket URL to dial, and tells it how the attempt went. Two providers ship:
+ * `staticHost` (always the same URL) and `hostFailover` (host-failover.ts: seeds, the cached
+ * host list in `components.storage`, `/v1/hosts` suggestions, another host at random after a
+ * failure). The client's reconnect logic (backoff, attempt limits) is the same for both.
  *
  * Providers are factories (`(components) => HostProvider`) so that they receive the client's
  * clock, randomness, storage and logger instead of reaching for globals.
@@ -25,8 +25,10 @@ export interface HostPickContext {
 export interface HostProvider {
   /** The WebSocket URL for the next attempt. */
   pick(context: HostPickContext): string | Promise<string>;
-  /** Called when an attempt reached WELCOME or failed; lets a provider rank hosts. */
-  report?(url: string, outcome: { ok: true } | { ok: false; error: RingstateError }): void;
+  /** Called when an attempt reached WELCOME (with the session's player) or failed; lets a provider rank hosts. */
+  report?(url: string, outcome: { ok: true; player?: string } | { ok: false; error: RingstateError }): void;
+  /** Forget what failed recently: the app came back to the foreground or the network changed. */
+  reset?(): void;
 }
 
 export interface HostProviderComponents {

@@ -37,6 +37,8 @@ export interface LinkSettings {
   readonly connectTimeoutMs: number;
   /** Overrides the server's `heartbeatMs`; 0 disables pings. */
   readonly heartbeatMs: number | undefined;
+  /** Interval when `heartbeatMs` is not set; the server's `heartbeatMs` caps it. */
+  readonly heartbeatDefaultMs: number;
   /** The connection is dead after this many heartbeat intervals without any frame. */
   readonly heartbeatMissesMax: number;
 }
@@ -68,6 +70,7 @@ export class Link {
   #phase: Phase = 'opening';
   #socket: WebSocketLike | undefined;
   #timer: TimerHandle | undefined;
+  #probeTimer: TimerHandle | undefined;
   #lastFrameAtMs = 0;
   #pingCounter = 0;
   /** An ERROR received before WELCOME; explains the close that follows it. */
@@ -116,6 +119,34 @@ export class Link {
     if (this.#phase === 'ended' || socket === undefined || socket.readyState !== WEBSOCKET_OPEN) return false;
     socket.send(frame);
     return true;
+  }
+
+  /**
+   * Checks now that the connection still carries frames (the network changed, the app woke up):
+   * sends a PING and ends the Link as lost if no frame arrives within `timeoutMs`, instead of
+   * waiting for the heartbeat to notice.
+   */
+  probe(timeoutMs: number): void {
+    if (this.#phase !== 'welcomed') return;
+    const sentAtMs = this.#settings.clock.now();
+    this.#pingCounter += 1;
+    this.send({ t: MessageType.PING, n: this.#pingCounter });
+    this.#clearProbe();
+    this.#probeTimer = this.#settings.clock.setTimeout(() => {
+      this.#probeTimer = undefined;
+      if (this.#lastFrameAtMs >= sentAtMs) return;
+      const error = new RingstateError('DISCONNECTED', `no answer from ${this.url} to a probe within ${timeoutMs} ms`);
+      this.#end({ kind: 'lost', error, welcomed: true }, ClientCloseCodes.HEARTBEAT_TIMEOUT, 'probe timeout');
+    }, timeoutMs);
+  }
+
+  /** The heartbeat interval in effect (0 before WELCOME or when disabled). */
+  get heartbeatIntervalMs(): number {
+    const welcome = this.#welcome;
+    if (welcome === undefined) return 0;
+    if (this.#settings.heartbeatMs !== undefined) return this.#settings.heartbeatMs;
+    const serverMs = welcome.heartbeatMs;
+    return serverMs > 0 ? Math.min(serverMs, this.#settings.heartbeatDefaultMs) : this.#settings.heartbeatDefaultMs;
   }
 
   /** Closes the connection without reporting an end: the owner is no longer interested. */
@@ -187,7 +218,7 @@ export class Link {
   }
 
   #scheduleHeartbeat(): void {
-    const intervalMs = this.#settings.heartbeatMs ?? this.#welcome?.heartbeatMs ?? 0;
+    const intervalMs = this.heartbeatIntervalMs;
     if (intervalMs <= 0) return;
     this.#schedule(intervalMs, () => this.#onHeartbeat(intervalMs));
   }
@@ -246,6 +277,7 @@ export class Link {
 
   #shutdown(closeCode: number, closeReason: string): void {
     this.#clearTimer();
+    this.#clearProbe();
     const socket = this.#socket;
     if (socket === undefined) return;
     socket.onopen = null;
@@ -264,6 +296,12 @@ export class Link {
   #schedule(delayMs: number, callback: () => void): void {
     this.#clearTimer();
     this.#timer = this.#settings.clock.setTimeout(callback, delayMs);
+  }
+
+  #clearProbe(): void {
+    if (this.#probeTimer === undefined) return;
+    this.#settings.clock.clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
   }
 
   #clearTimer(): void {

@@ -60,7 +60,8 @@ function parseWelcome(m: Fields): ServerMessage | undefined {
   if (!isCount(frameBytesMax) || !isCount(messagesPerSecondMax) || !isCount(subscriptionsPerConnectionMax)) {
     return undefined;
   }
-  return {
+  if (!isOptional(m['resume'], isString)) return undefined;
+  const welcome = {
     t: MessageType.WELCOME,
     v: m['v'],
     player: m['player'],
@@ -68,7 +69,8 @@ function parseWelcome(m: Fields): ServerMessage | undefined {
     node: m['node'],
     heartbeatMs: m['heartbeatMs'],
     limits: { frameBytesMax, messagesPerSecondMax, subscriptionsPerConnectionMax },
-  };
+  } as const;
+  return isString(m['resume']) && m['resume'] !== '' ? { ...welcome, resume: m['resume'] } : welcome;
 }
 
 function parseReject(m: Fields): ServerMessage | undefined {

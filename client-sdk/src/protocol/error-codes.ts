@@ -28,6 +28,7 @@ export const ErrorCodes = {
   TIMEOUT: { retryable: true, meaning: 'The request did not complete within its deadline (client-side).' },
   DISCONNECTED: { retryable: true, meaning: 'The connection was lost before an answer arrived (client-side).' },
   NOT_FOUND: { retryable: false, meaning: 'HTTP: no such endpoint (or the endpoint is disabled, like the dev token issuer outside dev mode).' },
+  INVALID_QUERY: { retryable: false, meaning: 'HTTP: a query parameter is malformed (for example `player` in GET /v1/hosts).' },
   BODY_TOO_LARGE: { retryable: false, meaning: 'HTTP: the request body is larger than `limits.httpBodyBytesMax`.' },
   INTERNAL: { retryable: true, meaning: 'An unexpected server fault; logged with details on the server.' },
 } as const satisfies Record<string, { retryable: boolean; meaning: string }>;

@@ -6,7 +6,7 @@
  * they are sent with every frame. Binary fields (`sv`, `u`) are msgpack `bin`.
  *
  *   client -> server                           server -> client
- *   HELLO   {t:1, v, token, resume?}           WELCOME  {t:101, v, player, session, node, heartbeatMs, limits}
+ *   HELLO   {t:1, v, token, resume?}           WELCOME  {t:101, v, player, session, node, heartbeatMs, limits, resume?}
  *   COMMAND {t:2, id, a, i, c}                 ACK      {t:102, id, seq, dup?}
  *   SUB     {t:3, a, i, sv?}                   REJECT   {t:103, id, code, msg, reason?, retry}
  *   UNSUB   {t:4, a, i}                        SNAPSHOT {t:104, a, i, seq, u}
@@ -22,6 +22,9 @@
  * - `sv`: a Yjs state vector; SNAPSHOT then carries only what the client is missing.
  * - `u`: a Yjs update for the aggregate's public document.
  * - `ref` (ERROR): the command id or message type the error is about, when known.
+ * - `resume` (WELCOME): a resume token, a player token for the same player with the same expiry
+ *   that every node of the cluster accepts as HELLO `token`; the SDK reconnects with it. HELLO's
+ *   own `resume` field is reserved and ignored.
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -93,6 +96,8 @@ export interface WelcomeMessage {
   node: string;
   heartbeatMs: number;
   limits: ConnectionLimits;
+  /** Resume token: a player token valid on every node, until the presented token's expiry. */
+  resume?: string;
 }
 export interface AckMessage {
   t: typeof MessageType.ACK;

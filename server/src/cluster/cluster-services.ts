@@ -10,7 +10,9 @@
  * crosses at most one hop; if ownership moved meanwhile the answer is UNAVAILABLE (retryable)
  * and the client retries with the same command id.
  *
- * Cluster info (protocol /ringstate/cluster-info/1.0.0): request {} -> {hasState, ringVersion}.
+ * Cluster info (protocol /ringstate/cluster-info/1.0.0): request {} -> {hasState, ringVersion,
+ * clientHost, connections, serving}. The last three (from `clientInfo`, set by the composition
+ * root) feed the host directory behind GET /v1/hosts (host-directory.ts); older nodes omit them.
  * A node whose disk is empty asks the other members before it starts its partitions: if any
  * member already has state, the cluster exists and this node rejoins without bootstrapping
  * (its replicas stay non-voting until the owners readmit them, so a wiped disk cannot cause a
@@ -39,6 +41,8 @@ export class ClusterServices {
   readonly ring: PartitionRing;
   readonly log: ReplicatedPartitionLog;
   private readonly settings: Config['cluster'];
+  /** This node's client side (advertised host, load), merged into cluster-info answers. */
+  clientInfo: () => Promise<object> | object = () => ({});
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -87,7 +91,7 @@ export class ClusterServices {
 
   /** Starts the peer network, decides about founding, and starts replicating. */
   async start(): Promise<void> {
-    this.peers.handle(CLUSTER_INFO_PROTOCOL, () => ({ hasState: this.hasState(), ringVersion: this.ring.version }));
+    this.peers.handle(CLUSTER_INFO_PROTOCOL, async () => ({ ...(await this.clientInfo()), hasState: this.hasState(), ringVersion: this.ring.version }));
     await this.peers.start();
     const hadState = this.hasState();
     if (!hadState) {

@@ -68,6 +68,12 @@ export const configSchema = z
         heartbeatMs: positiveInt.default(15_000).describe('Ping interval suggested to clients in WELCOME.'),
         httpBodyBytesMax: positiveInt.default(16 * 1024).describe('Largest HTTP request body accepted (bytes).'),
         invalidFramesBeforeClose: positiveInt.default(20).describe('Malformed frames tolerated on one connection before it is closed with 4002.'),
+        connectionsPerIpMax: z
+          .number()
+          .int()
+          .min(0)
+          .default(1000)
+          .describe('Open WebSocket connections accepted from one IP address (0: no limit); further upgrades get HTTP 429 RATE_LIMITED. Loopback is exempt: a proxy or load generator on the same host speaks for many clients.'),
       })
       .strict()
       .prefault({})
@@ -77,6 +83,16 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/)
       .optional()
       .describe('host:port clients should use for this node (a DNS name in production). Defaults to host:port.'),
+    hosts: z
+      .object({
+        ttlSeconds: positiveInt.max(86_400).default(60).describe('How long clients may treat a GET /v1/hosts answer as current (they refresh it on every connect anyway).'),
+        pollIntervalMs: positiveInt.min(100).max(60_000).default(1000).describe('How often a node asks the other nodes for their advertised host and load while clients ask it for hosts (ms).'),
+        overloadRatio: z.number().min(1).max(100).default(1.5).describe('A partition owner holding more than this times the average connection count (plus 64) is overloaded: GET /v1/hosts suggests the least loaded node instead.'),
+        connectionsSoftMax: positiveInt.default(50_000).describe('A node with at least this many client connections is overloaded and only suggested when no healthy node has fewer.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The host-suggestion service GET /v1/hosts (docs/protocol.md).'),
     admin: z
       .object({
         token: z

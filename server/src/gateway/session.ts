@@ -143,7 +143,12 @@ export class ClientSession {
     }
     this.phase = 'verifying';
     try {
-      const verified = await this.deps.tokens.verify(token, this.deps.nowMs());
+      const nowMs = this.deps.nowMs();
+      const verified = await this.deps.tokens.verify(token, nowMs);
+      // The resume token is a player token for the same player with the same expiry, signed with
+      // the current key: any node accepts it, so the SDK reconnects anywhere without asking the
+      // app's token provider again, and it never extends what the presented token allowed.
+      const resume = await this.deps.tokens.issue(verified.playerId, verified.expiresAtMs - nowMs, nowMs);
       if (this.phase !== 'verifying') return;
       this.playerId = verified.playerId;
       this.phase = 'ready';
@@ -157,6 +162,7 @@ export class ClientSession {
         node: this.deps.nodeId,
         heartbeatMs,
         limits: { frameBytesMax, messagesPerSecondMax, subscriptionsPerConnectionMax },
+        resume: resume.token,
       });
     } catch (error) {
       if (this.phase !== 'verifying') return;

@@ -10,12 +10,14 @@
 import uWS from 'uWebSockets.js';
 import { CloseCodes } from '@ringstate/client-sdk/protocol';
 import type { Logger } from '../observability/index.ts';
-import type { HttpRouter, HttpRequestInfo } from './http-api.ts';
+import { isLoopbackAddress, type HttpRouter, type HttpRequestInfo } from './http-api.ts';
 import { ClientSession, type ConnectionPort, type SessionDeps } from './session.ts';
 
 interface SocketData {
   session?: ClientSession;
   open: boolean;
+  /** Counted against limits.connectionsPerIpMax; undefined when exempt (loopback) or unlimited. */
+  countedIp?: string;
 }
 
 export interface GatewayOptions {
@@ -32,6 +34,8 @@ export class UwsGateway {
   private readonly sessions = new Set<ClientSession>();
   private sessionCounter = 0;
   private readonly sessionPrefix = Math.random().toString(36).slice(2, 8);
+  /** Open connections per remote IP, for limits.connectionsPerIpMax. */
+  private readonly connectionsPerIp = new Map<string, number>();
 
   constructor(
     private readonly options: GatewayOptions,
@@ -49,8 +53,15 @@ export class UwsGateway {
       closeOnBackpressureLimit: 1,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
+        const countedIp = this.admitIp(Buffer.from(res.getRemoteAddressAsText()).toString());
+        if (countedIp === false) {
+          this.sessionDeps.metrics.limitTrips.inc({ limit: 'connections_per_ip' });
+          const body = JSON.stringify({ error: { code: 'RATE_LIMITED', message: `more than ${this.sessionDeps.limits.connectionsPerIpMax} connections from this address` } });
+          res.cork(() => res.writeStatus(statusLine(429)).writeHeader('content-type', 'application/json').end(body));
+          return;
+        }
         res.upgrade<SocketData>(
-          { open: false },
+          countedIp === undefined ? { open: false } : { open: false, countedIp },
           req.getHeader('sec-websocket-key'),
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -85,6 +96,7 @@ export class UwsGateway {
       close: (ws) => {
         const data = ws.getUserData();
         data.open = false;
+        if (data.countedIp !== undefined) this.releaseIp(data.countedIp);
         if (data.session !== undefined) {
           data.session.closed();
           this.sessions.delete(data.session);
@@ -116,6 +128,26 @@ export class UwsGateway {
       this.listenSocket = undefined;
     }
     for (const session of [...this.sessions]) session.closeWith(CloseCodes.GOING_AWAY, 'SHUTTING_DOWN');
+  }
+
+  /**
+   * Counts a new connection from `ip`: the address to release on close, undefined when not
+   * counted (loopback, or no limit), false when the address is at its limit. The count is taken
+   * at upgrade, so a connection that never completes the upgrade is released by the same close.
+   */
+  private admitIp(ip: string): string | undefined | false {
+    const max = this.sessionDeps.limits.connectionsPerIpMax;
+    if (max === 0 || isLoopbackAddress(ip)) return undefined;
+    const open = this.connectionsPerIp.get(ip) ?? 0;
+    if (open >= max) return false;
+    this.connectionsPerIp.set(ip, open + 1);
+    return ip;
+  }
+
+  private releaseIp(ip: string): void {
+    const open = (this.connectionsPerIp.get(ip) ?? 1) - 1;
+    if (open <= 0) this.connectionsPerIp.delete(ip);
+    else this.connectionsPerIp.set(ip, open);
   }
 
   private http(res: uWS.HttpResponse, req: uWS.HttpRequest): void {

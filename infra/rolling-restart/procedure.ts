@@ -1,0 +1,169 @@
+/**
+ * Rolling restart: restarts the nodes of a cluster one at a time so that every partition keeps
+ * its write quorum throughout (with replicationFactor 3, one node down leaves 2 of 3).
+ *
+ * For each node, in the order given:
+ *   1. precondition: every member answers, sees every other member alive, and every partition
+ *      has a ready owner (otherwise a second node down could cost a quorum: stop, do not guess);
+ *   2. stop it gracefully (SIGTERM: it hands its partitions over, then exits) and wait until it
+ *      is gone;
+ *   3. start it and wait for GET /readyz;
+ *   4. wait until it has caught up: every other member sees it alive again, every partition has
+ *      a ready owner, and on every partition it replicates it has applied at least what the
+ *      owners had committed when it came back (under load the positions keep moving, so
+ *      "all equal" would never hold; "caught up with the past" is what makes the next stop safe).
+ *
+ * How a node is stopped and started is injected (NodeController): local processes, systemd over
+ * ssh, or Kubernetes pods. The procedure only talks HTTP to the nodes' admin API.
+ */
+
+export interface NodeTarget {
+  /** Client address host:port (HTTP API and /readyz). */
+  readonly host: string;
+  readonly nodeId: string;
+}
+
+export interface NodeController {
+  /** Asks the node to stop gracefully and resolves once it has exited. */
+  stop(target: NodeTarget): Promise<void>;
+  /** Starts the node again (resolves once the process is launched; readiness is polled here). */
+  start(target: NodeTarget): Promise<void>;
+}
+
+export interface RollingRestartOptions {
+  readonly hosts: readonly string[];
+  readonly controller: NodeController;
+  readonly adminToken?: string;
+  /** Per phase (stop, ready, caught up) deadline. */
+  readonly phaseTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface NodeRestartReport {
+  readonly nodeId: string;
+  readonly host: string;
+  readonly stopMs: number;
+  readonly readyMs: number;
+  readonly caughtUpMs: number;
+}
+
+interface MemberRow {
+  readonly nodeId: string;
+  readonly alive: boolean;
+}
+
+interface PartitionRow {
+  readonly partition: number;
+  readonly leader: string | null;
+  readonly ready: boolean;
+  readonly role: string;
+  readonly commit: number;
+  readonly applied: number;
+  readonly replicas: readonly string[];
+  readonly voters: readonly string[];
+}
+
+export interface AdminClusterView {
+  readonly nodeId: string;
+  readonly members: readonly MemberRow[];
+  readonly partitions: readonly PartitionRow[];
+}
+
+const POLL_MS = 100;
+const PHASE_TIMEOUT_MS_DEFAULT = 60_000;
+
+export class RollingRestartError extends Error {
+  override readonly name = 'RollingRestartError';
+}
+
+export async function fetchView(host: string, adminToken: string | undefined): Promise<AdminClusterView | undefined> {
+  try {
+    const response = await fetch(`http://${host}/v1/admin/cluster`, {
+      ...(adminToken === undefined ? {} : { headers: { authorization: `Bearer ${adminToken}` } }),
+      signal: AbortSignal.timeout(2_000),
+    });
+    if (response.status === 403) throw new RollingRestartError(`${host} refused the admin API: pass --admin-token (or run from the node's machine)`);
+    return response.ok ? ((await response.json()) as AdminClusterView) : undefined;
+  } catch (error) {
+    if (error instanceof RollingRestartError) throw error;
+    return undefined;
+  }
+}
+
+async function isReady(host: string): Promise<boolean> {
+  try {
+    return (await fetch(`http://${host}/readyz`, { signal: AbortSignal.timeout(2_000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
+  const startedMs = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - startedMs;
+    if (Date.now() - startedMs > timeoutMs) throw new RollingRestartError(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/** True when every member answers, all see each other alive, and every partition has a ready owner somewhere. */
+function healthy(views: ReadonlyArray<AdminClusterView | undefined>, memberCount: number): boolean {
+  if (views.some((view) => view === undefined)) return false;
+  const live = views as AdminClusterView[];
+  if (live.some((view) => view.members.length !== memberCount || view.members.some((member) => !member.alive))) return false;
+  const partitionCount = live[0]?.partitions.length ?? 0;
+  for (let partition = 0; partition < partitionCount; partition += 1) {
+    const owned = live.some((view) => {
+      const row = view.partitions[partition];
+      return row !== undefined && row.role === 'leader' && row.ready && row.leader === view.nodeId;
+    });
+    if (!owned) return false;
+  }
+  return true;
+}
+
+/** Resolves each host to the node id it reports (the admin view names itself). */
+export async function resolveTargets(hosts: readonly string[], adminToken: string | undefined): Promise<NodeTarget[]> {
+  const targets: NodeTarget[] = [];
+  for (const host of hosts) {
+    const view = await fetchView(host, adminToken);
+    if (view === undefined) throw new RollingRestartError(`${host} does not answer GET /v1/admin/cluster: is the whole cluster up?`);
+    targets.push({ host, nodeId: view.nodeId });
+  }
+  return targets;
+}
+
+export async function rollingRestart(options: RollingRestartOptions): Promise<NodeRestartReport[]> {
+  const log = options.log ?? (() => undefined);
+  const timeoutMs = options.phaseTimeoutMs ?? PHASE_TIMEOUT_MS_DEFAULT;
+  const views = (): Promise<Array<AdminClusterView | undefined>> => Promise.all(options.hosts.map((host) => fetchView(host, options.adminToken)));
+  const targets = await resolveTargets(options.hosts, options.adminToken);
+  const reports: NodeRestartReport[] = [];
+  for (const target of targets) {
+    await waitUntil('a healthy cluster before restarting the next node', timeoutMs, async () => healthy(await views(), targets.length));
+    log(`${target.nodeId} (${target.host}): stopping (SIGTERM, hand-over)`);
+    const stopStartedMs = Date.now();
+    await options.controller.stop(target);
+    const stopMs = Date.now() - stopStartedMs;
+    log(`${target.nodeId}: stopped after ${stopMs} ms; starting`);
+    await options.controller.start(target);
+    const readyMs = await waitUntil(`${target.nodeId} to answer /readyz`, timeoutMs, () => isReady(target.host));
+    const commitsAtReturn = new Map<number, number>();
+    for (const view of await views()) {
+      for (const row of view?.partitions ?? []) commitsAtReturn.set(row.partition, Math.max(commitsAtReturn.get(row.partition) ?? 0, row.commit));
+    }
+    log(`${target.nodeId}: ready after ${readyMs} ms; waiting for it to catch up`);
+    const caughtUpMs = await waitUntil(`${target.nodeId} to catch up with its partitions`, timeoutMs, async () => {
+      const all = await views();
+      if (!healthy(all, targets.length)) return false;
+      const own = all[options.hosts.indexOf(target.host)];
+      if (own === undefined) return false;
+      return own.partitions.every((row) => !row.voters.includes(target.nodeId) || row.applied >= (commitsAtReturn.get(row.partition) ?? 0));
+    });
+    log(`${target.nodeId}: caught up after ${caughtUpMs} ms`);
+    reports.push({ nodeId: target.nodeId, host: target.host, stopMs, readyMs, caughtUpMs });
+  }
+  await waitUntil('a healthy cluster after the last node', timeoutMs, async () => healthy(await views(), targets.length));
+  return reports;
+}

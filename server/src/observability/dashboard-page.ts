@@ -1,0 +1,225 @@
+/**
+ * The dashboard page: one self-contained HTML document (inline CSS and script, no external
+ * requests; its Content-Security-Policy forbids any) that polls GET /v1/admin/cluster and
+ * GET /v1/admin/stats on the node that served it, once a second, and redraws.
+ *
+ * The script builds every element with textContent, never innerHTML, so names coming from the
+ * cluster cannot inject markup. Rows carry data-* attributes (data-member, data-alive,
+ * data-partition, data-owner) that tests and scripts can read without parsing text.
+ */
+
+const STYLE = `
+:root { --bg:#0f1419; --panel:#182028; --text:#d8dee6; --muted:#8a97a6; --ok:#3fb950; --bad:#f85149; --warn:#d29922; --line:#2a3440; }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.4 system-ui, sans-serif; background:var(--bg); color:var(--text); }
+header { display:flex; gap:24px; align-items:baseline; padding:12px 20px; border-bottom:1px solid var(--line); flex-wrap:wrap; }
+header h1 { font-size:18px; margin:0; }
+.muted { color:var(--muted); }
+#status.live { color:var(--ok); } #status.stale { color:var(--bad); }
+main { padding:16px 20px; display:grid; gap:16px; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); }
+section { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:12px 14px; overflow:auto; }
+section.wide { grid-column: 1 / -1; }
+h2 { font-size:13px; text-transform:uppercase; letter-spacing:.05em; color:var(--muted); margin:0 0 8px; }
+.cards { display:flex; gap:12px; flex-wrap:wrap; }
+.card { min-width:130px; padding:8px 12px; border:1px solid var(--line); border-radius:6px; }
+.card .value { font-size:22px; font-variant-numeric:tabular-nums; }
+table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
+th, td { text-align:left; padding:3px 8px; border-bottom:1px solid var(--line); white-space:nowrap; }
+th { color:var(--muted); font-weight:500; }
+.up { color:var(--ok); } .down { color:var(--bad); } .lagging { color:var(--warn); }
+.swatch { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:6px; vertical-align:middle; }
+#ring-wrap { display:flex; gap:16px; align-items:center; }
+#partitions-wrap, #ownership-wrap { max-height:420px; overflow:auto; }
+`;
+
+const SCRIPT = `
+'use strict';
+var POLL_MS = 1000;
+var PALETTE = ['#58a6ff', '#3fb950', '#d29922', '#bc8cff', '#ff7b72', '#39c5cf', '#f0883e', '#a5d6ff'];
+var colors = {};
+function colorOf(nodeId) {
+  if (nodeId === null || nodeId === undefined || nodeId === '') return '#3a4654';
+  if (!(nodeId in colors)) colors[nodeId] = PALETTE[Object.keys(colors).length % PALETTE.length];
+  return colors[nodeId];
+}
+function el(tag, attrs, children) {
+  var node = document.createElement(tag);
+  for (var key in attrs || {}) {
+    if (key === 'text') node.textContent = attrs[key];
+    else if (key === 'class') node.className = attrs[key];
+    else node.setAttribute(key, attrs[key]);
+  }
+  (children || []).forEach(function (child) { node.appendChild(child); });
+  return node;
+}
+function td(text, cls) { return el('td', cls ? { text: String(text), class: cls } : { text: String(text) }); }
+function fill(tbody, rows) { tbody.replaceChildren.apply(tbody, rows); }
+function setText(id, text) { document.getElementById(id).textContent = text; }
+function stat(name, text) { document.querySelector('[data-stat="' + name + '"] .value').textContent = text; }
+function fixed(value, digits) { return value === null || value === undefined ? '-' : Number(value).toFixed(digits); }
+
+function renderMembers(view) {
+  var owned = {}, held = {};
+  view.partitions.forEach(function (row) {
+    if (row.leader) owned[row.leader] = (owned[row.leader] || 0) + 1;
+    row.replicas.forEach(function (id) { held[id] = (held[id] || 0) + 1; });
+  });
+  fill(document.querySelector('#members tbody'), view.members.map(function (member) {
+    var name = el('td', {}, [el('span', { class: 'swatch', style: 'background:' + colorOf(member.nodeId) }), document.createTextNode(member.nodeId + (member.self ? ' (this node)' : ''))]);
+    return el('tr', { 'data-member': member.nodeId, 'data-alive': String(member.alive) }, [
+      name, td(member.address), td(member.alive ? 'up' : 'down', member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
+    ]);
+  }));
+}
+
+function renderRing(view) {
+  var svg = document.getElementById('ring');
+  var n = view.partitions.length, cx = 110, cy = 110, outer = 100, inner = 62;
+  var paths = view.partitions.map(function (row, i) {
+    var a0 = (i / n) * 2 * Math.PI - Math.PI / 2, a1 = ((i + 1) / n) * 2 * Math.PI - Math.PI / 2;
+    var large = a1 - a0 > Math.PI ? 1 : 0;
+    var p = function (r, a) { return (cx + r * Math.cos(a)).toFixed(2) + ' ' + (cy + r * Math.sin(a)).toFixed(2); };
+    var d = 'M ' + p(outer, a0) + ' A ' + outer + ' ' + outer + ' 0 ' + large + ' 1 ' + p(outer, a1) + ' L ' + p(inner, a1) + ' A ' + inner + ' ' + inner + ' 0 ' + large + ' 0 ' + p(inner, a0) + ' Z';
+    var path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+    path.setAttribute('d', d);
+    path.setAttribute('fill', colorOf(row.leader));
+    path.setAttribute('stroke', '#0f1419');
+    path.setAttribute('data-partition', String(row.partition));
+    path.setAttribute('data-owner', row.leader || '');
+    var title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+    title.textContent = 'partition ' + row.partition + ': owner ' + (row.leader || 'none') + ', preferred ' + row.replicas[0] + ', epoch ' + row.epoch;
+    path.appendChild(title);
+    return path;
+  });
+  var label = document.createElementNS('http://www.w3.org/2000/svg', 'text');
+  label.setAttribute('x', String(cx)); label.setAttribute('y', String(cy + 5)); label.setAttribute('text-anchor', 'middle'); label.setAttribute('fill', '#d8dee6');
+  label.textContent = n + ' partitions';
+  svg.replaceChildren.apply(svg, paths.concat([label]));
+  var unowned = view.partitions.filter(function (row) { return !row.leader; }).length;
+  setText('ring-summary', 'ring version ' + view.ringVersion + ', ' + view.members.length + ' members, ' + unowned + ' partitions without an owner');
+}
+
+function renderPartitions(view) {
+  fill(document.querySelector('#partitions tbody'), view.partitions.map(function (row) {
+    return el('tr', { 'data-partition': String(row.partition), 'data-owner': row.leader || '' }, [
+      td(row.partition), td(row.leader || 'none', row.leader ? '' : 'down'), td(row.replicas.join(', ')), td(row.epoch), td(row.role),
+      td(row.commit), td(row.applied), td(row.lag, row.lag > 0 ? 'lagging' : ''), td(row.role === 'leader' ? (row.ready ? 'yes' : 'not yet') : '-'),
+    ]);
+  }));
+}
+
+function renderStats(stats, view) {
+  var c = stats.commands;
+  stat('connections', String(stats.connections));
+  stat('subscriptions', String(stats.subscriptions));
+  stat('commandsPerSecond', fixed(c.commandsPerSecond, 1));
+  stat('p99', c.p99Ms === null ? '-' : (c.p99AboveMax ? '> ' : '') + fixed(c.p99Ms, c.p99Ms < 1 ? 1 : 0) + ' ms');
+  stat('activeAggregates', String(stats.activeAggregates));
+  stat('partitionsOwned', String(view.partitions.filter(function (row) { return row.leader === view.nodeId; }).length));
+  setText('uptime', 'up ' + stats.uptimeSeconds + ' s');
+  fill(document.querySelector('#ownership tbody'), stats.ownershipChanges.recent.map(function (change) {
+    return el('tr', { 'data-partition': String(change.partition), 'data-owner': change.leader || '' }, [
+      td(new Date(change.atMs).toLocaleTimeString()), td(change.partition), td(change.epoch), td(change.leader || 'none'), td(change.role), td(change.reason),
+    ]);
+  }));
+  setText('ownership-count', stats.ownershipChanges.recordedCount + ' since start');
+  var trips = Object.keys(stats.limitTrips).sort();
+  fill(document.querySelector('#limits tbody'), trips.map(function (name) { return el('tr', { 'data-limit': name }, [td(name), td(stats.limitTrips[name])]); }));
+}
+
+function getJson(path) {
+  return fetch(path, { cache: 'no-store', credentials: 'same-origin' }).then(function (response) {
+    if (!response.ok) throw new Error(path + ': HTTP ' + response.status);
+    return response.json();
+  });
+}
+
+function poll() {
+  Promise.all([getJson('/v1/admin/cluster'), getJson('/v1/admin/stats')]).then(function (answers) {
+    var view = answers[0], stats = answers[1];
+    renderMembers(view); renderRing(view); renderPartitions(view); renderStats(stats, view);
+    setText('ring-version', String(view.ringVersion));
+    var status = document.getElementById('status');
+    status.textContent = 'live'; status.className = 'live';
+    setText('updated', 'updated ' + new Date().toLocaleTimeString());
+    document.body.setAttribute('data-updates', String(Number(document.body.getAttribute('data-updates') || '0') + 1));
+  }).catch(function (error) {
+    var status = document.getElementById('status');
+    status.textContent = 'stale: ' + error.message; status.className = 'stale';
+  }).then(function () { setTimeout(poll, POLL_MS); });
+}
+poll();
+`;
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+function card(name: string, label: string): string {
+  return `<div class="card" data-stat="${name}"><div class="muted">${label}</div><div class="value">-</div></div>`;
+}
+
+/** The whole page; rendered once per node, it holds no data (the script fetches it). */
+export function renderDashboardPage(options: { nodeId: string }): string {
+  const nodeId = escapeHtml(options.nodeId);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:">
+<title>ringstate · ${nodeId}</title>
+<style>${STYLE}</style>
+</head>
+<body data-updates="0">
+<header>
+  <h1>ringstate</h1>
+  <span>node <strong id="node-id">${nodeId}</strong></span>
+  <span class="muted">ring version <span id="ring-version">-</span></span>
+  <span id="status" class="stale">connecting</span>
+  <span class="muted" id="updated"></span>
+  <span class="muted" id="uptime"></span>
+</header>
+<main>
+  <section class="wide">
+    <h2>This node</h2>
+    <div class="cards">
+      ${card('connections', 'connected clients')}
+      ${card('subscriptions', 'subscriptions')}
+      ${card('commandsPerSecond', 'commands/s (5 s)')}
+      ${card('p99', 'command p99 (5 s)')}
+      ${card('activeAggregates', 'aggregates in memory')}
+      ${card('partitionsOwned', 'partitions owned')}
+    </div>
+  </section>
+  <section>
+    <h2>Members</h2>
+    <table id="members"><thead><tr><th>node</th><th>peer address</th><th>health</th><th>owns</th><th>replica of</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section>
+    <h2>Ring</h2>
+    <div id="ring-wrap"><svg id="ring" width="220" height="220" viewBox="0 0 220 220" role="img" aria-label="partition owners around the ring"></svg>
+    <div class="muted" id="ring-summary"></div></div>
+  </section>
+  <section class="wide">
+    <h2>Partitions</h2>
+    <div id="partitions-wrap">
+    <table id="partitions"><thead><tr><th>partition</th><th>owner</th><th>replicas (ring order)</th><th>epoch</th><th>role here</th><th>commit</th><th>applied</th><th>lag</th><th>serving here</th></tr></thead><tbody></tbody></table>
+    </div>
+  </section>
+  <section>
+    <h2>Recent ownership changes <span class="muted" id="ownership-count"></span></h2>
+    <div id="ownership-wrap">
+    <table id="ownership"><thead><tr><th>time</th><th>partition</th><th>epoch</th><th>owner</th><th>role here</th><th>reason</th></tr></thead><tbody></tbody></table>
+    </div>
+  </section>
+  <section>
+    <h2>Limit trips</h2>
+    <table id="limits"><thead><tr><th>limit</th><th>refusals</th></tr></thead><tbody></tbody></table>
+  </section>
+</main>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}

@@ -98,29 +98,38 @@ async function isReady(host: string): Promise<boolean> {
   }
 }
 
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
+/** Polls `check` until it returns true; `check` may return a string saying why not yet (kept for the timeout message). */
+async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean | string>): Promise<number> {
   const startedMs = Date.now();
+  let why = '';
   for (;;) {
-    if (await check()) return Date.now() - startedMs;
-    if (Date.now() - startedMs > timeoutMs) throw new RollingRestartError(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    const answer = await check();
+    if (answer === true) return Date.now() - startedMs;
+    if (typeof answer === 'string') why = answer;
+    if (Date.now() - startedMs > timeoutMs) throw new RollingRestartError(`timed out after ${timeoutMs} ms waiting for ${what}${why === '' ? '' : ` (${why})`}`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
 
-/** True when every member answers, all see each other alive, and every partition has a ready owner somewhere. */
-function healthy(views: ReadonlyArray<AdminClusterView | undefined>, memberCount: number): boolean {
-  if (views.some((view) => view === undefined)) return false;
+/** Why the cluster is not healthy (every member answers, all see each other alive, every partition has a ready owner), or undefined when it is. */
+export function unhealthyReason(views: ReadonlyArray<AdminClusterView | undefined>, memberCount: number): string | undefined {
+  const silent = views.filter((view) => view === undefined).length;
+  if (silent > 0) return `${silent} member(s) do not answer the admin API`;
   const live = views as AdminClusterView[];
-  if (live.some((view) => view.members.length !== memberCount || view.members.some((member) => !member.alive))) return false;
+  for (const view of live) {
+    const down = view.members.filter((member) => !member.alive).map((member) => member.nodeId);
+    if (view.members.length !== memberCount || down.length > 0) return `${view.nodeId} sees ${view.members.length} members, down: ${down.join(', ') || 'none'}`;
+  }
   const partitionCount = live[0]?.partitions.length ?? 0;
+  const unowned: number[] = [];
   for (let partition = 0; partition < partitionCount; partition += 1) {
     const owned = live.some((view) => {
       const row = view.partitions[partition];
       return row !== undefined && row.role === 'leader' && row.ready && row.leader === view.nodeId;
     });
-    if (!owned) return false;
+    if (!owned) unowned.push(partition);
   }
-  return true;
+  return unowned.length > 0 ? `partitions without a ready owner: ${unowned.join(', ')}` : undefined;
 }
 
 /** Resolves each host to the node id it reports (the admin view names itself). */
@@ -141,7 +150,7 @@ export async function rollingRestart(options: RollingRestartOptions): Promise<No
   const targets = await resolveTargets(options.hosts, options.adminToken);
   const reports: NodeRestartReport[] = [];
   for (const target of targets) {
-    await waitUntil('a healthy cluster before restarting the next node', timeoutMs, async () => healthy(await views(), targets.length));
+    await waitUntil('a healthy cluster before restarting the next node', timeoutMs, async () => unhealthyReason(await views(), targets.length) ?? true);
     log(`${target.nodeId} (${target.host}): stopping (SIGTERM, hand-over)`);
     const stopStartedMs = Date.now();
     await options.controller.stop(target);
@@ -156,14 +165,16 @@ export async function rollingRestart(options: RollingRestartOptions): Promise<No
     log(`${target.nodeId}: ready after ${readyMs} ms; waiting for it to catch up`);
     const caughtUpMs = await waitUntil(`${target.nodeId} to catch up with its partitions`, timeoutMs, async () => {
       const all = await views();
-      if (!healthy(all, targets.length)) return false;
+      const reason = unhealthyReason(all, targets.length);
+      if (reason !== undefined) return reason;
       const own = all[options.hosts.indexOf(target.host)];
-      if (own === undefined) return false;
-      return own.partitions.every((row) => !row.voters.includes(target.nodeId) || row.applied >= (commitsAtReturn.get(row.partition) ?? 0));
+      if (own === undefined) return 'no admin view from the restarted node';
+      const behind = own.partitions.filter((row) => row.voters.includes(target.nodeId) && row.applied < (commitsAtReturn.get(row.partition) ?? 0));
+      return behind.length === 0 ? true : `behind on partitions ${behind.map((row) => row.partition).join(', ')}`;
     });
     log(`${target.nodeId}: caught up after ${caughtUpMs} ms`);
     reports.push({ nodeId: target.nodeId, host: target.host, stopMs, readyMs, caughtUpMs });
   }
-  await waitUntil('a healthy cluster after the last node', timeoutMs, async () => healthy(await views(), targets.length));
+  await waitUntil('a healthy cluster after the last node', timeoutMs, async () => unhealthyReason(await views(), targets.length) ?? true);
   return reports;
 }

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busiestOwner } from '../support/list-append.ts';
+import { busiestOwner, waitConverged } from '../support/list-append.ts';
 import { startProcessCluster, type ProcessCluster, type ProcessMember } from '../support/process-cluster.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -35,7 +35,9 @@ let browser: Browser | undefined;
 beforeAll(async () => {
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 30_000 });
   cluster = await startProcessCluster(3, { partitionCount: PARTITIONS });
-}, 90_000);
+  // Every partition owned before the page is compared (elections are slower on a busy machine).
+  await waitConverged(cluster.members.map((member) => `${member.host}:${member.port}`), 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();

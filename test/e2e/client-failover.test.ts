@@ -10,21 +10,24 @@ import { RingstateError } from '@ringstate/client-sdk';
 import { partitionOf } from '@ringstate/client-sdk/protocol';
 import { rotatingClient } from '../../loadtest/src/driver/rotating-client.ts';
 import { checkHistories, percentile, waitConverged, type Ack, type PlayerHistory } from '../support/list-append.ts';
-import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
+import type { ProcessCluster } from '../support/process-cluster.ts';
+import { clientHosts, startFoundedCluster } from '../browser/founded-cluster.ts';
 
 const PARTITIONS = 16;
 let cluster: ProcessCluster;
 let hosts: string[];
 
 beforeAll(async () => {
-  cluster = await startProcessCluster(3, { partitionCount: PARTITIONS });
-  hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
-}, 90_000);
+  cluster = await startFoundedCluster(PARTITIONS);
+  hosts = clientHosts(cluster);
+}, 150_000);
 
 afterAll(async () => {
   await cluster?.stopAll();
   cluster?.remove();
 });
+
+type ClusterView = { partitions: { partition: number; leader: string | null }[] };
 
 async function getJson(url: string): Promise<{ status: number; body: any }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
@@ -33,8 +36,8 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
 
 describe('client failover - real processes', () => {
   it('client failover - every node answers GET /v1/hosts with the owner, every healthy host and a ttl', async () => {
-    const owners = (await getJson(`http://${hosts[0]}/v1/admin/cluster`)).body as { partitions: { partition: number; leader: string | null }[] };
     for (const host of hosts) {
+      const owners = (await getJson(`http://${host}/v1/admin/cluster`)).body as ClusterView;
       const plain = await getJson(`http://${host}/v1/hosts`);
       expect(plain.status).toBe(200);
       expect(plain.body.hosts).toEqual([...hosts].sort());

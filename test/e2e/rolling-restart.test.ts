@@ -74,6 +74,7 @@ describe('rolling restart - real processes', () => {
       restartEndedMs = elapsed();
       restartedPids = run.summary.nodes?.map((node) => node.newPid) ?? [];
     });
+    if (run?.code !== 0) for (const member of current.members) console.log(`${member.nodeId} output:\n${member.output.slice(-2000)}`);
     expect(run?.summary.error, run?.stderr).toBeUndefined();
     expect(run?.code).toBe(0);
     const summary = (run as { summary: Summary }).summary;

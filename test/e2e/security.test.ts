@@ -23,6 +23,7 @@ import { GameNode } from '../../server/src/game-node.ts';
 import { llHMAC } from '../support/lsl-emulator.ts';
 import { createNetnsLab, type NetnsLab } from '../support/netns-lab.ts';
 import { freePort, startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
+import { startTestNode } from '../support/in-process-node.ts';
 import { RawClient } from '../support/raw-client.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -319,13 +320,27 @@ describe('security - HTTP input', () => {
         expect(allowed.has(answer.error?.code ?? ''), `${path} ${body}: ${answer.error?.code}`).toBe(true);
       }
     }
-    for (const [method, path] of [['GET', '/nope'], ['DELETE', '/healthz'], ['PUT', '/v1/admin/cluster'], ['GET', '/v1/ws/../admin'], ['GET', `/${'a'.repeat(4000)}`]]) {
+    const strays: Array<[string, string]> = [['GET', '/nope'], ['DELETE', '/healthz'], ['PUT', '/v1/admin/cluster'], ['GET', '/v1/ws/../admin'], ['GET', `/${'a'.repeat(4000)}`]];
+    for (const [method, path] of strays) {
       const response = await fetch(`${httpUrl}${path}`, { method });
       expect(response.status).toBe(404);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
     }
     await expectHealthy();
     expect(await seqOf('bob')).toBe(1);
+  });
+});
+
+describe('security - dev shortcuts', () => {
+  it('dev - outside dev mode the dev token issuer answers 404 NOT_FOUND', async () => {
+    const production = await startTestNode({ devMode: false });
+    try {
+      const response = await fetch(`${production.httpUrl}/v1/dev/token`, { method: 'POST', body: JSON.stringify({ player: 'alice' }) });
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    } finally {
+      await production.stop();
+    }
   });
 });
 

@@ -1,0 +1,44 @@
+/**
+ * A 3-node real-process cluster whose every partition has a ready owner, for the client failover
+ * tests (browser and end-to-end).
+ *
+ * Works around a founding race in the server: when two of three fresh nodes ask the first
+ * founder after it bootstrapped, both rejoin as non-voters and no partition can ever commit. A
+ * stalled start is detected within `ownersWaitMs` and a fresh cluster is started instead; these
+ * tests are about clients, not founding.
+ */
+import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
+
+type ClusterView = { partitions: { partition: number; leader: string | null; ready: boolean; role: string }[] };
+
+export function clientHosts(cluster: ProcessCluster): string[] {
+  return cluster.members.map((member) => `${member.host}:${member.port}`);
+}
+
+/** Every partition has a ready owner that every node agrees on. */
+export async function waitForOwners(hosts: readonly string[], partitionCount: number, timeoutMs: number): Promise<void> {
+  const startedMs = Date.now();
+  for (;;) {
+    const views = await Promise.all(hosts.map(async (host) => (await (await fetch(`http://${host}/v1/admin/cluster`, { signal: AbortSignal.timeout(5_000) })).json()) as ClusterView));
+    const leaders = views.map((view) => view.partitions.map((row) => row.leader ?? '-').join(','));
+    const readyLeaders = views.flatMap((view) => view.partitions.filter((row) => row.role === 'leader' && row.ready)).length;
+    if (readyLeaders === partitionCount && leaders.every((row) => row === leaders[0] && !row.includes('-'))) return;
+    if (Date.now() - startedMs > timeoutMs) throw new Error(`partitions without a ready owner after ${timeoutMs} ms: ${leaders.join(' | ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function startFoundedCluster(partitionCount: number, attemptsMax = 6, ownersWaitMs = 8_000): Promise<ProcessCluster> {
+  for (let attempt = 1; ; attempt += 1) {
+    const cluster = await startProcessCluster(3, { partitionCount });
+    try {
+      await waitForOwners(clientHosts(cluster), partitionCount, ownersWaitMs);
+      return cluster;
+    } catch (error) {
+      await cluster.stopAll();
+      cluster.remove();
+      if (attempt >= attemptsMax) throw error;
+      console.log(`client failover: cluster founding stalled (attempt ${attempt}); starting a fresh cluster`);
+    }
+  }
+}

@@ -28,7 +28,7 @@ export async function waitForOwners(hosts: readonly string[], partitionCount: nu
   }
 }
 
-export async function startFoundedCluster(partitionCount: number, attemptsMax = 6, ownersWaitMs = 8_000): Promise<ProcessCluster> {
+export async function startFoundedCluster(partitionCount: number, attemptsMax = 3, ownersWaitMs = 10_000): Promise<ProcessCluster> {
   for (let attempt = 1; ; attempt += 1) {
     const cluster = await startProcessCluster(3, { partitionCount });
     try {

@@ -72,6 +72,8 @@ export class Link {
   #timer: TimerHandle | undefined;
   #probeTimer: TimerHandle | undefined;
   #lastFrameAtMs = 0;
+  /** Frames received; a probe compares counts, since clock readings can tie. */
+  #frameCount = 0;
   #pingCounter = 0;
   /** An ERROR received before WELCOME; explains the close that follows it. */
   #handshakeError: RingstateError | undefined;
@@ -128,13 +130,13 @@ export class Link {
    */
   probe(timeoutMs: number): void {
     if (this.#phase !== 'welcomed') return;
-    const sentAtMs = this.#settings.clock.now();
+    const framesBefore = this.#frameCount;
     this.#pingCounter += 1;
     this.send({ t: MessageType.PING, n: this.#pingCounter });
     this.#clearProbe();
     this.#probeTimer = this.#settings.clock.setTimeout(() => {
       this.#probeTimer = undefined;
-      if (this.#lastFrameAtMs >= sentAtMs) return;
+      if (this.#frameCount > framesBefore) return;
       const error = new RingstateError('DISCONNECTED', `no answer from ${this.url} to a probe within ${timeoutMs} ms`);
       this.#end({ kind: 'lost', error, welcomed: true }, ClientCloseCodes.HEARTBEAT_TIMEOUT, 'probe timeout');
     }, timeoutMs);
@@ -167,6 +169,7 @@ export class Link {
     const message = this.#decode(data);
     if (message === undefined) return;
     this.#lastFrameAtMs = this.#settings.clock.now();
+    this.#frameCount += 1;
     if (message.t === MessageType.PONG) return;
     if (this.#phase === 'welcomed') {
       this.#handler.message(this, message);

@@ -150,6 +150,8 @@ export class FakeServer {
   heartbeatMs = 1_000;
   frameBytesMax = 64 * 1024;
   answerPings = true;
+  /** Sent as WELCOME `resume` when set. */
+  resumeToken: string | undefined = undefined;
   refuseConnections = false;
   /** Tokens the server refuses, with the code it refuses them with. */
   readonly badTokens = new Map<string, ErrorCode>();
@@ -273,6 +275,7 @@ export class FakeServer {
       node: 'node-a',
       heartbeatMs: this.heartbeatMs,
       limits: { frameBytesMax: this.frameBytesMax, messagesPerSecondMax: 100, subscriptionsPerConnectionMax: 100 },
+      ...(this.resumeToken === undefined ? {} : { resume: this.resumeToken }),
     });
   }
 

@@ -1,11 +1,8 @@
 /**
  * A 3-node real-process cluster whose every partition has a ready owner, for the client failover
- * tests (browser and end-to-end).
- *
- * Works around a founding race in the server: when two of three fresh nodes ask the first
- * founder after it bootstrapped, both rejoin as non-voters and no partition can ever commit. A
- * stalled start is detected within `ownersWaitMs` and a fresh cluster is started instead; these
- * tests are about clients, not founding.
+ * tests (browser and end-to-end): they measure recovery from a kill, so the cluster must be fully
+ * formed before the clock starts. A cluster that does not form within `ownersWaitMs` fails the
+ * test (founding used to race; see cluster-services.ts hasFoundingStateOnly).
  */
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
 
@@ -20,15 +17,15 @@ export async function waitForOwners(hosts: readonly string[], partitionCount: nu
   const startedMs = Date.now();
   for (;;) {
     const views = await Promise.all(hosts.map(async (host) => (await (await fetch(`http://${host}/v1/admin/cluster`, { signal: AbortSignal.timeout(5_000) })).json()) as ClusterView));
-    const leaders = views.map((view) => view.partitions.map((row) => row.leader ?? '-').join(','));
+    const leaders = views.map((view) => view.partitions.map((row) => row.leader ?? '?').join(','));
     const readyLeaders = views.flatMap((view) => view.partitions.filter((row) => row.role === 'leader' && row.ready)).length;
-    if (readyLeaders === partitionCount && leaders.every((row) => row === leaders[0] && !row.includes('-'))) return;
+    if (readyLeaders === partitionCount && leaders.every((row) => row === leaders[0] && !row.split(',').includes('?'))) return;
     if (Date.now() - startedMs > timeoutMs) throw new Error(`partitions without a ready owner after ${timeoutMs} ms: ${leaders.join(' | ')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-export async function startFoundedCluster(partitionCount: number, attemptsMax = 3, ownersWaitMs = 10_000): Promise<ProcessCluster> {
+export async function startFoundedCluster(partitionCount: number, attemptsMax = 1, ownersWaitMs = 20_000): Promise<ProcessCluster> {
   for (let attempt = 1; ; attempt += 1) {
     const cluster = await startProcessCluster(3, { partitionCount });
     try {

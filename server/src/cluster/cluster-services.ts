@@ -10,14 +10,15 @@
  * crosses at most one hop; if ownership moved meanwhile the answer is UNAVAILABLE (retryable)
  * and the client retries with the same command id.
  *
- * Cluster info (protocol /ringstate/cluster-info/1.0.0): request {} -> {hasState, ringVersion,
- * clientHost, connections, serving}. The last three (from `clientInfo`, set by the composition
+ * Cluster info (protocol /ringstate/cluster-info/1.0.0): request {} -> {hasState, foundingOnly,
+ * ringVersion, clientHost, connections, serving}. The last three (from `clientInfo`, set by the composition
  * root) feed the host directory behind GET /v1/hosts (host-directory.ts); older nodes omit them.
  * A node whose disk is empty asks the other members before it starts its partitions: if any
- * member already has state, the cluster exists and this node rejoins without bootstrapping
- * (its replicas stay non-voting until the owners readmit them, so a wiped disk cannot cause a
- * second vote in an epoch). If a majority of members answer that they are empty too, this is
- * cluster creation and the node bootstraps the founding replica sets, as every founder does.
+ * member has lived past founding (an election, an entry), the cluster exists and this node
+ * rejoins without bootstrapping (its replicas stay non-voting until the owners readmit them, so
+ * a wiped disk cannot cause a second vote in an epoch). If a majority of members answer that
+ * they are empty, or hold only the founding state (see hasFoundingStateOnly), this is cluster
+ * creation and the node bootstraps the founding replica sets, identical on every founder.
  */
 import { RingstateError, isErrorCode, type ErrorCode } from '@ringstate/client-sdk/protocol';
 import type { Logger } from 'pino';
@@ -91,7 +92,12 @@ export class ClusterServices {
 
   /** Starts the peer network, decides about founding, and starts replicating. */
   async start(): Promise<void> {
-    this.peers.handle(CLUSTER_INFO_PROTOCOL, async () => ({ ...(await this.clientInfo()), hasState: this.hasState(), ringVersion: this.ring.version }));
+    this.peers.handle(CLUSTER_INFO_PROTOCOL, async () => ({
+      ...(await this.clientInfo()),
+      hasState: this.hasState(),
+      foundingOnly: this.hasFoundingStateOnly(),
+      ringVersion: this.ring.version,
+    }));
     await this.peers.start();
     const hadState = this.hasState();
     if (!hadState) {
@@ -173,6 +179,23 @@ export class ClusterServices {
     return false;
   }
 
+  /**
+   * True when this node's only state is what founding wrote: every partition at epoch 1 or
+   * less, no vote cast, nothing in its log past the founding membership entry. Such a node has
+   * never voted, so another founder bootstrapping the identical founding state next to it is
+   * safe, and needed: founders finish at different moments, and one that already founded must
+   * not look like "an existing cluster" to one that is still deciding.
+   */
+  private hasFoundingStateOnly(): boolean {
+    for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
+      const state = this.store.replicaState(partition) as { epoch?: unknown; vote?: unknown } | undefined;
+      if (state === undefined) continue;
+      if (typeof state.epoch !== 'number' || state.epoch > 1 || (state.vote !== null && state.vote !== undefined)) return false;
+      if (this.store.lastPosition(partition) > 1) return false;
+    }
+    return true;
+  }
+
   /** True when this is cluster creation (see the header comment). */
   private async decideFounding(): Promise<boolean> {
     const others = this.ring.members.filter((member) => member !== this.config.nodeId);
@@ -183,14 +206,16 @@ export class ClusterServices {
       const answers = await Promise.all(
         others.map((member) =>
           this.peers.request(member, CLUSTER_INFO_PROTOCOL, {}, 1_000).then(
-            (answer) => answer as { hasState?: unknown },
+            (answer) => answer as { hasState?: unknown; foundingOnly?: unknown },
             () => undefined,
           ),
         ),
       );
-      if (answers.some((answer) => answer?.hasState === true)) return false;
-      const empty = answers.filter((answer) => answer?.hasState === false).length + 1;
-      if (empty >= majority) return true;
+      // A member that has lived past founding (elections, entries): the cluster exists.
+      if (answers.some((answer) => answer?.hasState === true && answer.foundingOnly !== true)) return false;
+      // Empty members and members holding only the founding state agree this is creation.
+      const founding = answers.filter((answer) => answer?.hasState === false || answer?.foundingOnly === true).length + 1;
+      if (founding >= majority) return true;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     throw new Error(`could not reach a majority of cluster members (${this.ring.members.join(', ')}) within cluster.bootstrapWaitMs`);

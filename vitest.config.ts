@@ -8,6 +8,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Real-socket and real-process tests bind ports and spawn nodes: keep parallelism modest on 2 cores.
     maxWorkers: 2,
+    // Files run one at a time: the end-to-end files start real clusters and measure recovery
+    // times, and two of them at once on 2 cores would measure each other.
+    fileParallelism: false,
     reporters: ['default'],
   },
 });

@@ -34,6 +34,8 @@ export interface WorkloadOptions {
   readonly players: readonly string[];
   readonly durationMs: number;
   readonly commandTimeoutMs?: number;
+  /** Ends the load early (checked before every command), e.g. once a fault sequence finished. */
+  readonly stopWhen?: () => boolean;
 }
 
 export async function runListAppend(options: WorkloadOptions, during?: (elapsedMs: () => number) => Promise<void>): Promise<PlayerHistory[]> {
@@ -44,7 +46,7 @@ export async function runListAppend(options: WorkloadOptions, during?: (elapsedM
   const loops = histories.map(async (history, index) => {
     const client = clients[index];
     if (client === undefined) return;
-    for (let k = 0; Date.now() - startedMs < options.durationMs; k += 1) {
+    for (let k = 0; Date.now() - startedMs < options.durationMs && options.stopWhen?.() !== true; k += 1) {
       const value = `${history.player}:${k}`;
       try {
         const result = await client.send('player', history.player, { type: 'append', value }, { timeoutMs: options.commandTimeoutMs ?? 15_000 });

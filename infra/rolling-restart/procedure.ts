@@ -16,6 +16,7 @@
  * How a node is stopped and started is injected (NodeController): local processes, systemd over
  * ssh, or Kubernetes pods. The procedure only talks HTTP to the nodes' admin API.
  */
+import type { ClusterView } from '../../server/src/observability/index.ts';
 
 export interface NodeTarget {
   /** Client address host:port (HTTP API and /readyz). */
@@ -47,27 +48,8 @@ export interface NodeRestartReport {
   readonly caughtUpMs: number;
 }
 
-interface MemberRow {
-  readonly nodeId: string;
-  readonly alive: boolean;
-}
-
-interface PartitionRow {
-  readonly partition: number;
-  readonly leader: string | null;
-  readonly ready: boolean;
-  readonly role: string;
-  readonly commit: number;
-  readonly applied: number;
-  readonly replicas: readonly string[];
-  readonly voters: readonly string[];
-}
-
-export interface AdminClusterView {
-  readonly nodeId: string;
-  readonly members: readonly MemberRow[];
-  readonly partitions: readonly PartitionRow[];
-}
+/** The admin API's view of the cluster (GET /v1/admin/cluster). */
+export type AdminClusterView = ClusterView;
 
 const POLL_MS = 100;
 const PHASE_TIMEOUT_MS_DEFAULT = 60_000;

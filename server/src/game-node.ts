@@ -279,7 +279,8 @@ export class GameNode {
       nowMs: Date.now,
       random: Math.random,
     });
-    router.add('GET', '/v1/hosts', async (request) => json(200, await hosts.suggest(parsePlayerQuery(request.query))));
+    // Public and read-only, so any web origin may read it (a game page served from a CDN).
+    router.add('GET', '/v1/hosts', async (request) => ({ ...json(200, await hosts.suggest(parsePlayerQuery(request.query))), headers: { 'access-control-allow-origin': '*' } }));
     router.add('POST', '/v1/dev/token', async (request) => {
       if (!this.config.devMode) return errorResult('NOT_FOUND', 'the dev token issuer is only enabled in dev mode');
       const body = parseJsonBody(request.body);

@@ -29,9 +29,9 @@ afterAll(async () => {
 
 type ClusterView = { partitions: { partition: number; leader: string | null }[] };
 
-async function getJson(url: string): Promise<{ status: number; body: any }> {
+async function getJson(url: string): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, body: await response.json(), headers: response.headers };
 }
 
 describe('client failover - real processes', () => {
@@ -40,6 +40,8 @@ describe('client failover - real processes', () => {
       const owners = (await getJson(`http://${host}/v1/admin/cluster`)).body as ClusterView;
       const plain = await getJson(`http://${host}/v1/hosts`);
       expect(plain.status).toBe(200);
+      // Pages served from another origin (a CDN) must be able to read suggestions.
+      expect(plain.headers.get('access-control-allow-origin')).toBe('*');
       expect(plain.body.hosts).toEqual([...hosts].sort());
       expect(hosts).toContain(plain.body.suggested);
       expect(plain.body.ttlSeconds).toBeGreaterThan(0);

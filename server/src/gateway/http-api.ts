@@ -18,6 +18,8 @@ export interface HttpResult {
   readonly status: number;
   readonly contentType: string;
   readonly body: string | Uint8Array;
+  /** Extra response headers (for example CORS on the public host-suggestion endpoint). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type HttpRoute = (request: HttpRequestInfo) => Promise<HttpResult> | HttpResult;

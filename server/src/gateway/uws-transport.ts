@@ -161,10 +161,12 @@ export class UwsGateway {
     res.onAborted(() => {
       aborted = true;
     });
-    const respond = (status: number, contentType: string, body: string | Uint8Array): void => {
+    const respond = (status: number, contentType: string, body: string | Uint8Array, extra?: Readonly<Record<string, string>>): void => {
       if (aborted) return;
       res.cork(() => {
-        res.writeStatus(statusLine(status)).writeHeader('content-type', contentType).writeHeader('cache-control', 'no-store').end(body);
+        res.writeStatus(statusLine(status)).writeHeader('content-type', contentType).writeHeader('cache-control', 'no-store');
+        for (const [name, value] of Object.entries(extra ?? {})) res.writeHeader(name, value);
+        res.end(body);
       });
     };
     const chunks: Uint8Array[] = [];
@@ -185,7 +187,7 @@ export class UwsGateway {
       if (!isLast) return;
       const request: HttpRequestInfo = { method, path, query, headers, body: concat(chunks, received), remoteAddress };
       this.router.handle(request).then(
-        (result) => respond(result.status, result.contentType, result.body),
+        (result) => respond(result.status, result.contentType, result.body, result.headers),
         (error: unknown) => {
           this.logger.error({ err: error, path }, 'http handler failed');
           respond(500, 'application/json', JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error' } }));

@@ -6,6 +6,7 @@
  *   target   --cluster N (start a local N-node cluster, stop it afterwards) | --hosts h1:p,h2:p
  *   load     --players 100 --ramp 5 --rate 2 --duration 30 --scenario idle|movers|traders|list-append
  *   chaos    --kill-at S [--kill-node ID] | --kill-every S --restart-after S | --pause-at S --pause-for S
+ *            | --partition-at S --partition-for S (nodes in network namespaces; root, ip, iptables)
  *            (chaos needs --cluster: the load tester must own the processes)
  *   output   --report out.json --html out.html   [--admin-token T for remote admin APIs]
  *
@@ -16,6 +17,7 @@ import '../../server/src/polyfills.ts';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { waitConverged } from './cluster/admin-client.ts';
+import { createNetnsLab, type NetnsLab } from './cluster/netns-lab.ts';
 import { startProcessCluster, type ProcessCluster } from './cluster/process-cluster.ts';
 import { checkOverAdminApi } from './oracle/admin-oracle.ts';
 import type { HistoryVerdict } from './oracle/compare.ts';
@@ -44,6 +46,8 @@ const { values } = parseArgs({
     'restart-after': { type: 'string' },
     'pause-at': { type: 'string' },
     'pause-for': { type: 'string', default: '5' },
+    'partition-at': { type: 'string' },
+    'partition-for': { type: 'string', default: '5' },
     partitions: { type: 'string', default: '64' },
     durability: { type: 'string', default: 'fsync' },
     report: { type: 'string' },
@@ -70,21 +74,36 @@ if ((values.cluster === undefined) === (values.hosts === undefined)) fail('give 
 const clusterSize = number('cluster', values.cluster, 1, 9);
 const players = number('players', values.players, 1, 100_000) ?? 100;
 const durationSeconds = number('duration', values.duration, 1, 86_400) ?? 30;
-const chaosRequested = values['kill-at'] !== undefined || values['kill-every'] !== undefined || values['pause-at'] !== undefined;
+const chaosRequested = values['kill-at'] !== undefined || values['kill-every'] !== undefined || values['pause-at'] !== undefined || values['partition-at'] !== undefined;
 if (chaosRequested && clusterSize === undefined) fail('chaos (--kill-at, --kill-every, --pause-at) needs --cluster: the load tester must own the node processes');
 
 let cluster: ProcessCluster | undefined;
+let netns: NetnsLab | undefined;
 let hosts: string[];
+if (values['partition-at'] !== undefined) {
+  if (process.getuid?.() !== 0) fail('--partition-at runs nodes in network namespaces and needs root');
+  try {
+    netns = createNetnsLab(clusterSize ?? 3);
+  } catch (error) {
+    fail(`--partition-at needs iproute2 and iptables (apt-get install iproute2 iptables): ${(error as Error).message}`);
+  }
+}
+const adminToken = values['admin-token'] ?? (netns === undefined ? undefined : `loadtest-admin-${process.pid}-0123456789abcdefghijklmnopqrstuv`);
 if (clusterSize !== undefined) {
-  process.stderr.write(`starting a local ${clusterSize}-node cluster...\n`);
-  cluster = await startProcessCluster(clusterSize, {
-    partitionCount: number('partitions', values.partitions, 1, 4096),
-    durability: values.durability,
-    logLevel: 'warn',
-    limits: { messagesPerSecondMax: 10_000 },
-  });
+  process.stderr.write(`starting a local ${clusterSize}-node cluster${netns === undefined ? '' : ' in network namespaces'}...\n`);
+  cluster = await startProcessCluster(
+    clusterSize,
+    {
+      partitionCount: number('partitions', values.partitions, 1, 4096),
+      durability: values.durability,
+      logLevel: 'warn',
+      limits: { messagesPerSecondMax: 10_000 },
+      ...(netns === undefined ? {} : { admin: { token: adminToken } }),
+    },
+    netns === undefined ? {} : { netns },
+  );
   hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
-  await waitConverged(hosts, 60_000);
+  await waitConverged(hosts, 60_000, adminToken);
 } else {
   hosts = String(values.hosts).split(',').map((host) => host.trim()).filter(Boolean);
 }
@@ -112,8 +131,10 @@ try {
       ...(values['kill-every'] === undefined ? {} : { killEverySeconds: number('kill-every', values['kill-every'], 1, 86_400) as number }),
       ...(values['restart-after'] === undefined ? {} : { restartAfterSeconds: number('restart-after', values['restart-after'], 0, 86_400) as number }),
       ...(values['pause-at'] === undefined ? {} : { pauseAtSeconds: number('pause-at', values['pause-at'], 0, 86_400) as number, pauseForSeconds: number('pause-for', values['pause-for'], 0, 3600) as number }),
+      ...(values['partition-at'] === undefined ? {} : { partitionAtSeconds: number('partition-at', values['partition-at'], 0, 86_400) as number, partitionForSeconds: number('partition-for', values['partition-for'], 0, 3600) as number }),
     },
     ...(cluster === undefined ? {} : { cluster }),
+    ...(netns === undefined ? {} : { netns }),
     onSecond: live,
   });
   if (tty) process.stderr.write('\n');
@@ -124,8 +145,9 @@ try {
       for (const member of cluster.members) if (member.child === undefined) await cluster.start(member.nodeId);
       await cluster.waitReady();
     }
-    await waitConverged(hosts, 60_000, values['admin-token']);
-    verdict = await checkOverAdminApi(hosts, result.acked, values['admin-token']);
+    netns?.heal();
+    await waitConverged(hosts, 60_000, adminToken);
+    verdict = await checkOverAdminApi(hosts, result.acked, adminToken);
   }
   const report = buildReport(result, scenario, verdict);
   const { timeline: _timeline, oracleDetails, ...summary } = report;
@@ -141,5 +163,6 @@ try {
     await cluster.stopAll();
     cluster.remove();
   }
+  netns?.teardown();
 }
 process.exit(process.exitCode ?? 0);

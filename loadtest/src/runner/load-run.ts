@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { RingstateError, type RingstateClient } from '@ringstate/client-sdk';
 import type { GameSchema } from '../../../server/example-game/index.ts';
+import type { NetnsLab } from '../cluster/netns-lab.ts';
 import type { ProcessCluster } from '../cluster/process-cluster.ts';
 import { rotatingClient } from '../driver/rotating-client.ts';
 import type { AckedAppend } from '../oracle/compare.ts';
@@ -19,6 +20,9 @@ export interface ChaosPlan {
   readonly restartAfterSeconds?: number;
   readonly pauseAtSeconds?: number;
   readonly pauseForSeconds?: number;
+  /** Cut one node off from the others (network namespaces + iptables) at S, heal after `partitionForSeconds`. */
+  readonly partitionAtSeconds?: number;
+  readonly partitionForSeconds?: number;
 }
 
 export interface RunOptions {
@@ -31,6 +35,8 @@ export interface RunOptions {
   readonly chaos: ChaosPlan;
   /** Needed for chaos: the processes to kill and pause. */
   readonly cluster?: ProcessCluster;
+  /** Needed for partition faults: the namespaces the cluster runs in. */
+  readonly netns?: NetnsLab;
   readonly onSecond?: (line: LiveLine) => void;
 }
 
@@ -213,6 +219,21 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
       at(chaos.pauseForSeconds ?? 5, async () => {
         timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'resume', node });
         await cluster.kill(node, 'SIGCONT');
+      });
+    });
+  }
+
+  if (chaos.partitionAtSeconds !== undefined && cluster !== undefined && options.netns !== undefined) {
+    const lab = options.netns;
+    at(chaos.partitionAtSeconds, async () => {
+      const node = pickNode();
+      const index = cluster.members.findIndex((member) => member.nodeId === node);
+      killTimes.push(performance.now());
+      timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'partition', node });
+      lab.isolate(index);
+      at(chaos.partitionForSeconds ?? 5, async () => {
+        timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'heal', node });
+        lab.heal();
       });
     });
   }

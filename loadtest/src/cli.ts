@@ -109,10 +109,14 @@ if (clusterSize !== undefined) {
 }
 
 const tty = process.stderr.isTTY === true;
+let lastSaturationWarningSecond = -Infinity;
 const live = (line: LiveLine): void => {
   const chaos = line.chaos.map((event) => ` [${event.kind} ${event.node}]`).join('');
   const text = `t=${line.second}s online ${line.online} cmd/s ${line.commandsPerSecond} p50 ${line.p50Ms.toFixed(1)} ms p99 ${line.p99Ms.toFixed(1)} ms errors ${line.errors} reconnects ${line.reconnects} loadtester-elu ${(line.generatorUtilisation * 100).toFixed(0)}%${chaos}`;
-  if (line.generatorUtilisation > 0.9) process.stderr.write(`\nwarning: the load tester's event loop is ${(line.generatorUtilisation * 100).toFixed(0)}% busy: it, not the cluster, may be the bottleneck\n`);
+  if (line.generatorUtilisation > 0.9 && line.second - lastSaturationWarningSecond >= 10) {
+    lastSaturationWarningSecond = line.second;
+    process.stderr.write(`\nwarning: the load tester's event loop is ${(line.generatorUtilisation * 100).toFixed(0)}% busy: it, not the cluster, may be the bottleneck\n`);
+  }
   if (tty) process.stderr.write(`\r\x1b[2K${text}${chaos === '' ? '' : '\n'}`);
   else if (line.second % 5 === 0 || chaos !== '') process.stderr.write(`${text}\n`);
 };

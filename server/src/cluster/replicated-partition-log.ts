@@ -282,7 +282,10 @@ export class ReplicatedPartitionLog implements PartitionLog {
   }
 
   private ownershipChanged(change: OwnershipChange): void {
-    this.components.logger.info(
+    // Owner-side changes (campaigns, wins, readiness, losing ownership) at info; a follower
+    // merely learning who owns the partition at debug, or every election floods the log.
+    const ownerSide = change.role !== 'follower' || this.readyAt.has(change.partition);
+    this.components.logger[ownerSide ? 'info' : 'debug'](
       { partition: change.partition, epoch: change.epoch, role: change.role, leader: change.leader, ready: change.ready, reason: change.reason },
       'partition ownership changed',
     );

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RingstateError } from '@ringstate/client-sdk';
 import { partitionOf } from '@ringstate/client-sdk/protocol';
-import { rotatingClient } from '../../loadtest/src/driver/rotating-client.ts';
+import { failoverClient } from '../../loadtest/src/driver/failover-client.ts';
 import { checkHistories, percentile, waitConverged, type Ack, type PlayerHistory } from '../support/list-append.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';
 import { clientHosts, startFoundedCluster } from '../browser/founded-cluster.ts';
@@ -60,7 +60,7 @@ describe('client failover - real processes', () => {
     const players = Array.from({ length: 24 }, (_, n) => `fo${n}`);
     // One seed only: the other hosts must come from the host list the SDK caches.
     const seed = hosts.slice(0, 1);
-    const clients = players.map((player, index) => rotatingClient(player, seed, index));
+    const clients = players.map((player, index) => failoverClient(player, seed, index));
     await Promise.all(clients.map((client) => client.connect()));
     const histories: PlayerHistory[] = players.map((player) => ({ player, acked: [] as Ack[], failed: 0, indeterminate: 0 }));
     let stop = false;

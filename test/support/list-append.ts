@@ -11,7 +11,7 @@
  */
 import { RingstateError } from '@ringstate/client-sdk';
 import { aggregateKey, partitionOf } from '@ringstate/client-sdk/protocol';
-import { rotatingClient } from '../../loadtest/src/driver/rotating-client.ts';
+import { failoverClient } from '../../loadtest/src/driver/failover-client.ts';
 import { compareHistory, emptyVerdict, type HistoryVerdict } from '../../loadtest/src/oracle/compare.ts';
 import { LogStore } from '../../server/src/log/index.ts';
 
@@ -41,7 +41,7 @@ export interface WorkloadOptions {
 export async function runListAppend(options: WorkloadOptions, during?: (elapsedMs: () => number) => Promise<void>): Promise<PlayerHistory[]> {
   const startedMs = Date.now();
   const histories = options.players.map((player) => ({ player, acked: [] as Ack[], failed: 0, indeterminate: 0 }));
-  const clients = options.players.map((player, index) => rotatingClient(player, options.hosts, index));
+  const clients = options.players.map((player, index) => failoverClient(player, options.hosts, index));
   await Promise.all(clients.map((client) => client.connect()));
   const loops = histories.map(async (history, index) => {
     const client = clients[index];

@@ -26,9 +26,10 @@ import { partitionOf } from '@ringstate/client-sdk/protocol';
 import { busiestOwner, fetchClusterView, waitConverged } from '../cluster/admin-client.ts';
 import { startProcessCluster, type ProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';
-import { rotatingClient } from '../driver/rotating-client.ts';
+import { failoverClient } from '../driver/failover-client.ts';
 import { waitHttp, stopChild } from './child-process.ts';
 import { closedLoop, sleep, type PhaseResult } from './load-phases.ts';
+import { formatTable } from './table.ts';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const { values } = parseArgs({
@@ -131,7 +132,7 @@ async function killOnce(cluster: ProcessCluster, round: number): Promise<KillRes
     const partition = partitionOf('player', player, partitionCount);
     if (owned.has(partition) && !probes.some((probe) => probe.partition === partition)) probes.push({ player, partition });
   }
-  const clients = probes.map((probe, index) => rotatingClient(probe.player, survivors, index));
+  const clients = probes.map((probe, index) => failoverClient(probe.player, survivors, index));
   await Promise.all(clients.map((client) => client.connect()));
   let stop = false;
   let killAtMs = Number.POSITIVE_INFINITY;
@@ -181,19 +182,19 @@ function pct(sorted: readonly number[], p: number): string {
   return String(Math.round(sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN));
 }
 
-function row(result: PhaseResult, rf1: PhaseResult | undefined, echo: PhaseResult | undefined): string {
+function row(result: PhaseResult, rf1: PhaseResult | undefined, echo: PhaseResult | undefined): string[] {
   const ratio = (base: PhaseResult | undefined): string => (base === undefined ? '-' : (result.serverCpuMicrosPerCommand / base.serverCpuMicrosPerCommand).toFixed(2));
   return [
-    result.label.padEnd(24),
-    result.perSecond.toFixed(0).padStart(8),
-    result.p50Ms.toFixed(2).padStart(8),
-    result.p99Ms.toFixed(2).padStart(8),
-    result.p999Ms.toFixed(2).padStart(8),
-    result.serverCpuMicrosPerCommand.toFixed(1).padStart(10),
-    ratio(rf1).padStart(7),
-    ratio(echo).padStart(8),
-    (result.generatorUtilisation * 100).toFixed(0).padStart(5),
-  ].join(' ');
+    result.label,
+    result.perSecond.toFixed(0),
+    result.p50Ms.toFixed(2),
+    result.p99Ms.toFixed(2),
+    result.p999Ms.toFixed(2),
+    result.serverCpuMicrosPerCommand.toFixed(1),
+    ratio(rf1),
+    ratio(echo),
+    (result.generatorUtilisation * 100).toFixed(0),
+  ];
 }
 
 console.log(`bench:cluster: ${clientCount} closed-loop clients, ${durationMs / 1000}s per system, ${partitionCount} partitions, durability ${durability}`);
@@ -203,10 +204,8 @@ const cluster = await startProcessCluster(3, { partitionCount, durability, logLe
 try {
   await waitConverged(cluster.members.map((member) => `${member.host}:${member.port}`), 60_000);
   const replicated = await measureCluster(cluster);
-  console.log(`\n${'system'.padEnd(24)} ${'cmd/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p999 ms'.padStart(8)} ${'cpu µs/cmd'.padStart(10)} ${'vs RF1'.padStart(7)} ${'vs echo'.padStart(8)} ${'gen%'.padStart(5)}`);
-  console.log(row(echo, undefined, undefined));
-  console.log(row(single, undefined, echo));
-  console.log(row(replicated, single, echo));
+  const headers = ['system', 'cmd/s', 'p50 ms', 'p99 ms', 'p999 ms', 'cpu µs/cmd', 'vs RF1', 'vs echo', 'gen%'];
+  console.log(`\n${formatTable(headers, [row(echo, undefined, undefined), row(single, undefined, echo), row(replicated, single, echo)])}`);
   console.log('  cpu µs/cmd is all server processes of the system together (3 for the cluster); gen% is the generator\'s event-loop utilisation');
 
   const results: KillResult[] = [];

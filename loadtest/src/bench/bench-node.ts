@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FrameClient } from '../driver/frame-client.ts';
 import { waitHttp, stopChild } from './child-process.ts';
+import { formatTable } from './table.ts';
 import { closedLoop, openLoop, sleep, type PhaseResult, type PhaseTarget } from './load-phases.ts';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -122,23 +123,23 @@ async function runPhase(server: Server, kind: 'closed' | 'open'): Promise<PhaseR
   }
 }
 
-function row(result: PhaseResult, baseline: PhaseResult | undefined): string {
+const HEADERS = ['server', 'cmd/s', 'p50 ms', 'p99 ms', 'p999 ms', 'cpu%', 'cpu µs/c', 'vs echo', 'gen%', 'rej'];
+
+function row(result: PhaseResult, baseline: PhaseResult | undefined): string[] {
   const ratio = baseline === undefined ? '1.00' : (result.serverCpuMicrosPerCommand / baseline.serverCpuMicrosPerCommand).toFixed(2);
   return [
-    result.label.padEnd(26),
-    result.perSecond.toFixed(0).padStart(9),
-    result.p50Ms.toFixed(2).padStart(8),
-    result.p99Ms.toFixed(2).padStart(8),
-    result.p999Ms.toFixed(2).padStart(8),
-    result.serverCpuPercent.toFixed(0).padStart(6),
-    result.serverCpuMicrosPerCommand.toFixed(1).padStart(9),
-    ratio.padStart(8),
-    (result.generatorUtilisation * 100).toFixed(0).padStart(6),
-    String(result.rejected).padStart(6),
-  ].join(' ');
+    result.label,
+    result.perSecond.toFixed(0),
+    result.p50Ms.toFixed(2),
+    result.p99Ms.toFixed(2),
+    result.p999Ms.toFixed(2),
+    result.serverCpuPercent.toFixed(0),
+    result.serverCpuMicrosPerCommand.toFixed(1),
+    ratio,
+    (result.generatorUtilisation * 100).toFixed(0),
+    String(result.rejected),
+  ];
 }
-
-const header = `${'server'.padEnd(26)} ${'cmd/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p999 ms'.padStart(8)} ${'cpu%'.padStart(6)} ${'cpu µs/c'.padStart(9)} ${'vs echo'.padStart(8)} ${'gen%'.padStart(6)} ${'rej'.padStart(6)}`;
 
 console.log(`bench:node: ${canPin ? 'servers pinned to core 0 (taskset)' : 'taskset unavailable: servers not pinned'}; generator is this process`);
 const durabilities = String(values.durability).split(',');
@@ -158,9 +159,8 @@ for (const kind of ['closed', 'open'] as const) {
 for (const kind of ['closed', 'open'] as const) {
   const [echo, ...nodes] = results[kind] ?? [];
   const title = kind === 'closed' ? `closed loop: ${closedClients} connections x ${window} in flight, ${durationMs / 1000}s` : `open loop: ${openClients} clients x ${ratePerClient} cmd/s = ${openClients * ratePerClient} cmd/s offered, ${durationMs / 1000}s`;
-  console.log(`\n${title}\n${header}`);
-  if (echo !== undefined) console.log(row(echo, undefined));
-  for (const node of nodes) console.log(row(node, echo));
+  const rows = [...(echo === undefined ? [] : [row(echo, undefined)]), ...nodes.map((node) => row(node, echo))];
+  console.log(`\n${title}\n${formatTable(HEADERS, rows)}`);
   for (const result of [echo, ...nodes]) {
     if (result === undefined) continue;
     if (result.generatorUtilisation > 0.9) {

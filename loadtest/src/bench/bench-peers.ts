@@ -23,6 +23,7 @@ import { startProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';
 import { stopChild, waitHttp } from './child-process.ts';
 import { sleep } from './load-phases.ts';
+import { formatTable } from './table.ts';
 import { processCpuMicros } from './process-cpu.ts';
 import { newHistogram } from '../runner/timeline.ts';
 
@@ -257,21 +258,18 @@ const summary = [...runs.entries()].map(([label, list]) => ({
 }));
 const echo = summary.find((row) => row.label === 'uWS echo');
 const colyseus = summary.find((row) => row.label.startsWith('Colyseus'));
-console.log(`\n${'system'.padEnd(31)} ${'cmd/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(9)} ${'state'.padStart(7)} ${'cpu µs/c'.padStart(9)} ${'vs echo'.padStart(8)} ${'p99 vs Col.'.padStart(12)} ${'gen%'.padStart(5)}`);
-for (const row of summary) {
-  console.log(
-    [
-      row.label.padEnd(31),
-      row.perSecond.toFixed(0).padStart(8),
-      row.p50Ms.toFixed(2).padStart(8),
-      row.p99Ms.toFixed(2).padStart(9),
-      (Number.isNaN(row.delivered) ? 'n/a' : `${(row.delivered * 100).toFixed(0)}%`).padStart(7),
-      row.cpu.toFixed(1).padStart(9),
-      (echo === undefined ? '-' : (row.cpu / echo.cpu).toFixed(2)).padStart(8),
-      (colyseus === undefined ? '-' : (row.p99Ms / colyseus.p99Ms).toFixed(2)).padStart(12),
-      (row.gen * 100).toFixed(0).padStart(5),
-    ].join(' '),
-  );
-}
+const headers = ['system', 'cmd/s', 'p50 ms', 'p99 ms', 'state', 'cpu µs/c', 'vs echo', 'p99 vs Col.', 'gen%'];
+const rows = summary.map((row) => [
+  row.label,
+  row.perSecond.toFixed(0),
+  row.p50Ms.toFixed(2),
+  row.p99Ms.toFixed(2),
+  Number.isNaN(row.delivered) ? 'n/a' : `${(row.delivered * 100).toFixed(0)}%`,
+  row.cpu.toFixed(1),
+  echo === undefined ? '-' : (row.cpu / echo.cpu).toFixed(2),
+  colyseus === undefined ? '-' : (row.p99Ms / colyseus.p99Ms).toFixed(2),
+  (row.gen * 100).toFixed(0),
+]);
+console.log(`\n${formatTable(headers, rows)}`);
 console.log('  state = state updates delivered / expected; cpu is all server processes of the system per answered command');
 process.exit(0);

@@ -8,7 +8,7 @@ import { RingstateError, type RingstateClient } from '@ringstate/client-sdk';
 import type { GameSchema } from '../../../server/example-game/index.ts';
 import type { NetnsLab } from '../cluster/netns-lab.ts';
 import type { ProcessCluster } from '../cluster/process-cluster.ts';
-import { rotatingClient } from '../driver/rotating-client.ts';
+import { failoverClient } from '../driver/failover-client.ts';
 import type { AckedAppend } from '../oracle/compare.ts';
 import { arenaOf, nextCommand, type ScenarioName } from './scenarios.ts';
 import { Timeline, newHistogram, type ChaosEvent } from './timeline.ts';
@@ -104,7 +104,7 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
 
   const addPlayer = (index: number): void => {
     const id = `player-${index}`;
-    const client = rotatingClient(id, options.hosts, index);
+    const client = failoverClient(id, options.hosts, index);
     const player: Player = { id, index, client, counter: 0, online: false, ackTimes: [], reconnectTimes: [], startedAtSeconds: undefined, watched: new Map() };
     client.on('state', ({ state, previous }) => {
       player.online = state === 'online';

@@ -233,15 +233,6 @@ export class LogStore {
     return stored !== undefined && isCommandEntry(stored) ? stored : undefined;
   }
 
-  /** Stored entries of a partition from `fromPosition` on, at most `limit`. */
-  readPartition(partition: number, fromPosition: number, limit: number): StoredEntry[] {
-    const out: StoredEntry[] = [];
-    for (const { value } of this.entries.getRange({ start: [partition, fromPosition], end: [partition, Number.MAX_SAFE_INTEGER], limit })) {
-      out.push(value);
-    }
-    return out;
-  }
-
   latestSnapshot(aggregate: string): AggregateSnapshot | undefined {
     return this.snapshots.get(aggregate);
   }

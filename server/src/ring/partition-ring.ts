@@ -49,18 +49,6 @@ export class PartitionRing {
     });
     return out;
   }
-
-  withMember(nodeId: string): PartitionRing {
-    return this.members.includes(nodeId) ? this : new PartitionRing([...this.members, nodeId], this.partitionCount, this.replicationFactor);
-  }
-
-  withoutMember(nodeId: string): PartitionRing {
-    return new PartitionRing(
-      this.members.filter((member) => member !== nodeId),
-      this.partitionCount,
-      this.replicationFactor,
-    );
-  }
 }
 
 export function ringVersion(members: readonly string[]): number {

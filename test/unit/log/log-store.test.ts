@@ -38,7 +38,7 @@ describe('log store', () => {
     expect(store.lastPosition(0)).toBe(3);
     expect(store.lastPosition(3)).toBe(1);
     expect(store.lastPosition(1)).toBe(0);
-    expect(store.readPartition(0, 2, 10).map((e) => e.position)).toEqual([2, 3]);
+    expect(store.storedEntries(0, 2, 12).map((e) => e.position)).toEqual([2, 3]);
     expect(store.aggregateSeq('a/1')).toBe(3);
     expect(store.partitions()).toEqual([0, 3]);
     expect([...(store.entry(0, 1)?.update ?? [])]).toEqual([1, 2, 3]);

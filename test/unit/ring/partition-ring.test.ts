@@ -35,7 +35,7 @@ describe('partition ring', () => {
 
   it('ring - adding a fourth node moves only part of the ownership, and spreads it', () => {
     const three = new PartitionRing(nodes(3), 64, 3);
-    const four = three.withMember('node-4');
+    const four = new PartitionRing(nodes(4), 64, 3);
     expect(four.version).not.toBe(three.version);
     let ownersMoved = 0;
     for (let partition = 0; partition < 64; partition += 1) if (three.preferredOwner(partition) !== four.preferredOwner(partition)) ownersMoved += 1;

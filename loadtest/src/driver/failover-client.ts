@@ -13,7 +13,7 @@ import { RingstateClient, fetchDevToken, hostFailover } from '@ringstate/client-
 import type { FailoverHostProvider } from '@ringstate/client-sdk';
 import type { GameSchema } from '../../../server/example-game/index.ts';
 
-export function rotatingClient(player: string, hosts: readonly string[], firstHost: number): RingstateClient<GameSchema> {
+export function failoverClient(player: string, hosts: readonly string[], firstHost: number): RingstateClient<GameSchema> {
   const failover = hostFailover({ seeds: hosts, player, suggestionTimeoutMs: 1_000, failedHostTtlMs: 5_000 });
   let provider: FailoverHostProvider | undefined;
   return new RingstateClient<GameSchema>({

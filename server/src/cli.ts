@@ -73,9 +73,10 @@ async function run(flags: StartFlags, presets: Record<string, unknown>): Promise
     return;
   }
   const aggregates = await loadGame(flags.game);
-  const node = new GameNode({ config, aggregates });
+  // After POST /v1/admin/leave moved this node's replicas away, the process stops like on SIGTERM.
+  const node: GameNode = new GameNode({ config, aggregates, onLeft: () => shutdown('leave') });
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  function shutdown(signal: string): void {
     if (stopping) return;
     stopping = true;
     node.logger.info({ signal }, 'stopping');
@@ -86,7 +87,7 @@ async function run(flags: StartFlags, presets: Record<string, unknown>): Promise
         process.exit(1);
       },
     );
-  };
+  }
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   await node.start();

@@ -8,6 +8,7 @@
  * layer provides a replicated one with the same interface.
  */
 import { mkdirSync } from 'node:fs';
+import { RingstateError } from '@ringstate/client-sdk/protocol';
 import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
 import type { Config } from './config/index.ts';
@@ -28,6 +29,11 @@ export interface GameNodeOptions {
   readonly logger?: Logger;
   /** Collect Node.js process metrics (off in tests that run several nodes in one process). */
   readonly processMetrics?: boolean;
+  /**
+   * Called once a leave (POST /v1/admin/leave) has moved every replica away; the CLI stops the
+   * process there. Without it the node stops itself.
+   */
+  readonly onLeft?: () => void;
 }
 
 export class GameNode {
@@ -46,9 +52,11 @@ export class GameNode {
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private boundPort = 0;
+  private readonly onLeft: (() => void) | undefined;
 
   constructor(options: GameNodeOptions) {
     const config = options.config;
+    this.onLeft = options.onLeft;
     this.config = config;
     this.logger = options.logger ?? createLogger({ level: config.logLevel, nodeId: config.nodeId });
     this.metrics = new NodeMetrics({ defaultMetrics: options.processMetrics ?? true });
@@ -155,6 +163,20 @@ export class GameNode {
     this.logger.info('node stopped');
   }
 
+  /**
+   * Scale-in: takes this node out of the ring (throws MEMBERSHIP_REFUSED when that is not
+   * allowed), and once its replicas live elsewhere, stops it (or calls `onLeft`).
+   */
+  leave(force = false): void {
+    const cluster = this.cluster;
+    if (cluster === undefined) throw new RingstateError('NOT_FOUND', 'this node runs without a cluster');
+    if (cluster.isLeaving) return;
+    cluster.leave({ force }).then(
+      () => (this.onLeft === undefined ? void this.stop() : this.onLeft()),
+      (error: unknown) => this.logger.error({ err: error }, 'leave did not complete'),
+    );
+  }
+
   /** Members, ring and partition table as this node sees them (admin API, dashboard). */
   clusterView(): ClusterView {
     const cluster = this.cluster;
@@ -163,7 +185,7 @@ export class GameNode {
         const position = this.store.lastPosition(partition);
         return { partition, replicas: [this.config.nodeId], role: 'leader', epoch: 1, leader: this.config.nodeId, ready: true, commit: position, applied: position, lastPosition: position, voters: [this.config.nodeId], learners: [], lag: 0 };
       });
-      return { nodeId: this.config.nodeId, ringVersion: 0, members: [{ nodeId: this.config.nodeId, address: `${this.config.host}:${this.boundPort}`, alive: true, self: true }], partitions };
+      return { nodeId: this.config.nodeId, ringVersion: 0, ring: { generation: 0, members: [this.config.nodeId] }, leaving: false, members: [{ nodeId: this.config.nodeId, address: `${this.config.host}:${this.boundPort}`, alive: true, self: true }], partitions };
     }
     const partitions = Array.from({ length: this.config.partitionCount }, (_, partition) => {
       const status = cluster.log.status(partition);
@@ -183,7 +205,8 @@ export class GameNode {
       };
     });
     const members = cluster.peers.members().map((member) => ({ nodeId: member.nodeId, address: member.address, alive: member.alive, self: member.self }));
-    return { nodeId: this.config.nodeId, ringVersion: cluster.ring.version, members, partitions };
+    const { generation, members: ringMembers } = cluster.membership.record;
+    return { nodeId: this.config.nodeId, ringVersion: cluster.ring.version, ring: { generation, members: ringMembers }, leaving: cluster.isLeaving, members, partitions };
   }
 
   private updatePartitionGauges(): void {
@@ -233,9 +256,11 @@ export class GameNode {
       this.updatePartitionGauges();
       return { status: 200, contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
     });
+    const cluster = this.cluster;
     adminRoutes(router, {
       token: this.config.admin.token,
       view: () => this.clusterView(),
+      ...(cluster === undefined ? {} : { membership: { leave: (force: boolean) => this.leave(force), remove: (nodeId: string, force: boolean) => cluster.removeMember(nodeId, { force }) } }),
       readAggregate: (type, id, limit) => {
         const partition = this.runtime.partitionOf(type, id);
         const replicated = this.log.replicates(partition);

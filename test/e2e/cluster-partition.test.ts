@@ -44,7 +44,10 @@ describe('cluster partition - network namespaces and iptables', () => {
       while (elapsed() < 6_000) await new Promise((resolve) => setTimeout(resolve, 50));
       lab.heal();
     });
-    await waitConverged(hosts, 30_000, ADMIN_TOKEN);
+    await waitConverged(hosts, 30_000, ADMIN_TOKEN).catch((error: unknown) => {
+      for (const member of cluster?.members ?? []) console.log(`--- ${member.nodeId} (running: ${member.child !== undefined})\n${member.output.slice(-4000)}`);
+      throw error;
+    });
     const recovery = recoveryTimesMs(histories, cutAtMs);
     console.log(`isolated node-${isolated + 1} for 4 s: recovery ms p50 ${percentile(recovery, 0.5)} p99 ${percentile(recovery, 0.99)} max ${recovery.at(-1)}; acked ${histories.reduce((n, h) => n + h.acked.length, 0)}; minority answered ${minorityAnswer?.code}`);
     expect(minorityAnswer).toMatchObject({ retry: true });

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   NOT_FOUND: { retryable: false, meaning: 'HTTP: no such endpoint (or the endpoint is disabled, like the dev token issuer outside dev mode).' },
   INVALID_QUERY: { retryable: false, meaning: 'HTTP: a query parameter is malformed (for example `player` in GET /v1/hosts).' },
   BODY_TOO_LARGE: { retryable: false, meaning: 'HTTP: the request body is larger than `limits.httpBodyBytesMax`.' },
+  MEMBERSHIP_REFUSED: { retryable: false, meaning: 'Admin API: the ring change was refused (not a member, the last member, alive when removal needs it down, or fewer members than `replicationFactor` without `force`); the message says which.' },
   INTERNAL: { retryable: true, meaning: 'An unexpected server fault; logged with details on the server.' },
 } as const satisfies Record<string, { retryable: boolean; meaning: string }>;
 

@@ -8,11 +8,15 @@ export interface PartitionRowView {
   readonly commit: number;
   readonly applied: number;
   readonly replicas: readonly string[];
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
 }
 
 export interface ClusterViewResponse {
   readonly nodeId: string;
   readonly ringVersion: number;
+  readonly ring: { readonly generation: number; readonly members: readonly string[] };
+  readonly leaving: boolean;
   readonly members: ReadonlyArray<{ nodeId: string; address: string; alive: boolean; self: boolean }>;
   readonly partitions: readonly PartitionRowView[];
 }
@@ -47,6 +51,39 @@ export async function busiestOwner(hosts: readonly string[], adminToken?: string
   }
 }
 
+/**
+ * Polls until every node agrees on a ring of exactly `members` and every partition's owner
+ * reports the ring's replica set as its voters, with no learner left: the partitions have
+ * moved. Returns how long that took.
+ */
+export async function waitPlacement(hosts: readonly string[], members: readonly string[], timeoutMs: number, adminToken?: string): Promise<number> {
+  const startedMs = Date.now();
+  const wanted = [...members].sort().join(',');
+  for (;;) {
+    const views = await Promise.all(hosts.map((host) => fetchClusterView(host, adminToken)));
+    const live = views.filter((view): view is ClusterViewResponse => view !== undefined);
+    const agreed = live.length === hosts.length && live.every((view) => [...view.ring.members].sort().join(',') === wanted);
+    const partitionCount = live[0]?.partitions.length ?? 0;
+    let placed = agreed;
+    for (let partition = 0; placed && partition < partitionCount; partition += 1) {
+      const owner = live.map((view) => view.partitions[partition]).find((row) => row !== undefined && row.role === 'leader' && row.ready);
+      placed = owner !== undefined && owner.learners.length === 0 && [...owner.voters].sort().join(',') === [...owner.replicas].sort().join(',');
+    }
+    if (placed) return Date.now() - startedMs;
+    if (Date.now() - startedMs > timeoutMs) throw new Error(`partitions did not move to ring ${wanted} in time: ${describePlacement(live)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function describePlacement(views: readonly ClusterViewResponse[]): string {
+  const rings = views.map((view) => `${view.nodeId}: ring g${view.ring.generation} ${view.ring.members.join(',')}`);
+  const rows = (views[0]?.partitions ?? []).map((row) => {
+    const owner = views.map((view) => view.partitions[row.partition]).find((candidate) => candidate?.role === 'leader');
+    return owner === undefined ? `p${row.partition} no owner` : `p${row.partition} ${owner.leader} voters ${owner.voters.join(',')} learners ${owner.learners.join(',')} wants ${owner.replicas.join(',')}`;
+  });
+  return [...rings, ...rows].join('; ');
+}
+
 /** Polls every node until all replicas applied the same positions of every partition. */
 export async function waitConverged(hosts: readonly string[], timeoutMs: number, adminToken?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -62,7 +99,26 @@ export async function waitConverged(hosts: readonly string[], timeoutMs: number,
         return row.leader !== null && applied.every((value) => value === applied[0]);
       });
     if (converged) return;
-    if (Date.now() > deadline) throw new Error('replicas did not converge in time');
+    if (Date.now() > deadline) throw new Error(`replicas did not converge in time: ${describeDivergence(hosts, views)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** Which nodes did not answer and which partitions differ, for the timeout message. */
+function describeDivergence(hosts: readonly string[], views: ReadonlyArray<ClusterViewResponse | undefined>): string {
+  const silent = hosts.filter((_, index) => views[index] === undefined);
+  const live = views.filter((view): view is ClusterViewResponse => view !== undefined);
+  const rows = (live[0]?.partitions ?? [])
+    .map((row) => ({
+      partition: row.partition,
+      states: live.map((view) => {
+        const own = view.partitions[row.partition];
+        return `${view.nodeId}:${own?.role ?? '?'}/leader=${own?.leader ?? 'none'}/commit=${own?.commit ?? -1}/applied=${own?.applied ?? -1}`;
+      }),
+      applied: live.map((view) => view.partitions[row.partition]?.applied ?? -1),
+      leader: row.leader,
+    }))
+    .filter((row) => row.leader === null || row.applied.some((value) => value !== row.applied[0]))
+    .map((row) => `p${row.partition} [${row.states.join(' ')}]`);
+  return [silent.length > 0 ? `no answer from ${silent.join(', ')}` : '', ...rows].filter(Boolean).join('; ');
 }

@@ -39,6 +39,8 @@ export interface ProcessCluster {
   readonly members: ProcessMember[];
   readonly root: string;
   start(nodeId: string): Promise<void>;
+  /** Starts one more node (node-<n+1>, on loopback) that joins the running cluster; resolves once it is ready. */
+  add(): Promise<ProcessMember>;
   kill(nodeId: string, signal?: NodeJS.Signals): Promise<void>;
   wipe(nodeId: string): void;
   /** Waits until GET /readyz answers 200 on every running member. */
@@ -61,7 +63,8 @@ export async function startProcessCluster(size: number, settings: Record<string,
     const host = options.netns?.hosts[index] ?? '127.0.0.1';
     members.push({ nodeId, host, namespace: options.netns?.namespaces[index], port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' });
   }
-  for (const member of members) {
+  // `ids` stays the founding set: a member added later is not listed, so it joins rather than founds.
+  const writeConfig = (member: ProcessMember): void => {
     const config = {
       nodeId: member.nodeId,
       host: member.host,
@@ -82,7 +85,8 @@ export async function startProcessCluster(size: number, settings: Record<string,
       },
     };
     writeFileSync(member.configFile, JSON.stringify(config));
-  }
+  };
+  for (const member of members) writeConfig(member);
   const byId = (nodeId: string): ProcessMember => {
     const member = members.find((candidate) => candidate.nodeId === nodeId);
     if (member === undefined) throw new Error(`no member ${nodeId}`);
@@ -91,6 +95,16 @@ export async function startProcessCluster(size: number, settings: Record<string,
   const cluster: ProcessCluster = {
     members,
     root: dir.path,
+    async add() {
+      if (options.netns !== undefined) throw new Error('adding members is not supported inside network namespaces');
+      const nodeId = `node-${members.length + 1}`;
+      const member: ProcessMember = { nodeId, host: '127.0.0.1', namespace: undefined, port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' };
+      members.push(member);
+      writeConfig(member);
+      await cluster.start(nodeId);
+      await cluster.waitReady();
+      return member;
+    },
     async start(nodeId) {
       const member = byId(nodeId);
       const args = [...(process.env['RINGSTATE_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'server/src/cli.ts', 'start', '--config', member.configFile];

@@ -19,19 +19,47 @@
  * a wiped disk cannot cause a second vote in an epoch). If a majority of members answer that
  * they are empty, or hold only the founding state (see hasFoundingStateOnly), this is cluster
  * creation and the node bootstraps the founding replica sets, identical on every founder.
+ *
+ * Joining and leaving (ring-membership.ts holds the agreed member record):
+ *   - A node that starts outside the ring (a new node, or one that left) asks a ring member to
+ *     add it and retries until the converged ring includes it (`cluster.autoJoin`). Owners
+ *     then add it to the replica sets the ring now gives it: as a learner that catches up
+ *     from the owner's log, then as a voter, then the node it replaces is removed.
+ *   - `leave()` takes this node out of the ring, hands over the partitions it owns, and
+ *     resolves once no partition's replica set counts it any more, as the owners of every
+ *     partition report (cluster-info `{holds: nodeId}` below). Only then may it stop.
+ *   - `removeMember()` takes out a member that died for good, so its partitions get a new replica.
+ *
+ * Cluster info with `{holds: nodeId}` also answers `led` (partitions this node owns) and
+ * `holding` (those of them whose replica set still counts nodeId or has a change in flight).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RingstateError, isErrorCode, type ErrorCode } from '@ringstate/client-sdk/protocol';
 import type { Logger } from 'pino';
 import type { AggregateRuntime, CommandRequest, CommandResult } from '../aggregate/index.ts';
 import type { Config } from '../config/index.ts';
 import type { LogStore } from '../log/index.ts';
+import { NotServingError } from '../partition/index.ts';
 import type { OwnershipChange } from '../replication/index.ts';
-import { PartitionRing } from '../ring/index.ts';
+import type { PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, type PeerNetwork } from './peer/index.ts';
 import { ReplicatedPartitionLog } from './replicated-partition-log.ts';
+import { encodeRingRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from './ring-membership.ts';
 
 export const CLUSTER_INFO_PROTOCOL = '/ringstate/cluster-info/1.0.0';
 const HANDOVER_WAIT_MS = 3_000;
+/** Pause between rounds of a join or leave that is still in progress. */
+const MEMBERSHIP_RETRY_MS = 500;
+/** A forwarded command may be passed on once more, by a node that knows the owner better than the sender did. */
+const FORWARD_HOPS_MAX = 2;
+
+/** Why a ring change asked for by an operator was refused (the admin API answers MEMBERSHIP_REFUSED). */
+export class MembershipRefusedError extends RingstateError {
+  override readonly name = 'MembershipRefusedError';
+  constructor(message: string) {
+    super('MEMBERSHIP_REFUSED', message);
+  }
+}
 
 export interface ClusterHooks {
   readonly onOwnershipChange?: (change: OwnershipChange) => void;
@@ -39,9 +67,11 @@ export interface ClusterHooks {
 
 export class ClusterServices {
   readonly peers: PeerNetwork;
-  readonly ring: PartitionRing;
+  readonly membership: RingMembership;
   readonly log: ReplicatedPartitionLog;
   private readonly settings: Config['cluster'];
+  private stopped = false;
+  private leaving: Promise<void> | undefined;
   /** This node's client side (advertised host, load), merged into cluster-info answers. */
   clientInfo: () => Promise<object> | object = () => ({});
 
@@ -53,8 +83,6 @@ export class ClusterServices {
   ) {
     this.settings = config.cluster;
     const members = this.settings.members.length > 0 ? this.settings.members : [config.nodeId];
-    if (!members.includes(config.nodeId)) throw new Error(`cluster.members (${members.join(', ')}) must include this node's id ${config.nodeId}`);
-    this.ring = new PartitionRing(members, config.partitionCount, config.replicationFactor);
     this.peers = createPeerNetwork(
       {
         nodeId: config.nodeId,
@@ -64,7 +92,7 @@ export class ClusterServices {
         clusterKey: this.settings.key,
         heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
         failureTimeoutMs: this.settings.failureTimeoutMs,
-        protocols: [REPLICATION_PROTOCOL, FORWARD_PROTOCOL, CLUSTER_INFO_PROTOCOL],
+        protocols: [REPLICATION_PROTOCOL, FORWARD_PROTOCOL, CLUSTER_INFO_PROTOCOL, RING_PROTOCOL],
       },
       { logger: logger.child({ layer: 'peer' }) },
     );
@@ -88,30 +116,161 @@ export class ClusterServices {
         ...(hooks.onOwnershipChange === undefined ? {} : { onOwnershipChange: hooks.onOwnershipChange }),
       },
     );
+    this.membership = new RingMembership(
+      { nodeId: config.nodeId, partitionCount: config.partitionCount, replicationFactor: config.replicationFactor, configuredMembers: members, syncIntervalMs: this.settings.ringSyncIntervalMs },
+      { store, peers: this.peers, logger: logger.child({ layer: 'ring' }), random: Math.random, onChange: (ring) => this.log.setRing(ring) },
+    );
+  }
+
+  /** The ring this node currently agrees on (changes when nodes join or leave). */
+  get ring(): PartitionRing {
+    return this.membership.ring;
+  }
+
+  /** True while a leave is in progress (this node is moving its replicas away before it stops). */
+  get isLeaving(): boolean {
+    return this.leaving !== undefined;
   }
 
   /** Starts the peer network, decides about founding, and starts replicating. */
   async start(): Promise<void> {
-    this.peers.handle(CLUSTER_INFO_PROTOCOL, async () => ({
+    this.peers.handle(CLUSTER_INFO_PROTOCOL, async (payload) => ({
       ...(await this.clientInfo()),
       hasState: this.hasState(),
       foundingOnly: this.hasFoundingStateOnly(),
       ringVersion: this.ring.version,
+      ...(this.membership.isKnown ? { ring: encodeRingRecord(this.membership.record) } : {}),
+      ...this.holdingReport(payload),
     }));
+    this.membership.start();
     await this.peers.start();
     const hadState = this.hasState();
     if (!hadState) {
       const found = await this.decideFounding();
       if (found) {
+        this.membership.adoptConfigured();
         this.logger.info({ members: this.ring.members, ringVersion: this.ring.version }, 'founding the cluster: bootstrapping partitions');
         this.log.bootstrap(this.ring);
       } else {
         this.logger.warn('empty disk in an existing cluster: rejoining; replicas vote again once their owners readmit them');
       }
+    } else {
+      // State from before ring records were stored: the configured members were the ring.
+      this.membership.adoptConfigured();
     }
     this.log.setRing(this.ring);
     await this.log.start();
     this.logger.info({ ringVersion: this.ring.version, members: this.ring.members, peerAddress: this.peers.address(), recovered: hadState }, 'cluster member started');
+    if (this.settings.autoJoin && !this.membership.includes(this.config.nodeId)) void this.join();
+  }
+
+  /**
+   * Asks ring members to add this node until the agreed ring includes it. Runs in the
+   * background: meanwhile the node serves clients by forwarding to the owners.
+   */
+  async join(): Promise<void> {
+    const self = this.config.nodeId;
+    this.logger.info({ members: this.ring.members }, 'not a ring member: joining');
+    while (!this.stopped && this.leaving === undefined && !this.membership.includes(self)) {
+      const candidates = this.aliveRingMembers();
+      const target = candidates[Math.floor(Math.random() * candidates.length)];
+      if (target !== undefined) {
+        const answer = await this.peers.request(target, RING_PROTOCOL, { op: 'join' }, 2_000).catch(() => undefined);
+        const record = parseRingRecord(answer);
+        if (record !== undefined) this.membership.offer(record, target);
+      }
+      if (!this.membership.includes(self)) await sleep(MEMBERSHIP_RETRY_MS);
+    }
+    if (this.membership.includes(self)) this.logger.info({ ringVersion: this.ring.version, members: this.ring.members }, 'joined the ring');
+  }
+
+  /**
+   * Takes this node out of the ring and resolves once the owners of every partition report
+   * that no replica set counts it any more (its data then lives on the remaining replicas).
+   * Idempotent: a second call returns the same promise.
+   */
+  leave(options: { force?: boolean } = {}): Promise<void> {
+    if (this.leaving !== undefined) return this.leaving;
+    this.checkShrink(this.config.nodeId, options.force === true);
+    this.leaving = this.runLeave();
+    return this.leaving;
+  }
+
+  /** Takes a member that is down for good out of the ring, so its partitions get a new replica elsewhere. */
+  removeMember(nodeId: string, options: { force?: boolean } = {}): RingRecord {
+    if (nodeId === this.config.nodeId) throw new MembershipRefusedError('a node removes itself with leave (POST /v1/admin/leave), which hands its partitions over first');
+    if (this.peers.members().some((member) => member.nodeId === nodeId && member.alive)) {
+      throw new MembershipRefusedError(`${nodeId} is alive; ask it to leave (POST /v1/admin/leave on that node) so it hands over its partitions first`);
+    }
+    this.checkShrink(nodeId, options.force === true);
+    return this.membership.change(
+      this.ring.members.filter((member) => member !== nodeId),
+      `removal of ${nodeId}`,
+    );
+  }
+
+  private checkShrink(nodeId: string, force: boolean): void {
+    const members = this.ring.members;
+    if (!members.includes(nodeId)) throw new MembershipRefusedError(`${nodeId} is not a ring member (members: ${members.join(', ')})`);
+    if (members.length === 1) throw new MembershipRefusedError('the last member cannot leave the ring');
+    if (!force && members.length - 1 < this.config.replicationFactor) {
+      throw new MembershipRefusedError(
+        `removing ${nodeId} leaves ${members.length - 1} members, fewer than replicationFactor ${this.config.replicationFactor}: partitions would lose fault tolerance (pass force to do it anyway)`,
+      );
+    }
+  }
+
+  private async runLeave(): Promise<void> {
+    const self = this.config.nodeId;
+    this.logger.info({ members: this.ring.members }, 'leaving the ring: moving replicas away');
+    for (;;) {
+      if (this.stopped) throw new RingstateError('SHUTTING_DOWN', 'node stopped before its leave completed');
+      // A concurrent change may have won over ours: take this node out again.
+      if (this.membership.includes(self)) this.membership.change(this.ring.members.filter((member) => member !== self), 'leave');
+      if (await this.replicasMovedAway()) break;
+      await sleep(MEMBERSHIP_RETRY_MS);
+    }
+    this.logger.info({ ringVersion: this.ring.version }, 'left the ring: no partition counts this node any more');
+  }
+
+  /** True when every partition has an owner other than this node and none of them counts this node. */
+  private async replicasMovedAway(): Promise<boolean> {
+    const self = this.config.nodeId;
+    for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
+      if (this.log.status(partition).role === 'leader') return false;
+    }
+    const answers = await Promise.all(
+      this.aliveRingMembers().map((member) => this.peers.request(member, CLUSTER_INFO_PROTOCOL, { holds: self }, 2_000).catch(() => undefined)),
+    );
+    const led = new Set<number>();
+    for (const answer of answers) {
+      const report = answer as { led?: unknown; holding?: unknown } | undefined;
+      if (!Array.isArray(report?.led) || !Array.isArray(report.holding)) continue;
+      if (report.holding.length > 0) return false;
+      for (const partition of report.led) if (typeof partition === 'number') led.add(partition);
+    }
+    return led.size === this.config.partitionCount;
+  }
+
+  /** The `{holds: nodeId}` part of a cluster-info answer (see the header). */
+  private holdingReport(payload: unknown): { led?: number[]; holding?: number[] } {
+    const nodeId = (payload as { holds?: unknown } | null)?.holds;
+    if (typeof nodeId !== 'string') return {};
+    const led: number[] = [];
+    const holding: number[] = [];
+    for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
+      const status = this.log.status(partition);
+      if (status.role !== 'leader' || !status.ready) continue;
+      led.push(partition);
+      const { voters, learners } = status.membership;
+      if (voters.includes(nodeId) || learners.includes(nodeId) || status.membershipPending) holding.push(partition);
+    }
+    return { led, holding };
+  }
+
+  private aliveRingMembers(): string[] {
+    const alive = new Set(this.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
+    return this.ring.members.filter((member) => alive.has(member));
   }
 
   /**
@@ -119,6 +278,7 @@ export class ClusterServices {
    * replica, waits a little for the moves, then stops replication and the peer network.
    */
   async stop(): Promise<void> {
+    this.stopped = true;
     const alive = new Set(this.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
     const owned: number[] = [];
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
@@ -134,6 +294,7 @@ export class ClusterServices {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     if (owned.length > 0) this.logger.info({ partitions: owned.length }, 'handed partitions over before stopping');
+    this.membership.stop();
     await this.log.stop();
     await this.peers.stop();
   }
@@ -141,26 +302,35 @@ export class ClusterServices {
   /** Serves commands forwarded by other nodes with this node's runtime. */
   serveForwarding(runtime: AggregateRuntime): void {
     this.peers.handle(FORWARD_PROTOCOL, async (payload, from) => {
-      const request = parseForward(payload);
-      if (request === undefined) return { ok: false, code: 'INVALID_MESSAGE', msg: `malformed forward from ${from}` };
+      const parsed = parseForward(payload);
+      if (parsed === undefined) return { ok: false, code: 'INVALID_MESSAGE', msg: `malformed forward from ${from}` };
+      const { request, hop } = parsed;
       try {
         const result = await runtime.execute(request);
         return { ok: true, seq: result.seq, dup: result.duplicate };
       } catch (error) {
-        const failure = error instanceof RingstateError ? error : new RingstateError('INTERNAL', 'forwarded command failed', { cause: error });
-        return { ok: false, code: failure.code, msg: failure.message, ...(failure.reason === undefined ? {} : { reason: failure.reason }) };
+        // The sender guessed the owner from the ring (it does not replicate the partition);
+        // this replica knows the actual owner, so the command goes one hop further.
+        if (error instanceof NotServingError && error.ownerHint !== undefined && error.ownerHint !== from && hop + 1 < FORWARD_HOPS_MAX) {
+          return this.forward(error.ownerHint, request, hop + 1).then(
+            (result) => ({ ok: true, seq: result.seq, dup: result.duplicate }),
+            (failure: unknown) => forwardFailure(failure),
+          );
+        }
+        return forwardFailure(error);
       }
     });
   }
 
+
   /** Sends a command to the partition's owner and returns its answer. */
-  async forward(owner: string, request: CommandRequest): Promise<CommandResult> {
+  async forward(owner: string, request: CommandRequest, hop = 0): Promise<CommandResult> {
     let response: unknown;
     try {
       response = await this.peers.request(
         owner,
         FORWARD_PROTOCOL,
-        { player: request.playerId, commandId: request.commandId, a: request.aggregateType, i: request.aggregateId, c: request.command },
+        { player: request.playerId, commandId: request.commandId, a: request.aggregateType, i: request.aggregateId, c: request.command, hop },
         this.settings.forwardTimeoutMs,
       );
     } catch (error) {
@@ -198,34 +368,48 @@ export class ClusterServices {
 
   /** True when this is cluster creation (see the header comment). */
   private async decideFounding(): Promise<boolean> {
-    const others = this.ring.members.filter((member) => member !== this.config.nodeId);
+    const configured = this.ring.members;
+    const founder = configured.includes(this.config.nodeId);
+    const others = configured.filter((member) => member !== this.config.nodeId);
     if (others.length === 0) return true;
-    const majority = Math.floor(this.ring.members.length / 2) + 1;
+    const majority = Math.floor(configured.length / 2) + 1;
     const deadline = Date.now() + this.settings.bootstrapWaitMs;
     while (Date.now() < deadline) {
       const answers = await Promise.all(
         others.map((member) =>
           this.peers.request(member, CLUSTER_INFO_PROTOCOL, {}, 1_000).then(
-            (answer) => answer as { hasState?: unknown; foundingOnly?: unknown },
+            (answer) => answer as { hasState?: unknown; foundingOnly?: unknown; ring?: unknown },
             () => undefined,
           ),
         ),
       );
-      // A member that has lived past founding (elections, entries): the cluster exists.
-      if (answers.some((answer) => answer?.hasState === true && answer.foundingOnly !== true)) return false;
+      // A member that has lived past founding (elections, entries): the cluster exists; learn its ring.
+      const existing = answers.filter((answer) => answer?.hasState === true && answer.foundingOnly !== true);
+      for (const answer of existing) {
+        const record = parseRingRecord(answer?.ring);
+        if (record !== undefined) this.membership.offer(record);
+      }
+      if (existing.length > 0) return false;
       // Empty members and members holding only the founding state agree this is creation.
+      // A node outside the configured members never founds: it waits for the cluster and joins.
       const founding = answers.filter((answer) => answer?.hasState === false || answer?.foundingOnly === true).length + 1;
-      if (founding >= majority) return true;
+      if (founder && founding >= majority) return true;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     throw new Error(`could not reach a majority of cluster members (${this.ring.members.join(', ')}) within cluster.bootstrapWaitMs`);
   }
 }
 
-function parseForward(payload: unknown): CommandRequest | undefined {
+function parseForward(payload: unknown): { request: CommandRequest; hop: number } | undefined {
   if (typeof payload !== 'object' || payload === null) return undefined;
-  const { player, commandId, a, i, c } = payload as Record<string, unknown>;
+  const { player, commandId, a, i, c, hop = 0 } = payload as Record<string, unknown>;
   if (typeof player !== 'string' || typeof commandId !== 'string' || typeof a !== 'string' || typeof i !== 'string') return undefined;
   if (player.length > 64 || commandId.length > 128 || a.length > 32 || i.length > 64) return undefined;
-  return { playerId: player, commandId, aggregateType: a, aggregateId: i, command: c };
+  if (typeof hop !== 'number' || !Number.isInteger(hop) || hop < 0 || hop >= FORWARD_HOPS_MAX) return undefined;
+  return { request: { playerId: player, commandId, aggregateType: a, aggregateId: i, command: c }, hop };
+}
+
+function forwardFailure(error: unknown): { ok: false; code: ErrorCode; msg: string; reason?: string } {
+  const failure = error instanceof RingstateError ? error : new RingstateError('INTERNAL', 'forwarded command failed', { cause: error });
+  return { ok: false, code: failure.code, msg: failure.message, ...(failure.reason === undefined ? {} : { reason: failure.reason }) };
 }

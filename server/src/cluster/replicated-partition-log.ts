@@ -63,6 +63,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
   private readonly readyAt = new Map<number, { epoch: number; position: number }>();
   private readonly applied = new Map<number, number>();
   private readonly replicated = new Set<number>();
+  private ring: PartitionRing | undefined;
   private readonly committedListeners: Array<(entry: LogEntry) => void> = [];
   private readonly lostListeners: Array<(partition: number) => void> = [];
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -99,6 +100,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
 
   /** Tells the core which replica set the ring wants for every partition. */
   setRing(ring: PartitionRing): void {
+    this.ring = ring;
     this.replicated.clear();
     for (let partition = 0; partition < this.init.partitionCount; partition += 1) {
       const set = ring.replicaSet(partition);
@@ -119,8 +121,19 @@ export class ReplicatedPartitionLog implements PartitionLog {
       readyAt.epoch === status.epoch &&
       (this.applied.get(partition) ?? 0) >= readyAt.position;
     if (serving) return { serving, epoch: status.epoch };
-    const hint = status.leader !== null && status.leader !== this.init.nodeId ? status.leader : undefined;
+    const hint = status.leader !== null && status.leader !== this.init.nodeId ? status.leader : this.ringHint(partition);
     return hint === undefined ? { serving: false, epoch: status.epoch } : { serving: false, epoch: status.epoch, ownerHint: hint };
+  }
+
+  /**
+   * For a partition this node does not replicate (it hears nothing of its owner): the first
+   * live node of the ring's replica set. It is a replica, so it knows the owner and passes a
+   * forwarded command on (cluster-services.ts allows that second hop).
+   */
+  private ringHint(partition: number): string | undefined {
+    if (this.ring === undefined || this.core.status(partition).membership.voters.includes(this.init.nodeId)) return undefined;
+    const alive = new Set(this.components.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
+    return this.ring.replicaSet(partition).find((node) => alive.has(node));
   }
 
   replicates(partition: number): boolean {

@@ -110,7 +110,7 @@ export const configSchema = z
         members: z
           .array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/))
           .default([])
-          .describe('Node ids of the cluster members; the hash ring is built over them. Every node of a cluster must list the same members.'),
+          .describe('Node ids of the founding members: a new cluster builds its first ring over them, and every founder must list the same ids. Afterwards the ring is kept in each node\'s data and changes when nodes join or leave (docs/operations.md); a node whose id is not listed never founds, it joins an existing cluster.'),
         peerHost: z.string().min(1).default('127.0.0.1').describe('Interface the node-to-node (libp2p) port binds to.'),
         peerPort: port.default(7001).describe('Node-to-node port (libp2p TCP, encrypted with Noise, private network keyed by cluster.key).'),
         advertisedPeerAddress: z.string().optional().describe('host:port peers dial to reach this node. Defaults to peerHost:peerPort.'),
@@ -127,6 +127,8 @@ export const configSchema = z
         replicationHeartbeatMs: positiveInt.default(100).describe('How often a partition owner heartbeats its replicas (ms); well below electionTimeoutMinMs.'),
         tickIntervalMs: positiveInt.default(20).describe('Timer resolution of the replication driver (ms).'),
         forwardTimeoutMs: positiveInt.default(5000).describe('Deadline of a command forwarded to the partition owner (ms).'),
+        autoJoin: z.boolean().default(true).describe('A node that starts outside the ring (a new node, or one that left) asks the cluster to add it. Off: it only forwards commands until an operator changes the ring.'),
+        ringSyncIntervalMs: positiveInt.default(1000).describe('How often a node pushes its ring membership record to one random live peer (ms); changes are also pushed to all peers at once.'),
         bootstrapWaitMs: positiveInt.default(30_000).describe('How long a node with an empty disk waits to hear from a majority of members before it decides whether it founds the cluster (ms).'),
       })
       .strict()

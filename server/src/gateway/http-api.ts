@@ -45,6 +45,8 @@ function statusOf(code: ErrorCode): number {
       return 403;
     case 'RATE_LIMITED':
       return 429;
+    case 'MEMBERSHIP_REFUSED':
+      return 409;
     case 'UNAVAILABLE':
     case 'NO_QUORUM':
     case 'SHUTTING_DOWN':

@@ -91,6 +91,19 @@ export class LogStore {
     return store;
   }
 
+  /** A small node-level record from the meta database (the ring membership, for one). */
+  readMeta(key: string): unknown {
+    this.assertOpen();
+    return this.meta.get(key);
+  }
+
+  /** Stores a small node-level record in its own synchronous transaction (durable under the store's policy once this returns). */
+  writeMeta(key: string, value: unknown): void {
+    this.assertOpen();
+    if (key === 'formatVersion') throw new Error('formatVersion is managed by the store');
+    this.meta.putSync(key, value);
+  }
+
   /**
    * Appends entries (any partitions) in one atomic transaction and resolves once they are
    * durable under the store's policy. Callers order positions and must not start an append

@@ -10,12 +10,22 @@
  * `replicas` is the ring's replica set (preferred owner first); `lag` is the owner's commit
  * minus this replica's applied position, as far as this node knows.
  *
+ * `ring` is the agreed ring membership {generation, members} and `leaving` is true while this
+ * node moves its replicas away before stopping.
+ *
+ * POST /v1/admin/leave [{"force": true}] takes this node out of the ring (202 at once); it moves
+ * its replicas to the remaining members and then stops by itself (scale-in, docs/operations.md).
+ * POST /v1/admin/members/remove {"nodeId": "...", "force"?: true} takes a member that is down
+ * for good out of the ring (200 with the new ring). Both answer 409 MEMBERSHIP_REFUSED when
+ * the change would leave fewer members than replicationFactor (unless force), name a
+ * non-member, or (remove) name a node that is alive.
+ *
  * GET /v1/admin/aggregate?type=<t>&id=<i>[&limit=<n>] reads this replica's committed entries of
  * one aggregate (the load tester's loss oracle compares them across replicas):
  *   {nodeId, partition, replicated, seq, entries: [{seq, commandId, playerId, events}]}
  */
 import { timingSafeEqual } from 'node:crypto';
-import { errorResult, isLoopbackAddress, json, type HttpRequestInfo, type HttpRouter } from '../gateway/index.ts';
+import { errorResult, isLoopbackAddress, json, parseJsonBody, type HttpRequestInfo, type HttpRouter } from '../gateway/index.ts';
 
 export interface MemberRow {
   readonly nodeId: string;
@@ -42,6 +52,8 @@ export interface PartitionRow {
 export interface ClusterView {
   readonly nodeId: string;
   readonly ringVersion: number;
+  readonly ring: { readonly generation: number; readonly members: readonly string[] };
+  readonly leaving: boolean;
   readonly members: readonly MemberRow[];
   readonly partitions: readonly PartitionRow[];
 }
@@ -59,16 +71,37 @@ export interface AdminRouteOptions {
   readonly token: string | undefined;
   readonly view: () => ClusterView;
   readonly readAggregate: (type: string, id: string, limit: number) => AggregateLog;
+  /** Absent on a single node (no ring). */
+  readonly membership?: {
+    readonly leave: (force: boolean) => void;
+    readonly remove: (nodeId: string, force: boolean) => { generation: number; members: readonly string[] };
+  };
 }
 
 const AGGREGATE_ENTRIES_MAX = 100_000;
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const ID = /^.{1,64}$/;
+const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function adminRoutes(router: HttpRouter, options: AdminRouteOptions): void {
   router.add('GET', '/v1/admin/cluster', (request) => {
     if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
     return json(200, options.view());
+  });
+  router.add('POST', '/v1/admin/leave', (request) => {
+    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
+    if (options.membership === undefined) return errorResult('NOT_FOUND', 'this node runs without a cluster');
+    const body = request.body.length === 0 ? {} : parseJsonBody(request.body);
+    options.membership.leave(body['force'] === true);
+    return json(202, { leaving: true, nodeId: options.view().nodeId });
+  });
+  router.add('POST', '/v1/admin/members/remove', (request) => {
+    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
+    if (options.membership === undefined) return errorResult('NOT_FOUND', 'this node runs without a cluster');
+    const body = parseJsonBody(request.body);
+    const nodeId = body['nodeId'];
+    if (typeof nodeId !== 'string' || !NODE_ID.test(nodeId)) return errorResult('INVALID_MESSAGE', `nodeId must match ${NODE_ID}`);
+    return json(200, { ring: options.membership.remove(nodeId, body['force'] === true) });
   });
   router.add('GET', '/v1/admin/aggregate', (request) => {
     if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');

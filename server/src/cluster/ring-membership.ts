@@ -1,0 +1,207 @@
+/**
+ * Ring membership: which nodes the partition ring is computed over, agreed by gossip.
+ *
+ * The membership is one small record, `{generation, members}`. A change (a node joins, leaves,
+ * or an operator removes a dead one) is made by whichever node receives it: it writes the
+ * record with generation + 1, persists it, and pushes it to every live peer. Every node adopts
+ * a record that is newer than its own (higher generation; on a tie, the higher ring version,
+ * so two concurrent changes resolve the same way everywhere) and pushes its record to one
+ * random live peer every `ringSyncIntervalMs`, and to a peer as soon as it comes up. So all
+ * nodes converge on one record, and the ring version they report is the same number.
+ *
+ * Concurrent changes can lose to each other (two joins accepted by two nodes at the same
+ * generation: one survives). The party that wants a change therefore retries it until the
+ * converged record shows it (ClusterServices.join/leave do).
+ *
+ * The ring only says which replica set each partition *should* have. Who may commit is
+ * decided inside each partition's replication group (replication/): the owner moves its
+ * membership towards the ring's replica set one node at a time, with a new replica catching
+ * up as a learner before it votes. So nodes that briefly disagree about the ring cannot break
+ * S1-S3; they only move partitions a little later.
+ *
+ * Wire (protocol /ringstate/ring/1.0.0, msgpack maps):
+ *   push     {g, m}                  one-way: "here is my record"
+ *   request  {op: 'join'}            -> {g, m}   add the requesting node
+ *   request  {op: 'get'}             -> {g, m}
+ */
+import type { Logger } from 'pino';
+import type { LogStore } from '../log/index.ts';
+import { PartitionRing, ringVersion } from '../ring/index.ts';
+import type { PeerNetwork } from './peer/index.ts';
+
+export const RING_PROTOCOL = '/ringstate/ring/1.0.0';
+const META_KEY = 'ringMembership';
+const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const MEMBERS_MAX = 256;
+
+export interface RingRecord {
+  readonly generation: number;
+  readonly members: readonly string[];
+}
+
+/** True when `candidate` should replace `current` (see the header). */
+export function isNewerRecord(candidate: RingRecord, current: RingRecord): boolean {
+  if (candidate.generation !== current.generation) return candidate.generation > current.generation;
+  return ringVersion(candidate.members) > ringVersion(current.members);
+}
+
+/** A record from the wire or the disk, or undefined when malformed. */
+export function parseRingRecord(value: unknown): RingRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { g, m } = value as { g?: unknown; m?: unknown };
+  if (typeof g !== 'number' || !Number.isInteger(g) || g < 0) return undefined;
+  if (!Array.isArray(m) || m.length === 0 || m.length > MEMBERS_MAX) return undefined;
+  if (!m.every((member): member is string => typeof member === 'string' && NODE_ID.test(member))) return undefined;
+  if (new Set(m).size !== m.length) return undefined;
+  return { generation: g, members: [...m].sort() };
+}
+
+export function encodeRingRecord(record: RingRecord): { g: number; m: string[] } {
+  return { g: record.generation, m: [...record.members] };
+}
+
+export interface RingMembershipInit {
+  readonly nodeId: string;
+  readonly partitionCount: number;
+  readonly replicationFactor: number;
+  /** Members from the config: the founding set, and the provisional ring until a record is known. */
+  readonly configuredMembers: readonly string[];
+  readonly syncIntervalMs: number;
+}
+
+export interface RingMembershipComponents {
+  readonly store: LogStore;
+  readonly peers: PeerNetwork;
+  readonly logger: Logger;
+  readonly random: () => number;
+  /** Called after every adopted change, with the new ring. */
+  readonly onChange: (ring: PartitionRing, record: RingRecord) => void;
+}
+
+export class RingMembership {
+  private current: RingRecord;
+  /** False until a record was founded, stored, or learned from a peer (a new node's config is only provisional). */
+  private known: boolean;
+  private currentRing: PartitionRing;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly init: RingMembershipInit,
+    private readonly components: RingMembershipComponents,
+  ) {
+    const stored = parseRingRecord(components.store.readMeta(META_KEY));
+    this.known = stored !== undefined;
+    // Provisional for a node that has no record yet: generation -1 loses to any real record.
+    this.current = stored ?? { generation: -1, members: [...init.configuredMembers].sort() };
+    this.currentRing = this.ringOf(this.current);
+  }
+
+  get ring(): PartitionRing {
+    return this.currentRing;
+  }
+
+  get record(): RingRecord {
+    return this.current;
+  }
+
+  /** True once this node holds a real record (founded, stored or learned), not just its config. */
+  get isKnown(): boolean {
+    return this.known;
+  }
+
+  includes(nodeId: string): boolean {
+    return this.current.members.includes(nodeId);
+  }
+
+  /** Founding, or a node that has state from before ring records existed: the configured members are generation 0. */
+  adoptConfigured(): void {
+    if (this.known) return;
+    this.adopt({ generation: 0, members: [...this.init.configuredMembers].sort() }, 'configured');
+  }
+
+  start(): void {
+    const { peers } = this.components;
+    peers.handle(RING_PROTOCOL, (payload, from) => this.answer(payload, from));
+    this.unsubscribe.push(
+      peers.on('message', ({ from, protocol, message }) => {
+        if (protocol !== RING_PROTOCOL) return;
+        const record = parseRingRecord(message);
+        if (record === undefined) {
+          this.components.logger.warn({ from }, 'dropped a malformed ring record');
+          return;
+        }
+        this.offer(record, from);
+      }),
+      peers.on('member-up', ({ nodeId }) => {
+        if (this.known) peers.send(nodeId, encodeRingRecord(this.current), RING_PROTOCOL);
+      }),
+    );
+    this.timer = setInterval(() => this.gossipOnce(), this.init.syncIntervalMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+
+  /** Adopts `record` if it is newer than ours; a peer holding an older record gets ours back. */
+  offer(record: RingRecord, from?: string): boolean {
+    if (!this.known || isNewerRecord(record, this.current)) {
+      this.adopt(record, from === undefined ? 'learned' : `from ${from}`);
+      return true;
+    }
+    if (from !== undefined && isNewerRecord(this.current, record)) this.components.peers.send(from, encodeRingRecord(this.current), RING_PROTOCOL);
+    return false;
+  }
+
+  /** Applies a change here (generation + 1) and pushes it to every live peer. */
+  change(members: readonly string[], reason: string): RingRecord {
+    const record = { generation: this.current.generation + 1, members: [...new Set(members)].sort() };
+    this.adopt(record, reason);
+    this.broadcast();
+    return record;
+  }
+
+  broadcast(): void {
+    for (const member of this.components.peers.members()) {
+      if (member.alive && !member.self) this.components.peers.send(member.nodeId, encodeRingRecord(this.current), RING_PROTOCOL);
+    }
+  }
+
+  private answer(payload: unknown, from: string): unknown {
+    const op = (payload as { op?: unknown } | null)?.op;
+    if (op === 'join' && this.known && !this.current.members.includes(from)) {
+      if (!NODE_ID.test(from)) return { error: 'bad node id' };
+      this.change([...this.current.members, from], `join of ${from}`);
+    }
+    return encodeRingRecord(this.current);
+  }
+
+  private gossipOnce(): void {
+    if (!this.known) return;
+    const alive = this.components.peers.members().filter((member) => member.alive && !member.self);
+    const target = alive[Math.floor(this.components.random() * alive.length)];
+    if (target !== undefined) this.components.peers.send(target.nodeId, encodeRingRecord(this.current), RING_PROTOCOL);
+  }
+
+  private adopt(record: RingRecord, reason: string): void {
+    const previous = this.current;
+    this.current = record;
+    this.known = true;
+    this.currentRing = this.ringOf(record);
+    this.components.store.writeMeta(META_KEY, encodeRingRecord(record));
+    const added = record.members.filter((member) => !previous.members.includes(member));
+    const removed = previous.members.filter((member) => !record.members.includes(member));
+    this.components.logger.info(
+      { generation: record.generation, ringVersion: this.currentRing.version, members: record.members, added, removed, reason },
+      'ring membership changed',
+    );
+    this.components.onChange(this.currentRing, record);
+  }
+
+  private ringOf(record: RingRecord): PartitionRing {
+    return new PartitionRing(record.members, this.init.partitionCount, this.init.replicationFactor);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Scale-out and scale-in of a running cluster of real processes, under a list-append load from
+ * SDK clients: a fourth node joins and partitions move to it (learner catch-up from the owner's
+ * log, then a fenced change of replica set), then node-1 leaves through the admin API, hands its
+ * partitions over, and exits by itself. No command may fail because of it, and afterwards every
+ * acknowledged append is present exactly once, in order, on every replica.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { fetchClusterView, waitConverged, waitPlacement } from '../../loadtest/src/cluster/admin-client.ts';
+import { checkHistories, runListAppend } from '../support/list-append.ts';
+import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
+
+const PARTITIONS = 16;
+let cluster: ProcessCluster | undefined;
+
+afterAll(async () => {
+  await cluster?.stopAll();
+  cluster?.remove();
+});
+
+describe('cluster membership - real processes', () => {
+  it('membership - a fourth node joins and takes partitions, then node-1 leaves; no command fails and no append is lost', async () => {
+    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS });
+    const running = cluster;
+    const address = (index: number): string => `${running.members[index]?.host}:${running.members[index]?.port}`;
+    const hosts = [0, 1, 2].map(address);
+    const players = Array.from({ length: 9 }, (_, n) => `mp${n}`);
+    const timings: string[] = [];
+    let done = false;
+    const histories = await runListAppend({ hosts, players, durationMs: 60_000, stopWhen: () => done }, async (elapsed) => {
+      try {
+        while (elapsed() < 1_500) await new Promise((resolve) => setTimeout(resolve, 50));
+        const added = await running.add();
+        const withFour = [...hosts, `${added.host}:${added.port}`];
+        timings.push(`join moved partitions in ${await waitPlacement(withFour, ['node-1', 'node-2', 'node-3', 'node-4'], 60_000)} ms`);
+        const owned = (await fetchClusterView(withFour[3] ?? ''))?.partitions.filter((row) => row.leader === 'node-4').length ?? 0;
+        timings.push(`node-4 owns ${owned} partitions`);
+        expect(owned).toBeGreaterThan(0);
+
+        const leaveStarted = Date.now();
+        const answer = await fetch(`http://${hosts[0]}/v1/admin/leave`, { method: 'POST' });
+        expect(answer.status).toBe(202);
+        const remaining = withFour.slice(1);
+        timings.push(`leave moved partitions in ${await waitPlacement(remaining, ['node-2', 'node-3', 'node-4'], 60_000)} ms`);
+        const leaver = running.members[0];
+        while (leaver?.child !== undefined && Date.now() - leaveStarted < 30_000) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(leaver?.child, 'node-1 exits by itself once it left').toBeUndefined();
+        timings.push(`node-1 exited ${Date.now() - leaveStarted} ms after the leave request`);
+        // Keep the load on the remaining nodes for a moment.
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      } finally {
+        done = true;
+      }
+    });
+    const remaining = cluster.members.slice(1);
+    await waitConverged(
+      remaining.map((member) => `${member.host}:${member.port}`),
+      30_000,
+    );
+    const acked = histories.reduce((n, h) => n + h.acked.length, 0);
+    const failed = histories.reduce((n, h) => n + h.failed, 0);
+    const indeterminate = histories.reduce((n, h) => n + h.indeterminate, 0);
+    console.log(`membership: ${timings.join('; ')}; acked ${acked}, failed ${failed}, indeterminate ${indeterminate}`);
+    await cluster.stopAll();
+    // node-2..4 now replicate every partition (3 members, replicationFactor 3); node-1's copy is stale by design.
+    const check = await checkHistories(remaining.map((member) => member.dataDir), histories, PARTITIONS);
+    expect(check.details).toEqual([]);
+    expect(check).toMatchObject({ ackedEventsLost: 0, duplicateApplications: 0, divergentReplicas: 0, wrongSeq: 0 });
+    expect(failed).toBe(0);
+    expect(indeterminate).toBe(0);
+    expect(acked).toBeGreaterThan(100);
+  }, 180_000);
+});

@@ -29,6 +29,17 @@ describe('cluster membership - real processes', () => {
     let done = false;
     const histories = await runListAppend({ hosts, players, durationMs: 60_000, stopWhen: () => done }, async (elapsed) => {
       try {
+        // Refusals come first: 3 members and replicationFactor 3 cannot shrink without force,
+        // a live node is not removed behind its back, and bad bodies get a stable code.
+        const refused = async (path: string, body: unknown, status: number, code: string): Promise<void> => {
+          const response = await fetch(`http://${hosts[0]}${path}`, { method: 'POST', body: JSON.stringify(body) });
+          expect(response.status, path).toBe(status);
+          expect(((await response.json()) as { error: { code: string } }).error.code).toBe(code);
+        };
+        await refused('/v1/admin/leave', {}, 409, 'MEMBERSHIP_REFUSED');
+        await refused('/v1/admin/members/remove', { nodeId: 'node-2' }, 409, 'MEMBERSHIP_REFUSED');
+        await refused('/v1/admin/members/remove', { nodeId: 'node-9' }, 409, 'MEMBERSHIP_REFUSED');
+        await refused('/v1/admin/members/remove', { nodeId: 'no spaces' }, 400, 'INVALID_MESSAGE');
         while (elapsed() < 1_500) await new Promise((resolve) => setTimeout(resolve, 50));
         const added = await running.add();
         const withFour = [...hosts, `${added.host}:${added.port}`];

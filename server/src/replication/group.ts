@@ -619,7 +619,7 @@ export class PartitionGroup<P> {
     this.uncommitted = [];
     this.uncommittedBytes = 0;
     this.leaderReady = false;
-    this.heartbeatDueMs = this.nowMs + this.settings.heartbeatIntervalMs;
+    this.heartbeatDueMs = this.nextHeartbeatMs();
     this.preferredTransferAfterMs = this.nowMs;
     this.readyPosition = this.log.lastPosition() + 1;
     // Raft commits earlier epochs' entries only through an entry of the current epoch;
@@ -872,10 +872,20 @@ export class PartitionGroup<P> {
     return true;
   }
 
+  /**
+   * The next multiple of the heartbeat interval on the shared clock: every partition a node
+   * owns heartbeats on the same tick, so the driver sends them (and the replicas send their
+   * answers) as one frame per peer instead of one frame per partition spread over the interval.
+   */
+  private nextHeartbeatMs(): number {
+    const interval = this.settings.heartbeatIntervalMs;
+    return (Math.floor(this.nowMs / interval) + 1) * interval;
+  }
+
   /** Sends heartbeats to every replica; returns the sequence number they carry. */
   private broadcastHeartbeat(): number {
     this.heartbeatSeq += 1;
-    this.heartbeatDueMs = this.nowMs + this.settings.heartbeatIntervalMs;
+    this.heartbeatDueMs = this.nextHeartbeatMs();
     for (const progress of this.progress.values()) {
       const request: HeartbeatRequest = {
         type: 'heartbeat',

@@ -14,6 +14,10 @@
  * partition it owned has a ready owner again (polling the survivors' admin views every 20 ms),
  * and, per affected probe, until its first acknowledged command after the kill. The victim is
  * restarted with its disk and the cluster converges before the next kill.
+ *
+ * Catch-up phase (--fill-seconds > 0): pipelined commands fill the partition logs, then one
+ * node is stopped, its data directory wiped, and restarted; the figure is the time from its
+ * start until it has applied, on every partition, what the owners had committed (entries/s).
  */
 import '../../../server/src/polyfills.ts';
 import { spawn } from 'node:child_process';
@@ -39,6 +43,7 @@ const { values } = parseArgs({
     kills: { type: 'string', default: '10' },
     partitions: { type: 'string', default: '64' },
     durability: { type: 'string', default: 'fsync' },
+    'fill-seconds': { type: 'string', default: '15' },
   },
 });
 const clientCount = Number(values.clients);
@@ -46,6 +51,7 @@ const durationMs = Number(values.seconds) * 1000;
 const kills = Number(values.kills);
 const partitionCount = Number(values.partitions);
 const durability = String(values.durability);
+const fillMs = Number(values['fill-seconds']) * 1000;
 
 async function openClients(hostOf: (player: string) => string, prefix: string, withHello: boolean): Promise<{ clients: FrameClient[]; playerOf: (index: number) => string }> {
   const playerOf = (index: number): string => `${prefix}${index}`;
@@ -112,6 +118,34 @@ async function measureCluster(cluster: ProcessCluster): Promise<PhaseResult> {
   return result;
 }
 
+/** Fills the logs, wipes node-3 and times its catch-up (see the header). */
+async function measureCatchUp(cluster: ProcessCluster): Promise<string> {
+  const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
+  const { clients, playerOf } = await openClients((player) => hosts[partitionOf('player', player, partitionCount) % hosts.length] ?? '', 'fill-', true);
+  const pids = cluster.members.map((member) => member.child?.pid ?? 0);
+  const fill = await closedLoop({ label: 'fill', pids, clients, playerOf }, { warmupMs: 0, durationMs: fillMs, window: 8 });
+  for (const client of clients) client.close();
+  await waitConverged(hosts, 60_000);
+  const victim = cluster.members[2];
+  if (victim === undefined) throw new Error('no node-3');
+  await cluster.kill(victim.nodeId, 'SIGTERM');
+  const owners = await fetchClusterView(hosts[0] ?? '');
+  const target = (owners?.partitions ?? []).map((row) => row.commit);
+  const entries = target.reduce((sum, commit) => sum + commit, 0);
+  cluster.wipe(victim.nodeId);
+  const startedMs = Date.now();
+  await cluster.start(victim.nodeId);
+  for (;;) {
+    const view = await fetchClusterView(`${victim.host}:${victim.port}`);
+    if (view !== undefined && view.partitions.every((row) => row.applied >= (target[row.partition] ?? 0))) break;
+    if (Date.now() - startedMs > 300_000) throw new Error('the wiped node did not catch up within 300 s');
+    await sleep(50);
+  }
+  const seconds = (Date.now() - startedMs) / 1000;
+  await waitConverged(hosts, 60_000);
+  return `catch-up of a wiped node: ${entries} entries (filled at ${fill.perSecond.toFixed(0)} cmd/s) in ${seconds.toFixed(1)} s from process start, ${(entries / seconds).toFixed(0)} entries/s`;
+}
+
 interface KillResult {
   victim: string;
   newOwnerMs: number;
@@ -120,7 +154,10 @@ interface KillResult {
 
 async function killOnce(cluster: ProcessCluster, round: number): Promise<KillResult> {
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
-  await waitConverged(hosts, 60_000);
+  await waitConverged(hosts, 60_000).catch((error: unknown) => {
+    for (const member of cluster.members) console.log(`--- ${member.nodeId} (running: ${member.child !== undefined})\n${member.output.slice(-3000)}`);
+    throw error;
+  });
   const victim = await busiestOwner(hosts);
   const before = await fetchClusterView(hosts[0] ?? '');
   const owned = new Set((before?.partitions ?? []).filter((row) => row.leader === victim).map((row) => row.partition));
@@ -207,6 +244,7 @@ try {
   const headers = ['system', 'cmd/s', 'p50 ms', 'p99 ms', 'p999 ms', 'cpu µs/cmd', 'vs RF1', 'vs echo', 'gen%'];
   console.log(`\n${formatTable(headers, [row(echo, undefined, undefined), row(single, undefined, echo), row(replicated, single, echo)])}`);
   console.log('  cpu µs/cmd is all server processes of the system together (3 for the cluster); gen% is the generator\'s event-loop utilisation');
+  if (fillMs > 0) console.log(`\n${await measureCatchUp(cluster)}`);
 
   const results: KillResult[] = [];
   for (let round = 1; round <= kills; round += 1) {

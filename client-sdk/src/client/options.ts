@@ -74,6 +74,13 @@ export interface ClientOptions {
   readonly commandRetry?: { readonly baseMs?: number; readonly capMs?: number };
   /** Time from opening a socket to WELCOME before the attempt counts as failed. Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /**
+   * When every answer to commands on a connection has been a retryable UNAVAILABLE or
+   * NO_QUORUM for this long, the client moves to another host: the node is probably on the
+   * minority side of a network split and cannot serve until it heals. Longer than a normal
+   * failover (about 1-2 s), so elections do not make clients hop. Default 4 s; 0 disables.
+   */
+  readonly unservedMoveMs?: number;
   readonly reconnect?: ReconnectOptions;
   readonly heartbeat?: HeartbeatOptions;
   /** The WebSocket constructor. Default `globalThis.WebSocket` (absent in Node 20: pass `ws`). */
@@ -98,6 +105,8 @@ export interface ResolvedOptions {
   readonly outboxMax: number;
   readonly commandRetry: BackoffSettings;
   readonly connectTimeoutMs: number;
+  /** 0 when disabled. */
+  readonly unservedMoveMs: number;
   readonly reconnect: BackoffSettings & { readonly attemptsMax: number };
   /** Set when the app chose an interval; otherwise `heartbeatDefaultMs` capped by the server's. */
   readonly heartbeatIntervalMs: number | undefined;
@@ -118,6 +127,7 @@ export const DEFAULTS = Object.freeze({
   commandRetryBaseMs: 100,
   commandRetryCapMs: 5_000,
   connectTimeoutMs: 10_000,
+  unservedMoveMs: 4_000,
   reconnectBaseMs: 500,
   reconnectCapMs: 30_000,
   reconnectAttemptsMax: 30,
@@ -135,6 +145,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
       capMs: positive('commandRetry.capMs', options.commandRetry?.capMs ?? DEFAULTS.commandRetryCapMs),
     },
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs),
+    unservedMoveMs: nonNegative('unservedMoveMs', options.unservedMoveMs ?? DEFAULTS.unservedMoveMs),
     reconnect: {
       baseMs: positive('reconnect.baseMs', options.reconnect?.baseMs ?? DEFAULTS.reconnectBaseMs),
       capMs: positive('reconnect.capMs', options.reconnect?.capMs ?? DEFAULTS.reconnectCapMs),

@@ -95,6 +95,8 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
   readonly #linkHandler: LinkHandler;
   #state: ConnectionState = 'idle';
   #link: Link | undefined;
+  /** Since when every command answer on this connection said "cannot serve right now" (see #noteCommandAnswer). */
+  #unservedSinceMs: number | undefined;
   #linkToken: string | undefined;
   /** From the last WELCOME; used for reconnects until a server refuses it. */
   #resumeToken: string | undefined;
@@ -345,6 +347,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
   #onWelcome(link: Link, welcome: WelcomeMessage): void {
     if (link !== this.#link) return;
     this.#retries = 0;
+    this.#unservedSinceMs = undefined;
     this.#handshakeFailures = 0;
     this.#rejection = undefined;
     this.#previousError = undefined;
@@ -483,11 +486,14 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     if (link !== this.#link) return;
     switch (message.t) {
       case MessageType.ACK:
+        this.#unservedSinceMs = undefined;
         this.#outbox.acknowledge(message);
         return;
       case MessageType.REJECT: {
         const options = message.reason === undefined ? {} : { reason: message.reason };
-        this.#outbox.refuse(message.id, new RingstateError(message.code, message.msg, options), message.retry);
+        const error = new RingstateError(message.code, message.msg, options);
+        this.#outbox.refuse(message.id, error, message.retry);
+        this.#noteCommandAnswer(link, error, message.retry);
         return;
       }
       case MessageType.SNAPSHOT:
@@ -501,6 +507,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
         const error = new RingstateError(message.code, message.msg);
         if (message.ref !== undefined && this.#outbox.has(message.ref)) {
           this.#outbox.refuse(message.ref, error, message.retry);
+          this.#noteCommandAnswer(link, error, message.retry);
           return;
         }
         this.#options.logger('warn', 'server error', { code: message.code, message: message.msg, ref: message.ref });
@@ -510,6 +517,37 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
       default:
         this.#options.logger('debug', 'ignored unexpected message', { t: message.t });
     }
+  }
+
+  /**
+   * Moves to another host once this one has answered nothing but "cannot serve right now"
+   * (retryable UNAVAILABLE or NO_QUORUM) for `unservedMoveMs`: the node may sit on the minority
+   * side of a split. Pending commands stay in the outbox and go out again, with their ids, on
+   * the next host.
+   */
+  #noteCommandAnswer(link: Link, error: RingstateError, retry: boolean): void {
+    if (!retry || (error.code !== 'UNAVAILABLE' && error.code !== 'NO_QUORUM')) {
+      this.#unservedSinceMs = undefined;
+      return;
+    }
+    const { clock, unservedMoveMs } = this.#options;
+    const nowMs = clock.now();
+    if (this.#unservedSinceMs === undefined) {
+      this.#unservedSinceMs = nowMs;
+      return;
+    }
+    if (unservedMoveMs === 0 || nowMs - this.#unservedSinceMs < unservedMoveMs) return;
+    this.#unservedSinceMs = undefined;
+    this.#options.logger('info', 'moving to another host: this one has not served a command for a while', {
+      url: link.url,
+      code: error.code,
+      unservedMs: unservedMoveMs,
+    });
+    this.#previousUrl = link.url;
+    this.#previousError = error;
+    this.#hostProvider.report?.(link.url, { ok: false, error });
+    this.#abandonConnection();
+    this.#scheduleReconnect(error);
   }
 
   #transmit(pending: PendingCommand): void {

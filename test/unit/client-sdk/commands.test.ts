@@ -101,6 +101,68 @@ describe('client-sdk commands', () => {
     client.close();
   });
 
+  it('commands - a host that answers only "cannot serve" for unservedMoveMs is left for another host', async () => {
+    const urls = ['ws://minority.local/v1/ws', 'ws://majority.local/v1/ws'];
+    const picks: string[] = [];
+    const reports: Array<{ url: string; ok: boolean }> = [];
+    const { client, server, clock } = harness({
+      url: undefined,
+      commandTimeoutMs: 20_000,
+      unservedMoveMs: 3_000,
+      commandRetry: { baseMs: 200, capMs: 400 },
+      hostProvider: () => ({
+        pick: () => {
+          const url = urls[picks.length % urls.length] ?? '';
+          picks.push(url);
+          return url;
+        },
+        report: (url, outcome) => reports.push({ url, ok: outcome.ok }),
+      }),
+    });
+    // The first node sits on the minority side: it refuses every command, retryably.
+    server.onCommand = (_message, connection) => (connection.index === 1 ? { kind: 'reject', code: 'NO_QUORUM', retry: true } : { kind: 'apply' });
+    await client.connect();
+    const result = client.send('player', 'p1', { type: 'move' });
+    await clock.advance(2_500);
+    expect(picks).toEqual([urls[0]]);
+    await clock.advance(1_500);
+    await clock.advance(1_000);
+
+    expect(await result).toEqual({ seq: 1, duplicate: false });
+    expect(picks).toEqual(urls);
+    expect(reports).toContainEqual({ url: urls[0], ok: false });
+    const ids = server.commands.map(({ message }) => message.id);
+    expect(new Set(ids).size).toBe(1);
+    expect(server.commands.at(-1)?.connection).toBe(2);
+    client.close();
+  });
+
+  it('commands - brief "cannot serve" answers (an election) do not make the client move; unservedMoveMs 0 never moves', async () => {
+    const brief = harness({ unservedMoveMs: 3_000, commandRetry: { baseMs: 200, capMs: 400 } });
+    let refusals = 5;
+    brief.server.onCommand = () => (refusals-- > 0 ? { kind: 'reject', code: 'UNAVAILABLE', retry: true } : { kind: 'apply' });
+    await brief.client.connect();
+    const first = brief.client.send('player', 'p1', { type: 'move' });
+    await brief.clock.advance(2_000);
+    expect(await first).toEqual({ seq: 1, duplicate: false });
+    // The ACK reset the count: more refusals later start a new period.
+    refusals = 5;
+    const second = brief.client.send('player', 'p1', { type: 'move' });
+    await brief.clock.advance(2_000);
+    expect(await second).toEqual({ seq: 2, duplicate: false });
+    expect(brief.server.connectionCount).toBe(1);
+    brief.client.close();
+
+    const never = harness({ unservedMoveMs: 0, commandTimeoutMs: 8_000, commandRetry: { baseMs: 200, capMs: 400 } });
+    never.server.onCommand = () => ({ kind: 'reject', code: 'NO_QUORUM', retry: true });
+    await never.client.connect();
+    const outcome = never.client.send('player', 'p1', { type: 'move' }).catch((caught: unknown) => caught);
+    await never.clock.advance(8_000);
+    expect(await outcome).toMatchObject({ code: 'NO_QUORUM' });
+    expect(never.server.connectionCount).toBe(1);
+    never.client.close();
+  });
+
   it('commands - unanswered commands are re-sent after a reconnect with their original ids, in order', async () => {
     const { client, server, clock } = harness();
     server.onCommand = () => ({ kind: 'silence' });

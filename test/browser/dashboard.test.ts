@@ -22,6 +22,7 @@ interface AdminView {
 
 interface PageView {
   members: Array<{ nodeId: string; alive: boolean }>;
+  ringSummary: string;
   partitions: Array<{ partition: number; owner: string; replicas: string; epoch: number }>;
   ownershipRows: number;
   ringOwners: string[];
@@ -65,6 +66,7 @@ async function readPage(page: Page): Promise<PageView> {
       ringOwners: Array.from(document.querySelectorAll('#ring path')).map((path) => path.getAttribute('data-owner') ?? ''),
       updates: Number(document.body.dataset['updates']),
       status: document.getElementById('status')?.textContent ?? '',
+      ringSummary: document.getElementById('ring-summary')?.textContent ?? '',
     };
   });
 }
@@ -107,6 +109,7 @@ describe('dashboard - browser', () => {
 
     const before = await expectPageMatchesApi(page, viewer, 10_000);
     expect(before.shown.members.map((row) => row.nodeId).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+    expect(before.shown.ringSummary).toContain('(generation 0: node-1, node-2, node-3)');
     expect(before.shown.members.every((row) => row.alive)).toBe(true);
     expect(before.shown.partitions).toHaveLength(PARTITIONS);
     expect(before.shown.ringOwners).toHaveLength(PARTITIONS);

@@ -66,8 +66,10 @@ function renderMembers(view) {
   });
   fill(document.querySelector('#members tbody'), view.members.map(function (member) {
     var name = el('td', {}, [el('span', { class: 'swatch', style: 'background:' + colorOf(member.nodeId) }), document.createTextNode(member.nodeId + (member.self ? ' (this node)' : ''))]);
+    var inRing = !view.ring || view.ring.members.indexOf(member.nodeId) >= 0;
+    var health = member.alive ? (inRing ? 'up' : 'up, not in the ring') : 'down';
     return el('tr', { 'data-member': member.nodeId, 'data-alive': String(member.alive) }, [
-      name, td(member.address), td(member.alive ? 'up' : 'down', member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
+      name, td(member.address), td(health, member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
     ]);
   }));
 }
@@ -96,7 +98,9 @@ function renderRing(view) {
   label.textContent = n + ' partitions';
   svg.replaceChildren.apply(svg, paths.concat([label]));
   var unowned = view.partitions.filter(function (row) { return !row.leader; }).length;
-  setText('ring-summary', 'ring version ' + view.ringVersion + ', ' + view.members.length + ' members, ' + unowned + ' partitions without an owner');
+  var ring = view.ring || { generation: 0, members: [] };
+  setText('ring-summary', 'ring version ' + view.ringVersion + ' (generation ' + ring.generation + ': ' + ring.members.join(', ') + ')' +
+    (view.leaving ? ', this node is leaving' : '') + ', ' + unowned + ' partitions without an owner');
 }
 
 function renderPartitions(view) {

@@ -106,7 +106,6 @@ describe('client-sdk commands', () => {
     const picks: string[] = [];
     const reports: Array<{ url: string; ok: boolean }> = [];
     const { client, server, clock } = harness({
-      url: undefined,
       commandTimeoutMs: 20_000,
       unservedMoveMs: 3_000,
       commandRetry: { baseMs: 200, capMs: 400 },
@@ -122,13 +121,17 @@ describe('client-sdk commands', () => {
     // The first node sits on the minority side: it refuses every command, retryably.
     server.onCommand = (_message, connection) => (connection.index === 1 ? { kind: 'reject', code: 'NO_QUORUM', retry: true } : { kind: 'apply' });
     await client.connect();
-    const result = client.send('player', 'p1', { type: 'move' });
+    let outcome: unknown;
+    client.send('player', 'p1', { type: 'move' }).then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
     await clock.advance(2_500);
     expect(picks).toEqual([urls[0]]);
-    await clock.advance(1_500);
-    await clock.advance(1_000);
+    // In small steps, so every retry, reconnect and answer gets its turn.
+    for (let step = 0; step < 40 && outcome === undefined; step += 1) await clock.advance(250);
 
-    expect(await result).toEqual({ seq: 1, duplicate: false });
+    expect(outcome).toEqual({ seq: 1, duplicate: false });
     expect(picks).toEqual(urls);
     expect(reports).toContainEqual({ url: urls[0], ok: false });
     const ids = server.commands.map(({ message }) => message.id);

@@ -7,9 +7,10 @@
  * messages laid out in replication/index.ts.
  *
  * The driver loop (see replication/node.ts) runs whenever the core has a Ready:
- *   1. one LMDB transaction stores the Ready's entries and hard states and applies its
- *      committed entries (aggregate index, dedupe, snapshots), durable under the policy;
- *   2. then the Ready's messages are sent (never before the writes they depend on);
+ *   1. the Ready's early messages (an owner's appends and heartbeats) are sent, and one LMDB
+ *      transaction stores its entries and hard states and applies its committed entries
+ *      (aggregate index, dedupe, snapshots), durable under the policy;
+ *   2. then the Ready's other messages are sent (never before the writes they depend on);
  *   3. then committed commands settle their proposers' promises and reach subscribers, and
  *      ownership changes are logged and acted on;
  *   4. advance.
@@ -237,6 +238,8 @@ export class ReplicatedPartitionLog implements PartitionLog {
           if (apply.snapshot !== undefined) throw new Error(`partition ${apply.partition}: snapshot install is not supported while log compaction is off`);
           part(apply.partition).applied.push(...apply.entries.map((entry) => toStoredEntry(apply.partition, entry)));
         }
+        // The owner's appends leave first, so the replicas' writes overlap this one.
+        this.sendBatched(ready.earlyMessages);
         if (byPartition.size > 0) await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
         this.sendBatched(ready.messages);
         for (const { partition, applied } of byPartition.values()) {

@@ -83,6 +83,8 @@ export type CommandResult = { readonly ok: true } | { readonly ok: false; readon
 export interface GroupReady<P> {
   readonly write: PartitionWrite<P> | null;
   readonly apply: PartitionApply<P> | null;
+  /** Messages that may leave before `write` is durable (see collectReady). */
+  readonly earlyMessages: readonly OutboundMessage<P>[];
   readonly messages: readonly OutboundMessage<P>[];
   readonly ownershipChanges: readonly OwnershipChange[];
   readonly readStates: readonly ReadState[];
@@ -407,10 +409,20 @@ export class PartitionGroup<P> {
       appliedTo,
       hardState: hardStateChanged ? hardState : null,
     };
+    // The owner's appends and heartbeats may leave before this Ready's writes are durable, so
+    // the replicas write in parallel with the owner (Raft dissertation 10.2.1): the owner counts
+    // its own copy towards a quorum only once it is durable (maybeCommit uses persistedLast),
+    // and nothing they carry depends on unpersisted state. Except a new epoch: if this Ready
+    // persists the epoch it sends under, a crash before the write would let this node win the
+    // same epoch again and send different entries under it.
+    const early = this.role === 'leader' && this.persistedHardState.epoch === this.epoch;
+    const earlyMessages = early ? this.outbox.filter(({ message }) => message.type === 'append' || message.type === 'heartbeat') : [];
+    const messages = earlyMessages.length === 0 ? this.outbox : this.outbox.filter(({ message }) => message.type !== 'append' && message.type !== 'heartbeat');
     const ready: GroupReady<P> = {
       write,
       apply,
-      messages: this.outbox,
+      earlyMessages,
+      messages,
       ownershipChanges: this.ownershipChanges,
       readStates: this.readStates,
     };

@@ -6,8 +6,10 @@
  *   1. feed inputs: `tick(nowMs)` on a timer, `step(from, message)` for each message
  *      received, `propose` / `readIndex` / `setReplicaSet` / `transferLeadership` / `compact`;
  *   2. when `hasReady()`, take `ready()` and, in this order:
- *      a. persist `writes` durably (each partition's write atomically, e.g. one lmdb txn),
- *      b. send `messages` (grouping them per destination is fine; order per destination
+ *      a. send `earlyMessages` (an owner's appends and heartbeats: they do not depend on
+ *         this Ready's writes, so the replicas can write while the owner does),
+ *         and persist `writes` durably (each partition's write atomically, e.g. one lmdb txn),
+ *      b. then send `messages` (grouping them per destination is fine; order per destination
  *         should be kept but the protocol tolerates loss, reordering and duplicates),
  *      c. apply `applies` to the application state machine, in order,
  *      d. act on `ownershipChanges` (activate aggregates only on `ready: true`) and
@@ -45,6 +47,9 @@ export interface ReplicationNodeInit<P> {
 
 export interface Ready<P> {
   readonly writes: readonly PartitionWrite<P>[];
+  /** May be sent before `writes` are durable (and must be sent, like `messages`). */
+  readonly earlyMessages: readonly OutboundMessage<P>[];
+  /** Sent only once `writes` are durable: votes and acknowledgements depend on them. */
   readonly messages: readonly OutboundMessage<P>[];
   readonly applies: readonly PartitionApply<P>[];
   readonly ownershipChanges: readonly OwnershipChange[];
@@ -135,6 +140,7 @@ export class ReplicationNode<P> {
   ready(): Ready<P> {
     assert(this.inProgress === null, 'ready() called before advance() of the previous Ready');
     const writes: PartitionWrite<P>[] = [];
+    const earlyMessages: OutboundMessage<P>[] = [];
     const messages: OutboundMessage<P>[] = [];
     const applies: PartitionApply<P>[] = [];
     const ownershipChanges: OwnershipChange[] = [];
@@ -146,11 +152,12 @@ export class ReplicationNode<P> {
       groups.push(group);
       if (part.write !== null) writes.push(part.write);
       if (part.apply !== null) applies.push(part.apply);
+      for (const message of part.earlyMessages) earlyMessages.push(message);
       for (const message of part.messages) messages.push(message);
       for (const change of part.ownershipChanges) ownershipChanges.push(change);
       for (const state of part.readStates) readStates.push(state);
     }
-    const ready: Ready<P> = { writes, messages, applies, ownershipChanges, readStates };
+    const ready: Ready<P> = { writes, earlyMessages, messages, applies, ownershipChanges, readStates };
     this.inProgress = { ready, groups };
     return ready;
   }

@@ -242,6 +242,8 @@ export class SimNode {
     const core = this.core;
     if (core === null || this.paused || this.persisting || !core.hasReady()) return;
     const ready = core.ready();
+    // The owner's appends and heartbeats leave before its own write is synced, as in production.
+    for (const { to, message } of ready.earlyMessages) this.host.sendMessage(this.id, to, message);
     for (const write of ready.writes) this.storage.write(write);
     if (ready.writes.length === 0) {
       this.finishReady(ready);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReplicationNode } from '../../../server/src/replication/index.ts';
 import { MemoryStorage } from '../../../server/src/simulation/memory-storage.ts';
-import { forceCampaign, Harness, type InFlight, type Payload } from './harness.ts';
+import { forceCampaign, Harness, loneNode, type InFlight, type Payload } from './harness.ts';
 
 /** Delivers in-flight messages one at a time, skipping (dropping) those `drop` selects. */
 function deliverExcept(h: Harness, drop: (item: InFlight) => boolean): void {
@@ -68,6 +68,67 @@ describe('commit', () => {
     node.advance(first);
     const second = node.ready();
     expect(second.applies.flatMap((apply) => apply.entries).map((entry) => entry.kind)).toEqual(['command']);
+  });
+
+  it("commit - an owner's appends leave before its own write is durable; the replicas' answers commit it only with the owner's copy", () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    h.advance(3000);
+    const leader = h.readyLeader() as string;
+    const result = h.core(leader).propose(0, 'x');
+    const position = result.ok ? result.position : 0;
+    const ready = h.core(leader).ready();
+    // The appends carrying x are early: sendable while the owner's write of x is in flight.
+    const early = ready.earlyMessages.filter(({ message }) => message.type === 'append');
+    expect(early.map(({ to }) => to).sort()).toEqual(['a', 'b', 'c'].filter((id) => id !== leader).sort());
+    expect(ready.writes.flatMap((write) => write.entries).map((entry) => entry.position)).toContain(position);
+    expect(ready.messages.filter(({ message }) => message.type === 'append')).toHaveLength(0);
+    // Both replicas store x and answer while the owner's own write is still in flight.
+    for (const { to, message } of ready.earlyMessages) h.inFlight.push({ from: leader, to, message });
+    for (const other of ['a', 'b', 'c'].filter((id) => id !== leader)) {
+      for (const item of h.inFlight.filter((candidate) => candidate.to === other)) h.deliver(item);
+      h.inFlight = h.inFlight.filter((candidate) => candidate.to !== other);
+      h.process(other);
+    }
+    for (const item of h.inFlight.filter((candidate) => candidate.to === leader)) h.core(leader).step(item.from, item.message);
+    h.inFlight = h.inFlight.filter((candidate) => candidate.to !== leader);
+    // Two replicas hold it durably: a quorum of durable copies without the owner's.
+    expect(h.status(leader).commit).toBeGreaterThanOrEqual(position);
+  });
+
+  it('commit - the Ready that persists a new epoch sends nothing early (a crash could reuse the epoch)', () => {
+    const { core, storage, drain } = loneNode('solo', { voters: ['solo'] });
+    core.setReplicaSet(0, ['solo', 'learner']);
+    let nowMs = 0;
+    while (nowMs < 10_000 && !core.status(0).membership.learners.includes('learner')) {
+      nowMs += 10;
+      core.tick(nowMs);
+      drain();
+    }
+    expect(core.status(0).membership.learners).toEqual(['learner']);
+    const epochBefore = core.status(0).epoch;
+    // Restart from the same storage: the lone voter wins a new epoch within one tick, and that
+    // Ready both persists the epoch and carries appends to the learner.
+    const again = new ReplicationNode<Payload>({ nodeId: 'solo', partitionCount: 1, storage, random: () => 0.5, payloadBytes: (payload) => payload.length, nowMs });
+    again.setReplicaSet(0, ['solo', 'learner']);
+    while (nowMs < 20_000 && again.status(0).role !== 'leader') {
+      nowMs += 10;
+      again.tick(nowMs);
+      if (again.status(0).role === 'leader') break;
+      while (again.hasReady()) {
+        const ready = again.ready();
+        for (const write of ready.writes) storage.write(write);
+        storage.sync();
+        again.advance(ready);
+      }
+    }
+    expect(again.status(0).role).toBe('leader');
+    expect(again.status(0).epoch).toBeGreaterThan(epochBefore);
+    const ready = again.ready();
+    expect(ready.writes.some((write) => write.hardState?.epoch === again.status(0).epoch)).toBe(true);
+    expect(ready.messages.some(({ to, message }) => to === 'learner' && message.type === 'append')).toBe(true);
+    expect(ready.earlyMessages).toHaveLength(0);
+    again.advance(ready);
   });
 
   it('commit - an owner never commits an entry of an earlier epoch by counting replicas (Raft figure 8)', () => {

@@ -108,6 +108,7 @@ export class Harness {
     if (core === null) return;
     while (core.hasReady()) {
       const ready = core.ready();
+      for (const { to, message } of ready.earlyMessages) this.inFlight.push({ from: id, to, message });
       for (const write of ready.writes) node.storage.write(write);
       node.storage.sync();
       for (const { to, message } of ready.messages) this.inFlight.push({ from: id, to, message });
@@ -281,6 +282,7 @@ export function loneNode(id: NodeId, options: { voters?: readonly NodeId[]; sett
     const sent: { to: NodeId; message: Message<Payload> }[] = [];
     while (core.hasReady()) {
       const ready = core.ready();
+      sent.push(...ready.earlyMessages);
       for (const write of ready.writes) storage.write(write);
       storage.sync();
       sent.push(...ready.messages);

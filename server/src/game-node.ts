@@ -74,6 +74,10 @@ export class GameNode {
               this.metrics.epochChanges.inc();
             }
           },
+          onSnapshotInstalled: (_partition, fetchedEntries) => {
+            this.metrics.snapshotInstalls.inc();
+            this.metrics.snapshotEntriesFetched.inc(fetchedEntries);
+          },
         })
       : undefined;
     this.log = this.cluster?.log ?? new LocalPartitionLog(this.store);

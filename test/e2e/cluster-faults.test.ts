@@ -79,8 +79,10 @@ describe('cluster faults - real processes', () => {
     expect(percentile(recovery, 0.99)).toBeLessThan(10_000);
   }, 120_000);
 
-  it('faults - a node restarted with its disk wiped catches up and the history holds', async () => {
-    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS });
+  it('faults - a node restarted with its disk wiped catches up by snapshot transfer and the history holds', async () => {
+    // Owners compact their replication logs every 20 entries, so the wiped node must install
+    // snapshots (fetching the committed entries) before it can follow entry by entry.
+    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS, cluster: { snapshotEntries: 20 } });
     const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
     const players = Array.from({ length: 9 }, (_, n) => `wp${n}`);
     let victim = '';
@@ -95,10 +97,14 @@ describe('cluster faults - real processes', () => {
     });
     await current.waitReady();
     await waitConverged(hosts, 30_000);
+    const wiped = current.members.find((member) => member.nodeId === victim);
+    const metrics = await (await fetch(`http://${wiped?.host}:${wiped?.port}/metrics`)).text();
+    const installs = Number(/^ringstate_snapshot_installs_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+    expect(installs, 'the wiped node installed snapshots').toBeGreaterThan(0);
     await current.stopAll();
     const check = await checkHistories(current.members.map((member) => member.dataDir), histories, PARTITIONS);
     expect(check.details).toEqual([]);
     expect(check).toMatchObject({ ackedEventsLost: 0, duplicateApplications: 0, divergentReplicas: 0, wrongSeq: 0 });
-    console.log(`wiped ${victim}: acked ${histories.reduce((n, h) => n + h.acked.length, 0)}, all replicas identical`);
+    console.log(`wiped ${victim}: ${installs} snapshots installed; acked ${histories.reduce((n, h) => n + h.acked.length, 0)}, all replicas identical`);
   }, 120_000);
 });

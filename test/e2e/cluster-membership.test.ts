@@ -1,7 +1,7 @@
 /**
  * Scale-out and scale-in of a running cluster of real processes, under a list-append load from
- * SDK clients: a fourth node joins and partitions move to it (learner catch-up from the owner's
- * log, then a fenced change of replica set), then node-1 leaves through the admin API, hands its
+ * SDK clients: a fourth node joins and partitions move to it (learner catch-up by snapshot
+ * transfer and the owner's log, then a fenced change of replica set), then node-1 leaves through the admin API, hands its
  * partitions over, and exits by itself. No command may fail because of it, and afterwards every
  * acknowledged append is present exactly once, in order, on every replica.
  */
@@ -20,7 +20,7 @@ afterAll(async () => {
 
 describe('cluster membership - real processes', () => {
   it('membership - a fourth node joins and takes partitions, then node-1 leaves; no command fails and no append is lost', async () => {
-    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS });
+    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS, cluster: { snapshotEntries: 20 } });
     const running = cluster;
     const address = (index: number): string => `${running.members[index]?.host}:${running.members[index]?.port}`;
     const hosts = [0, 1, 2].map(address);
@@ -40,13 +40,21 @@ describe('cluster membership - real processes', () => {
         await refused('/v1/admin/members/remove', { nodeId: 'node-2' }, 409, 'MEMBERSHIP_REFUSED');
         await refused('/v1/admin/members/remove', { nodeId: 'node-9' }, 409, 'MEMBERSHIP_REFUSED');
         await refused('/v1/admin/members/remove', { nodeId: 'no spaces' }, 400, 'INVALID_MESSAGE');
-        while (elapsed() < 1_500) await new Promise((resolve) => setTimeout(resolve, 50));
+        // Enough history that the owners' replication logs were compacted before node-4 joins.
+        while (elapsed() < 3_000) await new Promise((resolve) => setTimeout(resolve, 50));
         const added = await running.add();
         const withFour = [...hosts, `${added.host}:${added.port}`];
         timings.push(`join moved partitions in ${await waitPlacement(withFour, ['node-1', 'node-2', 'node-3', 'node-4'], 60_000)} ms`);
         const owned = (await fetchClusterView(withFour[3] ?? ''))?.partitions.filter((row) => row.leader === 'node-4').length ?? 0;
         timings.push(`node-4 owns ${owned} partitions`);
         expect(owned).toBeGreaterThan(0);
+        // The owners had compacted their replication logs (snapshotEntries 20), so node-4 caught
+        // up by snapshot transfer, then by entries.
+        const metrics = await (await fetch(`http://${withFour[3]}/metrics`)).text();
+        const installs = Number(/^ringstate_snapshot_installs_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+        const fetched = Number(/^ringstate_snapshot_entries_fetched_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+        timings.push(`node-4 installed ${installs} snapshots (${fetched} entries fetched)`);
+        expect(installs).toBeGreaterThan(0);
 
         const leaveStarted = Date.now();
         const answer = await fetch(`http://${hosts[0]}/v1/admin/leave`, { method: 'POST' });

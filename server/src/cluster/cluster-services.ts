@@ -45,6 +45,7 @@ import type { PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, type PeerNetwork } from './peer/index.ts';
 import { ReplicatedPartitionLog } from './replicated-partition-log.ts';
 import { encodeRingRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from './ring-membership.ts';
+import { SNAPSHOT_PROTOCOL } from './snapshot-transfer.ts';
 
 export const CLUSTER_INFO_PROTOCOL = '/ringstate/cluster-info/1.0.0';
 const HANDOVER_WAIT_MS = 3_000;
@@ -63,6 +64,7 @@ export class MembershipRefusedError extends RingstateError {
 
 export interface ClusterHooks {
   readonly onOwnershipChange?: (change: OwnershipChange) => void;
+  readonly onSnapshotInstalled?: (partition: number, fetchedEntries: number) => void;
 }
 
 export class ClusterServices {
@@ -92,7 +94,7 @@ export class ClusterServices {
         clusterKey: this.settings.key,
         heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
         failureTimeoutMs: this.settings.failureTimeoutMs,
-        protocols: [REPLICATION_PROTOCOL, FORWARD_PROTOCOL, CLUSTER_INFO_PROTOCOL, RING_PROTOCOL],
+        protocols: [REPLICATION_PROTOCOL, FORWARD_PROTOCOL, CLUSTER_INFO_PROTOCOL, RING_PROTOCOL, SNAPSHOT_PROTOCOL],
       },
       { logger: logger.child({ layer: 'peer' }) },
     );
@@ -101,6 +103,7 @@ export class ClusterServices {
         nodeId: config.nodeId,
         partitionCount: config.partitionCount,
         tickIntervalMs: this.settings.tickIntervalMs,
+        snapshotEntries: this.settings.snapshotEntries,
         settings: {
           heartbeatIntervalMs: this.settings.replicationHeartbeatMs,
           electionTimeoutMinMs: this.settings.electionTimeoutMinMs,
@@ -114,6 +117,7 @@ export class ClusterServices {
         nowMs: () => performance.timeOrigin + performance.now(),
         random: Math.random,
         ...(hooks.onOwnershipChange === undefined ? {} : { onOwnershipChange: hooks.onOwnershipChange }),
+        ...(hooks.onSnapshotInstalled === undefined ? {} : { onSnapshotInstalled: hooks.onSnapshotInstalled }),
       },
     );
     this.membership = new RingMembership(

@@ -7,12 +7,16 @@
  * (noop, membership) carry `kind`. The core's command payload is the LogEntry without its
  * log coordinates.
  *
- * Log compaction is not enabled yet: the log starts at position 1 on every replica and the
- * core never asks for snapshots (firstPosition is always 1).
+ * Replication snapshots (snapshot-transfer.ts): compaction only moves where the *replication*
+ * log starts (`firstPosition` = snapshot position + 1); the entries before it stay on disk,
+ * because they are the aggregates' event history. A snapshot's `data` is empty: a replica that
+ * installs one has fetched and applied the entries up to its position beforehand.
  */
 import type { LogEntry, LogStore, StoredEntry } from '../log/index.ts';
 import { isCommandEntry } from '../log/index.ts';
 import type { Entry, HardState, ReplicationStorage, Snapshot, SnapshotMeta } from '../replication/index.ts';
+
+const EMPTY = new Uint8Array(0);
 
 /** A command as the replication core carries it: a log entry without its coordinates. */
 export type CommandPayload = Omit<LogEntry, 'partition' | 'position' | 'epoch' | 'kind'>;
@@ -47,16 +51,17 @@ export class LmdbReplicationStorage implements ReplicationStorage<CommandPayload
     return this.store.replicaState(partition) as HardState | undefined;
   }
 
-  snapshotMeta(): SnapshotMeta | undefined {
-    return undefined;
+  snapshotMeta(partition: number): SnapshotMeta | undefined {
+    return this.store.replicaSnapshot(partition);
   }
 
-  snapshot(): Snapshot | undefined {
-    return undefined;
+  snapshot(partition: number): Snapshot | undefined {
+    const meta = this.store.replicaSnapshot(partition);
+    return meta === undefined ? undefined : { ...meta, data: EMPTY };
   }
 
-  firstPosition(): number {
-    return 1;
+  firstPosition(partition: number): number {
+    return (this.store.replicaSnapshot(partition)?.position ?? 0) + 1;
   }
 
   lastPosition(partition: number): number {

@@ -22,7 +22,7 @@
  */
 import { RingstateError } from '@ringstate/client-sdk/protocol';
 import type { Logger } from 'pino';
-import type { LogEntry, LogStore, ReplicaBatch } from '../log/index.ts';
+import type { LogEntry, LogStore, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from '../log/index.ts';
 import type { EntryDraft, PartitionLog, PartitionOwnership } from '../partition/index.ts';
 import { NotOwnerError, ReplicationError, ReplicationNode, type OwnershipChange, type PartitionStatus, type ReplicationSettings } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
@@ -31,11 +31,16 @@ import { REPLICATION_PROTOCOL } from './peer/index.ts';
 import { parseReplicationMessage } from './replication-messages.ts';
 import { LmdbReplicationStorage, toStoredEntry, type CommandPayload } from './replica-storage.ts';
 import { encodedSize } from './payload-size.ts';
+import { serveSnapshotRanges, SnapshotFetcher, type StagedSnapshot } from './snapshot-transfer.ts';
+
+const NO_DATA = new Uint8Array(0);
 
 export interface ReplicatedLogInit {
   readonly nodeId: string;
   readonly partitionCount: number;
   readonly tickIntervalMs: number;
+  /** Compact a replica's replication log every this many applied entries (0: never); see snapshot-transfer.ts. */
+  readonly snapshotEntries?: number;
   readonly settings?: Partial<ReplicationSettings>;
 }
 
@@ -46,10 +51,20 @@ export interface ReplicatedLogComponents {
   readonly nowMs: () => number;
   readonly random: () => number;
   readonly onOwnershipChange?: (change: OwnershipChange) => void;
+  readonly onSnapshotInstalled?: (partition: number, fetchedEntries: number) => void;
 }
 
 /** Replication messages per peer frame at most (a frame also stays under the peer layer's byte limit). */
 const REPLICATION_BATCH_MAX = 512;
+
+interface BatchPart {
+  partition: number;
+  truncateFrom?: number;
+  entries: StoredEntry[];
+  replicaState?: Record<string, unknown>;
+  applied: StoredEntry[];
+  snapshot?: ReplicaSnapshotMeta;
+}
 
 interface Pending {
   readonly epoch: number;
@@ -73,6 +88,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
   private scheduled = false;
   private stopped = true;
   private failure: Error | undefined;
+  private readonly snapshots: SnapshotFetcher;
 
   constructor(
     private readonly init: ReplicatedLogInit,
@@ -88,6 +104,11 @@ export class ReplicatedPartitionLog implements PartitionLog {
       ...(init.settings === undefined ? {} : { settings: init.settings }),
     });
     for (let partition = 0; partition < init.partitionCount; partition += 1) this.applied.set(partition, components.store.appliedPosition(partition));
+    this.snapshots = new SnapshotFetcher(components.peers, components.logger, (from, message) => {
+      if (this.stopped) return;
+      this.core.step(from, message);
+      this.schedule();
+    });
   }
 
   /** Founding members call this once, when the cluster is created (see cluster-node.ts). */
@@ -172,6 +193,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
 
   async start(): Promise<void> {
     this.stopped = false;
+    serveSnapshotRanges(this.components.peers, this.components.store, this.init.partitionCount, (partition) => this.core.status(partition).commit);
     this.unsubscribe = this.components.peers.on('message', ({ from, protocol, message }) => {
       if (protocol !== REPLICATION_PROTOCOL || this.stopped) return;
       const batch = (message as { m?: unknown } | null)?.m;
@@ -185,6 +207,8 @@ export class ReplicatedPartitionLog implements PartitionLog {
           this.components.logger.warn({ from }, 'dropped a malformed replication message');
           continue;
         }
+        // A snapshot waits until the entries it stands for are fetched (snapshot-transfer.ts).
+        if (parsed.type === 'snapshot' && !this.snapshots.admit(from, parsed, this.core.status(parsed.partition), (position) => this.components.store.storedEntry(parsed.partition, position)?.epoch)) continue;
         this.core.step(from, parsed);
       }
       this.schedule();
@@ -200,6 +224,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.unsubscribe?.();
+    this.snapshots.stop();
     while (this.processing) await new Promise((resolve) => setTimeout(resolve, 5));
     for (const [partition] of this.pending) this.failPending(partition, new RingstateError('SHUTTING_DOWN', 'node is stopping'));
   }
@@ -219,7 +244,8 @@ export class ReplicatedPartitionLog implements PartitionLog {
     try {
       while (this.core.hasReady()) {
         const ready = this.core.ready();
-        const byPartition = new Map<number, { partition: number; truncateFrom?: number; entries: ReturnType<typeof toStoredEntry>[]; replicaState?: Record<string, unknown>; applied: ReturnType<typeof toStoredEntry>[] }>();
+        const byPartition = new Map<number, BatchPart>();
+        const installs = new Map<number, { applied: StoredEntry[]; fetched: number }>();
         const part = (partition: number) => {
           let found = byPartition.get(partition);
           if (found === undefined) {
@@ -229,19 +255,29 @@ export class ReplicatedPartitionLog implements PartitionLog {
           return found;
         };
         for (const write of ready.writes) {
-          if (write.snapshot !== undefined) throw new Error(`partition ${write.partition}: snapshots are not supported while log compaction is off`);
           const target = part(write.partition);
           target.entries = write.entries.map((entry) => toStoredEntry(write.partition, entry));
           if (write.hardState !== undefined) target.replicaState = { ...write.hardState };
+          if (write.snapshot !== undefined) {
+            const { position, epoch, membership } = write.snapshot.snapshot;
+            target.snapshot = { position, epoch, membership };
+            if (write.snapshot.kind === 'install') {
+              const staged = this.snapshots.take(write.partition, position, epoch);
+              installs.set(write.partition, { applied: this.planInstall(target, staged, position), fetched: staged?.entries.length ?? 0 });
+            }
+          }
         }
         for (const apply of ready.applies) {
-          if (apply.snapshot !== undefined) throw new Error(`partition ${apply.partition}: snapshot install is not supported while log compaction is off`);
-          part(apply.partition).applied.push(...apply.entries.map((entry) => toStoredEntry(apply.partition, entry)));
+          const target = part(apply.partition);
+          // An installed snapshot's effects are the fetched entries, applied in the same transaction.
+          if (apply.snapshot !== undefined) target.applied.push(...(installs.get(apply.partition)?.applied ?? []));
+          target.applied.push(...apply.entries.map((entry) => toStoredEntry(apply.partition, entry)));
         }
         // The owner's appends leave first, so the replicas' writes overlap this one.
         this.sendBatched(ready.earlyMessages);
         if (byPartition.size > 0) await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
         this.sendBatched(ready.messages);
+        for (const [partition, { fetched }] of installs) this.components.onSnapshotInstalled?.(partition, fetched);
         for (const { partition, applied } of byPartition.values()) {
           const last = applied.at(-1);
           if (last !== undefined) this.applied.set(partition, last.position);
@@ -249,6 +285,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
         }
         for (const change of ready.ownershipChanges) this.ownershipChanged(change);
         this.core.advance(ready);
+        for (const partition of byPartition.keys()) this.maybeCompact(partition);
       }
     } catch (error) {
       // A storage failure or a broken invariant: stop serving rather than risk divergence.
@@ -259,6 +296,36 @@ export class ReplicatedPartitionLog implements PartitionLog {
       this.processing = false;
     }
     if (this.core.hasReady()) this.schedule();
+  }
+
+  /**
+   * Fills an install's batch part: the staged entries replace what this replica held after
+   * its commit position, and every entry up to the snapshot not yet applied is returned, to
+   * be applied in the same transaction. A missing or mismatched stage is a broken invariant:
+   * the core installs only snapshots the fetcher admitted.
+   */
+  private planInstall(target: BatchPart, staged: StagedSnapshot | undefined, position: number): StoredEntry[] {
+    if (staged === undefined) throw new Error(`partition ${target.partition}: snapshot ${position} installed without its fetched entries`);
+    this.components.logger.info({ partition: target.partition, position, fetched: staged.entries.length }, 'installing a snapshot');
+    const { store } = this.components;
+    const tail = target.entries;
+    target.truncateFrom = staged.from;
+    target.entries = [...staged.entries, ...tail];
+    // Committed entries this replica held but had not applied yet come from its own log.
+    const appliedTo = store.appliedPosition(target.partition);
+    const own = appliedTo + 1 < staged.from ? store.storedEntries(target.partition, appliedTo + 1, staged.from) : [];
+    return [...own, ...staged.entries.filter((entry) => entry.position > appliedTo)];
+  }
+
+  /** Every `snapshotEntries` applied entries, the replication log may start later (snapshot-transfer.ts). */
+  private maybeCompact(partition: number): void {
+    const every = this.init.snapshotEntries ?? 0;
+    if (every <= 0) return;
+    const status = this.core.status(partition);
+    const position = Math.min(status.applied, this.components.store.lastPosition(partition));
+    if (position - status.snapshotPosition < every) return;
+    this.core.compact(partition, position, NO_DATA);
+    this.schedule();
   }
 
   /**

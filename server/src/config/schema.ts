@@ -127,6 +127,12 @@ export const configSchema = z
         replicationHeartbeatMs: positiveInt.default(100).describe('How often a partition owner heartbeats its replicas (ms); well below electionTimeoutMinMs.'),
         tickIntervalMs: positiveInt.default(20).describe('Timer resolution of the replication driver (ms).'),
         forwardTimeoutMs: positiveInt.default(5000).describe('Deadline of a command forwarded to the partition owner (ms).'),
+        snapshotEntries: z
+          .number()
+          .int()
+          .min(0)
+          .default(10_000)
+          .describe('A replica compacts its replication log every this many applied entries of a partition, so a replica that falls further behind catches up by snapshot transfer (a bulk copy of the committed entries) instead of entry by entry. Entries stay on disk as event history. 0: never compact.'),
         autoJoin: z.boolean().default(true).describe('A node that starts outside the ring (a new node, or one that left) asks the cluster to add it. Off: it only forwards commands until an operator changes the ring.'),
         ringSyncIntervalMs: positiveInt.default(1000).describe('How often a node pushes its ring membership record to one random live peer (ms); changes are also pushed to all peers at once.'),
         bootstrapWaitMs: positiveInt.default(30_000).describe('How long a node with an empty disk waits to hear from a majority of members before it decides whether it founds the cluster (ms).'),

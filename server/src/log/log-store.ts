@@ -10,6 +10,9 @@
  *   dedupe     [aggregateKey, playerId, commandId] -> DedupeRecord
  *   replicas   partition                          -> ReplicaState (replicated mode: epoch, vote, commit)
  *   applied    partition                          -> last applied position (replicated mode)
+ *   replicaSnapshots partition                    -> ReplicaSnapshotMeta: where the replication
+ *                                                    log starts (entries before it are kept: they
+ *                                                    are the event store)
  *   meta       string                             -> small records (format version, node id)
  *
  * Two ways to write. Single node: `append` stores entries and applies them in one transaction
@@ -22,7 +25,7 @@
  * not a power loss or kernel crash). LMDB's copy-on-write B-tree means the file is never torn.
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type ReplicaBatch, type ReplicaState, type StoredEntry } from './types.ts';
+import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type ReplicaBatch, type ReplicaSnapshotMeta, type ReplicaState, type StoredEntry } from './types.ts';
 
 export type DurabilityPolicy = 'fsync' | 'os';
 
@@ -56,6 +59,7 @@ export class LogStore {
   private readonly entries: Database<StoredEntry, EntryKey>;
   private readonly replicas: Database<ReplicaState, number>;
   private readonly applied: Database<number, number>;
+  private readonly replicaSnapshots: Database<ReplicaSnapshotMeta, number>;
   private readonly aggregates: Database<number, AggregateIndexKey>;
   private readonly snapshots: Database<AggregateSnapshot, string>;
   private readonly dedupe: Database<DedupeRecord, DedupeKey>;
@@ -73,6 +77,7 @@ export class LogStore {
     this.entries = this.root.openDB<StoredEntry, EntryKey>({ name: 'entries' });
     this.replicas = this.root.openDB<ReplicaState, number>({ name: 'replicas' });
     this.applied = this.root.openDB<number, number>({ name: 'applied' });
+    this.replicaSnapshots = this.root.openDB<ReplicaSnapshotMeta, number>({ name: 'replicaSnapshots' });
     this.aggregates = this.root.openDB<number, AggregateIndexKey>({ name: 'aggregates' });
     this.snapshots = this.root.openDB<AggregateSnapshot, string>({ name: 'snapshots' });
     this.dedupe = this.root.openDB<DedupeRecord, DedupeKey>({ name: 'dedupe' });
@@ -159,6 +164,7 @@ export class LogStore {
           for (let position = keepTo + 1; position <= stored; position += 1) write.remove(this.entries, [partition, position]);
           for (const entry of part.entries) write.put(this.entries, [partition, entry.position], entry);
           if (part.replicaState !== undefined) write.put(this.replicas, partition, part.replicaState);
+          if (part.snapshot !== undefined) write.put(this.replicaSnapshots, partition, part.snapshot);
           for (const entry of part.applied) {
             if (isCommandEntry(entry)) this.applyCommand(write, entry);
           }
@@ -199,6 +205,11 @@ export class LogStore {
 
   replicaState(partition: number): ReplicaState | undefined {
     return this.replicas.get(partition);
+  }
+
+  /** Where this replica's replication log starts (see replicaSnapshots above), or undefined. */
+  replicaSnapshot(partition: number): ReplicaSnapshotMeta | undefined {
+    return this.replicaSnapshots.get(partition);
   }
 
   appliedPosition(partition: number): number {

@@ -81,5 +81,18 @@ export interface ReplicaBatch {
     readonly entries: readonly StoredEntry[];
     readonly replicaState?: ReplicaState;
     readonly applied: readonly StoredEntry[];
+    /** A replication snapshot taken (compaction) or installed at this batch. */
+    readonly snapshot?: ReplicaSnapshotMeta;
   }>;
+}
+
+/**
+ * A replication snapshot's metadata: the replication log of this replica starts after
+ * `position`. The entries up to it stay on disk (they are the aggregates' event history); a
+ * replica that installs a snapshot has fetched and applied them first.
+ */
+export interface ReplicaSnapshotMeta {
+  readonly position: number;
+  readonly epoch: number;
+  readonly membership: { readonly voters: readonly string[]; readonly learners: readonly string[] };
 }

@@ -49,6 +49,16 @@ export class NodeMetrics {
     registers: [this.registry],
   });
   readonly elections = new Counter({ name: 'ringstate_elections_total', help: 'Elections this node started (campaigns).', registers: [this.registry] });
+  readonly snapshotInstalls = new Counter({
+    name: 'ringstate_snapshot_installs_total',
+    help: 'Replication snapshots this node installed (it was too far behind for entry-by-entry catch-up).',
+    registers: [this.registry],
+  });
+  readonly snapshotEntriesFetched = new Counter({
+    name: 'ringstate_snapshot_entries_fetched_total',
+    help: 'Log entries fetched from other replicas to install snapshots.',
+    registers: [this.registry],
+  });
   readonly epochChanges = new Counter({ name: 'ringstate_epoch_changes_total', help: 'Partition epoch changes seen by this node.', registers: [this.registry] });
   readonly ownershipChanges = new Counter({
     name: 'ringstate_ownership_changes_total',

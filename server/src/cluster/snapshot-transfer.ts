@@ -1,0 +1,156 @@
+/**
+ * Snapshot transfer: how a replica that is far behind (a new node, a wiped disk, a long
+ * outage) catches up once the owner's replication log no longer reaches back far enough.
+ *
+ * Every replica compacts its replication log every `cluster.snapshotEntries` applied entries:
+ * the core's log then starts after that position (replica-storage.ts). The entries stay on
+ * disk, because they are the aggregates' event history, so a snapshot needs no separate state
+ * image: the state at position X *is* the committed log up to X. When the owner finds that a
+ * replica needs entries its replication log no longer has, it sends a snapshot message
+ * {position X, epoch, membership} with empty data. The replica's driver then:
+ *
+ *   1. holds the message back and fetches the committed entries it lacks, from its commit
+ *      position + 1 up to X, in chunks from the sender (protocol /ringstate/snapshot/1.0.0,
+ *      request {p, from, to} -> {entries: StoredEntry[]}; any replica that has committed X
+ *      can answer, committed entries being identical everywhere);
+ *   2. keeps them in memory, checks they end at X with the snapshot's epoch, and steps the
+ *      message into the core, which installs the snapshot;
+ *   3. writes the install in one transaction (replicated-partition-log.ts): the fetched
+ *      entries replace whatever this replica held after its commit position, every entry up
+ *      to X not yet applied is applied (aggregate index, dedupe, aggregate snapshots), and the
+ *      snapshot's metadata records where the replication log now starts.
+ *
+ * A crash during the fetch loses only memory. The owner retries the snapshot message every
+ * `snapshotRetryMs`; retries that arrive while a fetch runs are dropped, and a finished fetch
+ * is reused while it matches the (position, epoch) the owner sends.
+ */
+import type { Logger } from 'pino';
+import type { LogStore, StoredEntry } from '../log/index.ts';
+import type { SnapshotRequest } from '../replication/index.ts';
+import type { PeerNetwork } from './peer/index.ts';
+
+export const SNAPSHOT_PROTOCOL = '/ringstate/snapshot/1.0.0';
+/** Bytes of entries per answer at most (well under the peer layer's message limit). */
+const CHUNK_BYTES_MAX = 1024 * 1024;
+const CHUNK_ENTRIES_MAX = 2_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface StagedSnapshot {
+  readonly position: number;
+  readonly epoch: number;
+  /** The first fetched position: the replica's commit position + 1 when the fetch started. */
+  readonly from: number;
+  readonly entries: readonly StoredEntry[];
+}
+
+/** Serves committed entry ranges to replicas that install a snapshot. */
+export function serveSnapshotRanges(peers: PeerNetwork, store: LogStore, partitionCount: number, committed: (partition: number) => number): void {
+  peers.handle(SNAPSHOT_PROTOCOL, (payload) => {
+    const { p, from, to } = (payload ?? {}) as { p?: unknown; from?: unknown; to?: unknown };
+    if (!isIndex(p, partitionCount) || !isPosition(from) || !isPosition(to) || from > to) return { error: 'malformed range request' };
+    // Only committed entries: those are the same on every replica.
+    const last = Math.min(to, committed(p), store.lastPosition(p));
+    if (from > last) return { error: `entries ${from}..${to} of partition ${p} are not committed here` };
+    const entries: StoredEntry[] = [];
+    let bytes = 0;
+    for (const entry of store.storedEntries(p, from, Math.min(last, from + CHUNK_ENTRIES_MAX - 1) + 1)) {
+      bytes += approximateBytes(entry);
+      if (entries.length > 0 && bytes > CHUNK_BYTES_MAX) break;
+      entries.push(entry);
+    }
+    return { entries };
+  });
+}
+
+/** The replica side: fetches what a snapshot message needs before the core may install it. */
+export class SnapshotFetcher {
+  private readonly staged = new Map<number, StagedSnapshot>();
+  private readonly fetching = new Set<number>();
+  private stopped = false;
+
+  constructor(
+    private readonly peers: PeerNetwork,
+    private readonly logger: Logger,
+    /** Steps a held-back snapshot message into the core once its entries are staged. */
+    private readonly release: (from: string, message: SnapshotRequest) => void,
+  ) {}
+
+  /**
+   * True when the core may take `message` now: it needs nothing fetched (the core only
+   * acknowledges or commits), or its entries are staged. Otherwise starts a fetch (unless one
+   * runs for the partition) and returns false: the message is held back.
+   */
+  admit(from: string, message: SnapshotRequest, status: { commit: number; lastPosition: number }, epochAt: (position: number) => number | undefined): boolean {
+    const { partition, snapshot } = message;
+    if (snapshot.position <= status.commit) return true;
+    if (snapshot.position <= status.lastPosition && epochAt(snapshot.position) === snapshot.epoch) return true;
+    const staged = this.staged.get(partition);
+    if (staged !== undefined && staged.position === snapshot.position && staged.epoch === snapshot.epoch) return true;
+    if (!this.fetching.has(partition)) void this.fetch(from, message, status.commit + 1);
+    return false;
+  }
+
+  /** The staged entries for an install of (position, epoch); removes them. */
+  take(partition: number, position: number, epoch: number): StagedSnapshot | undefined {
+    const staged = this.staged.get(partition);
+    if (staged === undefined || staged.position !== position || staged.epoch !== epoch) return undefined;
+    this.staged.delete(partition);
+    return staged;
+  }
+
+  get busy(): number {
+    return this.fetching.size;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.staged.clear();
+  }
+
+  private async fetch(from: string, message: SnapshotRequest, start: number): Promise<void> {
+    const { partition, snapshot } = message;
+    this.fetching.add(partition);
+    this.staged.delete(partition);
+    const startedMs = Date.now();
+    try {
+      const entries: StoredEntry[] = [];
+      let next = start;
+      while (next <= snapshot.position) {
+        if (this.stopped) return;
+        const answer = (await this.peers.request(from, SNAPSHOT_PROTOCOL, { p: partition, from: next, to: snapshot.position }, REQUEST_TIMEOUT_MS)) as { entries?: unknown; error?: unknown };
+        if (!Array.isArray(answer.entries) || answer.entries.length === 0) {
+          throw new Error(typeof answer.error === 'string' ? answer.error : 'empty answer');
+        }
+        for (const entry of answer.entries as StoredEntry[]) {
+          if (entry?.partition !== partition || entry.position !== next || typeof entry.epoch !== 'number') throw new Error(`unexpected entry in answer (expected position ${next})`);
+          entries.push(entry);
+          next += 1;
+          if (next > snapshot.position) break;
+        }
+      }
+      if (entries.length > 0 && entries.at(-1)?.epoch !== snapshot.epoch) throw new Error(`entry ${snapshot.position} has another epoch than the snapshot`);
+      if (this.stopped) return;
+      this.staged.set(partition, { position: snapshot.position, epoch: snapshot.epoch, from: start, entries });
+      this.logger.info({ partition, from: start, to: snapshot.position, entries: entries.length, source: from, ms: Date.now() - startedMs }, 'fetched the entries of a snapshot');
+    } catch (error) {
+      this.logger.warn({ partition, source: from, err: error }, 'snapshot fetch failed; the owner will send the snapshot again');
+      return;
+    } finally {
+      this.fetching.delete(partition);
+    }
+    this.release(from, message);
+  }
+}
+
+function isIndex(value: unknown, count: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < count;
+}
+
+function isPosition(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= Number.MAX_SAFE_INTEGER;
+}
+
+function approximateBytes(entry: StoredEntry): number {
+  if (!('update' in entry)) return 64;
+  return 128 + entry.update.byteLength + JSON.stringify(entry.events).length + (entry.snapshot === undefined ? 0 : entry.snapshot.doc.byteLength + 256);
+}

@@ -17,7 +17,8 @@
  *
  * Catch-up phase (--fill-seconds > 0): pipelined commands fill the partition logs, then one
  * node is stopped, its data directory wiped, and restarted; the figure is the time from its
- * start until it has applied, on every partition, what the owners had committed (entries/s).
+ * start until it has applied, on every partition, what the owners had committed (entries/s),
+ * and how much of it came by snapshot transfer (--snapshot-entries sets the compaction interval).
  */
 import '../../../server/src/polyfills.ts';
 import { spawn } from 'node:child_process';
@@ -44,6 +45,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '64' },
     durability: { type: 'string', default: 'fsync' },
     'fill-seconds': { type: 'string', default: '15' },
+    // The server's default (10,000 per partition) unless given: lower it to see snapshot transfer.
+    'snapshot-entries': { type: 'string' },
   },
 });
 const clientCount = Number(values.clients);
@@ -52,6 +55,7 @@ const kills = Number(values.kills);
 const partitionCount = Number(values.partitions);
 const durability = String(values.durability);
 const fillMs = Number(values['fill-seconds']) * 1000;
+const snapshotEntries = values['snapshot-entries'] === undefined ? undefined : Number(values['snapshot-entries']);
 
 async function openClients(hostOf: (player: string) => string, prefix: string, withHello: boolean): Promise<{ clients: FrameClient[]; playerOf: (index: number) => string }> {
   const playerOf = (index: number): string => `${prefix}${index}`;
@@ -143,7 +147,10 @@ async function measureCatchUp(cluster: ProcessCluster): Promise<string> {
   }
   const seconds = (Date.now() - startedMs) / 1000;
   await waitConverged(hosts, 60_000);
-  return `catch-up of a wiped node: ${entries} entries (filled at ${fill.perSecond.toFixed(0)} cmd/s) in ${seconds.toFixed(1)} s from process start, ${(entries / seconds).toFixed(0)} entries/s`;
+  const metrics = await (await fetch(`http://${victim.host}:${victim.port}/metrics`)).text();
+  const installs = Number(/^ringstate_snapshot_installs_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+  const fetched = Number(/^ringstate_snapshot_entries_fetched_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+  return `catch-up of a wiped node: ${entries} entries (filled at ${fill.perSecond.toFixed(0)} cmd/s) in ${seconds.toFixed(1)} s from process start, ${(entries / seconds).toFixed(0)} entries/s; ${installs} snapshots installed with ${fetched} entries fetched in bulk, the rest entry by entry`;
 }
 
 interface KillResult {
@@ -237,7 +244,13 @@ function row(result: PhaseResult, rf1: PhaseResult | undefined, echo: PhaseResul
 console.log(`bench:cluster: ${clientCount} closed-loop clients, ${durationMs / 1000}s per system, ${partitionCount} partitions, durability ${durability}`);
 const echo = await measureEcho();
 const single = await measureSingle();
-const cluster = await startProcessCluster(3, { partitionCount, durability, logLevel: 'warn', limits: { messagesPerSecondMax: 1_000_000 } });
+const cluster = await startProcessCluster(3, {
+  partitionCount,
+  durability,
+  logLevel: 'warn',
+  limits: { messagesPerSecondMax: 1_000_000 },
+  ...(snapshotEntries === undefined ? {} : { cluster: { snapshotEntries } }),
+});
 try {
   await waitConverged(cluster.members.map((member) => `${member.host}:${member.port}`), 60_000);
   const replicated = await measureCluster(cluster);

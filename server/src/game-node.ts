@@ -157,6 +157,7 @@ export class GameNode {
   /** Graceful stop: refuse new commands, close clients (1001), let pending writes commit, close the log. */
   async stop(): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.state === 'running') await this.leaveBeforeStop();
     this.state = 'stopping';
     for (const timer of this.timers) clearInterval(timer);
     this.gateway.close();
@@ -179,6 +180,24 @@ export class GameNode {
       () => (this.onLeft === undefined ? void this.stop() : this.onLeft()),
       (error: unknown) => this.logger.error({ err: error }, 'leave did not complete'),
     );
+  }
+
+  /** With cluster.leaveOnStop: leave the ring (replicas move away) before stopping, within leaveTimeoutMs. */
+  private async leaveBeforeStop(): Promise<void> {
+    const cluster = this.cluster;
+    if (cluster === undefined || !this.config.cluster.leaveOnStop) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`replicas did not move within cluster.leaveTimeoutMs (${this.config.cluster.leaveTimeoutMs} ms)`)), this.config.cluster.leaveTimeoutMs);
+      });
+      await Promise.race([cluster.leave(), timeout]);
+    } catch (error) {
+      // Refused (the last members, fewer than replicationFactor) or too slow: stop as a restart would.
+      this.logger.warn({ err: error }, 'leave on stop did not complete; stopping without it');
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
   }
 
   /** Members, ring and partition table as this node sees them (admin API, dashboard). */

@@ -133,6 +133,11 @@ export const configSchema = z
           .min(0)
           .default(10_000)
           .describe('A replica compacts its replication log every this many applied entries of a partition, so a replica that falls further behind catches up by snapshot transfer (a bulk copy of the committed entries) instead of entry by entry. Entries stay on disk as event history. 0: never compact.'),
+        leaveOnStop: z
+          .boolean()
+          .default(false)
+          .describe('SIGTERM (graceful stop) makes the node leave the ring first: its replicas move to the other members before it exits, for scale-in by stopping a node. Off: a stop is a restart (it hands over what it owns and stays a member). Bounded by leaveTimeoutMs.'),
+        leaveTimeoutMs: positiveInt.default(120_000).describe('How long a stop with leaveOnStop waits for the replicas to move before it exits anyway (ms). Keep it under the platform\'s termination grace period.'),
         autoJoin: z.boolean().default(true).describe('A node that starts outside the ring (a new node, or one that left) asks the cluster to add it. Off: it only forwards commands until an operator changes the ring.'),
         ringSyncIntervalMs: positiveInt.default(1000).describe('How often a node pushes its ring membership record to one random live peer (ms); changes are also pushed to all peers at once.'),
         bootstrapWaitMs: positiveInt.default(30_000).describe('How long a node with an empty disk waits to hear from a majority of members before it decides whether it founds the cluster (ms).'),

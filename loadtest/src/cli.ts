@@ -7,6 +7,7 @@
  *   load     --players 100 --ramp 5 --rate 2 --duration 30 --scenario idle|movers|traders|list-append
  *   chaos    --kill-at S [--kill-node ID] | --kill-every S --restart-after S | --pause-at S --pause-for S
  *            | --partition-at S --partition-for S (nodes in network namespaces; root, ip, iptables)
+ *   scale    --join-at S (a new node joins) | --leave-at S [--leave-node ID] (a node leaves and exits)
  *            (chaos needs --cluster: the load tester must own the processes)
  *   output   --report out.json --html out.html   [--admin-token T for remote admin APIs]
  *
@@ -47,6 +48,9 @@ const { values } = parseArgs({
     'pause-at': { type: 'string' },
     'pause-for': { type: 'string', default: '5' },
     'partition-at': { type: 'string' },
+    'join-at': { type: 'string' },
+    'leave-at': { type: 'string' },
+    'leave-node': { type: 'string' },
     'partition-for': { type: 'string', default: '5' },
     partitions: { type: 'string', default: '64' },
     durability: { type: 'string', default: 'fsync' },
@@ -74,8 +78,9 @@ if ((values.cluster === undefined) === (values.hosts === undefined)) fail('give 
 const clusterSize = number('cluster', values.cluster, 1, 9);
 const players = number('players', values.players, 1, 100_000) ?? 100;
 const durationSeconds = number('duration', values.duration, 1, 86_400) ?? 30;
-const chaosRequested = values['kill-at'] !== undefined || values['kill-every'] !== undefined || values['pause-at'] !== undefined || values['partition-at'] !== undefined;
-if (chaosRequested && clusterSize === undefined) fail('chaos (--kill-at, --kill-every, --pause-at) needs --cluster: the load tester must own the node processes');
+const chaosRequested = ['kill-at', 'kill-every', 'pause-at', 'partition-at', 'join-at', 'leave-at'].some((name) => values[name as keyof typeof values] !== undefined);
+if (chaosRequested && clusterSize === undefined) fail('chaos (--kill-at, --kill-every, --pause-at, --partition-at, --join-at, --leave-at) needs --cluster: the load tester must own the node processes');
+if (values['join-at'] !== undefined && values['partition-at'] !== undefined) fail('--join-at adds a node on loopback and cannot be combined with --partition-at (network namespaces)');
 
 let cluster: ProcessCluster | undefined;
 let netns: NetnsLab | undefined;
@@ -136,8 +141,12 @@ try {
       ...(values['restart-after'] === undefined ? {} : { restartAfterSeconds: number('restart-after', values['restart-after'], 0, 86_400) as number }),
       ...(values['pause-at'] === undefined ? {} : { pauseAtSeconds: number('pause-at', values['pause-at'], 0, 86_400) as number, pauseForSeconds: number('pause-for', values['pause-for'], 0, 3600) as number }),
       ...(values['partition-at'] === undefined ? {} : { partitionAtSeconds: number('partition-at', values['partition-at'], 0, 86_400) as number, partitionForSeconds: number('partition-for', values['partition-for'], 0, 3600) as number }),
+      ...(values['join-at'] === undefined ? {} : { joinAtSeconds: number('join-at', values['join-at'], 0, 86_400) as number }),
+      ...(values['leave-at'] === undefined ? {} : { leaveAtSeconds: number('leave-at', values['leave-at'], 0, 86_400) as number }),
+      ...(values['leave-node'] === undefined ? {} : { leaveNode: values['leave-node'] }),
     },
     ...(cluster === undefined ? {} : { cluster }),
+    ...(adminToken === undefined ? {} : { adminToken }),
     ...(netns === undefined ? {} : { netns }),
     onSecond: live,
   });
@@ -145,9 +154,12 @@ try {
   let verdict: HistoryVerdict | undefined;
   if (scenario === 'list-append') {
     if (cluster !== undefined) {
-      // Bring every node back and let replicas catch up so every replica can be compared.
-      for (const member of cluster.members) if (member.child === undefined) await cluster.start(member.nodeId);
+      // Bring every killed node back and let replicas catch up so every replica can be
+      // compared; nodes that left stay gone, nodes that joined are compared too.
+      const left = new Set(result.timeline.chaos.filter((event) => event.kind === 'leave').map((event) => event.node));
+      for (const member of cluster.members) if (member.child === undefined && !left.has(member.nodeId)) await cluster.start(member.nodeId);
       await cluster.waitReady();
+      hosts = cluster.members.filter((member) => !left.has(member.nodeId)).map((member) => `${member.host}:${member.port}`);
     }
     netns?.heal();
     await waitConverged(hosts, 60_000, adminToken);

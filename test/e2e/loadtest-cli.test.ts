@@ -38,4 +38,22 @@ describe('load tester - CLI', () => {
     expect(page).not.toMatch(/<script|https?:\/\//);
     console.log(run.stdout.split('\n').filter((line) => /recovery|p99|throughput/.test(line)).join(' '));
   }, 180_000);
+
+  it('loadtest - scale out and in mid-run (--join-at, --leave-at): no failed command, the oracle covers the new node', () => {
+    const report = join(dir.path, 'scale.json');
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'loadtest/src/cli.ts', '--cluster', '3', '--players', '24', '--ramp', '1', '--rate', '4', '--duration', '12', '--join-at', '2', '--leave-at', '8', '--leave-node', 'node-1', '--partitions', '16', '--report', report],
+      { cwd: ROOT, encoding: 'utf8', timeout: 150_000 },
+    );
+    expect(run.status, run.stderr.slice(-3000)).toBe(0);
+    const parsed = JSON.parse(readFileSync(report, 'utf8')) as { commandsFailed: number; commandsAcked: number; ackedEventsLost: number; duplicateApplications: number; divergentReplicas: number; failover: { kills: number }; timeline: { chaos: Array<{ kind: string; node: string }> }; oracleCopiesByNode: Record<string, number> };
+    expect(parsed).toMatchObject({ ackedEventsLost: 0, duplicateApplications: 0, divergentReplicas: 0, commandsFailed: 0 });
+    expect(parsed.failover.kills).toBe(0);
+    expect(parsed.commandsAcked).toBeGreaterThan(500);
+    expect(parsed.timeline.chaos.map((event) => `${event.kind} ${event.node}`)).toEqual(['join node-4', 'leave node-1']);
+    // Every player's aggregate was read on each of its 3 replicas; node-4 holds some of them, node-1 none.
+    expect(Object.keys(parsed.oracleCopiesByNode).sort()).toEqual(['node-2', 'node-3', 'node-4']);
+    expect(Object.values(parsed.oracleCopiesByNode).reduce((sum, count) => sum + count, 0)).toBe(24 * 3);
+  }, 180_000);
 });

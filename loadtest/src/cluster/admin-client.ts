@@ -84,7 +84,11 @@ function describePlacement(views: readonly ClusterViewResponse[]): string {
   return [...rings, ...rows].join('; ');
 }
 
-/** Polls every node until all replicas applied the same positions of every partition. */
+/**
+ * Polls every node until, for every partition, there is a ready owner and every voter of its
+ * replica set (as the owner reports it) applied the same position. With more members than
+ * the replication factor, nodes outside a partition's replica set are not compared for it.
+ */
 export async function waitConverged(hosts: readonly string[], timeoutMs: number, adminToken?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -95,8 +99,12 @@ export async function waitConverged(hosts: readonly string[], timeoutMs: number,
       first !== undefined &&
       live.length === hosts.length &&
       first.partitions.every((row) => {
-        const applied = live.map((view) => view.partitions[row.partition]?.applied ?? -1);
-        return row.leader !== null && applied.every((value) => value === applied[0]);
+        const owner = live.map((view) => view.partitions[row.partition]).find((candidate) => candidate?.role === 'leader' && candidate.ready);
+        if (owner === undefined) return false;
+        const replicas = live.filter((view) => owner.voters.includes(view.nodeId));
+        if (replicas.length < owner.voters.length) return false;
+        const applied = replicas.map((view) => view.partitions[row.partition]?.applied ?? -1);
+        return applied.every((value) => value === applied[0]);
       });
     if (converged) return;
     if (Date.now() > deadline) throw new Error(`replicas did not converge in time: ${describeDivergence(hosts, views)}`);

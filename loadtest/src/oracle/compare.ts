@@ -18,10 +18,12 @@ export interface HistoryVerdict {
   divergentReplicas: number;
   wrongSeq: number;
   readonly details: string[];
+  /** Replica copies read per node, so a report shows which nodes the oracle actually compared. */
+  readonly copiesByNode: Record<string, number>;
 }
 
 export function emptyVerdict(): HistoryVerdict {
-  return { ackedEventsLost: 0, duplicateApplications: 0, divergentReplicas: 0, wrongSeq: 0, details: [] };
+  return { ackedEventsLost: 0, duplicateApplications: 0, divergentReplicas: 0, wrongSeq: 0, details: [], copiesByNode: {} };
 }
 
 const DETAILS_MAX = 20;
@@ -32,6 +34,7 @@ export function compareHistory(verdict: HistoryVerdict, aggregate: string, repli
   };
   const reference = replicas.reduce<readonly string[]>((longest, replica) => (replica.values.length > longest.length ? replica.values : longest), []);
   const referenceText = reference.join('\u0000');
+  for (const replica of replicas) verdict.copiesByNode[replica.name] = (verdict.copiesByNode[replica.name] ?? 0) + 1;
   for (const replica of replicas) {
     if (replica.values.join('\u0000') !== referenceText) {
       verdict.divergentReplicas += 1;

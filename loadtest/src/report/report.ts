@@ -22,6 +22,8 @@ export interface LoadReport {
   readonly errorsByCode: Record<string, number>;
   readonly loadTesterEventLoopUtilisation: number;
   readonly timeline: { seconds: RunResult['timeline']['seconds']; chaos: RunResult['timeline']['chaos'] };
+  /** Aggregate copies the oracle read per node (empty when the oracle did not run). */
+  readonly oracleCopiesByNode: Record<string, number>;
 }
 
 export function buildReport(result: RunResult, scenario: string, verdict: HistoryVerdict | undefined): LoadReport {
@@ -40,6 +42,7 @@ export function buildReport(result: RunResult, scenario: string, verdict: Histor
     duplicateApplications: verdict === undefined ? null : verdict.duplicateApplications + verdict.wrongSeq,
     divergentReplicas: verdict?.divergentReplicas ?? null,
     oracleDetails: verdict?.details ?? [],
+    oracleCopiesByNode: verdict?.copiesByNode ?? {},
     failover: result.failover,
     stateUpdates: result.stateUpdates,
     reconnects: result.reconnects,

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { RingstateError, type RingstateClient } from '@ringstate/client-sdk';
 import type { GameSchema } from '../../../server/example-game/index.ts';
 import type { NetnsLab } from '../cluster/netns-lab.ts';
+import { adminHeaders } from '../cluster/admin-client.ts';
 import type { ProcessCluster } from '../cluster/process-cluster.ts';
 import { failoverClient } from '../driver/failover-client.ts';
 import type { AckedAppend } from '../oracle/compare.ts';
@@ -23,6 +24,11 @@ export interface ChaosPlan {
   /** Cut one node off from the others (network namespaces + iptables) at S, heal after `partitionForSeconds`. */
   readonly partitionAtSeconds?: number;
   readonly partitionForSeconds?: number;
+  /** Start one more node at S; it joins the ring and partitions move to it (scale-out). */
+  readonly joinAtSeconds?: number;
+  /** Ask a node (`leaveNode`, else one at random) to leave the ring at S; it moves its replicas away and exits (scale-in). */
+  readonly leaveAtSeconds?: number;
+  readonly leaveNode?: string;
 }
 
 export interface RunOptions {
@@ -37,6 +43,8 @@ export interface RunOptions {
   readonly cluster?: ProcessCluster;
   /** Needed for partition faults: the namespaces the cluster runs in. */
   readonly netns?: NetnsLab;
+  /** For admin calls (a leave) when nodes are not on loopback. */
+  readonly adminToken?: string;
   readonly onSecond?: (line: LiveLine) => void;
 }
 
@@ -235,6 +243,24 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
         timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'heal', node });
         lab.heal();
       });
+    });
+  }
+
+  // Scale events are not faults: players should not notice them, so they do not count as kills.
+  if (chaos.joinAtSeconds !== undefined && cluster !== undefined) {
+    at(chaos.joinAtSeconds, async () => {
+      const added = await cluster.add();
+      timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'join', node: added.nodeId });
+    });
+  }
+  if (chaos.leaveAtSeconds !== undefined && cluster !== undefined) {
+    at(chaos.leaveAtSeconds, async () => {
+      const node = chaos.leaveNode ?? pickNode();
+      const member = cluster.members.find((candidate) => candidate.nodeId === node);
+      if (member === undefined) throw new Error(`no node ${node}`);
+      const response = await fetch(`http://${member.host}:${member.port}/v1/admin/leave`, { method: 'POST', ...adminHeaders(options.adminToken) });
+      if (response.status !== 202) throw new Error(`${node} refused to leave: ${response.status} ${await response.text()}`);
+      timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'leave', node });
     });
   }
 

@@ -13,7 +13,7 @@ export interface SecondSample {
 
 export interface ChaosEvent {
   readonly second: number;
-  readonly kind: 'kill' | 'restart' | 'pause' | 'resume' | 'partition' | 'heal';
+  readonly kind: 'kill' | 'restart' | 'pause' | 'resume' | 'partition' | 'heal' | 'join' | 'leave';
   readonly node: string;
 }
 

@@ -3,7 +3,8 @@
  * Colyseus server (one room per player, see colyseus-server.ts), driven by the same open-loop
  * simulated players at the same load, interleaved and repeated; prints the median of each.
  *
- * Per system and run: answered commands per second, p50/p99 latency from each command's
+ * Per system and run: acknowledged commands per second (refusals such as OVERLOADED are counted
+ * apart, as rej%, and excluded from throughput, latency and CPU), p50/p99 latency from each command's
  * intended send time (no coordinated omission), state updates delivered vs expected (the
  * state each player saw through state sync against the commands acknowledged; n/a for the
  * echo), and server CPU per command over all of the system's processes.
@@ -50,7 +51,8 @@ interface Session {
 }
 
 interface Handlers {
-  onAck(id: string): void;
+  /** `rejectedCode`: the server answered with a refusal (OVERLOADED, RATE_LIMITED, ...), not an acknowledgement. */
+  onAck(id: string, rejectedCode?: string): void;
   /** The player's state now reflects `reached` commands in total. */
   onState(reached: number): void;
 }
@@ -103,7 +105,8 @@ async function ringstateSystem(): Promise<System> {
       await client.hello(((await response.json()) as { token: string }).token);
       let startSeq: number | undefined;
       client.answers((message: ServerMessage) => {
-        if (message.t === MessageType.ACK || message.t === MessageType.REJECT) handlers.onAck(message.id);
+        if (message.t === MessageType.ACK) handlers.onAck(message.id);
+        else if (message.t === MessageType.REJECT) handlers.onAck(message.id, message.code);
         else if (message.t === MessageType.SNAPSHOT) startSeq ??= message.seq;
         else if (message.t === MessageType.UPDATE && startSeq !== undefined) handlers.onState(message.seq - startSeq);
       });
@@ -111,6 +114,18 @@ async function ringstateSystem(): Promise<System> {
       return { send: (id, counter) => client.send(moveFrame(id, player, counter)), close: () => client.close() };
     },
     async stop() {
+      // Elections under load mean heartbeats were starved: say so next to the figures.
+      let elections = 0;
+      const reasons = new Map<string, number>();
+      for (const host of hosts) {
+        const metrics = await fetch(`http://${host}/metrics`).then((response) => response.text(), () => '');
+        elections += Number(/^ringstate_elections_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+        for (const match of metrics.matchAll(/^ringstate_ownership_changes_total\{reason="([^"]+)"\} (\d+)/gm)) {
+          reasons.set(match[1] ?? '', (reasons.get(match[1] ?? '') ?? 0) + Number(match[2]));
+        }
+      }
+      const why = [...reasons].sort((a, b) => b[1] - a[1]).map(([reason, count]) => `${reason} ${count}`).join(', ');
+      console.log(`  ringstate cluster: ${elections} elections during the run (${partitionCount} partitions); ownership changes by reason: ${why}`);
       await cluster.stopAll();
       cluster.remove();
     },
@@ -145,6 +160,9 @@ interface Measured {
   p99Ms: number;
   expected: number;
   delivered: number;
+  /** Share of answers that were refusals; throughput, latency and CPU count acknowledged commands only. */
+  rejectedShare: number;
+  rejectedCodes: string;
   cpuMicrosPerCommand: number;
   generatorUtilisation: number;
 }
@@ -155,6 +173,8 @@ async function measure(system: System): Promise<Measured> {
   const reached = new Array<number>(players).fill(0);
   const startReached = new Array<number>(players).fill(0);
   let answered = 0;
+  let rejectedDuring = 0;
+  const rejectedCodes = new Map<string, number>();
   let recording = false;
   let ackedWhileRecording = 0;
   const sessions: Session[] = [];
@@ -163,10 +183,15 @@ async function measure(system: System): Promise<Measured> {
       Array.from({ length: Math.min(100, players - start) }, (_, offset) => {
         const index = start + offset;
         return system.connect(index, {
-          onAck: (id) => {
+          onAck: (id, rejectedCode) => {
             const due = intended.get(id);
             if (due === undefined) return;
             intended.delete(id);
+            if (rejectedCode !== undefined) {
+              if (recording) rejectedDuring += 1;
+              rejectedCodes.set(rejectedCode, (rejectedCodes.get(rejectedCode) ?? 0) + 1);
+              return;
+            }
             answered += 1;
             if (recording) {
               ackedWhileRecording += 1;
@@ -222,6 +247,8 @@ async function measure(system: System): Promise<Measured> {
     p99Ms: latency.getValueAtPercentile(99) / 1000,
     expected: ackedWhileRecording,
     delivered: system.hasState ? Math.min(delivered, ackedWhileRecording) : Number.NaN,
+    rejectedShare: rejectedDuring / Math.max(1, rejectedDuring + answeredDuring),
+    rejectedCodes: [...rejectedCodes].map(([code, count]) => `${code} ${count}`).join(', '),
     cpuMicrosPerCommand: answeredDuring === 0 ? Number.NaN : cpuUsed / answeredDuring,
     generatorUtilisation,
   };
@@ -241,7 +268,7 @@ for (let round = 1; round <= repeats; round += 1) {
     try {
       const result = await measure(system);
       runs.set(result.label, [...(runs.get(result.label) ?? []), result]);
-      console.log(`  run ${round}: ${result.label.padEnd(30)} ${result.perSecond.toFixed(0)} cmd/s p99 ${result.p99Ms.toFixed(1)} ms gen ${(result.generatorUtilisation * 100).toFixed(0)}%`);
+      console.log(`  run ${round}: ${result.label.padEnd(30)} ${result.perSecond.toFixed(0)} cmd/s p99 ${result.p99Ms.toFixed(1)} ms rejected ${(result.rejectedShare * 100).toFixed(0)}%${result.rejectedCodes === '' ? '' : ` (${result.rejectedCodes})`} gen ${(result.generatorUtilisation * 100).toFixed(0)}%`);
     } finally {
       await system.stop();
     }
@@ -254,16 +281,18 @@ const summary = [...runs.entries()].map(([label, list]) => ({
   p99Ms: median(list.map((run) => run.p99Ms)),
   delivered: median(list.map((run) => run.delivered / Math.max(1, run.expected))),
   cpu: median(list.map((run) => run.cpuMicrosPerCommand)),
+  rejected: median(list.map((run) => run.rejectedShare)),
   gen: median(list.map((run) => run.generatorUtilisation)),
 }));
 const echo = summary.find((row) => row.label === 'uWS echo');
 const colyseus = summary.find((row) => row.label.startsWith('Colyseus'));
-const headers = ['system', 'cmd/s', 'p50 ms', 'p99 ms', 'state', 'cpu µs/c', 'vs echo', 'p99 vs Col.', 'gen%'];
+const headers = ['system', 'cmd/s', 'p50 ms', 'p99 ms', 'rej%', 'state', 'cpu µs/c', 'vs echo', 'p99 vs Col.', 'gen%'];
 const rows = summary.map((row) => [
   row.label,
   row.perSecond.toFixed(0),
   row.p50Ms.toFixed(2),
   row.p99Ms.toFixed(2),
+  (row.rejected * 100).toFixed(0),
   Number.isNaN(row.delivered) ? 'n/a' : `${(row.delivered * 100).toFixed(0)}%`,
   row.cpu.toFixed(1),
   echo === undefined ? '-' : (row.cpu / echo.cpu).toFixed(2),
@@ -271,5 +300,6 @@ const rows = summary.map((row) => [
   (row.gen * 100).toFixed(0),
 ]);
 console.log(`\n${formatTable(headers, rows)}`);
-console.log('  state = state updates delivered / expected; cpu is all server processes of the system per answered command');
+console.log('  cmd/s, latency and cpu count acknowledged commands only; rej% = answers that were refusals (OVERLOADED, RATE_LIMITED, ...)');
+console.log('  state = state updates delivered / expected; cpu is all server processes of the system per acknowledged command');
 process.exit(0);

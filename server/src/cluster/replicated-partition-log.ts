@@ -213,9 +213,16 @@ export class ReplicatedPartitionLog implements PartitionLog {
       }
       this.schedule();
     });
+    // The tick runs in the check phase, after the poll phase of the same loop turn: when the
+    // loop ran late, messages that arrived meanwhile (heartbeats, answers) are read before the
+    // core sees the time pass, so a busy node does not start an election, or step down, over
+    // messages that were only waiting in its socket buffer.
     this.timer = setInterval(() => {
-      this.core.tick(Math.max(this.components.nowMs(), 0));
-      this.schedule();
+      setImmediate(() => {
+        if (this.stopped) return;
+        this.core.tick(Math.max(this.components.nowMs(), 0));
+        this.schedule();
+      });
     }, this.init.tickIntervalMs);
     this.timer.unref?.();
   }

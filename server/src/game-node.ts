@@ -12,7 +12,7 @@ import { RingstateError } from '@ringstate/client-sdk/protocol';
 import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
 import type { Config } from './config/index.ts';
-import { HttpRouter, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
+import { HttpRouter, InFlightCommands, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
 import { LogStore } from './log/index.ts';
 import { CommandStats, NodeMetrics, OwnershipHistory, adminRoutes, createLogger, dashboardRoutes, type ClusterView, type Logger } from './observability/index.ts';
 import { CLUSTER_INFO_PROTOCOL, ClusterServices, HostDirectory, parsePlayerQuery, type ClientSideInfo } from './cluster/index.ts';
@@ -49,6 +49,8 @@ export class GameNode {
   /** The last partition ownership changes this node saw (dashboard, GET /v1/admin/stats). */
   readonly ownership = new OwnershipHistory();
   private readonly gateway: UwsGateway;
+  /** Admission control shared by client sessions and forwarded commands (limits.commandsInFlightMax). */
+  private readonly inFlight: InFlightCommands;
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private boundPort = 0;
@@ -82,6 +84,7 @@ export class GameNode {
       : undefined;
     this.log = this.cluster?.log ?? new LocalPartitionLog(this.store);
     this.tokens = new PlayerTokens(config.tokens);
+    this.inFlight = new InFlightCommands(config.limits.commandsInFlightMax);
     this.runtime = new AggregateRuntime({
       registry: new AggregateRegistry(options.aggregates),
       store: this.store,
@@ -119,6 +122,7 @@ export class GameNode {
         logger: this.logger,
         nowMs: Date.now,
         isShuttingDown: () => this.state !== 'running',
+        inFlight: this.inFlight,
         ...(this.cluster === undefined
           ? {}
           : {
@@ -142,7 +146,7 @@ export class GameNode {
     if (this.state !== 'new') throw new Error(`cannot start a node in state ${this.state}`);
     const recovered = this.store.partitions().length;
     if (this.cluster !== undefined) {
-      this.cluster.serveForwarding(this.runtime);
+      this.cluster.serveForwarding(this.runtime, this.inFlight);
       await this.cluster.start();
     } else {
       await this.log.start();

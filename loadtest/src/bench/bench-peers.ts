@@ -36,6 +36,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     repeats: { type: 'string', default: '3' },
     partitions: { type: 'string', default: '64' },
+    // limits.commandsInFlightMax of the cluster's nodes (the server default unless given).
+    'in-flight-max': { type: 'string' },
   },
 });
 const players = Number(values.players);
@@ -87,7 +89,8 @@ function moveFrame(id: string, player: string, counter: number): Uint8Array {
 }
 
 async function ringstateSystem(): Promise<System> {
-  const cluster = await startProcessCluster(3, { partitionCount, logLevel: 'warn', limits: { messagesPerSecondMax: 10_000 } });
+  const admission = values['in-flight-max'] === undefined ? {} : { commandsInFlightMax: Number(values['in-flight-max']) };
+  const cluster = await startProcessCluster(3, { partitionCount, logLevel: 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   await waitConverged(hosts, 60_000);
   const view = await fetchClusterView(hosts[0] ?? '');

@@ -304,11 +304,14 @@ export class ClusterServices {
   }
 
   /** Serves commands forwarded by other nodes with this node's runtime. */
-  serveForwarding(runtime: AggregateRuntime): void {
+  serveForwarding(runtime: AggregateRuntime, inFlight?: { admit(): RingstateError | undefined; release(): void }): void {
     this.peers.handle(FORWARD_PROTOCOL, async (payload, from) => {
       const parsed = parseForward(payload);
       if (parsed === undefined) return { ok: false, code: 'INVALID_MESSAGE', msg: `malformed forward from ${from}` };
       const { request, hop } = parsed;
+      // Forwarded commands count against this node's admission limit like its own clients' do.
+      const refusal = inFlight?.admit();
+      if (refusal !== undefined) return forwardFailure(refusal);
       try {
         const result = await runtime.execute(request);
         return { ok: true, seq: result.seq, dup: result.duplicate };
@@ -322,6 +325,8 @@ export class ClusterServices {
           );
         }
         return forwardFailure(error);
+      } finally {
+        inFlight?.release();
       }
     });
   }

@@ -60,6 +60,12 @@ export const configSchema = z
       .object({
         frameBytesMax: positiveInt.default(16 * 1024).describe('Largest WebSocket frame accepted (bytes); larger ones get FRAME_TOO_LARGE, and frames over 4x this close the connection.'),
         messagesPerSecondMax: positiveInt.default(200).describe('Sustained messages per second per connection (token bucket, burst of twice this).'),
+        commandsInFlightMax: z
+          .number()
+          .int()
+          .min(0)
+          .default(1024)
+          .describe('Commands a node accepts at once (from its clients and forwarded by other nodes) before it answers OVERLOADED (retryable): bounds queueing under overload so replication heartbeats stay on time. 0: no limit.'),
         rateViolationsBeforeClose: positiveInt.default(200).describe('Rate-limited messages tolerated before the connection is closed with 4008.'),
         subscriptionsPerConnectionMax: positiveInt.default(64).describe('Aggregates one connection may subscribe to at once.'),
         outgoingBufferBytesMax: positiveInt.default(1024 * 1024).describe('Outgoing bytes buffered per connection before it is closed as a slow consumer (4009).'),

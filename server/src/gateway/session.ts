@@ -45,6 +45,35 @@ export interface SessionDeps {
   readonly isShuttingDown: () => boolean;
   /** Sends a command to the partition's owner (cluster mode); absent on a single node. */
   readonly forward?: (owner: string, request: CommandRequest) => Promise<CommandResult>;
+  /** Node-wide count of commands accepted and not yet answered (limits.commandsInFlightMax). */
+  readonly inFlight?: InFlightCommands;
+}
+
+/**
+ * Admission control: a node accepts at most `max` commands at once (clients' and forwarded
+ * ones); beyond that it answers OVERLOADED (retryable) at once. Offered far more than it can
+ * commit, a node would otherwise queue without bound: latency grows to seconds, its event
+ * loop falls behind, replication heartbeats arrive late and partitions change owners again
+ * and again. With the queue bounded, it keeps serving at capacity and refuses the excess.
+ */
+export class InFlightCommands {
+  private count = 0;
+  constructor(readonly max: number) {}
+
+  /** Takes a slot, or returns the refusal. */
+  admit(): RingstateError | undefined {
+    if (this.max > 0 && this.count >= this.max) return new RingstateError('OVERLOADED', `node overloaded: ${this.count} commands in flight (limits.commandsInFlightMax ${this.max}); retry later`);
+    this.count += 1;
+    return undefined;
+  }
+
+  release(): void {
+    this.count = Math.max(0, this.count - 1);
+  }
+
+  get current(): number {
+    return this.count;
+  }
 }
 
 type Phase = 'handshake' | 'verifying' | 'ready' | 'closed';
@@ -175,6 +204,12 @@ export class ClientSession {
   private command(message: CommandMessage): void {
     const startedMs = this.deps.nowMs();
     if (this.deps.isShuttingDown()) return this.reject(message.id, new RingstateError('SHUTTING_DOWN', 'node is shutting down'), startedMs);
+    const inFlight = this.deps.inFlight;
+    const refusal = inFlight?.admit();
+    if (refusal !== undefined) {
+      this.deps.metrics.limitTrips.inc({ limit: 'commands_in_flight' });
+      return this.reject(message.id, refusal, startedMs);
+    }
     const request: CommandRequest = { aggregateType: message.a, aggregateId: message.i, playerId: this.playerId, commandId: message.id, command: message.c };
     let result: Promise<CommandResult>;
     try {
@@ -184,9 +219,11 @@ export class ClientSession {
       if (error instanceof NotServingError && error.ownerHint !== undefined && this.deps.forward !== undefined) {
         result = this.deps.forward(error.ownerHint, request);
       } else {
+        inFlight?.release();
         return this.reject(message.id, error, startedMs);
       }
     }
+    if (inFlight !== undefined) result.finally(() => inFlight.release()).catch(() => undefined);
     result.then(
       (ack) => {
         this.observe(ack.duplicate ? 'duplicate' : 'acked', startedMs);

@@ -8,7 +8,7 @@ import { exampleGame } from '../../../server/example-game/index.ts';
 import { AggregateRegistry, AggregateRuntime } from '../../../server/src/aggregate/index.ts';
 import { PlayerTokens } from '../../../server/src/auth/index.ts';
 import { loadConfig } from '../../../server/src/config/index.ts';
-import { ClientSession, type ConnectionPort } from '../../../server/src/gateway/index.ts';
+import { ClientSession, InFlightCommands, type ConnectionPort } from '../../../server/src/gateway/index.ts';
 import { LogStore } from '../../../server/src/log/index.ts';
 import { NodeMetrics } from '../../../server/src/observability/index.ts';
 import { LocalPartitionLog } from '../../../server/src/partition/index.ts';
@@ -35,7 +35,7 @@ let nowMs = 1_000_000;
 const config = loadConfig({ overrides: { limits: { messagesPerSecondMax: 10, rateViolationsBeforeClose: 5, subscriptionsPerConnectionMax: 2, outgoingBufferBytesMax: 1000 } } });
 const tokens = new PlayerTokens(config.tokens);
 
-async function readySession(): Promise<{ session: ClientSession; port: FakePort }> {
+async function readySession(inFlight?: InFlightCommands): Promise<{ session: ClientSession; port: FakePort }> {
   const runtime = new AggregateRuntime({
     registry: new AggregateRegistry(exampleGame),
     store,
@@ -46,7 +46,7 @@ async function readySession(): Promise<{ session: ClientSession; port: FakePort 
   const port = new FakePort();
   const session = new ClientSession(
     port,
-    { runtime, tokens, limits: config.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: () => nowMs, isShuttingDown: () => false },
+    { runtime, tokens, limits: config.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: () => nowMs, isShuttingDown: () => false, ...(inFlight === undefined ? {} : { inFlight }) },
     's1',
   );
   const { token } = await tokens.issue('ann', 60_000, Date.now());
@@ -100,5 +100,25 @@ describe('session limits', () => {
     expect(port.closedWith).toBe(CloseCodes.SLOW_CONSUMER);
     session.receive(encodeFrame({ t: MessageType.PING, n: 2 }), true);
     expect(port.sent.filter((m) => m.t === MessageType.PONG)).toHaveLength(1);
+  });
+
+  it('limits - beyond commandsInFlightMax a node answers OVERLOADED at once, and slots come back as commands finish', async () => {
+    const inFlight = new InFlightCommands(2);
+    const { session, port } = await readySession(inFlight);
+    // Two slots are taken elsewhere (say, forwarded commands): this client's command is refused.
+    expect(inFlight.admit()).toBeUndefined();
+    expect(inFlight.admit()).toBeUndefined();
+    session.receive(encodeFrame({ t: MessageType.COMMAND, id: 'c1', a: 'player', i: 'ann', c: { type: 'move', x: 1, y: 1 } }), true);
+    const refused = port.sent.find((m) => m.t === MessageType.REJECT && m.id === 'c1');
+    expect(refused).toMatchObject({ code: 'OVERLOADED', retry: true });
+    // Slots released: the command is accepted, and its own slot is returned once it is answered.
+    inFlight.release();
+    inFlight.release();
+    session.receive(encodeFrame({ t: MessageType.COMMAND, id: 'c2', a: 'player', i: 'ann', c: { type: 'move', x: 2, y: 1 } }), true);
+    for (let tries = 0; tries < 100 && !port.sent.some((m) => m.t === MessageType.ACK && m.id === 'c2'); tries += 1) await new Promise((r) => setTimeout(r, 5));
+    expect(port.sent.some((m) => m.t === MessageType.ACK && m.id === 'c2')).toBe(true);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(inFlight.current).toBe(0);
+    session.closed();
   });
 });

@@ -55,6 +55,7 @@ export class GameNode {
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private boundPort = 0;
   private readonly onLeft: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(options: GameNodeOptions) {
     const config = options.config;
@@ -159,8 +160,14 @@ export class GameNode {
   }
 
   /** Graceful stop: refuse new commands, close clients (1001), let pending writes commit, close the log. */
-  async stop(): Promise<void> {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
+  stop(): Promise<void> {
+    // One stop at a time: a second call (a second signal, a leave completing) waits for the first.
+    this.stopping ??= this.runStop();
+    return this.stopping;
+  }
+
+  private async runStop(): Promise<void> {
+    if (this.state === 'stopped') return;
     if (this.state === 'running') await this.leaveBeforeStop();
     this.state = 'stopping';
     for (const timer of this.timers) clearInterval(timer);

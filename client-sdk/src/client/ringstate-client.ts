@@ -97,6 +97,8 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
   #link: Link | undefined;
   /** Since when every command answer on this connection said "cannot serve right now" (see #noteCommandAnswer). */
   #unservedSinceMs: number | undefined;
+  /** When the last such answer came. */
+  #lastUnservedMs: number | undefined;
   #linkToken: string | undefined;
   /** From the last WELCOME; used for reconnects until a server refuses it. */
   #resumeToken: string | undefined;
@@ -348,6 +350,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     if (link !== this.#link) return;
     this.#retries = 0;
     this.#unservedSinceMs = undefined;
+    this.#lastUnservedMs = undefined;
     this.#handshakeFailures = 0;
     this.#rejection = undefined;
     this.#previousError = undefined;
@@ -532,7 +535,11 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     }
     const { clock, unservedMoveMs } = this.#options;
     const nowMs = clock.now();
-    if (this.#unservedSinceMs === undefined) {
+    // Only an unbroken run of refusals counts: one long ago (say, a command that ran out of
+    // time) followed by quiet must not make the next single refusal look like a long one.
+    const lastMs = this.#lastUnservedMs;
+    this.#lastUnservedMs = nowMs;
+    if (this.#unservedSinceMs === undefined || lastMs === undefined || nowMs - lastMs > unservedMoveMs) {
       this.#unservedSinceMs = nowMs;
       return;
     }

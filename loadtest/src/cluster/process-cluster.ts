@@ -63,8 +63,9 @@ export async function startProcessCluster(size: number, settings: Record<string,
     const host = options.netns?.hosts[index] ?? '127.0.0.1';
     members.push({ nodeId, host, namespace: options.netns?.namespaces[index], port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' });
   }
-  // `ids` stays the founding set: a member added later is not listed, so it joins rather than founds.
-  const writeConfig = (member: ProcessMember): void => {
+  // `ids` stays the founding set. A member added later gets no members at all, only bootstrap
+  // peers, as an operator would configure a new node: it joins rather than founds.
+  const writeConfig = (member: ProcessMember, joining = false): void => {
     const config = {
       nodeId: member.nodeId,
       host: member.host,
@@ -77,7 +78,7 @@ export async function startProcessCluster(size: number, settings: Record<string,
       ...settings,
       cluster: {
         enabled: true,
-        members: ids,
+        members: joining ? [] : ids,
         peerHost: member.host,
         peerPort: member.peerPort,
         bootstrap: members.filter((other) => other !== member).map((other) => `${other.host}:${other.peerPort}`),
@@ -100,7 +101,7 @@ export async function startProcessCluster(size: number, settings: Record<string,
       const nodeId = `node-${members.length + 1}`;
       const member: ProcessMember = { nodeId, host: '127.0.0.1', namespace: undefined, port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' };
       members.push(member);
-      writeConfig(member);
+      writeConfig(member, true);
       await cluster.start(nodeId);
       await cluster.waitReady();
       return member;

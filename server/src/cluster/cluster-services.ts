@@ -74,6 +74,8 @@ export class ClusterServices {
   private readonly settings: Config['cluster'];
   private stopped = false;
   private leaving: Promise<void> | undefined;
+  /** The founding members from the config (empty for a node that can only join). */
+  private readonly founders: readonly string[];
   /** This node's client side (advertised host, load), merged into cluster-info answers. */
   clientInfo: () => Promise<object> | object = () => ({});
 
@@ -84,7 +86,10 @@ export class ClusterServices {
     hooks: ClusterHooks = {},
   ) {
     this.settings = config.cluster;
-    const members = this.settings.members.length > 0 ? this.settings.members : [config.nodeId];
+    // No members configured: a lone node founds a one-node cluster, but a node given bootstrap
+    // peers is joining an existing cluster and must never found one of its own.
+    this.founders = this.settings.members.length > 0 ? this.settings.members : this.settings.bootstrap.length > 0 ? [] : [config.nodeId];
+    const members = this.founders.length > 0 ? this.founders : [config.nodeId];
     this.peers = createPeerNetwork(
       {
         nodeId: config.nodeId,
@@ -319,7 +324,8 @@ export class ClusterServices {
         // The sender guessed the owner from the ring (it does not replicate the partition);
         // this replica knows the actual owner, so the command goes one hop further.
         if (error instanceof NotServingError && error.ownerHint !== undefined && error.ownerHint !== from && hop + 1 < FORWARD_HOPS_MAX) {
-          return this.forward(error.ownerHint, request, hop + 1).then(
+          // Awaited, so this node's admission slot is held until the second hop answers.
+          return await this.forward(error.ownerHint, request, hop + 1).then(
             (result) => ({ ok: true, seq: result.seq, dup: result.duplicate }),
             (failure: unknown) => forwardFailure(failure),
           );
@@ -377,13 +383,17 @@ export class ClusterServices {
 
   /** True when this is cluster creation (see the header comment). */
   private async decideFounding(): Promise<boolean> {
-    const configured = this.ring.members;
+    const configured = this.founders;
     const founder = configured.includes(this.config.nodeId);
-    const others = configured.filter((member) => member !== this.config.nodeId);
-    if (others.length === 0) return true;
+    if (founder && configured.length === 1) return true;
     const majority = Math.floor(configured.length / 2) + 1;
     const deadline = Date.now() + this.settings.bootstrapWaitMs;
     while (Date.now() < deadline) {
+      // Founders ask each other; a node that can only join asks every peer it has found, so it
+      // still starts after the founders have left the cluster.
+      const others = founder
+        ? configured.filter((member) => member !== this.config.nodeId)
+        : this.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId);
       const answers = await Promise.all(
         others.map((member) =>
           this.peers.request(member, CLUSTER_INFO_PROTOCOL, {}, 1_000).then(
@@ -405,7 +415,11 @@ export class ClusterServices {
       if (founder && founding >= majority) return true;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    throw new Error(`could not reach a majority of cluster members (${this.ring.members.join(', ')}) within cluster.bootstrapWaitMs`);
+    throw new Error(
+      founder
+        ? `could not reach a majority of the founding members (${configured.join(', ')}) within cluster.bootstrapWaitMs`
+        : 'found no running cluster through cluster.bootstrap within cluster.bootstrapWaitMs (this node is not a founding member, so it only joins)',
+    );
   }
 }
 

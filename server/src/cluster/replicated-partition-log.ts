@@ -208,7 +208,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
           continue;
         }
         // A snapshot waits until the entries it stands for are fetched (snapshot-transfer.ts).
-        if (parsed.type === 'snapshot' && !this.snapshots.admit(from, parsed, this.core.status(parsed.partition), (position) => this.components.store.storedEntry(parsed.partition, position)?.epoch)) continue;
+        if (parsed.type === 'snapshot' && !this.snapshots.admit(from, parsed, this.core.status(parsed.partition))) continue;
         this.core.step(from, parsed);
       }
       this.schedule();
@@ -277,8 +277,9 @@ export class ReplicatedPartitionLog implements PartitionLog {
         for (const apply of ready.applies) {
           const target = part(apply.partition);
           // An installed snapshot's effects are the fetched entries, applied in the same transaction.
-          if (apply.snapshot !== undefined) target.applied.push(...(installs.get(apply.partition)?.applied ?? []));
-          target.applied.push(...apply.entries.map((entry) => toStoredEntry(apply.partition, entry)));
+          // Loops, not push(...spread): an install may apply a partition's whole history.
+          if (apply.snapshot !== undefined) for (const entry of installs.get(apply.partition)?.applied ?? []) target.applied.push(entry);
+          for (const entry of apply.entries) target.applied.push(toStoredEntry(apply.partition, entry));
         }
         // The owner's appends leave first, so the replicas' writes overlap this one.
         this.sendBatched(ready.earlyMessages);
@@ -329,7 +330,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
     const every = this.init.snapshotEntries ?? 0;
     if (every <= 0) return;
     const status = this.core.status(partition);
-    const position = Math.min(status.applied, this.components.store.lastPosition(partition));
+    const position = Math.min(status.applied, status.persistedPosition);
     if (position - status.snapshotPosition < every) return;
     this.core.compact(partition, position, NO_DATA);
     this.schedule();

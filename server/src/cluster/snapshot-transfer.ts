@@ -13,8 +13,9 @@
  *      position + 1 up to X, in chunks from the sender (protocol /ringstate/snapshot/1.0.0,
  *      request {p, from, to} -> {entries: StoredEntry[]}; any replica that has committed X
  *      can answer, committed entries being identical everywhere);
- *   2. keeps them in memory, checks they end at X with the snapshot's epoch, and steps the
- *      message into the core, which installs the snapshot;
+ *   2. keeps them in memory (the entries a replica lacks, so a replica far behind on a large
+ *      partition needs memory for that range), checks they end at X with the snapshot's epoch,
+ *      and steps the message into the core, which installs the snapshot;
  *   3. writes the install in one transaction (replicated-partition-log.ts): the fetched
  *      entries replace whatever this replica held after its commit position, every entry up
  *      to X not yet applied is applied (aggregate index, dedupe, aggregate snapshots), and the
@@ -34,6 +35,7 @@ export const SNAPSHOT_PROTOCOL = '/ringstate/snapshot/1.0.0';
 const CHUNK_BYTES_MAX = 1024 * 1024;
 const CHUNK_ENTRIES_MAX = 2_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+const STAGES_PER_PARTITION_MAX = 2;
 
 export interface StagedSnapshot {
   readonly position: number;
@@ -64,7 +66,11 @@ export function serveSnapshotRanges(peers: PeerNetwork, store: LogStore, partiti
 
 /** The replica side: fetches what a snapshot message needs before the core may install it. */
 export class SnapshotFetcher {
-  private readonly staged = new Map<number, StagedSnapshot>();
+  /**
+   * Finished fetches per partition, newest last. A newer fetch never drops an older stage: the
+   * core may already be installing the older snapshot (its Ready not yet collected).
+   */
+  private readonly staged = new Map<number, StagedSnapshot[]>();
   private readonly fetching = new Set<number>();
   private stopped = false;
 
@@ -80,22 +86,29 @@ export class SnapshotFetcher {
    * acknowledges or commits), or its entries are staged. Otherwise starts a fetch (unless one
    * runs for the partition) and returns false: the message is held back.
    */
-  admit(from: string, message: SnapshotRequest, status: { commit: number; lastPosition: number }, epochAt: (position: number) => number | undefined): boolean {
+  admit(from: string, message: SnapshotRequest, status: { commit: number }): boolean {
     const { partition, snapshot } = message;
+    // At or below the commit the core only acknowledges. Anything else may become an install,
+    // so it waits for its entries even when this log might already hold them: the core decides
+    // that from its own log, which can differ from the store while writes are in flight.
     if (snapshot.position <= status.commit) return true;
-    if (snapshot.position <= status.lastPosition && epochAt(snapshot.position) === snapshot.epoch) return true;
-    const staged = this.staged.get(partition);
-    if (staged !== undefined && staged.position === snapshot.position && staged.epoch === snapshot.epoch) return true;
+    if (this.find(partition, snapshot.position, snapshot.epoch) !== undefined) return true;
     if (!this.fetching.has(partition)) void this.fetch(from, message, status.commit + 1);
     return false;
   }
 
-  /** The staged entries for an install of (position, epoch); removes them. */
+  /** The staged entries for an install of (position, epoch); removes them and any older stage. */
   take(partition: number, position: number, epoch: number): StagedSnapshot | undefined {
-    const staged = this.staged.get(partition);
-    if (staged === undefined || staged.position !== position || staged.epoch !== epoch) return undefined;
-    this.staged.delete(partition);
-    return staged;
+    const found = this.find(partition, position, epoch);
+    if (found === undefined) return undefined;
+    const rest = (this.staged.get(partition) ?? []).filter((stage) => stage.position > position);
+    if (rest.length === 0) this.staged.delete(partition);
+    else this.staged.set(partition, rest);
+    return found;
+  }
+
+  private find(partition: number, position: number, epoch: number): StagedSnapshot | undefined {
+    return this.staged.get(partition)?.find((stage) => stage.position === position && stage.epoch === epoch);
   }
 
   get busy(): number {
@@ -110,7 +123,6 @@ export class SnapshotFetcher {
   private async fetch(from: string, message: SnapshotRequest, start: number): Promise<void> {
     const { partition, snapshot } = message;
     this.fetching.add(partition);
-    this.staged.delete(partition);
     const startedMs = Date.now();
     try {
       const entries: StoredEntry[] = [];
@@ -130,7 +142,9 @@ export class SnapshotFetcher {
       }
       if (entries.length > 0 && entries.at(-1)?.epoch !== snapshot.epoch) throw new Error(`entry ${snapshot.position} has another epoch than the snapshot`);
       if (this.stopped) return;
-      this.staged.set(partition, { position: snapshot.position, epoch: snapshot.epoch, from: start, entries });
+      // Two stages at most per partition: the one an install may be using and the newest.
+      const stages = [...(this.staged.get(partition) ?? []), { position: snapshot.position, epoch: snapshot.epoch, from: start, entries }];
+      this.staged.set(partition, stages.slice(-STAGES_PER_PARTITION_MAX));
       this.logger.info({ partition, from: start, to: snapshot.position, entries: entries.length, source: from, ms: Date.now() - startedMs }, 'fetched the entries of a snapshot');
     } catch (error) {
       this.logger.warn({ partition, source: from, err: error }, 'snapshot fetch failed; the owner will send the snapshot again');

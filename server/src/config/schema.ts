@@ -116,7 +116,7 @@ export const configSchema = z
         members: z
           .array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/))
           .default([])
-          .describe('Node ids of the founding members: a new cluster builds its first ring over them, and every founder must list the same ids. Afterwards the ring is kept in each node\'s data and changes when nodes join or leave (docs/operations.md); a node whose id is not listed never founds, it joins an existing cluster.'),
+          .describe('Node ids of the founding members: a new cluster builds its first ring over them, and every founder must list the same ids. Afterwards the ring is kept in each node\'s data and changes when nodes join or leave (docs/operations.md); a node whose id is not listed never founds, it joins an existing cluster. Empty: a lone node founds a one-node cluster, unless cluster.bootstrap names peers, in which case it only joins.'),
         peerHost: z.string().min(1).default('127.0.0.1').describe('Interface the node-to-node (libp2p) port binds to.'),
         peerPort: port.default(7001).describe('Node-to-node port (libp2p TCP, encrypted with Noise, private network keyed by cluster.key).'),
         advertisedPeerAddress: z.string().optional().describe('host:port peers dial to reach this node. Defaults to peerHost:peerPort.'),

@@ -344,6 +344,7 @@ export class PartitionGroup<P> {
       commit: this.log.committed,
       applied: this.log.applied,
       lastPosition: this.log.lastPosition(),
+      persistedPosition: this.log.persistedLast(),
       snapshotPosition: this.log.snapshotPosition(),
       membership: this.membership,
       membershipPending: (this.membershipLog.at(-1)?.position ?? 0) > this.log.committed,

@@ -143,6 +143,8 @@ export interface PartitionStatus {
   readonly applied: number;
   readonly lastPosition: number;
   readonly snapshotPosition: number;
+  /** Last position durable in this replica's log (what compaction may cover). */
+  readonly persistedPosition: number;
   readonly membership: Membership;
   /**
    * The latest membership change is not committed yet. A node removed from a partition may

@@ -156,6 +156,23 @@ describe('client-sdk commands', () => {
     expect(brief.server.connectionCount).toBe(1);
     brief.client.close();
 
+    // A refusal long ago (its command ran out of time) and one now are not a run of refusals.
+    const stale = harness({ unservedMoveMs: 3_000, commandTimeoutMs: 1_000, commandRetry: { baseMs: 200, capMs: 400 } });
+    let stalePhase = 'refuse';
+    stale.server.onCommand = () => (stalePhase === 'refuse' ? { kind: 'reject', code: 'UNAVAILABLE', retry: true } : { kind: 'apply' });
+    await stale.client.connect();
+    const expired = stale.client.send('player', 'p1', { type: 'move' }).catch((caught: unknown) => caught);
+    await stale.clock.advance(1_000);
+    expect(await expired).toMatchObject({ code: 'UNAVAILABLE' });
+    await stale.clock.advance(10_000);
+    let lateRefusals = 1;
+    stale.server.onCommand = () => (lateRefusals-- > 0 ? { kind: 'reject', code: 'UNAVAILABLE', retry: true } : { kind: 'apply' });
+    const late = stale.client.send('player', 'p1', { type: 'move' });
+    await stale.clock.advance(1_000);
+    expect(await late).toMatchObject({ duplicate: false });
+    expect(stale.server.connectionCount).toBe(1);
+    stale.client.close();
+
     const never = harness({ unservedMoveMs: 0, commandTimeoutMs: 8_000, commandRetry: { baseMs: 200, capMs: 400 } });
     never.server.onCommand = () => ({ kind: 'reject', code: 'NO_QUORUM', retry: true });
     await never.client.connect();

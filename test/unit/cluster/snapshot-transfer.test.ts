@@ -51,16 +51,16 @@ describe('snapshot transfer', () => {
     const released: SnapshotRequest[] = [];
     const fetcher = new SnapshotFetcher(peers, quiet, (_from, message) => released.push(message));
     const message = snapshotMessage(30, 2);
-    // Needs nothing: the snapshot is at or below the commit, or the log already holds its last entry.
-    expect(fetcher.admit('source', snapshotMessage(10, 1), { commit: 10, lastPosition: 10 }, () => undefined)).toBe(true);
-    expect(fetcher.admit('source', message, { commit: 12, lastPosition: 30 }, (position) => (position === 30 ? 2 : undefined))).toBe(true);
+    // Needs nothing: the snapshot is at or below the commit (the core only acknowledges).
+    expect(fetcher.admit('source', snapshotMessage(10, 1), { commit: 10 })).toBe(true);
     // Needs the entries: held back while they are fetched; a retry meanwhile starts nothing new.
-    expect(fetcher.admit('source', message, { commit: 12, lastPosition: 14 }, () => undefined)).toBe(false);
-    expect(fetcher.admit('source', message, { commit: 12, lastPosition: 14 }, () => undefined)).toBe(false);
+    expect(fetcher.admit('source', message, { commit: 12 })).toBe(false);
+    expect(fetcher.admit('source', message, { commit: 12 })).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(released).toEqual([message]);
     expect((requests[0] as { from: number }).from).toBe(13);
-    expect(fetcher.admit('source', message, { commit: 12, lastPosition: 14 }, () => undefined)).toBe(true);
+    expect(requests).toHaveLength(1);
+    expect(fetcher.admit('source', message, { commit: 12 })).toBe(true);
     expect(fetcher.take(0, 30, 1)).toBeUndefined();
     const staged = fetcher.take(0, 30, 2);
     expect(staged?.from).toBe(13);
@@ -73,10 +73,26 @@ describe('snapshot transfer', () => {
     const { peers, cleanup } = await pair(30);
     const released: SnapshotRequest[] = [];
     const fetcher = new SnapshotFetcher(peers, quiet, (_from, message) => released.push(message));
-    expect(fetcher.admit('source', snapshotMessage(30, 7), { commit: 0, lastPosition: 0 }, () => undefined)).toBe(false);
+    expect(fetcher.admit('source', snapshotMessage(30, 7), { commit: 0 })).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(released).toEqual([]);
     expect(fetcher.take(0, 30, 7)).toBeUndefined();
+    await cleanup();
+  });
+
+  it('snapshot transfer - a newer snapshot fetched meanwhile does not take away the stage an install is using', async () => {
+    const { peers, cleanup } = await pair(30);
+    const fetcher = new SnapshotFetcher(peers, quiet, () => undefined);
+    const older = snapshotMessage(20, 1);
+    const newer = snapshotMessage(30, 2);
+    expect(fetcher.admit('source', older, { commit: 0 })).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The core is installing 20 (released), and the owner, having compacted again, sends 30.
+    expect(fetcher.admit('source', newer, { commit: 0 })).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(fetcher.take(0, 20, 1)?.entries).toHaveLength(20);
+    expect(fetcher.take(0, 30, 2)?.entries).toHaveLength(30);
+    expect(fetcher.take(0, 30, 2)).toBeUndefined();
     await cleanup();
   });
 

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { busiestOwner, checkHistories, percentile, recoveryTimesMs, runListAppend, waitConverged } from '../support/list-append.ts';
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
+import { fetchMetrics } from '../../loadtest/src/cluster/admin-client.ts';
 
 const PARTITIONS = 16;
 let cluster: ProcessCluster | undefined;
@@ -98,8 +99,7 @@ describe('cluster faults - real processes', () => {
     await current.waitReady();
     await waitConverged(hosts, 30_000);
     const wiped = current.members.find((member) => member.nodeId === victim);
-    const metrics = await (await fetch(`http://${wiped?.host}:${wiped?.port}/metrics`)).text();
-    const installs = Number(/^ringstate_snapshot_installs_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+    const installs = (await fetchMetrics(`${wiped?.host}:${wiped?.port}`)).get('ringstate_snapshot_installs_total') ?? 0;
     expect(installs, 'the wiped node installed snapshots').toBeGreaterThan(0);
     await current.stopAll();
     const check = await checkHistories(current.members.map((member) => member.dataDir), histories, PARTITIONS);

@@ -7,7 +7,7 @@
  * acknowledged append is present exactly once, in order, on every replica.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { fetchClusterView, waitConverged, waitPlacement } from '../../loadtest/src/cluster/admin-client.ts';
+import { fetchClusterView, fetchMetrics, waitConverged, waitPlacement } from '../../loadtest/src/cluster/admin-client.ts';
 import { checkHistories, runListAppend } from '../support/list-append.ts';
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
 
@@ -53,9 +53,9 @@ describe('cluster membership - real processes', () => {
         expect(owned).toBeGreaterThan(0);
         // The owners had compacted their replication logs (snapshotEntries 20), so the new nodes
         // caught up by snapshot transfer, then by entries.
-        const metrics = await (await fetch(`http://${all[4]}/metrics`)).text();
-        const installs = Number(/^ringstate_snapshot_installs_total (\d+)/m.exec(metrics)?.[1] ?? 0);
-        const fetched = Number(/^ringstate_snapshot_entries_fetched_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+        const metrics = await fetchMetrics(all[4] ?? '');
+        const installs = metrics.get('ringstate_snapshot_installs_total') ?? 0;
+        const fetched = metrics.get('ringstate_snapshot_entries_fetched_total') ?? 0;
         timings.push(`node-5 installed ${installs} snapshots (${fetched} entries fetched)`);
         expect(installs).toBeGreaterThan(0);
 

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { partitionOf } from '@ringstate/client-sdk/protocol';
-import { busiestOwner, fetchClusterView, waitConverged } from '../cluster/admin-client.ts';
+import { busiestOwner, fetchClusterView, fetchMetrics, waitConverged } from '../cluster/admin-client.ts';
 import { startProcessCluster, type ProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';
 import { failoverClient } from '../driver/failover-client.ts';
@@ -147,9 +147,9 @@ async function measureCatchUp(cluster: ProcessCluster): Promise<string> {
   }
   const seconds = (Date.now() - startedMs) / 1000;
   await waitConverged(hosts, 60_000);
-  const metrics = await (await fetch(`http://${victim.host}:${victim.port}/metrics`)).text();
-  const installs = Number(/^ringstate_snapshot_installs_total (\d+)/m.exec(metrics)?.[1] ?? 0);
-  const fetched = Number(/^ringstate_snapshot_entries_fetched_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+  const metrics = await fetchMetrics(`${victim.host}:${victim.port}`);
+  const installs = metrics.get('ringstate_snapshot_installs_total') ?? 0;
+  const fetched = metrics.get('ringstate_snapshot_entries_fetched_total') ?? 0;
   return `catch-up of a wiped node: ${entries} entries (filled at ${fill.perSecond.toFixed(0)} cmd/s) in ${seconds.toFixed(1)} s from process start, ${(entries / seconds).toFixed(0)} entries/s; ${installs} snapshots installed with ${fetched} entries fetched in bulk, the rest entry by entry`;
 }
 

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client as ColyseusClient, type Room } from 'colyseus.js';
 import { MessageType, encodeFrame, partitionOf, type ServerMessage } from '@ringstate/client-sdk/protocol';
-import { fetchClusterView, waitConverged } from '../cluster/admin-client.ts';
+import { fetchClusterView, fetchMetrics, waitConverged } from '../cluster/admin-client.ts';
 import { startProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';
 import { stopChild, waitHttp } from './child-process.ts';
@@ -120,11 +120,12 @@ async function ringstateSystem(): Promise<System> {
       // Elections under load mean heartbeats were starved: say so next to the figures.
       let elections = 0;
       const reasons = new Map<string, number>();
+      const prefix = 'ringstate_ownership_changes_total{reason="';
       for (const host of hosts) {
-        const metrics = await fetch(`http://${host}/metrics`).then((response) => response.text(), () => '');
-        elections += Number(/^ringstate_elections_total (\d+)/m.exec(metrics)?.[1] ?? 0);
-        for (const match of metrics.matchAll(/^ringstate_ownership_changes_total\{reason="([^"]+)"\} (\d+)/gm)) {
-          reasons.set(match[1] ?? '', (reasons.get(match[1] ?? '') ?? 0) + Number(match[2]));
+        const metrics = await fetchMetrics(host);
+        elections += metrics.get('ringstate_elections_total') ?? 0;
+        for (const [sample, value] of metrics) {
+          if (sample.startsWith(prefix)) reasons.set(sample.slice(prefix.length, -2), (reasons.get(sample.slice(prefix.length, -2)) ?? 0) + value);
         }
       }
       const why = [...reasons].sort((a, b) => b[1] - a[1]).map(([reason, count]) => `${reason} ${count}`).join(', ');

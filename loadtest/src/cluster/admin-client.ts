@@ -35,6 +35,25 @@ export async function fetchClusterView(host: string, adminToken?: string): Promi
   }
 }
 
+/**
+ * A node's GET /metrics (Prometheus text) as sample -> value, the sample being the metric name
+ * with its labels as printed (`ringstate_elections_total`,
+ * `ringstate_ownership_changes_total{reason="campaign"}`); empty when the node does not answer.
+ */
+export async function fetchMetrics(host: string): Promise<Map<string, number>> {
+  const text = await fetch(`http://${host}/metrics`, { signal: AbortSignal.timeout(2_000) }).then(
+    (response) => (response.ok ? response.text() : ''),
+    () => '',
+  );
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const cut = line.lastIndexOf(' ');
+    samples.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+  }
+  return samples;
+}
+
 /** The node that owns the most partitions, by the first node that answers with owners (retried for up to 15 s). */
 export async function busiestOwner(hosts: readonly string[], adminToken?: string): Promise<string> {
   const deadline = Date.now() + 15_000;

@@ -4,11 +4,13 @@
  * the founding decision (who bootstraps a new cluster).
  *
  * Forwarding (protocol /ringstate/forward/1.0.0), request and response are msgpack maps:
- *   request  {player, commandId, a, i, c}
+ *   request  {player, commandId, a, i, c, hop}
  *   response {ok: true, seq, dup} | {ok: false, code, msg, reason?}
- * The owner executes a forwarded command locally and never forwards it again, so a command
- * crosses at most one hop; if ownership moved meanwhile the answer is UNAVAILABLE (retryable)
- * and the client retries with the same command id.
+ * The receiver executes a forwarded command locally. A node that does not replicate the
+ * partition guesses the owner from the ring (its first live replica); that replica, if it is
+ * not the owner, passes the command on once (hop 1), so a command crosses at most two hops.
+ * If ownership moved meanwhile the answer is UNAVAILABLE (retryable) and the client retries
+ * with the same command id.
  *
  * Cluster info (protocol /ringstate/cluster-info/1.0.0): request {} -> {hasState, foundingOnly,
  * ringVersion, clientHost, connections, serving}. The last three (from `clientInfo`, set by the composition

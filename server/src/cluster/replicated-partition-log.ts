@@ -143,7 +143,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
       readyAt.epoch === status.epoch &&
       (this.applied.get(partition) ?? 0) >= readyAt.position;
     if (serving) return { serving, epoch: status.epoch };
-    const hint = status.leader !== null && status.leader !== this.init.nodeId ? status.leader : this.ringHint(partition);
+    const hint = status.leader !== null && status.leader !== this.init.nodeId ? status.leader : this.ringHint(partition, status);
     return hint === undefined ? { serving: false, epoch: status.epoch } : { serving: false, epoch: status.epoch, ownerHint: hint };
   }
 
@@ -152,8 +152,8 @@ export class ReplicatedPartitionLog implements PartitionLog {
    * live node of the ring's replica set. It is a replica, so it knows the owner and passes a
    * forwarded command on (cluster-services.ts allows that second hop).
    */
-  private ringHint(partition: number): string | undefined {
-    if (this.ring === undefined || this.core.status(partition).membership.voters.includes(this.init.nodeId)) return undefined;
+  private ringHint(partition: number, status: PartitionStatus): string | undefined {
+    if (this.ring === undefined || status.membership.voters.includes(this.init.nodeId)) return undefined;
     const alive = new Set(this.components.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
     return this.ring.replicaSet(partition).find((node) => alive.has(node));
   }
@@ -293,7 +293,8 @@ export class ReplicatedPartitionLog implements PartitionLog {
         }
         for (const change of ready.ownershipChanges) this.ownershipChanged(change);
         this.core.advance(ready);
-        for (const partition of byPartition.keys()) this.maybeCompact(partition);
+        // Compaction only moves after applying: partitions with a write alone are not checked.
+        for (const { partition, applied } of byPartition.values()) if (applied.length > 0) this.maybeCompact(partition);
       }
     } catch (error) {
       // A storage failure or a broken invariant: stop serving rather than risk divergence.

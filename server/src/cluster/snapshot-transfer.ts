@@ -26,8 +26,9 @@
  * is reused while it matches the (position, epoch) the owner sends.
  */
 import type { Logger } from 'pino';
-import type { LogStore, StoredEntry } from '../log/index.ts';
+import { isCommandEntry, type LogStore, type StoredEntry } from '../log/index.ts';
 import type { SnapshotRequest } from '../replication/index.ts';
+import { encodedSize } from './payload-size.ts';
 import type { PeerNetwork } from './peer/index.ts';
 
 export const SNAPSHOT_PROTOCOL = '/ringstate/snapshot/1.0.0';
@@ -111,10 +112,6 @@ export class SnapshotFetcher {
     return this.staged.get(partition)?.find((stage) => stage.position === position && stage.epoch === epoch);
   }
 
-  get busy(): number {
-    return this.fetching.size;
-  }
-
   stop(): void {
     this.stopped = true;
     this.staged.clear();
@@ -164,7 +161,7 @@ function isPosition(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= Number.MAX_SAFE_INTEGER;
 }
 
+/** Control entries (noop, membership) are a few dozen bytes; commands are sized like proposals. */
 function approximateBytes(entry: StoredEntry): number {
-  if (!('update' in entry)) return 64;
-  return 128 + entry.update.byteLength + JSON.stringify(entry.events).length + (entry.snapshot === undefined ? 0 : entry.snapshot.doc.byteLength + 256);
+  return isCommandEntry(entry) ? encodedSize(entry) : 64;
 }

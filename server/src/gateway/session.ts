@@ -215,7 +215,7 @@ export class ClientSession {
     try {
       result = this.deps.runtime.execute(request);
     } catch (error) {
-      // Another node owns the partition: forward the command there (one hop, see cluster/).
+      // Another node owns the partition: forward the command there (at most two hops, see cluster/).
       if (error instanceof NotServingError && error.ownerHint !== undefined && this.deps.forward !== undefined) {
         result = this.deps.forward(error.ownerHint, request);
       } else {

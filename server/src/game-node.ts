@@ -81,6 +81,11 @@ export class GameNode {
             this.metrics.snapshotInstalls.inc();
             this.metrics.snapshotEntriesFetched.inc(fetchedEntries);
           },
+          onReplicationWork: ({ messages, frames, writes }) => {
+            this.metrics.replicationMessages.inc(messages);
+            this.metrics.replicationFrames.inc(frames);
+            this.metrics.replicationWrites.inc(writes);
+          },
         })
       : undefined;
     this.log = this.cluster?.log ?? new LocalPartitionLog(this.store);

@@ -107,7 +107,16 @@ async function measureSingle(): Promise<PhaseResult> {
   }
 }
 
-async function measureCluster(cluster: ProcessCluster): Promise<PhaseResult> {
+const REPLICATION_COUNTERS = ['ringstate_replication_messages_sent_total', 'ringstate_replication_frames_sent_total', 'ringstate_replication_writes_total'] as const;
+
+/** The replication counters summed over the cluster's nodes. */
+async function replicationCounters(hosts: readonly string[]): Promise<number[]> {
+  const all = await Promise.all(hosts.map((host) => fetchMetrics(host)));
+  return REPLICATION_COUNTERS.map((name) => all.reduce((sum, metrics) => sum + (metrics.get(name) ?? 0), 0));
+}
+
+/** The throughput phase, and the replication work per answered command in its window (messages, frames, store writes, all nodes). */
+async function measureCluster(cluster: ProcessCluster): Promise<{ result: PhaseResult; replication: string }> {
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   const view = await fetchClusterView(hosts[0] ?? '');
   const ownerHost = (player: string): string => {
@@ -117,9 +126,21 @@ async function measureCluster(cluster: ProcessCluster): Promise<PhaseResult> {
   };
   const { clients, playerOf } = await openClients(ownerHost, 'cluster-', true);
   const pids = cluster.members.map((member) => member.child?.pid ?? 0);
-  const result = await closedLoop({ label: `3 nodes, RF=3 (${durability})`, pids, clients, playerOf }, { warmupMs: 2_000, durationMs, window: 1 });
+  let before: number[] = [];
+  let after: number[] = [];
+  const hooks = {
+    atStart: async () => {
+      before = await replicationCounters(hosts);
+    },
+    atEnd: async () => {
+      after = await replicationCounters(hosts);
+    },
+  };
+  const result = await closedLoop({ label: `3 nodes, RF=3 (${durability})`, pids, clients, playerOf }, { warmupMs: 2_000, durationMs, window: 1, hooks });
   for (const client of clients) client.close();
-  return result;
+  const [messages, frames, writes] = after.map((value, index) => (value - (before[index] ?? 0)) / Math.max(1, result.answered));
+  const replication = `replication per command (all nodes): ${messages?.toFixed(2)} messages in ${frames?.toFixed(2)} peer frames, ${writes?.toFixed(2)} store transactions`;
+  return { result, replication };
 }
 
 /** Fills the logs, wipes node-3 and times its catch-up (see the header). */
@@ -253,10 +274,11 @@ const cluster = await startProcessCluster(3, {
 });
 try {
   await waitConverged(cluster.members.map((member) => `${member.host}:${member.port}`), 60_000);
-  const replicated = await measureCluster(cluster);
+  const { result: replicated, replication } = await measureCluster(cluster);
   const headers = ['system', 'cmd/s', 'p50 ms', 'p99 ms', 'p999 ms', 'cpu µs/cmd', 'vs RF1', 'vs echo', 'gen%'];
   console.log(`\n${formatTable(headers, [row(echo, undefined, undefined), row(single, undefined, echo), row(replicated, single, echo)])}`);
   console.log('  cpu µs/cmd is all server processes of the system together (3 for the cluster); gen% is the generator\'s event-loop utilisation');
+  console.log(`  ${replication}`);
   if (fillMs > 0) console.log(`\n${await measureCatchUp(cluster)}`);
 
   const results: KillResult[] = [];

@@ -47,7 +47,16 @@ function idOf(message: { t: number; id?: unknown }): string | undefined {
 }
 
 /** Each client keeps `window` commands in flight and sends the next as soon as one is answered. */
-export async function closedLoop(target: PhaseTarget, options: { warmupMs: number; durationMs: number; window: number }): Promise<PhaseResult> {
+/** Called around the measured window (after warm-up), e.g. to read the servers' counters. */
+export interface WindowHooks {
+  readonly atStart: () => Promise<void>;
+  readonly atEnd: () => Promise<void>;
+}
+
+export async function closedLoop(
+  target: PhaseTarget,
+  options: { warmupMs: number; durationMs: number; window: number; hooks?: WindowHooks },
+): Promise<PhaseResult> {
   const latency = histogram();
   let recording = false;
   let answered = 0;
@@ -77,10 +86,12 @@ export async function closedLoop(target: PhaseTarget, options: { warmupMs: numbe
     for (let n = 0; n < options.window; n += 1) sendNext();
   });
   await sleep(options.warmupMs);
+  await options.hooks?.atStart();
   const measured = await measure(target.pids, options.durationMs, () => {
     recording = true;
   });
   recording = false;
+  await options.hooks?.atEnd();
   stopped = true;
   await sleep(200);
   return summarise(target.label, latency, answered, rejected, measured);

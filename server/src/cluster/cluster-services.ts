@@ -45,7 +45,7 @@ import { NotServingError } from '../partition/index.ts';
 import type { OwnershipChange } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, type PeerNetwork } from './peer/index.ts';
-import { ReplicatedPartitionLog } from './replicated-partition-log.ts';
+import { ReplicatedPartitionLog, type ReplicatedLogComponents } from './replicated-partition-log.ts';
 import { encodeRingRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from './ring-membership.ts';
 import { SNAPSHOT_PROTOCOL } from './snapshot-transfer.ts';
 
@@ -64,10 +64,7 @@ export class MembershipRefusedError extends RingstateError {
   }
 }
 
-export interface ClusterHooks {
-  readonly onOwnershipChange?: (change: OwnershipChange) => void;
-  readonly onSnapshotInstalled?: (partition: number, fetchedEntries: number) => void;
-}
+export type ClusterHooks = Pick<ReplicatedLogComponents, 'onOwnershipChange' | 'onSnapshotInstalled' | 'onReplicationWork'>;
 
 export class ClusterServices {
   readonly peers: PeerNetwork;
@@ -123,8 +120,7 @@ export class ClusterServices {
         logger: logger.child({ layer: 'replication' }),
         nowMs: () => performance.timeOrigin + performance.now(),
         random: Math.random,
-        ...(hooks.onOwnershipChange === undefined ? {} : { onOwnershipChange: hooks.onOwnershipChange }),
-        ...(hooks.onSnapshotInstalled === undefined ? {} : { onSnapshotInstalled: hooks.onSnapshotInstalled }),
+        ...hooks,
       },
     );
     this.membership = new RingMembership(

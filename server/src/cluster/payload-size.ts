@@ -6,8 +6,14 @@ import type { CommandPayload } from './replica-storage.ts';
  * grows with the payload, and encoding every command twice would cost real CPU.
  */
 export function encodedSize(payload: CommandPayload): number {
+  // The core asks again for every append that carries the entry (one per replica and retry).
+  const known = sizes.get(payload);
+  if (known !== undefined) return known;
   let bytes = 128 + payload.update.byteLength + payload.aggregate.length + payload.commandId.length + payload.playerId.length;
   if (payload.snapshot !== undefined) bytes += payload.snapshot.doc.byteLength + 256;
   bytes += JSON.stringify(payload.events).length;
+  sizes.set(payload, bytes);
   return bytes;
 }
+
+const sizes = new WeakMap<CommandPayload, number>();

@@ -52,6 +52,15 @@ export interface ReplicatedLogComponents {
   readonly random: () => number;
   readonly onOwnershipChange?: (change: OwnershipChange) => void;
   readonly onSnapshotInstalled?: (partition: number, fetchedEntries: number) => void;
+  /** Called once per Ready the driver handled, for the replication work metrics. */
+  readonly onReplicationWork?: (work: ReplicationWork) => void;
+}
+
+/** What one Ready cost: messages to peers, the frames they travelled in, store transactions. */
+export interface ReplicationWork {
+  readonly messages: number;
+  readonly frames: number;
+  readonly writes: number;
 }
 
 /** Replication messages per peer frame at most (a frame also stays under the peer layer's byte limit). */
@@ -282,9 +291,10 @@ export class ReplicatedPartitionLog implements PartitionLog {
           for (const entry of apply.entries) target.applied.push(toStoredEntry(apply.partition, entry));
         }
         // The owner's appends leave first, so the replicas' writes overlap this one.
-        this.sendBatched(ready.earlyMessages);
+        let frames = this.sendBatched(ready.earlyMessages);
         if (byPartition.size > 0) await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
-        this.sendBatched(ready.messages);
+        frames += this.sendBatched(ready.messages);
+        this.components.onReplicationWork?.({ messages: ready.earlyMessages.length + ready.messages.length, frames, writes: byPartition.size > 0 ? 1 : 0 });
         for (const [partition, { fetched }] of installs) this.components.onSnapshotInstalled?.(partition, fetched);
         for (const { partition, applied } of byPartition.values()) {
           const last = applied.at(-1);
@@ -338,11 +348,12 @@ export class ReplicatedPartitionLog implements PartitionLog {
   }
 
   /**
-   * One peer frame per destination per Ready: `{m: [message, ...]}`. Every frame costs a yamux
+   * One peer frame per destination per Ready: `{m: [message, ...]}`; returns how many frames
+   * went out. Every frame costs a yamux
    * frame, a Noise encryption and a syscall, so sending the heartbeats and appends of all
    * partitions together is what keeps replication cheap.
    */
-  private sendBatched(messages: ReadonlyArray<{ to: string; message: unknown }>): void {
+  private sendBatched(messages: ReadonlyArray<{ to: string; message: unknown }>): number {
     const byPeer = new Map<string, unknown[]>();
     for (const { to, message } of messages) {
       let list = byPeer.get(to);
@@ -352,11 +363,14 @@ export class ReplicatedPartitionLog implements PartitionLog {
       }
       list.push(message);
     }
+    let frames = 0;
     for (const [to, list] of byPeer) {
       for (let start = 0; start < list.length; start += REPLICATION_BATCH_MAX) {
         this.components.peers.send(to, { m: list.slice(start, start + REPLICATION_BATCH_MAX) }, REPLICATION_PROTOCOL);
+        frames += 1;
       }
     }
+    return frames;
   }
 
   private settle(partition: number, stored: ReturnType<typeof toStoredEntry>): void {

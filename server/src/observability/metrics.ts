@@ -59,6 +59,21 @@ export class NodeMetrics {
     help: 'Log entries fetched from other replicas to install snapshots.',
     registers: [this.registry],
   });
+  readonly replicationMessages = new Counter({
+    name: 'ringstate_replication_messages_sent_total',
+    help: 'Replication messages (appends, answers, heartbeats, votes) this node sent to peers.',
+    registers: [this.registry],
+  });
+  readonly replicationFrames = new Counter({
+    name: 'ringstate_replication_frames_sent_total',
+    help: 'Peer frames the replication messages travelled in (one per peer per driver cycle).',
+    registers: [this.registry],
+  });
+  readonly replicationWrites = new Counter({
+    name: 'ringstate_replication_writes_total',
+    help: 'Store transactions of the replicated log (entries, hard state and applied effects together).',
+    registers: [this.registry],
+  });
   readonly epochChanges = new Counter({ name: 'ringstate_epoch_changes_total', help: 'Partition epoch changes seen by this node.', registers: [this.registry] });
   readonly ownershipChanges = new Counter({
     name: 'ringstate_ownership_changes_total',

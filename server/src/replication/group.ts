@@ -150,6 +150,8 @@ export class PartitionGroup<P> {
 
   // Output waiting for the next Ready.
   private outbox: OutboundMessage<P>[] = [];
+  /** Proposals wait for their appends until the next Ready (see propose). */
+  private appendsDue = false;
   private ownershipChanges: OwnershipChange[] = [];
   private readStates: ReadState[] = [];
   private pendingCompaction: Snapshot | null = null;
@@ -287,7 +289,9 @@ export class PartitionGroup<P> {
     this.appendLocal({ position, epoch: this.epoch, kind: 'command', payload });
     this.uncommitted.push({ position, bytes });
     this.uncommittedBytes += bytes;
-    this.broadcastAppend();
+    // The appends leave with the next Ready (nothing is sent sooner), so every proposal of
+    // this partition until then shares one append per replica.
+    this.appendsDue = true;
     return { ok: true, position, epoch: this.epoch };
   }
 
@@ -356,6 +360,7 @@ export class PartitionGroup<P> {
 
   hasReady(): boolean {
     return (
+      this.appendsDue ||
       this.outbox.length > 0 ||
       this.ownershipChanges.length > 0 ||
       this.readStates.length > 0 ||
@@ -369,6 +374,10 @@ export class PartitionGroup<P> {
 
   collectReady(): GroupReady<P> {
     assert(this.inProgress === null, 'collectReady before advance');
+    if (this.appendsDue) {
+      this.appendsDue = false;
+      if (this.role === 'leader') for (const progress of this.progress.values()) this.sendAppendsWhileUnpaused(progress);
+    }
     const hardState = this.hardState();
     const hardStateChanged = !sameHardState(hardState, this.persistedHardState);
     const unstableSnapshot = this.log.unstableSnapshotToPersist();
@@ -441,8 +450,10 @@ export class PartitionGroup<P> {
     if (done.snapshotPosition > 0) this.log.stableSnapshotTo(done.snapshotPosition);
     if (done.hardState !== null) this.persistedHardState = done.hardState;
     this.log.applied = Math.max(this.log.applied, done.appliedTo);
-    // The owner's own copy counts towards the commit quorum only once durable.
-    if (this.role === 'leader' && this.maybeCommit()) this.broadcastAppend();
+    this.log.trimCache();
+    // The owner's own copy counts towards the commit quorum only once durable. Replicas learn
+    // the new commit position from the next append, or from the notice of the next tick.
+    if (this.role === 'leader') this.maybeCommit();
   }
 
   // ---------------------------------------------------------------- timers
@@ -470,6 +481,7 @@ export class PartitionGroup<P> {
       }
     }
     if (this.nowMs >= this.heartbeatDueMs) this.broadcastHeartbeat();
+    this.sendCommitNotices();
     this.maybeChangeMembership();
     this.maybeTransferToPreferred();
   }
@@ -768,7 +780,7 @@ export class PartitionGroup<P> {
         progress.becomeProbe();
         progress.becomeReplicate();
       }
-      if (this.maybeCommit()) this.broadcastAppend();
+      this.maybeCommit();
       if (this.transfer?.target === from && progress.match === this.log.lastPosition()) this.sendTimeoutNow(from);
     }
     this.sendAppendsWhileUnpaused(progress);
@@ -838,6 +850,19 @@ export class PartitionGroup<P> {
     return true;
   }
 
+  /**
+   * Tells replicas a commit position they have not heard yet, once per tick at most: an
+   * empty append to each replica whose known commit lags. Sending one on every commit advance
+   * (etcd raft's habit) costs two messages per replica per command under load; deferring it to
+   * the tick lets several commits share one notice, and most ride on the next append anyway.
+   * Replicas apply a little later (at most a tick); the owner's acknowledgements do not wait.
+   */
+  private sendCommitNotices(): void {
+    for (const progress of this.progress.values()) {
+      if (Math.min(progress.match, this.log.committed) > progress.commitSent) this.sendAppend(progress, true);
+    }
+  }
+
   private broadcastAppend(): void {
     for (const progress of this.progress.values()) this.sendAppend(progress, true);
   }
@@ -873,6 +898,7 @@ export class PartitionGroup<P> {
     };
     this.send(progress.node, request);
     progress.sent(prevPosition + entries.length);
+    progress.commitSent = Math.max(progress.commitSent, Math.min(this.log.committed, prevPosition + entries.length));
     return true;
   }
 
@@ -909,6 +935,7 @@ export class PartitionGroup<P> {
         readmit: this.readmits(progress),
       };
       this.send(progress.node, request);
+      progress.commitSent = Math.max(progress.commitSent, request.commit);
     }
     return this.heartbeatSeq;
   }

@@ -9,10 +9,19 @@
  * Unstable entries shadow stored entries at the same positions: after a conflict the core
  * truncates by replacing the unstable suffix from an earlier offset, and the driver deletes
  * the stale stored entries when it persists the replacement.
+ *
+ * Persisted entries stay in memory (the stable cache) until they are applied, and the last one
+ * stays always: applying committed entries, answering appends and the epoch lookups of the
+ * vote rule then read memory, not the store (a read decodes the whole entry).
+ *
+ *   storage:   ... [cacheOffset ... cacheOffset + cache.length) ... | unstable
  */
 import { assert } from './assert.ts';
 import type { ReplicationStorage } from './storage.ts';
 import type { Entry, Snapshot } from './types.ts';
+
+/** Persisted entries the stable cache holds at most (a replica far behind reads the rest from storage). */
+const STABLE_CACHE_MAX = 8192;
 
 export class ReplicatedLog<P> {
   private readonly storage: ReplicationStorage<P>;
@@ -21,6 +30,9 @@ export class ReplicatedLog<P> {
   private unstableSnapshot: Snapshot | null = null;
   private unstableOffset: number;
   private unstableEntries: Entry<P>[] = [];
+  /** Stored entries from cacheOffset on, contiguous; empty when nothing is cached. */
+  private cache: Entry<P>[] = [];
+  private cacheOffset = 0;
   /** Highest position known to be committed. */
   committed: number;
   /** Highest position handed to the application (confirmed by `advance()`). */
@@ -76,6 +88,8 @@ export class ReplicatedLog<P> {
     }
     const first = this.storage.firstPosition(this.partition);
     if (position < first - 1 || position > this.storage.lastPosition(this.partition)) return undefined;
+    const cached = this.cache[position - this.cacheOffset];
+    if (cached !== undefined && position >= this.cacheOffset) return cached.epoch;
     return this.storage.epochAt(this.partition, position);
   }
 
@@ -100,7 +114,7 @@ export class ReplicatedLog<P> {
     const result: Entry<P>[] = [];
     if (from < this.unstableOffset) {
       const storedEnd = Math.min(end, this.unstableOffset);
-      for (const entry of this.storage.entries(this.partition, from, storedEnd)) result.push(entry);
+      this.readStable(from, storedEnd, result);
       assert(result.length === storedEnd - from, `partition ${this.partition}: storage returned a gap`);
     }
     for (let position = Math.max(from, this.unstableOffset); position < end; position += 1) {
@@ -109,6 +123,38 @@ export class ReplicatedLog<P> {
       result.push(entry);
     }
     return limitBytes(result, bytesMax, this.entryBytes);
+  }
+
+  /** Appends the stored entries [from, to) to `out`: the cached part from memory, the rest from storage. */
+  private readStable(from: number, to: number, out: Entry<P>[]): void {
+    const cacheEnd = this.cacheOffset + this.cache.length;
+    const cachedFrom = Math.max(from, this.cacheOffset);
+    const cachedTo = Math.min(to, cacheEnd);
+    if (cachedFrom >= cachedTo) {
+      for (const entry of this.storage.entries(this.partition, from, to)) out.push(entry);
+      return;
+    }
+    if (from < cachedFrom) for (const entry of this.storage.entries(this.partition, from, cachedFrom)) out.push(entry);
+    for (let position = cachedFrom; position < cachedTo; position += 1) out.push(this.cache[position - this.cacheOffset] as Entry<P>);
+    if (cachedTo < to) for (const entry of this.storage.entries(this.partition, cachedTo, to)) out.push(entry);
+  }
+
+  /** Drops cached entries up to the applied position, keeping the last one (see the header). */
+  trimCache(): void {
+    const drop = Math.min(this.applied, this.cacheOffset + this.cache.length - 2) - this.cacheOffset + 1;
+    if (drop <= 0) return;
+    this.cache = this.cache.slice(drop);
+    this.cacheOffset += drop;
+  }
+
+  /** Forgets cached entries from `position` on (they are being replaced). */
+  private truncateCache(position: number): void {
+    if (position < this.cacheOffset) {
+      this.cache = [];
+      this.cacheOffset = 0;
+    } else if (position < this.cacheOffset + this.cache.length) {
+      this.cache = this.cache.slice(0, position - this.cacheOffset);
+    }
   }
 
   /**
@@ -145,6 +191,7 @@ export class ReplicatedLog<P> {
       for (const entry of entries) this.unstableEntries.push(entry);
     } else if (after <= this.unstableOffset) {
       // Replaces stored entries from `after` on; the driver deletes them on persist.
+      this.truncateCache(after);
       this.unstableOffset = after;
       this.unstableEntries = [...entries];
     } else {
@@ -165,6 +212,7 @@ export class ReplicatedLog<P> {
     this.unstableSnapshot = snapshot;
     this.unstableOffset = snapshot.position + 1;
     this.unstableEntries = [];
+    this.truncateCache(0);
     this.committed = snapshot.position;
   }
 
@@ -202,8 +250,15 @@ export class ReplicatedLog<P> {
     // A newer conflicting suffix replaced the persisted entries meanwhile; it is persisted
     // (over them) by the next Ready.
     if (entry === undefined || entry.epoch !== epoch) return;
-    this.unstableEntries = this.unstableEntries.slice(position + 1 - this.unstableOffset);
+    const persisted = position + 1 - this.unstableOffset;
+    // Cache only while contiguous and bounded; a gap leaves the newer entries to storage.
+    if (this.cache.length === 0) this.cacheOffset = this.unstableOffset;
+    if (this.cacheOffset + this.cache.length === this.unstableOffset && this.cache.length < STABLE_CACHE_MAX) {
+      for (let index = 0; index < persisted; index += 1) this.cache.push(this.unstableEntries[index] as Entry<P>);
+    }
+    this.unstableEntries = this.unstableEntries.slice(persisted);
     this.unstableOffset = position + 1;
+    this.trimCache();
   }
 
   stableSnapshotTo(position: number): void {

@@ -27,6 +27,11 @@ export class PeerProgress {
   snapshotSentMs = 0;
   /** When the replica last answered in the current epoch (check-quorum, liveness). */
   lastHeardMs: number;
+  /**
+   * Highest commit position sent to the replica within what the same message let it match
+   * (see Group.sendCommitNotices).
+   */
+  commitSent = 0;
   /** Highest heartbeat sequence number the replica echoed (read confirmation). */
   ackedSeq = 0;
   /** The replica's amnesia episode id as last reported; 0 when it votes. */

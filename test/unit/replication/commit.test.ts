@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReplicationNode } from '../../../server/src/replication/index.ts';
 import { MemoryStorage } from '../../../server/src/simulation/memory-storage.ts';
-import { forceCampaign, Harness, loneNode, type InFlight, type Payload } from './harness.ts';
+import { forceCampaign, Harness, inFlightOfType, loneNode, type InFlight, type Payload } from './harness.ts';
 
 /** Delivers in-flight messages one at a time, skipping (dropping) those `drop` selects. */
 function deliverExcept(h: Harness, drop: (item: InFlight) => boolean): void {
@@ -31,6 +31,59 @@ describe('commit', () => {
     expect(h.status(leader).commit).toBeGreaterThanOrEqual(position);
     expect(h.committedPayloads(leader)).toEqual(['x']);
     expect(h.status(b).lastPosition).toBeGreaterThanOrEqual(position);
+  });
+
+  it('commit - proposals made before the next Ready share one append per replica', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    h.advance(3000);
+    const leader = h.readyLeader() as string;
+    for (let index = 0; index < 5; index += 1) expect(h.core(leader).propose(0, `x${index}`).ok).toBe(true);
+    h.process(leader);
+    for (const follower of ['a', 'b', 'c'].filter((id) => id !== leader)) {
+      const appends = inFlightOfType(h, 'append', { from: leader, to: follower });
+      expect(appends).toHaveLength(1);
+      expect(appends[0]?.message.type === 'append' && appends[0].message.entries.length).toBe(5);
+    }
+    h.deliverAll();
+    h.advance(100);
+    for (const id of ['a', 'b', 'c']) expect(h.committedPayloads(id)).toEqual(['x0', 'x1', 'x2', 'x3', 'x4']);
+  });
+
+  it('commit - replicas hear of new commits at the next tick, one notice for several commits', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    h.advance(3000);
+    const leader = h.readyLeader() as string;
+    const followers = ['a', 'b', 'c'].filter((id) => id !== leader);
+    for (const payload of ['x', 'y', 'z']) {
+      h.core(leader).propose(0, payload);
+      h.process(leader);
+      h.deliverAll();
+    }
+    const committed = h.status(leader).commit;
+    expect(h.committedPayloads(leader)).toEqual(['x', 'y', 'z']);
+    // Committing sent nothing: the replicas only know what the appends carried.
+    expect(h.inFlight).toHaveLength(0);
+    for (const id of followers) expect(h.status(id).commit).toBeLessThan(committed);
+    h.nowMs += 10;
+    h.core(leader).tick(h.nowMs);
+    h.process(leader);
+    for (const id of followers) {
+      const notices = inFlightOfType(h, 'append', { from: leader, to: id });
+      expect(notices).toHaveLength(1);
+      expect(notices[0]?.message.type === 'append' && notices[0].message.entries.length).toBe(0);
+    }
+    h.deliverAll();
+    for (const id of followers) {
+      expect(h.status(id).commit).toBe(committed);
+      expect(h.committedPayloads(id)).toEqual(['x', 'y', 'z']);
+    }
+    // Nothing new to tell: the next tick sends no notice.
+    h.nowMs += 10;
+    h.core(leader).tick(h.nowMs);
+    h.process(leader);
+    expect(inFlightOfType(h, 'append')).toHaveLength(0);
   });
 
   it("commit - the owner's own copy counts only once its Ready was persisted", () => {

@@ -1,8 +1,58 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../../server/src/replication/index.ts';
+import { ReplicatedLog } from '../../../server/src/replication/log.ts';
+import { MemoryStorage } from '../../../server/src/simulation/memory-storage.ts';
 import { Harness, loneNode, type Payload } from './harness.ts';
 
+/** A MemoryStorage that counts the reads of stored entries. */
+function countingStorage(): { storage: MemoryStorage<Payload>; reads: { entries: number; epochAt: number } } {
+  const storage = new MemoryStorage<Payload>();
+  const reads = { entries: 0, epochAt: 0 };
+  const entries = storage.entries.bind(storage);
+  const epochAt = storage.epochAt.bind(storage);
+  storage.entries = (partition, from, to) => {
+    reads.entries += 1;
+    return entries(partition, from, to);
+  };
+  storage.epochAt = (partition, position) => {
+    reads.epochAt += 1;
+    return epochAt(partition, position);
+  };
+  return { storage, reads };
+}
+
+const command = (position: number, payload: string): Entry<Payload> => ({ position, epoch: 1, kind: 'command', payload });
+
 describe('log', () => {
+  it('log - persisted entries are read from memory until applied, and truncation drops them', () => {
+    const { storage, reads } = countingStorage();
+    const log = new ReplicatedLog<Payload>(storage, 0, (entry) => (entry.kind === 'command' ? entry.payload.length : 0));
+    log.append([command(1, 'a'), command(2, 'b'), command(3, 'c')]);
+    storage.write({ partition: 0, entries: log.unstableEntriesToPersist() });
+    storage.sync();
+    log.stableTo(3, 1);
+    log.commitTo(3);
+    expect(log.entries(1, 4, 100, 1000)?.map((entry) => entry.kind === 'command' && entry.payload)).toEqual(['a', 'b', 'c']);
+    expect(log.lastEpoch()).toBe(1);
+    expect(reads).toEqual({ entries: 0, epochAt: 0 });
+    // Applied entries leave memory (the last one stays for the epoch lookups).
+    log.applied = 3;
+    log.trimCache();
+    expect(log.entries(1, 4, 100, 1000)).toHaveLength(3);
+    expect(reads.entries).toBe(1);
+    expect(log.epochAt(3)).toBe(1);
+    expect(reads.epochAt).toBe(0);
+    // A conflicting suffix replaces cached entries: reads must not see the stale ones.
+    log.append([command(4, 'd'), command(5, 'e')]);
+    storage.write({ partition: 0, entries: log.unstableEntriesToPersist() });
+    storage.sync();
+    log.stableTo(5, 1);
+    log.append([{ position: 5, epoch: 2, kind: 'command', payload: 'E' }]);
+    expect(log.entries(4, 6, 100, 1000)?.map((entry) => entry.kind === 'command' && entry.payload)).toEqual(['d', 'E']);
+    expect(log.epochAt(5)).toBe(2);
+  });
+
+
   it("log - a follower's conflicting uncommitted suffix is truncated and replaced by the owner's", () => {
     const h = new Harness(['a', 'b', 'c']);
     h.waitForLeader();

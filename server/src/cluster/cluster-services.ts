@@ -46,6 +46,7 @@ import type { OwnershipChange } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, type PeerNetwork } from './peer/index.ts';
 import { ReplicatedPartitionLog, type ReplicatedLogComponents } from './replicated-partition-log.ts';
+import { StallDiscountingClock } from './stall-discounting-clock.ts';
 import { encodeRingRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from './ring-membership.ts';
 import { SNAPSHOT_PROTOCOL } from './snapshot-transfer.ts';
 
@@ -63,6 +64,10 @@ export class MembershipRefusedError extends RingstateError {
     super('MEMBERSHIP_REFUSED', message);
   }
 }
+
+/** A stall of the event loop counts for at most this much on the failure timers' clock. */
+const STALL_STEP_MAX_MS = 50;
+const STALL_LOG_INTERVAL_MS = 10_000;
 
 export type ClusterHooks = Pick<ReplicatedLogComponents, 'onOwnershipChange' | 'onSnapshotInstalled' | 'onReplicationWork'>;
 
@@ -89,6 +94,20 @@ export class ClusterServices {
     // peers is joining an existing cluster and must never found one of its own.
     this.founders = this.settings.members.length > 0 ? this.settings.members : this.settings.bootstrap.length > 0 ? [] : [config.nodeId];
     const members = this.founders.length > 0 ? this.founders : [config.nodeId];
+    // Shared by the peer layer and the replication driver: whichever reads first after a
+    // stall discounts it (see stall-discounting-clock.ts).
+    const stallLog = logger.child({ layer: 'cluster' });
+    let stallLoggedAtMs = Number.NEGATIVE_INFINITY;
+    const clock = new StallDiscountingClock({
+      wall: () => performance.timeOrigin + performance.now(),
+      stepMaxMs: Math.max(STALL_STEP_MAX_MS, this.settings.tickIntervalMs),
+      onStall: (stalledMs) => {
+        if (stalledMs < this.settings.electionTimeoutMinMs / 2 || Date.now() - stallLoggedAtMs < STALL_LOG_INTERVAL_MS) return;
+        stallLoggedAtMs = Date.now();
+        stallLog.warn({ stalledMs: Math.round(stalledMs) }, 'event loop stalled; failure timers did not count the stall');
+      },
+    });
+    const now = () => clock.now();
     this.peers = createPeerNetwork(
       {
         nodeId: config.nodeId,
@@ -100,7 +119,7 @@ export class ClusterServices {
         failureTimeoutMs: this.settings.failureTimeoutMs,
         protocols: [REPLICATION_PROTOCOL, FORWARD_PROTOCOL, CLUSTER_INFO_PROTOCOL, RING_PROTOCOL, SNAPSHOT_PROTOCOL],
       },
-      { logger: logger.child({ layer: 'peer' }) },
+      { logger: logger.child({ layer: 'peer' }), clock: now },
     );
     this.log = new ReplicatedPartitionLog(
       {
@@ -118,7 +137,7 @@ export class ClusterServices {
         store,
         peers: this.peers,
         logger: logger.child({ layer: 'replication' }),
-        nowMs: () => performance.timeOrigin + performance.now(),
+        nowMs: now,
         random: Math.random,
         ...hooks,
       },

@@ -224,7 +224,7 @@ export class GameNode {
         const position = this.store.lastPosition(partition);
         return { partition, replicas: [this.config.nodeId], role: 'leader', epoch: 1, leader: this.config.nodeId, ready: true, commit: position, applied: position, lastPosition: position, voters: [this.config.nodeId], learners: [], lag: 0 };
       });
-      return { nodeId: this.config.nodeId, ringVersion: 0, ring: { generation: 0, members: [this.config.nodeId] }, leaving: false, members: [{ nodeId: this.config.nodeId, address: `${this.config.host}:${this.boundPort}`, alive: true, self: true }], partitions };
+      return { nodeId: this.config.nodeId, ringVersion: 0, ring: { generation: 0, members: [this.config.nodeId], clusterId: '' }, leaving: false, members: [{ nodeId: this.config.nodeId, address: `${this.config.host}:${this.boundPort}`, alive: true, self: true }], partitions };
     }
     const partitions = Array.from({ length: this.config.partitionCount }, (_, partition) => {
       const status = cluster.log.status(partition);
@@ -244,8 +244,8 @@ export class GameNode {
       };
     });
     const members = cluster.peers.members().map((member) => ({ nodeId: member.nodeId, address: member.address, alive: member.alive, self: member.self }));
-    const { generation, members: ringMembers } = cluster.membership.record;
-    return { nodeId: this.config.nodeId, ringVersion: cluster.ring.version, ring: { generation, members: ringMembers }, leaving: cluster.isLeaving, members, partitions };
+    const { generation, members: ringMembers, clusterId } = cluster.membership.record;
+    return { nodeId: this.config.nodeId, ringVersion: cluster.ring.version, ring: { generation, members: ringMembers, clusterId }, leaving: cluster.isLeaving, members, partitions };
   }
 
   private updatePartitionGauges(): void {

@@ -201,7 +201,7 @@ export class ClusterServices {
       const candidates = this.aliveRingMembers();
       const target = candidates[Math.floor(Math.random() * candidates.length)];
       if (target !== undefined) {
-        const answer = await this.peers.request(target, RING_PROTOCOL, { op: 'join' }, 2_000).catch(() => undefined);
+        const answer = await this.peers.request(target, RING_PROTOCOL, this.membership.joinRequest(), 2_000).catch(() => undefined);
         const record = parseRingRecord(answer);
         if (record !== undefined) this.membership.offer(record, target);
       }

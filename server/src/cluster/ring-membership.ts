@@ -1,7 +1,7 @@
 /**
  * Ring membership: which nodes the partition ring is computed over, agreed by gossip.
  *
- * The membership is one small record, `{generation, members}`. A change (a node joins, leaves,
+ * The membership is one small record, `{generation, members, clusterId}`. A change (a node joins, leaves,
  * or an operator removes a dead one) is made by whichever node receives it: it writes the
  * record with generation + 1, persists it, and pushes it to every live peer. Every node adopts
  * a record that is newer than its own (higher generation; on a tie, the higher ring version,
@@ -19,11 +19,20 @@
  * up as a learner before it votes. So nodes that briefly disagree about the ring cannot break
  * S1-S3; they only move partitions a little later.
  *
+ * The cluster id names the cluster a record belongs to: the founders derive it from the
+ * founding member list (so they agree without talking), every later record keeps it, and a
+ * node that holds a record ignores records, and refuses joins, of another cluster. Without it,
+ * two separately founded clusters that can reach each other (same cluster key) would merge
+ * their rings: the higher generation would win everywhere.
+ *
  * Wire (protocol /ringstate/ring/1.0.0, msgpack maps):
- *   push     {g, m}                  one-way: "here is my record"
- *   request  {op: 'join'}            -> {g, m}   add the requesting node
- *   request  {op: 'get'}             -> {g, m}
+ *   push     {g, m, c}                  one-way: "here is my record"
+ *   request  {op: 'join', c?}           -> {g, m, c}   add the requesting node (c: the
+ *                                          cluster the requester belongs to, if it knows one)
+ *                                       -> {error}     when c names another cluster
+ *   request  {op: 'get'}                -> {g, m, c}
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LogStore } from '../log/index.ts';
 import { PartitionRing, ringVersion } from '../ring/index.ts';
@@ -33,10 +42,19 @@ export const RING_PROTOCOL = '/ringstate/ring/1.0.0';
 const META_KEY = 'ringMembership';
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const MEMBERS_MAX = 256;
+const CLUSTER_ID = /^[0-9a-f]{16}$/;
+const FOREIGN_WARN_INTERVAL_MS = 10_000;
 
 export interface RingRecord {
   readonly generation: number;
   readonly members: readonly string[];
+  /** The cluster this record belongs to ('' only in a node's provisional record). */
+  readonly clusterId: string;
+}
+
+/** The id of a cluster founded with these members (the same on every founder). */
+export function foundingClusterId(members: readonly string[]): string {
+  return createHash('sha256').update(`ringstate/cluster/${[...members].sort().join(',')}`).digest('hex').slice(0, 16);
 }
 
 /** True when `candidate` should replace `current` (see the header). */
@@ -48,16 +66,17 @@ export function isNewerRecord(candidate: RingRecord, current: RingRecord): boole
 /** A record from the wire or the disk, or undefined when malformed. */
 export function parseRingRecord(value: unknown): RingRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { g, m } = value as { g?: unknown; m?: unknown };
+  const { g, m, c } = value as { g?: unknown; m?: unknown; c?: unknown };
   if (typeof g !== 'number' || !Number.isInteger(g) || g < 0) return undefined;
+  if (typeof c !== 'string' || !CLUSTER_ID.test(c)) return undefined;
   if (!Array.isArray(m) || m.length === 0 || m.length > MEMBERS_MAX) return undefined;
   if (!m.every((member): member is string => typeof member === 'string' && NODE_ID.test(member))) return undefined;
   if (new Set(m).size !== m.length) return undefined;
-  return { generation: g, members: [...m].sort() };
+  return { generation: g, members: [...m].sort(), clusterId: c };
 }
 
-export function encodeRingRecord(record: RingRecord): { g: number; m: string[] } {
-  return { g: record.generation, m: [...record.members] };
+export function encodeRingRecord(record: RingRecord): { g: number; m: string[]; c: string } {
+  return { g: record.generation, m: [...record.members], c: record.clusterId };
 }
 
 export interface RingMembershipInit {
@@ -85,15 +104,18 @@ export class RingMembership {
   private currentRing: PartitionRing;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly unsubscribe: Array<() => void> = [];
+  private foreignWarnedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly init: RingMembershipInit,
     private readonly components: RingMembershipComponents,
   ) {
-    const stored = parseRingRecord(components.store.readMeta(META_KEY));
+    const saved = components.store.readMeta(META_KEY);
+    const stored = parseRingRecord(saved);
+    if (saved !== undefined && stored === undefined) components.logger.warn({ saved }, 'ignored an unreadable stored ring record; the ring is learned again');
     this.known = stored !== undefined;
     // Provisional for a node that has no record yet: generation -1 loses to any real record.
-    this.current = stored ?? { generation: -1, members: [...init.configuredMembers].sort() };
+    this.current = stored ?? { generation: -1, members: [...init.configuredMembers].sort(), clusterId: '' };
     this.currentRing = this.ringOf(this.current);
   }
 
@@ -117,7 +139,8 @@ export class RingMembership {
   /** Founding, or a node that has state from before ring records existed: the configured members are generation 0. */
   adoptConfigured(): void {
     if (this.known) return;
-    this.adopt({ generation: 0, members: [...this.init.configuredMembers].sort() }, 'configured');
+    const members = [...this.init.configuredMembers].sort();
+    this.adopt({ generation: 0, members, clusterId: foundingClusterId(members) }, 'configured');
   }
 
   start(): void {
@@ -146,8 +169,16 @@ export class RingMembership {
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
-  /** Adopts `record` if it is newer than ours; a peer holding an older record gets ours back. */
+  /**
+   * Adopts `record` if it is newer than ours; a peer holding an older record gets ours back.
+   * A node without a record adopts the first one offered; after that, records of another
+   * cluster are ignored.
+   */
   offer(record: RingRecord, from?: string): boolean {
+    if (this.known && record.clusterId !== this.current.clusterId) {
+      this.warnForeign(from, record.clusterId);
+      return false;
+    }
     if (!this.known || isNewerRecord(record, this.current)) {
       this.adopt(record, from === undefined ? 'learned' : `from ${from}`);
       return true;
@@ -158,7 +189,7 @@ export class RingMembership {
 
   /** Applies a change here (generation + 1) and pushes it to every live peer. */
   change(members: readonly string[], reason: string): RingRecord {
-    const record = { generation: this.current.generation + 1, members: [...new Set(members)].sort() };
+    const record = { generation: this.current.generation + 1, members: [...new Set(members)].sort(), clusterId: this.current.clusterId };
     this.adopt(record, reason);
     this.broadcast();
     return record;
@@ -170,8 +201,17 @@ export class RingMembership {
     }
   }
 
+  /** The join request this node sends: it names its cluster once it knows one. */
+  joinRequest(): { op: 'join'; c?: string } {
+    return this.known ? { op: 'join', c: this.current.clusterId } : { op: 'join' };
+  }
+
   private answer(payload: unknown, from: string): unknown {
-    const op = (payload as { op?: unknown } | null)?.op;
+    const { op, c } = (payload ?? {}) as { op?: unknown; c?: unknown };
+    if (op === 'join' && this.known && c !== undefined && c !== this.current.clusterId) {
+      this.warnForeign(from, c);
+      return { error: 'the requester belongs to another cluster' };
+    }
     if (op === 'join' && this.known && !this.current.members.includes(from)) {
       if (!NODE_ID.test(from)) return { error: 'bad node id' };
       this.change([...this.current.members, from], `join of ${from}`);
@@ -199,6 +239,16 @@ export class RingMembership {
       'ring membership changed',
     );
     this.components.onChange(this.currentRing, record);
+  }
+
+  private warnForeign(from: string | undefined, clusterId: unknown): void {
+    const now = Date.now();
+    if (now - this.foreignWarnedAtMs < FOREIGN_WARN_INTERVAL_MS) return;
+    this.foreignWarnedAtMs = now;
+    this.components.logger.warn(
+      { from, theirClusterId: clusterId, clusterId: this.current.clusterId },
+      'ignored the ring of another cluster (same cluster key, different founding); check the members and bootstrap settings',
+    );
   }
 
   private ringOf(record: RingRecord): PartitionRing {

@@ -10,7 +10,7 @@
  * `replicas` is the ring's replica set (preferred owner first); `lag` is the owner's commit
  * minus this replica's applied position, as far as this node knows.
  *
- * `ring` is the agreed ring membership {generation, members} and `leaving` is true while this
+ * `ring` is the agreed ring membership {generation, members, clusterId} and `leaving` is true while this
  * node moves its replicas away before stopping.
  *
  * POST /v1/admin/leave [{"force": true}] takes this node out of the ring (202 at once); it moves
@@ -52,7 +52,7 @@ export interface PartitionRow {
 export interface ClusterView {
   readonly nodeId: string;
   readonly ringVersion: number;
-  readonly ring: { readonly generation: number; readonly members: readonly string[] };
+  readonly ring: { readonly generation: number; readonly members: readonly string[]; readonly clusterId: string };
   readonly leaving: boolean;
   readonly members: readonly MemberRow[];
   readonly partitions: readonly PartitionRow[];

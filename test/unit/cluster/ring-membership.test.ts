@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { isNewerRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from '../../../server/src/cluster/ring-membership.ts';
+import { foundingClusterId, isNewerRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from '../../../server/src/cluster/ring-membership.ts';
+
+const C = '0123456789abcdef';
 import type { MemberInfo, PeerNetwork, PeerNetworkEvents, RequestHandler } from '../../../server/src/cluster/peer/index.ts';
 import type { LogStore } from '../../../server/src/log/index.ts';
 import { ringVersion } from '../../../server/src/ring/index.ts';
@@ -61,20 +63,21 @@ function node(bus: Bus, self: string, all: readonly string[], configured: readon
 
 describe('ring membership - records', () => {
   it('ring membership - a higher generation wins; a tie is broken by ring version the same way on every node', () => {
-    const a = { generation: 3, members: ['n1', 'n2'] };
-    const b = { generation: 3, members: ['n1', 'n3'] };
-    expect(isNewerRecord({ generation: 4, members: ['n1'] }, a)).toBe(true);
-    expect(isNewerRecord(a, { generation: 4, members: ['n1'] })).toBe(false);
+    const a = { generation: 3, members: ['n1', 'n2'], clusterId: C };
+    const b = { generation: 3, members: ['n1', 'n3'], clusterId: C };
+    expect(isNewerRecord({ generation: 4, members: ['n1'], clusterId: C }, a)).toBe(true);
+    expect(isNewerRecord(a, { generation: 4, members: ['n1'], clusterId: C })).toBe(false);
     expect(isNewerRecord(a, b)).toBe(ringVersion(a.members) > ringVersion(b.members));
     expect(isNewerRecord(a, b)).toBe(!isNewerRecord(b, a));
     expect(isNewerRecord(a, a)).toBe(false);
   });
 
   it('ring membership - malformed records are refused', () => {
-    expect(parseRingRecord({ g: 1, m: ['b', 'a'] })).toEqual({ generation: 1, members: ['a', 'b'] });
-    for (const bad of [null, 'x', {}, { g: -1, m: ['a'] }, { g: 1.5, m: ['a'] }, { g: 1, m: [] }, { g: 1, m: ['a', 'a'] }, { g: 1, m: ['a b'] }, { g: 1, m: [7] }, { g: 1, m: Array.from({ length: 300 }, (_, n) => `n${n}`) }]) {
-      expect(parseRingRecord(bad)).toBeUndefined();
-    }
+    expect(parseRingRecord({ g: 1, m: ['b', 'a'], c: C })).toEqual({ generation: 1, members: ['a', 'b'], clusterId: C });
+    const bad = [null, 'x', {}, { g: -1, m: ['a'] }, { g: 1.5, m: ['a'] }, { g: 1, m: [] }, { g: 1, m: ['a', 'a'] }, { g: 1, m: ['a b'] }, { g: 1, m: [7] }, { g: 1, m: Array.from({ length: 300 }, (_, n) => `n${n}`) }];
+    for (const record of bad) expect(parseRingRecord(record === null || typeof record !== 'object' ? record : { ...record, c: C })).toBeUndefined();
+    // The cluster id is required and must look like one.
+    for (const c of [undefined, '', 'XYZ', 7, `${C}00`]) expect(parseRingRecord({ g: 1, m: ['a'], c })).toBeUndefined();
   });
 });
 
@@ -109,9 +112,9 @@ describe('ring membership - agreement', () => {
     expect(n4.membership.isKnown).toBe(false);
     expect(n4.membership.record.generation).toBe(-1);
     // An older record than ours is answered with ours; n4 holds none yet, so it adopts anything.
-    expect(n4.membership.offer({ generation: 0, members: ['n1', 'n2'] }, 'n1')).toBe(true);
+    expect(n4.membership.offer({ generation: 0, members: ['n1', 'n2'], clusterId: C }, 'n1')).toBe(true);
     expect(n4.membership.includes('n4')).toBe(false);
-    expect(n4.store.saved.get('ringMembership')).toEqual({ g: 0, m: ['n1', 'n2'] });
+    expect(n4.store.saved.get('ringMembership')).toEqual({ g: 0, m: ['n1', 'n2'], c: C });
   });
 
   it('ring membership - a join request adds the requester, and the record survives a restart', async () => {
@@ -121,25 +124,53 @@ describe('ring membership - agreement', () => {
     const n2 = node(bus, 'n2', all, ['n1', 'n2']);
     n1.membership.adoptConfigured();
     n2.membership.adoptConfigured();
+    const clusterId = foundingClusterId(['n2', 'n1']);
     const answer = parseRingRecord(await bus.peers('n3', all).request('n1', RING_PROTOCOL, { op: 'join' }, 1000));
-    expect(answer).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'] });
+    expect(answer).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId });
     bus.deliver();
-    expect(n2.membership.record).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'] });
+    expect(n2.membership.record).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId });
     expect(n2.changes.at(-1)?.members).toEqual(['n1', 'n2', 'n3']);
     // A second join by the same node changes nothing.
     await bus.peers('n3', all).request('n2', RING_PROTOCOL, { op: 'join' }, 1000);
     expect(n2.membership.record.generation).toBe(1);
     const restarted = node(new Bus(), 'n2', all, ['n1', 'n2'], n2.store);
     expect(restarted.membership.isKnown).toBe(true);
-    expect(restarted.membership.record).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'] });
+    expect(restarted.membership.record).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId });
   });
 
   it('ring membership - a malformed push is dropped and changes nothing', () => {
     const bus = new Bus();
     const n1 = node(bus, 'n1', ['n1', 'n2'], ['n1', 'n2']);
     n1.membership.adoptConfigured();
-    bus.peers('n2', ['n1', 'n2']).send('n1', { g: 99, m: ['bad id!'] }, RING_PROTOCOL);
+    bus.peers('n2', ['n1', 'n2']).send('n1', { g: 99, m: ['bad id!'], c: C }, RING_PROTOCOL);
     bus.deliver();
-    expect(n1.membership.record).toEqual({ generation: 0, members: ['n1', 'n2'] });
+    expect(n1.membership.record).toEqual({ generation: 0, members: ['n1', 'n2'], clusterId: foundingClusterId(['n1', 'n2']) });
+  });
+
+  it('ring membership - records and joins of another cluster are ignored, whatever their generation', async () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'x1'];
+    const n1 = node(bus, 'n1', all, ['n1', 'n2']);
+    n1.membership.adoptConfigured();
+    const ours = n1.membership.record;
+    // A separately founded cluster (same cluster key) that n1 can reach.
+    const x1 = node(bus, 'x1', all, ['x1']);
+    x1.membership.adoptConfigured();
+    expect(x1.membership.record.clusterId).not.toBe(ours.clusterId);
+    x1.membership.change(['x1', 'x2'], 'test');
+    x1.membership.change(['x1', 'x2', 'x3'], 'test');
+    bus.peers('x1', all).send('n1', { g: 50, m: ['x1'], c: x1.membership.record.clusterId }, RING_PROTOCOL);
+    bus.deliver();
+    expect(n1.membership.record).toEqual(ours);
+    // A node of the other cluster asking to join is refused; a node without a cluster is not.
+    expect(x1.membership.joinRequest()).toEqual({ op: 'join', c: x1.membership.record.clusterId });
+    const refused = await bus.peers('x1', all).request('n1', RING_PROTOCOL, x1.membership.joinRequest(), 1000);
+    expect(parseRingRecord(refused)).toBeUndefined();
+    expect(n1.membership.includes('x1')).toBe(false);
+    const fresh = node(new Bus(), 'x1', all, ['x1']);
+    expect(fresh.membership.joinRequest()).toEqual({ op: 'join' });
+    const admitted = parseRingRecord(await bus.peers('x1', all).request('n1', RING_PROTOCOL, fresh.membership.joinRequest(), 1000));
+    expect(admitted?.members).toEqual(['n1', 'n2', 'x1']);
+    expect(admitted?.clusterId).toBe(ours.clusterId);
   });
 });

@@ -65,8 +65,10 @@ export class MembershipRefusedError extends RingstateError {
   }
 }
 
-/** A stall of the event loop counts for at most this much on the failure timers' clock. */
+/** A stall of the event loop counts for at most this much on the failure timers' clock... */
 const STALL_STEP_MAX_MS = 50;
+/** ...which reads itself this often, so a longer gap between readings is a stall. */
+const STALL_SAMPLE_MS = 20;
 const STALL_LOG_INTERVAL_MS = 10_000;
 
 export type ClusterHooks = Pick<ReplicatedLogComponents, 'onOwnershipChange' | 'onSnapshotInstalled' | 'onReplicationWork'>;
@@ -80,6 +82,8 @@ export class ClusterServices {
   private leaving: Promise<void> | undefined;
   /** The founding members from the config (empty for a node that can only join). */
   private readonly founders: readonly string[];
+  /** The failure timers' clock (see stall-discounting-clock.ts). */
+  private readonly clock: StallDiscountingClock;
   /** This node's client side (advertised host, load), merged into cluster-info answers. */
   clientInfo: () => Promise<object> | object = () => ({});
 
@@ -98,15 +102,16 @@ export class ClusterServices {
     // stall discounts it (see stall-discounting-clock.ts).
     const stallLog = logger.child({ layer: 'cluster' });
     let stallLoggedAtMs = Number.NEGATIVE_INFINITY;
-    const clock = new StallDiscountingClock({
+    this.clock = new StallDiscountingClock({
       wall: () => performance.timeOrigin + performance.now(),
-      stepMaxMs: Math.max(STALL_STEP_MAX_MS, this.settings.tickIntervalMs),
+      stepMaxMs: STALL_STEP_MAX_MS,
       onStall: (stalledMs) => {
         if (stalledMs < this.settings.electionTimeoutMinMs / 2 || Date.now() - stallLoggedAtMs < STALL_LOG_INTERVAL_MS) return;
         stallLoggedAtMs = Date.now();
         stallLog.warn({ stalledMs: Math.round(stalledMs) }, 'event loop stalled; failure timers did not count the stall');
       },
     });
+    const clock = this.clock;
     const now = () => clock.now();
     this.peers = createPeerNetwork(
       {
@@ -160,6 +165,7 @@ export class ClusterServices {
 
   /** Starts the peer network, decides about founding, and starts replicating. */
   async start(): Promise<void> {
+    this.clock.start(STALL_SAMPLE_MS);
     this.peers.handle(CLUSTER_INFO_PROTOCOL, async (payload) => ({
       ...(await this.clientInfo()),
       hasState: this.hasState(),
@@ -197,6 +203,7 @@ export class ClusterServices {
   async join(): Promise<void> {
     const self = this.config.nodeId;
     this.logger.info({ members: this.ring.members }, 'not a ring member: joining');
+    let refusalLogged = false;
     while (!this.stopped && this.leaving === undefined && !this.membership.includes(self)) {
       const candidates = this.aliveRingMembers();
       const target = candidates[Math.floor(Math.random() * candidates.length)];
@@ -204,6 +211,11 @@ export class ClusterServices {
         const answer = await this.peers.request(target, RING_PROTOCOL, this.membership.joinRequest(), 2_000).catch(() => undefined);
         const record = parseRingRecord(answer);
         if (record !== undefined) this.membership.offer(record, target);
+        const refusal = (answer as { error?: unknown } | undefined)?.error;
+        if (typeof refusal === 'string' && !refusalLogged) {
+          refusalLogged = true;
+          this.logger.warn({ target, refusal }, 'join refused; retrying with other members');
+        }
       }
       if (!this.membership.includes(self)) await sleep(MEMBERSHIP_RETRY_MS);
     }
@@ -323,6 +335,7 @@ export class ClusterServices {
     this.membership.stop();
     await this.log.stop();
     await this.peers.stop();
+    this.clock.stop();
   }
 
   /** Serves commands forwarded by other nodes with this node's runtime. */

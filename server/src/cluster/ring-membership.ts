@@ -23,7 +23,9 @@
  * founding member list (so they agree without talking), every later record keeps it, and a
  * node that holds a record ignores records, and refuses joins, of another cluster. Without it,
  * two separately founded clusters that can reach each other (same cluster key) would merge
- * their rings: the higher generation would win everywhere.
+ * their rings: the higher generation would win everywhere. A record written before cluster
+ * ids existed has none (''); it is compatible with any record, and takes an id only by being
+ * replaced with a newer record that has one, so such a cluster stays unprotected until then.
  *
  * Wire (protocol /ringstate/ring/1.0.0, msgpack maps):
  *   push     {g, m, c}                  one-way: "here is my record"
@@ -48,7 +50,7 @@ const FOREIGN_WARN_INTERVAL_MS = 10_000;
 export interface RingRecord {
   readonly generation: number;
   readonly members: readonly string[];
-  /** The cluster this record belongs to ('' only in a node's provisional record). */
+  /** The cluster this record belongs to ('': a provisional record, or one from before cluster ids). */
   readonly clusterId: string;
 }
 
@@ -68,11 +70,11 @@ export function parseRingRecord(value: unknown): RingRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { g, m, c } = value as { g?: unknown; m?: unknown; c?: unknown };
   if (typeof g !== 'number' || !Number.isInteger(g) || g < 0) return undefined;
-  if (typeof c !== 'string' || !CLUSTER_ID.test(c)) return undefined;
+  if (c !== undefined && c !== '' && (typeof c !== 'string' || !CLUSTER_ID.test(c))) return undefined;
   if (!Array.isArray(m) || m.length === 0 || m.length > MEMBERS_MAX) return undefined;
   if (!m.every((member): member is string => typeof member === 'string' && NODE_ID.test(member))) return undefined;
   if (new Set(m).size !== m.length) return undefined;
-  return { generation: g, members: [...m].sort(), clusterId: c };
+  return { generation: g, members: [...m].sort(), clusterId: typeof c === 'string' ? c : '' };
 }
 
 export function encodeRingRecord(record: RingRecord): { g: number; m: string[]; c: string } {
@@ -175,7 +177,7 @@ export class RingMembership {
    * cluster are ignored.
    */
   offer(record: RingRecord, from?: string): boolean {
-    if (this.known && record.clusterId !== this.current.clusterId) {
+    if (this.known && record.clusterId !== '' && this.current.clusterId !== '' && record.clusterId !== this.current.clusterId) {
       this.warnForeign(from, record.clusterId);
       return false;
     }
@@ -208,7 +210,7 @@ export class RingMembership {
 
   private answer(payload: unknown, from: string): unknown {
     const { op, c } = (payload ?? {}) as { op?: unknown; c?: unknown };
-    if (op === 'join' && this.known && c !== undefined && c !== this.current.clusterId) {
+    if (op === 'join' && this.known && typeof c === 'string' && c !== '' && this.current.clusterId !== '' && c !== this.current.clusterId) {
       this.warnForeign(from, c);
       return { error: 'the requester belongs to another cluster' };
     }

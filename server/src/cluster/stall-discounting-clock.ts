@@ -13,6 +13,10 @@
  * Safety does not rest on time (epochs fence owners, reads confirm with a quorum), so a
  * clock that runs slow after stalls only delays this node's own suspicions. Healthy nodes keep
  * wall-clock time, so a node that really stops (kill -9, SIGSTOP) is still replaced on time.
+ *
+ * A gap is only a stall if readings are normally closer than `stepMaxMs`: `start()` reads the
+ * clock on a short interval of its own, so that holds whatever the readers' own intervals are
+ * (the peer layer alone ticks every 80 ms by default, before the replication driver starts).
  */
 export class StallDiscountingClock {
   readonly #wall: () => number;
@@ -20,6 +24,7 @@ export class StallDiscountingClock {
   readonly #onStall: (stalledMs: number) => void;
   #lastWallMs: number;
   #nowMs: number;
+  #sampler: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: { wall: () => number; stepMaxMs: number; onStall?: (stalledMs: number) => void }) {
     this.#wall = options.wall;
@@ -27,6 +32,18 @@ export class StallDiscountingClock {
     this.#onStall = options.onStall ?? (() => {});
     this.#lastWallMs = this.#wall();
     this.#nowMs = this.#lastWallMs;
+  }
+
+  /** Reads the clock every `intervalMs` (well below `stepMaxMs`) until `stop()`. */
+  start(intervalMs: number): void {
+    if (this.#sampler !== undefined) return;
+    this.#sampler = setInterval(() => this.now(), intervalMs);
+    this.#sampler.unref?.();
+  }
+
+  stop(): void {
+    if (this.#sampler !== undefined) clearInterval(this.#sampler);
+    this.#sampler = undefined;
   }
 
   /** The current time: the previous reading plus the wall time since, at most `stepMaxMs`. */

@@ -21,7 +21,7 @@ import type { ReplicationStorage } from './storage.ts';
 import type { Entry, Snapshot } from './types.ts';
 
 /** Persisted entries the stable cache holds at most (a replica far behind reads the rest from storage). */
-const STABLE_CACHE_MAX = 8192;
+export const STABLE_CACHE_MAX = 8192;
 
 export class ReplicatedLog<P> {
   private readonly storage: ReplicationStorage<P>;
@@ -251,11 +251,13 @@ export class ReplicatedLog<P> {
     // (over them) by the next Ready.
     if (entry === undefined || entry.epoch !== epoch) return;
     const persisted = position + 1 - this.unstableOffset;
-    // Cache only while contiguous and bounded; a gap leaves the newer entries to storage.
-    if (this.cache.length === 0) this.cacheOffset = this.unstableOffset;
-    if (this.cacheOffset + this.cache.length === this.unstableOffset && this.cache.length < STABLE_CACHE_MAX) {
-      for (let index = 0; index < persisted; index += 1) this.cache.push(this.unstableEntries[index] as Entry<P>);
+    // The cache stays contiguous and bounded: when full (a replica far behind its commit) or
+    // no longer adjacent, it restarts here, and the older unapplied entries come from storage.
+    if (this.cacheOffset + this.cache.length !== this.unstableOffset || this.cache.length >= STABLE_CACHE_MAX) {
+      this.cache = [];
+      this.cacheOffset = this.unstableOffset;
     }
+    for (let index = 0; index < persisted; index += 1) this.cache.push(this.unstableEntries[index] as Entry<P>);
     this.unstableEntries = this.unstableEntries.slice(persisted);
     this.unstableOffset = position + 1;
     this.trimCache();

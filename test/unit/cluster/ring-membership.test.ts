@@ -76,8 +76,9 @@ describe('ring membership - records', () => {
     expect(parseRingRecord({ g: 1, m: ['b', 'a'], c: C })).toEqual({ generation: 1, members: ['a', 'b'], clusterId: C });
     const bad = [null, 'x', {}, { g: -1, m: ['a'] }, { g: 1.5, m: ['a'] }, { g: 1, m: [] }, { g: 1, m: ['a', 'a'] }, { g: 1, m: ['a b'] }, { g: 1, m: [7] }, { g: 1, m: Array.from({ length: 300 }, (_, n) => `n${n}`) }];
     for (const record of bad) expect(parseRingRecord(record === null || typeof record !== 'object' ? record : { ...record, c: C })).toBeUndefined();
-    // The cluster id is required and must look like one.
-    for (const c of [undefined, '', 'XYZ', 7, `${C}00`]) expect(parseRingRecord({ g: 1, m: ['a'], c })).toBeUndefined();
+    // A cluster id must look like one; a record from before cluster ids has none.
+    for (const c of ['XYZ', 7, `${C}00`]) expect(parseRingRecord({ g: 1, m: ['a'], c })).toBeUndefined();
+    expect(parseRingRecord({ g: 1, m: ['a'] })).toEqual({ generation: 1, members: ['a'], clusterId: '' });
   });
 });
 
@@ -145,6 +146,18 @@ describe('ring membership - agreement', () => {
     bus.peers('n2', ['n1', 'n2']).send('n1', { g: 99, m: ['bad id!'], c: C }, RING_PROTOCOL);
     bus.deliver();
     expect(n1.membership.record).toEqual({ generation: 0, members: ['n1', 'n2'], clusterId: foundingClusterId(['n1', 'n2']) });
+  });
+
+  it('ring membership - a record stored before cluster ids keeps its members, and takes an id from a newer record', () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'n3', 'n4'];
+    const n1 = node(bus, 'n1', all, ['n1', 'n2']);
+    n1.store.saved.set('ringMembership', { g: 5, m: ['n1', 'n2', 'n3', 'n4'] });
+    const upgraded = node(bus, 'n1', all, ['n1', 'n2'], n1.store);
+    expect(upgraded.membership.isKnown).toBe(true);
+    expect(upgraded.membership.record).toEqual({ generation: 5, members: ['n1', 'n2', 'n3', 'n4'], clusterId: '' });
+    expect(upgraded.membership.offer({ generation: 6, members: ['n1', 'n2', 'n3'], clusterId: C }, 'n2')).toBe(true);
+    expect(upgraded.membership.record.clusterId).toBe(C);
   });
 
   it('ring membership - records and joins of another cluster are ignored, whatever their generation', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../../server/src/replication/index.ts';
-import { ReplicatedLog } from '../../../server/src/replication/log.ts';
+import { ReplicatedLog, STABLE_CACHE_MAX } from '../../../server/src/replication/log.ts';
 import { MemoryStorage } from '../../../server/src/simulation/memory-storage.ts';
 import { Harness, loneNode, type Payload } from './harness.ts';
 
@@ -42,14 +42,40 @@ describe('log', () => {
     expect(reads.entries).toBe(1);
     expect(log.epochAt(3)).toBe(1);
     expect(reads.epochAt).toBe(0);
-    // A conflicting suffix replaces cached entries: reads must not see the stale ones.
+    // A conflicting suffix replaces cached entries: once the replacement is persisted too,
+    // reads must not see the stale ones.
     log.append([command(4, 'd'), command(5, 'e')]);
     storage.write({ partition: 0, entries: log.unstableEntriesToPersist() });
     storage.sync();
     log.stableTo(5, 1);
     log.append([{ position: 5, epoch: 2, kind: 'command', payload: 'E' }]);
+    storage.write({ partition: 0, entries: log.unstableEntriesToPersist() });
+    storage.sync();
+    log.stableTo(5, 2);
     expect(log.entries(4, 6, 100, 1000)?.map((entry) => entry.kind === 'command' && entry.payload)).toEqual(['d', 'E']);
     expect(log.epochAt(5)).toBe(2);
+  });
+
+  it('log - a full stable cache starts over at the newest entries instead of staying off', () => {
+    const { storage, reads } = countingStorage();
+    const log = new ReplicatedLog<Payload>(storage, 0, () => 1);
+    const persist = (from: number, count: number): void => {
+      log.append(Array.from({ length: count }, (_, index) => command(from + index, `p${from + index}`)));
+      storage.write({ partition: 0, entries: log.unstableEntriesToPersist() });
+      storage.sync();
+      log.stableTo(from + count - 1, 1);
+    };
+    // A replica far behind: more persisted, unapplied entries than the cache holds.
+    persist(1, STABLE_CACHE_MAX);
+    persist(STABLE_CACHE_MAX + 1, 10);
+    persist(STABLE_CACHE_MAX + 11, 10);
+    const last = STABLE_CACHE_MAX + 20;
+    log.commitTo(last);
+    // The newest entries are still served from memory; the older ones from storage.
+    expect(log.entries(STABLE_CACHE_MAX + 1, last + 1, 100, 1000)).toHaveLength(20);
+    expect(reads.entries).toBe(0);
+    expect(log.entries(1, 11, 100, 1000)).toHaveLength(10);
+    expect(reads.entries).toBe(1);
   });
 
 

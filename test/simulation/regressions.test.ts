@@ -34,6 +34,10 @@ const regressions: readonly Regression[] = [
     bug: 'simulator: a node was decommissioned on an uncommitted removal, then lost with the owner (fix: wait for membershipPending false)',
     seeds: [15585],
   },
+  {
+    bug: 'a wiped replica was readmitted once its fence committed elsewhere, before it held the fence, and its empty log voted in a candidate missing committed entries (fix: readmit only a replica that acknowledged the fence)',
+    seeds: [27388, 73138],
+  },
 ];
 
 describe('simulation regressions', () => {

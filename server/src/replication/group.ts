@@ -12,8 +12,11 @@
  * wipe, in epochs it no longer knows about, so it does not vote, does not campaign and does
  * not count towards any quorum (commit, check-quorum, read confirmation); it only follows and
  * stores the log. When an owner learns that a replica is amnesiac it appends a fencing no-op
- * B; once B is committed by a quorum that excludes the amnesiac replica, the owner tells it
- * it is readmitted (`readmit`), and it votes and counts again from then on. Each amnesia
+ * B; once B is committed by a quorum that excludes the amnesiac replica, and the replica has
+ * acknowledged B itself, the owner tells it it is readmitted (`readmit`), and it votes and
+ * counts again from then on. (The second condition is about the votes it grants after
+ * readmission: holding B, it grants them only to logs that hold every entry committed before
+ * B. Readmitted with a log still shorter than B, it would grant one to any candidate.) Each amnesia
  * episode has a random id, reported in every answer and named by `readmit`, so a replica
  * wiped again before its readmission arrived is not readmitted by the earlier episode's fence.
  * Why this is safe: suppose the replica, before the wipe, voted for C in epoch e, and after
@@ -823,7 +826,11 @@ export class PartitionGroup<P> {
 
   /** The amnesia episode this replica may be readmitted from now, or 0. */
   private readmits(progress: PeerProgress): number {
-    return progress.amnesiaBarrier > 0 && this.log.committed >= progress.amnesiaBarrier ? progress.amnesia : 0;
+    // The replica must also hold the fence itself: readmitted with a short log (a wiped disk
+    // still catching up), its vote would go to any candidate, even one missing committed
+    // entries; holding the fence, it votes only for logs that contain them.
+    const barrier = progress.amnesiaBarrier;
+    return barrier > 0 && this.log.committed >= barrier && progress.match >= barrier ? progress.amnesia : 0;
   }
 
   /** Advances the commit position to what a quorum of non-amnesiac voters holds durably. */

@@ -37,6 +37,30 @@ describe('amnesia', () => {
     expect(h.status(wiped).commit).toBe(h.status(leader).commit);
   });
 
+  it('amnesia - a wiped replica is readmitted only once it holds the fence, not while its log is still short', () => {
+    const { h, leader, others } = settle();
+    const [wiped] = others;
+    for (let index = 0; index < 5; index += 1) h.core(leader).propose(0, `x${index}`);
+    h.processAll();
+    h.deliverAll();
+    h.advance(200);
+    h.crash(wiped);
+    h.restart(wiped, { wipe: true, replicaSet: ids });
+    // Appends to the wiped replica are lost: it hears heartbeats only, so it learns of the
+    // fence's commit but never receives the fence or the entries before it.
+    h.lose = (item) => item.to === wiped && (item.message.type === 'append' || item.message.type === 'snapshot');
+    h.advance(1000);
+    h.lose = null;
+    expect(h.status(leader).commit).toBeGreaterThan(5);
+    expect(h.status(wiped).lastPosition).toBe(0);
+    // Readmitted now, its empty log would grant its vote to any candidate.
+    expect(h.status(wiped).amnesiac).toBe(true);
+    // Once it holds the fence, it is readmitted.
+    h.advance(1000);
+    expect(h.status(wiped).lastPosition).toBe(h.status(leader).lastPosition);
+    expect(h.status(wiped).amnesiac).toBe(false);
+  });
+
   it('amnesia - readmission needs the fence committed by a quorum without the amnesiac replica', () => {
     const { h, leader, others } = settle();
     const [wiped, down] = others;
@@ -101,17 +125,17 @@ describe('amnesia', () => {
     const [wiped] = others;
     h.crash(wiped);
     h.restart(wiped, { wipe: true, replicaSet: ids });
-    // As soon as the owner hears of the first episode, cut it off from the wiped replica:
-    // the owner commits that episode's fence, but the readmission never arrives.
+    // The first episode catches up and holds the fence, but every message that would readmit
+    // it is lost.
     let firstEpisode = 0;
     h.onDeliver = ({ from, to, message }) => {
-      if (from === wiped && to === leader && 'amnesia' in message && message.amnesia !== 0 && firstEpisode === 0) {
-        firstEpisode = message.amnesia;
-        h.blocked.add(`${leader}>${wiped}`);
-      }
+      if (from === wiped && to === leader && 'amnesia' in message && message.amnesia !== 0 && firstEpisode === 0) firstEpisode = message.amnesia;
     };
+    h.lose = ({ from, to, message }) => from === leader && to === wiped && (message.type === 'append' || message.type === 'heartbeat') && message.readmit !== 0;
     h.advance(1000);
+    h.lose = null;
     expect(firstEpisode).not.toBe(0);
+    expect(h.status(wiped).lastPosition).toBe(h.status(leader).lastPosition);
     expect(h.status(wiped).amnesiac).toBe(true);
     h.crash(wiped);
     h.restart(wiped, { wipe: true, replicaSet: ids });

@@ -51,6 +51,8 @@ export class Harness {
   nowMs = 0;
   /** Called with each message just before it is delivered. */
   onDeliver: ((item: InFlight) => void) | null = null;
+  /** Messages it selects are lost instead of delivered. */
+  lose: ((item: InFlight) => boolean) | null = null;
   private readonly prng: Prng;
   private readonly partitionCount: number;
   private readonly settings: Partial<ReplicationSettings>;
@@ -133,7 +135,7 @@ export class Harness {
   /** Delivers one in-flight message (dropped if its link is blocked or the target is down). */
   deliver(item: InFlight): void {
     this.inFlight = this.inFlight.filter((other) => other !== item);
-    if (this.blocked.has(`${item.from}>${item.to}`)) return;
+    if (this.blocked.has(`${item.from}>${item.to}`) || this.lose?.(item) === true) return;
     const target = this.nodes.get(item.to);
     if (target?.core === null || target === undefined) return;
     this.onDeliver?.(item);

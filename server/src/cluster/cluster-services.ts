@@ -54,6 +54,8 @@ export const CLUSTER_INFO_PROTOCOL = '/ringstate/cluster-info/1.0.0';
 const HANDOVER_WAIT_MS = 3_000;
 /** Pause between rounds of a join or leave that is still in progress. */
 const MEMBERSHIP_RETRY_MS = 500;
+/** How long a removal is reapplied if a concurrent ring change wins over it. */
+const REMOVAL_HOLD_MS = 10_000;
 /** A forwarded command may be passed on once more, by a node that knows the owner better than the sender did. */
 const FORWARD_HOPS_MAX = 2;
 
@@ -240,11 +242,18 @@ export class ClusterServices {
     if (this.peers.members().some((member) => member.nodeId === nodeId && member.alive)) {
       throw new MembershipRefusedError(`${nodeId} is alive; ask it to leave (POST /v1/admin/leave on that node) so it hands over its partitions first`);
     }
-    this.checkShrink(nodeId, options.force === true);
-    return this.membership.change(
-      this.ring.members.filter((member) => member !== nodeId),
-      `removal of ${nodeId}`,
-    );
+    const force = options.force === true;
+    this.checkShrink(nodeId, force);
+    const stillWanted = (): boolean => {
+      if (this.stopped || this.peers.members().some((member) => member.nodeId === nodeId && member.alive)) return false;
+      try {
+        this.checkShrink(nodeId, force);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return this.membership.removeAndHold(nodeId, `removal of ${nodeId}`, { holdMs: REMOVAL_HOLD_MS, retryMs: MEMBERSHIP_RETRY_MS, stillWanted });
   }
 
   private checkShrink(nodeId: string, force: boolean): void {

@@ -168,6 +168,7 @@ export class RingMembership {
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
@@ -194,6 +195,26 @@ export class RingMembership {
     const record = { generation: this.current.generation + 1, members: [...new Set(members)].sort(), clusterId: this.current.clusterId };
     this.adopt(record, reason);
     this.broadcast();
+    return record;
+  }
+
+  /**
+   * Removes `nodeId` (a change, as above) and keeps it out for `holdMs`: a concurrent change
+   * accepted elsewhere at the same generation can win the tie and bring it back, so every
+   * `retryMs` the removal is applied again on top of the agreed record while `stillWanted()`
+   * (the node is still down, the removal still allowed) holds.
+   */
+  removeAndHold(nodeId: string, reason: string, options: { holdMs: number; retryMs: number; stillWanted: () => boolean }): RingRecord {
+    const record = this.change(this.current.members.filter((member) => member !== nodeId), reason);
+    const deadline = Date.now() + options.holdMs;
+    const check = (): void => {
+      if (this.timer === undefined || Date.now() >= deadline) return;
+      if (this.current.members.includes(nodeId) && options.stillWanted()) {
+        this.change(this.current.members.filter((member) => member !== nodeId), `${reason} (again: a concurrent change had won)`);
+      }
+      setTimeout(check, options.retryMs).unref?.();
+    };
+    setTimeout(check, options.retryMs).unref?.();
     return record;
   }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { foundingClusterId, isNewerRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from '../../../server/src/cluster/ring-membership.ts';
 
@@ -158,6 +158,38 @@ describe('ring membership - agreement', () => {
     expect(upgraded.membership.record).toEqual({ generation: 5, members: ['n1', 'n2', 'n3', 'n4'], clusterId: '' });
     expect(upgraded.membership.offer({ generation: 6, members: ['n1', 'n2', 'n3'], clusterId: C }, 'n2')).toBe(true);
     expect(upgraded.membership.record.clusterId).toBe(C);
+  });
+
+  it('ring membership - a removal that loses to a concurrent change is applied again on top of it', () => {
+    vi.useFakeTimers();
+    try {
+      const bus = new Bus();
+      const all = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9'];
+      const n1 = node(bus, 'n1', all, ['n1', 'n2', 'n3', 'n4']);
+      n1.membership.adoptConfigured();
+      let wanted = true;
+      const removal = n1.membership.removeAndHold('n4', 'removal of n4', { holdMs: 10_000, retryMs: 500, stillWanted: () => wanted });
+      expect(removal.members).toEqual(['n1', 'n2', 'n3']);
+      // Another node admitted a joiner at the same generation, and its record wins the tie.
+      const rival = ['n5', 'n6', 'n7', 'n8', 'n9']
+        .map((joiner) => ({ generation: 1, members: ['n1', 'n2', 'n3', 'n4', joiner], clusterId: removal.clusterId }))
+        .find((record) => isNewerRecord(record, removal));
+      expect(rival).toBeDefined();
+      if (rival === undefined) return;
+      expect(n1.membership.offer(rival, 'n2')).toBe(true);
+      expect(n1.membership.includes('n4')).toBe(true);
+      vi.advanceTimersByTime(500);
+      expect(n1.membership.record.generation).toBe(2);
+      expect(n1.membership.record.members).toEqual(rival.members.filter((member) => member !== 'n4'));
+      // Once the node is wanted again (it came back up), a later win of the old record stays.
+      wanted = false;
+      n1.membership.offer({ generation: 3, members: rival.members, clusterId: removal.clusterId }, 'n2');
+      vi.advanceTimersByTime(2_000);
+      expect(n1.membership.record.generation).toBe(3);
+      expect(n1.membership.includes('n4')).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('ring membership - records and joins of another cluster are ignored, whatever their generation', async () => {

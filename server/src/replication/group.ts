@@ -483,7 +483,7 @@ export class PartitionGroup<P> {
         progress.becomeProbe();
       }
     }
-    if (this.nowMs >= this.heartbeatDueMs) this.broadcastHeartbeat();
+    if (this.nowMs >= this.heartbeatDueMs) this.broadcastHeartbeat(true);
     this.sendCommitNotices();
     this.maybeChangeMembership();
     this.maybeTransferToPreferred();
@@ -904,6 +904,7 @@ export class PartitionGroup<P> {
       readmit: this.readmits(progress),
     };
     this.send(progress.node, request);
+    progress.lastAppendSentMs = this.nowMs;
     progress.sent(prevPosition + entries.length);
     progress.commitSent = Math.max(progress.commitSent, Math.min(this.log.committed, prevPosition + entries.length));
     return true;
@@ -928,11 +929,18 @@ export class PartitionGroup<P> {
     return (Math.floor(this.nowMs / interval) + 1) * interval;
   }
 
-  /** Sends heartbeats to every replica; returns the sequence number they carry. */
-  private broadcastHeartbeat(): number {
+  /**
+   * Sends heartbeats to every replica; returns the sequence number they carry. The periodic
+   * round (`routine`) skips a replica that is streaming appends and was sent one within the
+   * interval: the append already told it the owner is alive, and its answer tells the owner
+   * the replica is. Under load that halves the messages heartbeats cost. A read's round
+   * (readIndex) goes to every replica, since it needs their answers to this very round.
+   */
+  private broadcastHeartbeat(routine = false): number {
     this.heartbeatSeq += 1;
     this.heartbeatDueMs = this.nextHeartbeatMs();
     for (const progress of this.progress.values()) {
+      if (routine && progress.state === 'replicate' && this.nowMs - progress.lastAppendSentMs < this.settings.heartbeatIntervalMs) continue;
       const request: HeartbeatRequest = {
         type: 'heartbeat',
         partition: this.partition,

@@ -32,6 +32,8 @@ export class PeerProgress {
    * (see Group.sendCommitNotices).
    */
   commitSent = 0;
+  /** When the owner last sent the replica an append (a routine heartbeat may be skipped then). */
+  lastAppendSentMs = Number.NEGATIVE_INFINITY;
   /** Highest heartbeat sequence number the replica echoed (read confirmation). */
   ackedSeq = 0;
   /** The replica's amnesia episode id as last reported; 0 when it votes. */

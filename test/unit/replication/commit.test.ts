@@ -86,6 +86,28 @@ describe('commit', () => {
     expect(inFlightOfType(h, 'append')).toHaveLength(0);
   });
 
+  it('commit - routine heartbeats skip replicas that appends reached within the interval, and resume when idle', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    h.advance(3000);
+    const leader = h.readyLeader() as string;
+    let heartbeats = 0;
+    h.onDeliver = ({ from, message }) => {
+      if (from === leader && message.type === 'heartbeat') heartbeats += 1;
+    };
+    // Busy: a proposal every tick for 500 ms (five heartbeat intervals).
+    for (let index = 0; index < 50; index += 1) {
+      h.core(leader).propose(0, `busy${index}`);
+      h.advance(10);
+    }
+    expect(heartbeats).toBe(0);
+    expect(h.readyLeader()).toBe(leader);
+    // Idle: heartbeats again, every interval, to both replicas.
+    h.advance(500);
+    expect(heartbeats).toBeGreaterThanOrEqual(8);
+    for (const id of ['a', 'b', 'c']) expect(h.committedPayloads(id)).toHaveLength(50);
+  });
+
   it("commit - the owner's own copy counts only once its Ready was persisted", () => {
     const storage = new MemoryStorage<Payload>();
     const node = new ReplicationNode<Payload>({

@@ -239,13 +239,13 @@ export class ClusterServices {
   /** Takes a member that is down for good out of the ring, so its partitions get a new replica elsewhere. */
   removeMember(nodeId: string, options: { force?: boolean } = {}): RingRecord {
     if (nodeId === this.config.nodeId) throw new MembershipRefusedError('a node removes itself with leave (POST /v1/admin/leave), which hands its partitions over first');
-    if (this.peers.members().some((member) => member.nodeId === nodeId && member.alive)) {
+    if (this.livePeers().has(nodeId)) {
       throw new MembershipRefusedError(`${nodeId} is alive; ask it to leave (POST /v1/admin/leave on that node) so it hands over its partitions first`);
     }
     const force = options.force === true;
     this.checkShrink(nodeId, force);
     const stillWanted = (): boolean => {
-      if (this.stopped || this.peers.members().some((member) => member.nodeId === nodeId && member.alive)) return false;
+      if (this.stopped || this.livePeers().has(nodeId)) return false;
       try {
         this.checkShrink(nodeId, force);
         return true;
@@ -315,8 +315,13 @@ export class ClusterServices {
     return { led, holding };
   }
 
+  /** The other nodes the peer layer currently sees alive. */
+  private livePeers(): Set<string> {
+    return new Set(this.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
+  }
+
   private aliveRingMembers(): string[] {
-    const alive = new Set(this.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
+    const alive = this.livePeers();
     return this.ring.members.filter((member) => alive.has(member));
   }
 
@@ -326,7 +331,7 @@ export class ClusterServices {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    const alive = new Set(this.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
+    const alive = this.livePeers();
     const owned: number[] = [];
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
       const status = this.log.status(partition);
@@ -432,7 +437,7 @@ export class ClusterServices {
       // still starts after the founders have left the cluster.
       const others = founder
         ? configured.filter((member) => member !== this.config.nodeId)
-        : this.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId);
+        : [...this.livePeers()];
       const answers = await Promise.all(
         others.map((member) =>
           this.peers.request(member, CLUSTER_INFO_PROTOCOL, {}, 1_000).then(

@@ -933,7 +933,7 @@ export class PartitionGroup<P> {
    * Sends heartbeats to every replica; returns the sequence number they carry. The periodic
    * round (`routine`) skips a replica that is streaming appends and was sent one within the
    * interval: the append already told it the owner is alive, and its answer tells the owner
-   * the replica is. Under load that halves the messages heartbeats cost. A read's round
+   * the replica is, so under load most heartbeats and their answers are not sent. A read's round
    * (readIndex) goes to every replica, since it needs their answers to this very round.
    */
   private broadcastHeartbeat(routine = false): number {

@@ -5,7 +5,7 @@
  * append is lost or diverges.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { fetchClusterView, waitPlacement } from '../../loadtest/src/cluster/admin-client.ts';
+import { fetchClusterView, waitConverged, waitPlacement } from '../../loadtest/src/cluster/admin-client.ts';
 import { checkHistories, runListAppend } from '../support/list-append.ts';
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
 
@@ -48,6 +48,8 @@ describe('cluster member removal - real processes', () => {
         done = true;
       }
     });
+    // Replicas learn the last commits up to a tick later: let them apply before reading disks.
+    await waitConverged(hosts, 30_000);
     const view = await fetchClusterView(hosts[1] ?? '');
     expect(view?.ring.members).toEqual(['node-1', 'node-2', 'node-3']);
     expect(view?.partitions.every((row) => !row.voters.includes('node-4') && !row.learners.includes('node-4'))).toBe(true);

@@ -47,6 +47,8 @@ const { values } = parseArgs({
     'fill-seconds': { type: 'string', default: '15' },
     // The server's default (10,000 per partition) unless given: lower it to see snapshot transfer.
     'snapshot-entries': { type: 'string' },
+    // Skip the baselines when comparing two builds of the cluster itself (ratios print as '-').
+    'cluster-only': { type: 'boolean', default: false },
   },
 });
 const clientCount = Number(values.clients);
@@ -263,8 +265,8 @@ function row(result: PhaseResult, rf1: PhaseResult | undefined, echo: PhaseResul
 }
 
 console.log(`bench:cluster: ${clientCount} closed-loop clients, ${durationMs / 1000}s per system, ${partitionCount} partitions, durability ${durability}`);
-const echo = await measureEcho();
-const single = await measureSingle();
+const echo = values['cluster-only'] ? undefined : await measureEcho();
+const single = values['cluster-only'] ? undefined : await measureSingle();
 const cluster = await startProcessCluster(3, {
   partitionCount,
   durability,
@@ -276,7 +278,7 @@ try {
   await waitConverged(cluster.members.map((member) => `${member.host}:${member.port}`), 60_000);
   const { result: replicated, replication } = await measureCluster(cluster);
   const headers = ['system', 'cmd/s', 'p50 ms', 'p99 ms', 'p999 ms', 'cpu µs/cmd', 'vs RF1', 'vs echo', 'gen%'];
-  console.log(`\n${formatTable(headers, [row(echo, undefined, undefined), row(single, undefined, echo), row(replicated, single, echo)])}`);
+  console.log(`\n${formatTable(headers, [...(echo === undefined ? [] : [row(echo, undefined, undefined)]), ...(single === undefined ? [] : [row(single, undefined, echo)]), row(replicated, single, echo)])}`);
   console.log('  cpu µs/cmd is all server processes of the system together (3 for the cluster); gen% is the generator\'s event-loop utilisation');
   console.log(`  ${replication}`);
   if (fillMs > 0) console.log(`\n${await measureCatchUp(cluster)}`);

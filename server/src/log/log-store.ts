@@ -68,6 +68,12 @@ export class LogStore {
   private readonly durability: DurabilityPolicy;
   /** Last position on disk per partition, kept after the first read so appends need no lookup. */
   private readonly lastPositions = new Map<number, number>();
+  /**
+   * Replication snapshot records, kept after the first read (null: none): the replication core
+   * asks where a partition's log starts on most Readies, and a store read per question showed
+   * up in CPU profiles. Only writeReplicaBatch writes them, and it updates this after the commit.
+   */
+  private readonly replicaSnapshotCache = new Map<number, ReplicaSnapshotMeta | null>();
 
   private constructor(options: LogStoreOptions) {
     // overlappingSync off: a commit's promise then resolves only once the commit is synced
@@ -173,10 +179,16 @@ export class LogStore {
         }
       });
     } catch (error) {
-      for (const { part } of plans) this.lastPositions.delete(part.partition);
+      for (const { part } of plans) {
+        this.lastPositions.delete(part.partition);
+        this.replicaSnapshotCache.delete(part.partition);
+      }
       throw error;
     }
-    for (const { part, lastAfter } of plans) this.lastPositions.set(part.partition, lastAfter);
+    for (const { part, lastAfter } of plans) {
+      this.lastPositions.set(part.partition, lastAfter);
+      if (part.snapshot !== undefined) this.replicaSnapshotCache.set(part.partition, part.snapshot);
+    }
   }
 
   /**
@@ -209,7 +221,12 @@ export class LogStore {
 
   /** Where this replica's replication log starts (see replicaSnapshots above), or undefined. */
   replicaSnapshot(partition: number): ReplicaSnapshotMeta | undefined {
-    return this.replicaSnapshots.get(partition);
+    let meta = this.replicaSnapshotCache.get(partition);
+    if (meta === undefined) {
+      meta = this.replicaSnapshots.get(partition) ?? null;
+      this.replicaSnapshotCache.set(partition, meta);
+    }
+    return meta ?? undefined;
   }
 
   appliedPosition(partition: number): number {

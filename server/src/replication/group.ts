@@ -1124,8 +1124,15 @@ export class PartitionGroup<P> {
   }
 }
 
+/**
+ * Whether `a` needs no write over `b`. The commit position is left out: it is written along
+ * when something else changes, as a lower bound, but a move of the commit alone is not worth a
+ * write. It advances on almost every Ready, so writing it made most of a busy node's store
+ * writes; safety never rests on it (a restarted replica learns the commit from its owner, and
+ * everything it had applied was committed: ReplicatedLog takes max(commit, applied)).
+ */
 function sameHardState(a: HardState, b: HardState): boolean {
-  return a.epoch === b.epoch && a.vote === b.vote && a.commit === b.commit && a.amnesia === b.amnesia;
+  return a.epoch === b.epoch && a.vote === b.vote && a.amnesia === b.amnesia;
 }
 
 /** A random non-zero episode id; 2^52 values make a repeat across one node's wipes negligible. */

@@ -50,8 +50,9 @@ export class ReplicatedLog<P> {
     const snapshotPosition = storage.firstPosition(partition) - 1;
     this.unstableOffset = storedLast + 1;
     const hardState = storage.hardState(partition);
-    this.committed = Math.max(hardState?.commit ?? 0, snapshotPosition);
     this.applied = storage.appliedPosition(partition);
+    // The stored commit is only a lower bound (group.ts, sameHardState); what was applied was committed.
+    this.committed = Math.max(hardState?.commit ?? 0, snapshotPosition, this.applied);
     assert(this.committed <= storedLast, `partition ${partition}: stored commit beyond the stored log`);
     assert(
       this.applied >= snapshotPosition && this.applied <= this.committed,

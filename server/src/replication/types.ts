@@ -51,6 +51,7 @@ export interface HardState {
   readonly epoch: number;
   /** The node this replica voted for in `epoch`, if any. */
   readonly vote: NodeId | null;
+  /** A lower bound of the commit position: written along with the other fields, not on every move (group.ts, sameHardState). */
   readonly commit: number;
   /**
    * Non-zero while this replica may have forgotten votes it cast (it started with empty
@@ -139,6 +140,7 @@ export interface PartitionStatus {
   /** Leader that has committed an entry of its own epoch: may serve reads and writes. */
   readonly ready: boolean;
   readonly amnesiac: boolean;
+  /** A lower bound of the commit position: written along with the other fields, not on every move (group.ts, sameHardState). */
   readonly commit: number;
   readonly applied: number;
   readonly lastPosition: number;

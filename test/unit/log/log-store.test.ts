@@ -90,6 +90,21 @@ describe('log store', () => {
     expect(store.verify()).toEqual({ partitions: 1, entries: 1, aggregates: 1 });
   });
 
+  it('log - the replication snapshot record is read once, follows later writes, and survives a reopen', async () => {
+    expect(store.replicaSnapshot(0)).toBeUndefined();
+    const membership = { voters: ['node-1'], learners: [] };
+    await store.writeReplicaBatch({
+      partitions: [{ partition: 0, entries: [entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2)], applied: [], snapshot: { position: 0, epoch: 0, membership } }],
+    });
+    expect(store.replicaSnapshot(0)).toEqual({ position: 0, epoch: 0, membership });
+    await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [], applied: store.storedEntries(0, 1, 3), snapshot: { position: 2, epoch: 1, membership } }] });
+    expect(store.replicaSnapshot(0)).toEqual({ position: 2, epoch: 1, membership });
+    expect(store.replicaSnapshot(1)).toBeUndefined();
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync' });
+    expect(store.replicaSnapshot(0)).toEqual({ position: 2, epoch: 1, membership });
+  });
+
   it('log - an uncommitted suffix is replaced by a new owner\'s entries', async () => {
     await store.writeReplicaBatch({
       partitions: [{ partition: 0, entries: [entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), entry(0, 3, 'a/1', 3)], replicaState: { epoch: 1, vote: null, commit: 1, amnesiac: false }, applied: [] }],

@@ -108,6 +108,41 @@ describe('commit', () => {
     for (const id of ['a', 'b', 'c']) expect(h.committedPayloads(id)).toHaveLength(50);
   });
 
+  it('commit - a commit move alone writes no hard state; a restart takes the commit from what was applied', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.waitForLeader();
+    h.advance(3000);
+    const leader = h.readyLeader() as string;
+    let hardStateWrites = 0;
+    for (const id of ['a', 'b', 'c']) {
+      const storage = h.node(id).storage;
+      const write = storage.write.bind(storage);
+      storage.write = (partitionWrite) => {
+        if (partitionWrite.hardState !== undefined) hardStateWrites += 1;
+        write(partitionWrite);
+      };
+    }
+    for (let index = 0; index < 10; index += 1) {
+      h.core(leader).propose(0, `x${index}`);
+      h.advance(10);
+    }
+    h.advance(100);
+    for (const id of ['a', 'b', 'c']) expect(h.committedPayloads(id)).toHaveLength(10);
+    // Ten commits moved on every replica, and the epoch and votes did not change.
+    expect(hardStateWrites).toBe(0);
+
+    // The stored commit is now behind what the node applied (the LMDB store persists the
+    // applied position with the applied entries); a restart must not refuse that state.
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader) as string;
+    const storage = h.node(follower).storage;
+    const stored = storage.hardState(0)?.commit ?? 0;
+    const last = storage.lastPosition(0);
+    expect(stored).toBeLessThan(last);
+    storage.appliedPosition = () => last;
+    const restarted = new ReplicationNode<Payload>({ nodeId: follower, partitionCount: 1, storage, random: () => 0, payloadBytes: (payload) => payload.length, nowMs: h.nowMs });
+    expect(restarted.status(0).commit).toBe(last);
+  });
+
   it("commit - the owner's own copy counts only once its Ready was persisted", () => {
     const storage = new MemoryStorage<Payload>();
     const node = new ReplicationNode<Payload>({

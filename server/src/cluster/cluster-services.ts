@@ -138,6 +138,7 @@ export class ClusterServices {
           heartbeatIntervalMs: this.settings.replicationHeartbeatMs,
           electionTimeoutMinMs: this.settings.electionTimeoutMinMs,
           electionTimeoutMaxMs: this.settings.electionTimeoutMaxMs,
+          replicaApplyDelayMs: this.settings.replicaApplyDelayMs,
         },
       },
       {

@@ -132,6 +132,12 @@ export const configSchema = z
         electionTimeoutMaxMs: positiveInt.default(1000).describe('Upper bound of the randomized election timeout (ms). Failover takes about this plus one round trip.'),
         replicationHeartbeatMs: positiveInt.default(100).describe('How often a partition owner heartbeats its replicas (ms); well below electionTimeoutMinMs.'),
         tickIntervalMs: positiveInt.default(20).describe('Timer resolution of the replication driver (ms).'),
+        replicaApplyDelayMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(40)
+          .describe('How long a replica may hold committed entries before it writes them to its aggregate index in a store transaction of their own (ms); until then they ride along with its next store write. Fewer synced transactions per command, at the price of up to this much later state updates to clients subscribed through a replica. 0: at once.'),
         forwardTimeoutMs: positiveInt.default(5000).describe('Deadline of a command forwarded to the partition owner (ms).'),
         snapshotEntries: z
           .number()

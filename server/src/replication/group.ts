@@ -125,6 +125,8 @@ export class PartitionGroup<P> {
   private desired: readonly NodeId[] | null = null;
 
   private nowMs: number;
+  /** Since when committed entries wait to be applied on this replica (see applyDue), or null. */
+  private applyWaitingSinceMs: number | null = null;
   private electionDeadlineMs = 0;
   /** Last time the owner was heard from (the owner itself: last passed check-quorum). */
   private leaderContactMs = Number.NEGATIVE_INFINITY;
@@ -221,6 +223,8 @@ export class PartitionGroup<P> {
     this.nowMs = nowMs;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
+    // The clock of a replica's deferred apply starts at the first tick that sees it.
+    this.applyWaitingSinceMs = this.log.committed > this.log.applied ? (this.applyWaitingSinceMs ?? this.nowMs) : null;
   }
 
   step(from: NodeId, message: Message<P>): void {
@@ -370,12 +374,46 @@ export class PartitionGroup<P> {
       this.pendingCompaction !== null ||
       this.log.unstableSnapshotToPersist() !== null ||
       this.log.unstableEntriesToPersist().length > 0 ||
-      this.log.committed > this.log.applied ||
+      this.applyDue() ||
       !sameHardState(this.hardState(), this.persistedHardState)
     );
   }
 
-  collectReady(): GroupReady<P> {
+  /** Committed entries wait to be applied (due or not). */
+  applyPending(): boolean {
+    return this.log.committed > this.log.applied;
+  }
+
+  /**
+   * Whether the next Ready writes to the store. A Ready of the node that writes anyway takes
+   * every partition's pending applies along (collectReady's `applyAlong`): they then cost no
+   * transaction of their own.
+   */
+  hasStoreWork(): boolean {
+    return (
+      this.pendingCompaction !== null ||
+      this.log.unstableSnapshotToPersist() !== null ||
+      this.log.unstableEntriesToPersist().length > 0 ||
+      this.applyDue() ||
+      !sameHardState(this.hardState(), this.persistedHardState)
+    );
+  }
+
+  /**
+   * Whether pending applies must go out now even without other store work: always on the
+   * owner (its clients wait for them); on a replica once they waited replicaApplyDelayMs or
+   * filled a Ready. Applying is the last step of a committed entry's path, so deferring it
+   * changes no protocol state: only what this node's store and subscribers show, a little later.
+   */
+  private applyDue(): boolean {
+    if (this.log.committed <= this.log.applied) return false;
+    if (this.role === 'leader' || this.settings.replicaApplyDelayMs === 0) return true;
+    if (this.log.committed - this.log.applied >= this.settings.applyEntriesMax) return true;
+    return this.applyWaitingSinceMs !== null && this.nowMs - this.applyWaitingSinceMs >= this.settings.replicaApplyDelayMs;
+  }
+
+  /** `applyAlong`: the node's Ready writes to the store anyway, so pending applies ride along. */
+  collectReady(applyAlong = false): GroupReady<P> {
     assert(this.inProgress === null, 'collectReady before advance');
     if (this.appendsDue) {
       this.appendsDue = false;
@@ -404,8 +442,9 @@ export class PartitionGroup<P> {
     let appliedTo = this.log.applied;
     const applySnapshot = unstableSnapshot !== null && unstableSnapshot.position > appliedTo ? unstableSnapshot : null;
     if (applySnapshot !== null) appliedTo = applySnapshot.position;
+    const applyNow = applyAlong || write !== null || this.applyDue();
     const applyEntries =
-      this.log.committed > appliedTo
+      applyNow && this.log.committed > appliedTo
         ? this.log.entries(appliedTo + 1, this.log.committed + 1, this.settings.applyEntriesMax, Number.POSITIVE_INFINITY)
         : [];
     assert(applyEntries !== undefined, `partition ${this.partition}: committed entries to apply were compacted`);
@@ -453,6 +492,7 @@ export class PartitionGroup<P> {
     if (done.snapshotPosition > 0) this.log.stableSnapshotTo(done.snapshotPosition);
     if (done.hardState !== null) this.persistedHardState = done.hardState;
     this.log.applied = Math.max(this.log.applied, done.appliedTo);
+    if (this.log.applied >= this.log.committed) this.applyWaitingSinceMs = null;
     this.log.trimCache();
     // The owner's own copy counts towards the commit quorum only once durable. Replicas learn
     // the new commit position from the next append, or from the notice of the next tick.

@@ -146,9 +146,17 @@ export class ReplicationNode<P> {
     const ownershipChanges: OwnershipChange[] = [];
     const readStates: ReadState[] = [];
     const groups: PartitionGroup<P>[] = [];
+    // One store transaction takes every partition's pending applies along, deferred or not.
+    let storeWork = false;
     for (const group of this.groups.values()) {
-      if (!group.hasReady()) continue;
-      const part: GroupReady<P> = group.collectReady();
+      if (group.hasReady() && group.hasStoreWork()) {
+        storeWork = true;
+        break;
+      }
+    }
+    for (const group of this.groups.values()) {
+      if (!group.hasReady() && !(storeWork && group.applyPending())) continue;
+      const part: GroupReady<P> = group.collectReady(storeWork);
       groups.push(group);
       if (part.write !== null) writes.push(part.write);
       if (part.apply !== null) applies.push(part.apply);

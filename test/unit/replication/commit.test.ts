@@ -143,6 +143,37 @@ describe('commit', () => {
     expect(restarted.status(0).commit).toBe(last);
   });
 
+  it('commit - a replica applies along with its next store write or after replicaApplyDelayMs; the owner applies at once', () => {
+    const h = new Harness(['a', 'b', 'c'], { settings: { replicaApplyDelayMs: 60 } });
+    h.waitForLeader();
+    h.advance(3000);
+    const leader = h.readyLeader() as string;
+    const followers = ['a', 'b', 'c'].filter((id) => id !== leader);
+    h.core(leader).propose(0, 'x');
+    h.process(leader);
+    h.deliverAll();
+    expect(h.committedPayloads(leader)).toEqual(['x']);
+    // The commit notice reaches the replicas: committed there, not applied yet.
+    h.advance(10);
+    for (const id of followers) {
+      expect(h.status(id).commit).toBe(h.status(leader).commit);
+      expect(h.committedPayloads(id)).toEqual([]);
+    }
+    h.advance(30);
+    for (const id of followers) expect(h.committedPayloads(id)).toEqual([]);
+    // The next entry is a store write anyway: 'x' is applied along with it.
+    h.core(leader).propose(0, 'y');
+    h.process(leader);
+    h.deliverAll();
+    for (const id of followers) expect(h.committedPayloads(id)).toEqual(['x']);
+    expect(h.committedPayloads(leader)).toEqual(['x', 'y']);
+    // Nothing else to write: 'y' is applied on its own once it waited 60 ms.
+    h.advance(50);
+    for (const id of followers) expect(h.committedPayloads(id)).toEqual(['x']);
+    h.advance(30);
+    for (const id of followers) expect(h.committedPayloads(id)).toEqual(['x', 'y']);
+  });
+
   it("commit - the owner's own copy counts only once its Ready was persisted", () => {
     const storage = new MemoryStorage<Payload>();
     const node = new ReplicationNode<Payload>({

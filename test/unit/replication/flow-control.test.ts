@@ -43,7 +43,9 @@ describe('flow control', () => {
   it('flow control - settings are validated and frozen', () => {
     expect(() => resolveReplicationSettings({ electionTimeoutMinMs: 500, electionTimeoutMaxMs: 400 })).toThrow(RangeError);
     expect(() => resolveReplicationSettings({ heartbeatIntervalMs: 300 })).toThrow(/heartbeatIntervalMs/);
-    expect(() => resolveReplicationSettings({ appendEntriesMax: 0 })).toThrow(/positive integer/);
+    expect(() => resolveReplicationSettings({ appendEntriesMax: 0 })).toThrow(/appendEntriesMax must be an integer of at least 1/);
+    expect(() => resolveReplicationSettings({ replicaApplyDelayMs: -1 })).toThrow(/replicaApplyDelayMs must be an integer of at least 0/);
+    expect(resolveReplicationSettings({ replicaApplyDelayMs: 0 }).replicaApplyDelayMs).toBe(0);
     const settings = resolveReplicationSettings();
     expect(Object.isFrozen(settings)).toBe(true);
     expect(settings).toMatchObject({ heartbeatIntervalMs: 100, electionTimeoutMinMs: 500, electionTimeoutMaxMs: 1000 });

@@ -10,7 +10,9 @@
  *   1. the Ready's early messages (an owner's appends and heartbeats) are sent, and one LMDB
  *      transaction stores its entries and hard states and applies its committed entries
  *      (aggregate index, dedupe, snapshots), durable under the policy;
- *   2. then the Ready's other messages are sent (never before the writes they depend on);
+ *   2. then the Ready's other messages are sent (never before the writes they depend on),
+ *      together with the next Ready's early messages when the loop goes on, so that each
+ *      peer gets one frame for both;
  *   3. then committed commands settle their proposers' promises and reach subscribers, and
  *      ownership changes are logged and acted on;
  *   4. advance.
@@ -257,6 +259,9 @@ export class ReplicatedPartitionLog implements PartitionLog {
   private async drain(): Promise<void> {
     if (this.processing) return;
     this.processing = true;
+    // A Ready's late messages wait for the next Ready's early ones, computed right after it in
+    // the same turn, so that both reach each peer in one frame; the last Ready's go at the end.
+    let held: ReadonlyArray<{ to: string; message: unknown }> = [];
     try {
       while (this.core.hasReady()) {
         const ready = this.core.ready();
@@ -291,10 +296,11 @@ export class ReplicatedPartitionLog implements PartitionLog {
           for (const entry of apply.entries) target.applied.push(toStoredEntry(apply.partition, entry));
         }
         // The owner's appends leave first, so the replicas' writes overlap this one.
-        let frames = this.sendBatched(ready.earlyMessages);
+        const early = held.length === 0 ? ready.earlyMessages : [...held, ...ready.earlyMessages];
+        const frames = this.sendBatched(early);
         if (byPartition.size > 0) await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
-        frames += this.sendBatched(ready.messages);
-        this.components.onReplicationWork?.({ messages: ready.earlyMessages.length + ready.messages.length, frames, writes: byPartition.size > 0 ? 1 : 0 });
+        held = ready.messages;
+        this.components.onReplicationWork?.({ messages: early.length, frames, writes: byPartition.size > 0 ? 1 : 0 });
         for (const [partition, { fetched }] of installs) this.components.onSnapshotInstalled?.(partition, fetched);
         for (const { partition, applied } of byPartition.values()) {
           const last = applied.at(-1);
@@ -306,6 +312,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
         // Compaction only moves after applying: partitions with a write alone are not checked.
         for (const { partition, applied } of byPartition.values()) if (applied.length > 0) this.maybeCompact(partition);
       }
+      this.sendHeld(held);
     } catch (error) {
       // A storage failure or a broken invariant: stop serving rather than risk divergence.
       this.failure = error as Error;
@@ -353,6 +360,11 @@ export class ReplicatedPartitionLog implements PartitionLog {
    * frame, a Noise encryption and a syscall, so sending the heartbeats and appends of all
    * partitions together is what keeps replication cheap.
    */
+  private sendHeld(held: ReadonlyArray<{ to: string; message: unknown }>): void {
+    if (held.length === 0) return;
+    this.components.onReplicationWork?.({ messages: held.length, frames: this.sendBatched(held), writes: 0 });
+  }
+
   private sendBatched(messages: ReadonlyArray<{ to: string; message: unknown }>): number {
     const byPeer = new Map<string, unknown[]>();
     for (const { to, message } of messages) {

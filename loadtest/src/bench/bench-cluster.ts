@@ -15,6 +15,10 @@
  * and, per affected probe, until its first acknowledged command after the kill. The victim is
  * restarted with its disk and the cluster converges before the next kill.
  *
+ * Open-loop phases (--rates 200,1000): the same clients send at a fixed total rate, so the
+ * cost per command is measured where the cores are not saturated and batching is low; each
+ * line prints the replication work per command too.
+ *
  * Catch-up phase (--fill-seconds > 0): pipelined commands fill the partition logs, then one
  * node is stopped, its data directory wiped, and restarted; the figure is the time from its
  * start until it has applied, on every partition, what the owners had committed (entries/s),
@@ -33,7 +37,7 @@ import { startProcessCluster, type ProcessCluster } from '../cluster/process-clu
 import { FrameClient } from '../driver/frame-client.ts';
 import { failoverClient } from '../driver/failover-client.ts';
 import { waitHttp, stopChild } from './child-process.ts';
-import { closedLoop, sleep, type PhaseResult } from './load-phases.ts';
+import { closedLoop, openLoop, sleep, type PhaseResult, type PhaseTarget, type WindowHooks } from './load-phases.ts';
 import { formatTable } from './table.ts';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -49,6 +53,9 @@ const { values } = parseArgs({
     'snapshot-entries': { type: 'string' },
     // Skip the baselines when comparing two builds of the cluster itself (ratios print as '-').
     'cluster-only': { type: 'boolean', default: false },
+    // Offered loads (commands/s in all, comma-separated) for open-loop phases on the cluster
+    // after the closed loop: the cost per command when the load does not saturate the cores.
+    rates: { type: 'string', default: '' },
   },
 });
 const clientCount = Number(values.clients);
@@ -58,6 +65,11 @@ const partitionCount = Number(values.partitions);
 const durability = String(values.durability);
 const fillMs = Number(values['fill-seconds']) * 1000;
 const snapshotEntries = values['snapshot-entries'] === undefined ? undefined : Number(values['snapshot-entries']);
+const offeredRates = String(values.rates)
+  .split(',')
+  .filter((rate) => rate.trim() !== '')
+  .map(Number);
+if (offeredRates.some((rate) => !Number.isFinite(rate) || rate <= 0)) throw new Error(`--rates takes positive numbers separated by commas, got '${String(values.rates)}'`);
 
 async function openClients(hostOf: (player: string) => string, prefix: string, withHello: boolean): Promise<{ clients: FrameClient[]; playerOf: (index: number) => string }> {
   const playerOf = (index: number): string => `${prefix}${index}`;
@@ -117,8 +129,14 @@ async function replicationCounters(hosts: readonly string[]): Promise<number[]> 
   return REPLICATION_COUNTERS.map((name) => all.reduce((sum, metrics) => sum + (metrics.get(name) ?? 0), 0));
 }
 
-/** The throughput phase, and the replication work per answered command in its window (messages, frames, store writes, all nodes). */
-async function measureCluster(cluster: ProcessCluster): Promise<{ result: PhaseResult; replication: string }> {
+type ClusterPhase = (target: PhaseTarget, hooks: WindowHooks) => Promise<PhaseResult>;
+
+/**
+ * One load phase on the cluster, with clients at the owners of their players' partitions,
+ * and the replication work per answered command in its window (messages, frames, store
+ * writes, all nodes).
+ */
+async function measureCluster(cluster: ProcessCluster, prefix: string, phase: ClusterPhase): Promise<{ result: PhaseResult; replication: string }> {
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   const view = await fetchClusterView(hosts[0] ?? '');
   const ownerHost = (player: string): string => {
@@ -126,7 +144,7 @@ async function measureCluster(cluster: ProcessCluster): Promise<{ result: PhaseR
     const member = cluster.members.find((candidate) => candidate.nodeId === leader) ?? cluster.members[0];
     return `${member?.host}:${member?.port}`;
   };
-  const { clients, playerOf } = await openClients(ownerHost, 'cluster-', true);
+  const { clients, playerOf } = await openClients(ownerHost, prefix, true);
   const pids = cluster.members.map((member) => member.child?.pid ?? 0);
   let before: number[] = [];
   let after: number[] = [];
@@ -138,11 +156,25 @@ async function measureCluster(cluster: ProcessCluster): Promise<{ result: PhaseR
       after = await replicationCounters(hosts);
     },
   };
-  const result = await closedLoop({ label: `3 nodes, RF=3 (${durability})`, pids, clients, playerOf }, { warmupMs: 2_000, durationMs, window: 1, hooks });
+  const result = await phase({ label: `3 nodes, RF=3 (${durability})`, pids, clients, playerOf }, hooks);
   for (const client of clients) client.close();
   const [messages, frames, writes] = after.map((value, index) => (value - (before[index] ?? 0)) / Math.max(1, result.answered));
-  const replication = `replication per command (all nodes): ${messages?.toFixed(2)} messages in ${frames?.toFixed(2)} peer frames, ${writes?.toFixed(2)} store transactions`;
+  const replication = `${messages?.toFixed(2)} messages in ${frames?.toFixed(2)} peer frames, ${writes?.toFixed(2)} store transactions`;
   return { result, replication };
+}
+
+/** Open-loop phases at the offered --rates: what a command costs when the cores are not saturated. */
+async function measureRates(cluster: ProcessCluster): Promise<string> {
+  const lines = [`open loop, ${clientCount} clients, ${durationMs / 1000}s per rate:`];
+  for (const offered of offeredRates) {
+    const { result, replication } = await measureCluster(cluster, `rate-${offered}-`, (target, hooks) =>
+      openLoop({ ...target, label: `${offered}/s` }, { warmupMs: 2_000, durationMs, ratePerClient: offered / clientCount, hooks }),
+    );
+    lines.push(
+      `  offered ${offered}/s: ${result.perSecond.toFixed(0)} cmd/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms, cluster cpu ${result.serverCpuPercent.toFixed(0)}% of a core, ${result.serverCpuMicrosPerCommand.toFixed(0)} µs/cmd; per command: ${replication}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 /** Fills the logs, wipes node-3 and times its catch-up (see the header). */
@@ -276,11 +308,14 @@ const cluster = await startProcessCluster(3, {
 });
 try {
   await waitConverged(cluster.members.map((member) => `${member.host}:${member.port}`), 60_000);
-  const { result: replicated, replication } = await measureCluster(cluster);
+  const { result: replicated, replication } = await measureCluster(cluster, 'cluster-', (target, hooks) =>
+    closedLoop(target, { warmupMs: 2_000, durationMs, window: 1, hooks }),
+  );
   const headers = ['system', 'cmd/s', 'p50 ms', 'p99 ms', 'p999 ms', 'cpu µs/cmd', 'vs RF1', 'vs echo', 'gen%'];
   console.log(`\n${formatTable(headers, [...(echo === undefined ? [] : [row(echo, undefined, undefined)]), ...(single === undefined ? [] : [row(single, undefined, echo)]), row(replicated, single, echo)])}`);
   console.log('  cpu µs/cmd is all server processes of the system together (3 for the cluster); gen% is the generator\'s event-loop utilisation');
-  console.log(`  ${replication}`);
+  console.log(`  replication per command (all nodes): ${replication}`);
+  if (offeredRates.length > 0) console.log(`\n${await measureRates(cluster)}`);
   if (fillMs > 0) console.log(`\n${await measureCatchUp(cluster)}`);
 
   const results: KillResult[] = [];

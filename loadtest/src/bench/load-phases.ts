@@ -46,13 +46,13 @@ function idOf(message: { t: number; id?: unknown }): string | undefined {
   return typeof message.id === 'string' ? message.id : undefined;
 }
 
-/** Each client keeps `window` commands in flight and sends the next as soon as one is answered. */
 /** Called around the measured window (after warm-up), e.g. to read the servers' counters. */
 export interface WindowHooks {
   readonly atStart: () => Promise<void>;
   readonly atEnd: () => Promise<void>;
 }
 
+/** Each client keeps `window` commands in flight and sends the next as soon as one is answered. */
 export async function closedLoop(
   target: PhaseTarget,
   options: { warmupMs: number; durationMs: number; window: number; hooks?: WindowHooks },
@@ -98,7 +98,7 @@ export async function closedLoop(
 }
 
 /** Every client sends `ratePerClient` commands per second on a fixed schedule, whatever the answers. */
-export async function openLoop(target: PhaseTarget, options: { warmupMs: number; durationMs: number; ratePerClient: number }): Promise<PhaseResult> {
+export async function openLoop(target: PhaseTarget, options: { warmupMs: number; durationMs: number; ratePerClient: number; hooks?: WindowHooks }): Promise<PhaseResult> {
   const latency = histogram();
   let recording = false;
   let answered = 0;
@@ -136,10 +136,12 @@ export async function openLoop(target: PhaseTarget, options: { warmupMs: number;
     });
   }, 1);
   await sleep(options.warmupMs);
+  await options.hooks?.atStart();
   const measured = await measure(target.pids, options.durationMs, () => {
     recording = true;
   });
   recording = false;
+  await options.hooks?.atEnd();
   clearInterval(ticker);
   await sleep(500);
   return summarise(target.label, latency, answered, rejected, measured);

@@ -354,17 +354,18 @@ export class ReplicatedPartitionLog implements PartitionLog {
     this.schedule();
   }
 
+  /** Sends the late messages of the loop's last Ready (see drain). */
+  private sendHeld(held: ReadonlyArray<{ to: string; message: unknown }>): void {
+    if (held.length === 0) return;
+    this.components.onReplicationWork?.({ messages: held.length, frames: this.sendBatched(held), writes: 0 });
+  }
+
   /**
    * One peer frame per destination per Ready: `{m: [message, ...]}`; returns how many frames
    * went out. Every frame costs a yamux
    * frame, a Noise encryption and a syscall, so sending the heartbeats and appends of all
    * partitions together is what keeps replication cheap.
    */
-  private sendHeld(held: ReadonlyArray<{ to: string; message: unknown }>): void {
-    if (held.length === 0) return;
-    this.components.onReplicationWork?.({ messages: held.length, frames: this.sendBatched(held), writes: 0 });
-  }
-
   private sendBatched(messages: ReadonlyArray<{ to: string; message: unknown }>): number {
     const byPeer = new Map<string, unknown[]>();
     for (const { to, message } of messages) {

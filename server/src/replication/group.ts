@@ -491,8 +491,12 @@ export class PartitionGroup<P> {
     if (done.lastEntry !== null) this.log.stableTo(done.lastEntry.position, done.lastEntry.epoch);
     if (done.snapshotPosition > 0) this.log.stableSnapshotTo(done.snapshotPosition);
     if (done.hardState !== null) this.persistedHardState = done.hardState;
-    this.log.applied = Math.max(this.log.applied, done.appliedTo);
-    if (this.log.applied >= this.log.committed) this.applyWaitingSinceMs = null;
+    if (done.appliedTo > this.log.applied) {
+      this.log.applied = done.appliedTo;
+      // What is left was committed while this Ready was written: its wait starts now, so a
+      // replica's next apply does not become due at once and cost a transaction of its own.
+      this.applyWaitingSinceMs = this.log.applied >= this.log.committed ? null : this.nowMs;
+    }
     this.log.trimCache();
     // The owner's own copy counts towards the commit quorum only once durable. Replicas learn
     // the new commit position from the next append, or from the notice of the next tick.
@@ -707,6 +711,9 @@ export class PartitionGroup<P> {
     this.uncommitted = [];
     this.uncommittedBytes = 0;
     this.leaderReady = false;
+    // Entries this owner committed are still applied at once: their proposers wait for them,
+    // and the driver fails every proposal it has not settled when the ownership is lost.
+    if (this.log.committed > this.log.applied) this.applyWaitingSinceMs = Number.NEGATIVE_INFINITY;
   }
 
   // ---------------------------------------------------------------- follower side

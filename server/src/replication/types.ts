@@ -140,7 +140,6 @@ export interface PartitionStatus {
   /** Leader that has committed an entry of its own epoch: may serve reads and writes. */
   readonly ready: boolean;
   readonly amnesiac: boolean;
-  /** A lower bound of the commit position: written along with the other fields, not on every move (group.ts, sameHardState). */
   readonly commit: number;
   readonly applied: number;
   readonly lastPosition: number;

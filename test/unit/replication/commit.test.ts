@@ -174,6 +174,30 @@ describe('commit', () => {
     for (const id of followers) expect(h.committedPayloads(id)).toEqual(['x', 'y']);
   });
 
+  it('commit - an owner that steps down applies what it committed at once, whatever replicaApplyDelayMs says', () => {
+    const h = new Harness(['a', 'b', 'c'], { settings: { replicaApplyDelayMs: 10_000 } });
+    h.waitForLeader();
+    h.advance(3000);
+    const leader = h.readyLeader() as string;
+    h.core(leader).propose(0, 'x');
+    h.process(leader);
+    // The replicas store 'x' and answer; the owner takes the answers in but has not drained yet.
+    for (const item of inFlightOfType(h, 'append', { from: leader })) h.deliver(item);
+    for (const item of inFlightOfType(h, 'append-response', { to: leader })) {
+      h.inFlight = h.inFlight.filter((other) => other !== item);
+      h.core(leader).step(item.from, item.message);
+    }
+    const committed = h.status(leader).commit;
+    expect(h.status(leader).applied).toBeLessThan(committed);
+    // Then it hears nothing for longer than the check-quorum window and steps down.
+    h.nowMs += 600;
+    h.core(leader).tick(h.nowMs);
+    expect(h.status(leader).role).toBe('follower');
+    h.process(leader);
+    expect(h.committedPayloads(leader)).toEqual(['x']);
+    expect(h.status(leader).applied).toBe(committed);
+  });
+
   it("commit - the owner's own copy counts only once its Ready was persisted", () => {
     const storage = new MemoryStorage<Payload>();
     const node = new ReplicationNode<Payload>({

@@ -64,7 +64,7 @@ export class GameNode {
     this.logger = options.logger ?? createLogger({ level: config.logLevel, nodeId: config.nodeId });
     this.metrics = new NodeMetrics({ defaultMetrics: options.processMetrics ?? true });
     mkdirSync(config.dataDir, { recursive: true });
-    this.store = LogStore.open({ path: config.dataDir, durability: config.durability });
+    this.store = LogStore.open({ path: config.dataDir, durability: config.durability, indexBatchEntries: config.indexBatchEntries });
     const epochs = new Map<number, number>();
     this.cluster = config.cluster.enabled
       ? new ClusterServices(config, this.store, this.logger, {

@@ -36,6 +36,10 @@ export const configSchema = z
       .describe(
         'When a log write counts as durable. fsync: flushed to disk before acknowledging (survives power loss). os: handed to the OS page cache (survives kill -9 of the process, not power loss).',
       ),
+    indexBatchEntries: positiveInt
+      .max(65_536)
+      .default(2048)
+      .describe('Applied log entries whose aggregate-index and dedupe records are held in memory and written to the store together (rebuilt from the log after a restart); 1 writes them with every entry. Larger batches cost less CPU per command and more memory and start-up reading.'),
     snapshotEveryEvents: positiveInt.default(100).describe('An aggregate snapshot is written into the log every this many events, bounding activation replay.'),
     dedupeRetentionMs: positiveInt.default(24 * 60 * 60 * 1000).describe('How long command ids are remembered for deduplication (ms). Retries must happen within this window.'),
     aggregateIdleMs: positiveInt.default(5 * 60 * 1000).describe('An aggregate with no command or subscriber for this long is passivated (ms).'),

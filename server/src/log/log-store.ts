@@ -13,6 +13,10 @@
  *   replicaSnapshots partition                    -> ReplicaSnapshotMeta: where the replication
  *                                                    log starts (entries before it are kept: they
  *                                                    are the event store)
+ *   indexed    partition                          -> the last position whose aggregate-index and
+ *                                                    dedupe records are written; present only
+ *                                                    while later applied entries have theirs
+ *                                                    deferred (deferred-index.ts)
  *   meta       string                             -> small records (format version, node id)
  *
  * Two ways to write. Single node: `append` stores entries and applies them in one transaction
@@ -20,11 +24,16 @@
  * truncated (not yet committed), and applies only committed ones; readers of aggregates see
  * applied entries only, through the `aggregates` index.
  *
+ * Index and dedupe records are derived from the entries, so they are written in bulk: up to
+ * `indexBatchEntries` applied entries keep theirs in memory (DeferredIndex), readers merge them
+ * with the stored ones, and open() rebuilds them from the entries after each `indexed` position.
+ *
  * Durability policy: `fsync` resolves `append` only after the commit is synced to disk;
  * `os` resolves after the commit is visible, with LMDB's noSync (survives a process crash,
  * not a power loss or kernel crash). LMDB's copy-on-write B-tree means the file is never torn.
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
 import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type ReplicaBatch, type ReplicaSnapshotMeta, type ReplicaState, type StoredEntry } from './types.ts';
 
 export type DurabilityPolicy = 'fsync' | 'os';
@@ -32,9 +41,29 @@ export type DurabilityPolicy = 'fsync' | 'os';
 export interface LogStoreOptions {
   readonly path: string;
   readonly durability: DurabilityPolicy;
+  /**
+   * Applied entries whose aggregate-index and dedupe records wait in memory to be written
+   * together; 1 writes them with their entries. Default 2048.
+   */
+  readonly indexBatchEntries?: number;
 }
 
-const FORMAT_VERSION = 1;
+const INDEX_BATCH_ENTRIES_DEFAULT = 2048;
+
+/** Command entries applied in one transaction, and where their partition's records ended before it. */
+interface AppliedCommands {
+  readonly partition: number;
+  readonly entries: readonly LogEntry[];
+  readonly indexedTo: number;
+}
+
+/**
+ * 2: index and dedupe records may be deferred (`indexed` records). A format-1 store has none,
+ * which reads as "fully indexed", so it is upgraded by writing the new number; a build that
+ * reads only format 1 refuses a format-2 store instead of missing its deferred records.
+ */
+const FORMAT_VERSION = 2;
+const FORMATS_UPGRADED = new Set([1]);
 
 /** The writes a transaction makes; synchronous or asynchronous depending on the policy. */
 interface Writer {
@@ -64,6 +93,9 @@ export class LogStore {
   private readonly snapshots: Database<AggregateSnapshot, string>;
   private readonly dedupe: Database<DedupeRecord, DedupeKey>;
   private readonly meta: Database<unknown, string>;
+  private readonly indexed: Database<number, number>;
+  private readonly deferred = new DeferredIndex();
+  private readonly indexBatchEntries: number;
   private closed = false;
   private readonly durability: DurabilityPolicy;
   /** Last position on disk per partition, kept after the first read so appends need no lookup. */
@@ -79,6 +111,8 @@ export class LogStore {
     // overlappingSync off: a commit's promise then resolves only once the commit is synced
     // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
     this.durability = options.durability;
+    this.indexBatchEntries = options.indexBatchEntries ?? INDEX_BATCH_ENTRIES_DEFAULT;
+    if (!Number.isInteger(this.indexBatchEntries) || this.indexBatchEntries < 1) throw new Error(`indexBatchEntries must be a positive integer, got ${this.indexBatchEntries}`);
     this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
     this.entries = this.root.openDB<StoredEntry, EntryKey>({ name: 'entries' });
     this.replicas = this.root.openDB<ReplicaState, number>({ name: 'replicas' });
@@ -88,18 +122,39 @@ export class LogStore {
     this.snapshots = this.root.openDB<AggregateSnapshot, string>({ name: 'snapshots' });
     this.dedupe = this.root.openDB<DedupeRecord, DedupeKey>({ name: 'dedupe' });
     this.meta = this.root.openDB<unknown, string>({ name: 'meta' });
+    this.indexed = this.root.openDB<number, number>({ name: 'indexed' });
   }
 
   static open(options: LogStoreOptions): LogStore {
     const store = new LogStore(options);
     const format = store.meta.get('formatVersion');
-    if (format === undefined) {
+    if (format === undefined || FORMATS_UPGRADED.has(format as number)) {
       store.meta.putSync('formatVersion', FORMAT_VERSION);
     } else if (format !== FORMAT_VERSION) {
       store.root.close();
       throw new Error(`log at ${options.path} has format ${String(format)}, this build reads ${FORMAT_VERSION}`);
     }
+    store.rebuildDeferredIndex();
     return store;
+  }
+
+  /**
+   * Reads back the entries whose index and dedupe records were still in memory when the
+   * process stopped: those after each partition's `indexed` position, up to what it applied.
+   */
+  private rebuildDeferredIndex(): void {
+    for (const { key: partition, value: indexedTo } of this.indexed.getRange({})) {
+      // A partition without replication state is a single node's: everything stored is applied.
+      const appliedTo = this.replicas.get(partition) === undefined ? this.lastPosition(partition) : this.appliedPosition(partition);
+      for (const entry of this.storedEntries(partition, indexedTo + 1, appliedTo + 1)) {
+        if (isCommandEntry(entry)) this.deferred.add(entry, indexedTo);
+      }
+    }
+  }
+
+  /** Applied entries whose index and dedupe records are still only in memory. */
+  get deferredIndexEntries(): number {
+    return this.deferred.size;
   }
 
   /** A small node-level record from the meta database (the ring membership, for one). */
@@ -133,12 +188,24 @@ export class LogStore {
       }
       expected.set(entry.partition, next + 1);
     }
+    const applied = new Map<number, { partition: number; entries: LogEntry[]; indexedTo: number }>();
+    for (const entry of batch) {
+      let commands = applied.get(entry.partition);
+      if (commands === undefined) {
+        commands = { partition: entry.partition, entries: [], indexedTo: this.lastPosition(entry.partition) };
+        applied.set(entry.partition, commands);
+      }
+      commands.entries.push(entry);
+    }
+    let afterCommit = (): void => {};
     await this.commit((write) => {
       for (const entry of batch) {
         write.put(this.entries, [entry.partition, entry.position], entry);
-        this.applyCommand(write, entry);
+        if (entry.snapshot !== undefined) write.put(this.snapshots, entry.aggregate, entry.snapshot);
       }
+      afterCommit = this.writeIndex(write, [...applied.values()]);
     });
+    afterCommit();
     for (const [partition, next] of expected) this.lastPositions.set(partition, next - 1);
   }
 
@@ -161,8 +228,11 @@ export class LogStore {
         }
         next += 1;
       }
-      return { part, stored, keepTo, lastAfter: next - 1 };
+      const commands = part.applied.filter(isCommandEntry);
+      const applied: AppliedCommands | undefined = commands.length === 0 ? undefined : { partition: part.partition, entries: commands, indexedTo: this.appliedPosition(part.partition) };
+      return { part, stored, keepTo, lastAfter: next - 1, applied };
     });
+    let afterCommit = (): void => {};
     try {
       await this.commit((write) => {
         for (const { part, stored, keepTo } of plans) {
@@ -172,11 +242,12 @@ export class LogStore {
           if (part.replicaState !== undefined) write.put(this.replicas, partition, part.replicaState);
           if (part.snapshot !== undefined) write.put(this.replicaSnapshots, partition, part.snapshot);
           for (const entry of part.applied) {
-            if (isCommandEntry(entry)) this.applyCommand(write, entry);
+            if (isCommandEntry(entry) && entry.snapshot !== undefined) write.put(this.snapshots, entry.aggregate, entry.snapshot);
           }
           const appliedTo = part.applied.at(-1)?.position;
           if (appliedTo !== undefined) write.put(this.applied, partition, appliedTo);
         }
+        afterCommit = this.writeIndex(write, plans.flatMap((plan) => (plan.applied === undefined ? [] : [plan.applied])));
       });
     } catch (error) {
       for (const { part } of plans) {
@@ -185,6 +256,7 @@ export class LogStore {
       }
       throw error;
     }
+    afterCommit();
     for (const { part, lastAfter } of plans) {
       this.lastPositions.set(part.partition, lastAfter);
       if (part.snapshot !== undefined) this.replicaSnapshotCache.set(part.partition, part.snapshot);
@@ -245,15 +317,38 @@ export class LogStore {
     return out;
   }
 
-  /** Index, dedupe and snapshot writes of one command entry. */
-  private applyCommand(write: Writer, entry: LogEntry): void {
+  /**
+   * The aggregate-index and dedupe records of command entries applied in this transaction:
+   * deferred while fewer than `indexBatchEntries` wait, else written with every deferred one.
+   * Returns what to do once the transaction has committed (readers see the records then, as
+   * they see the entries).
+   */
+  private writeIndex(write: Writer, applied: readonly AppliedCommands[]): () => void {
+    let count = 0;
+    for (const commands of applied) count += commands.entries.length;
+    if (count === 0) return () => {};
+    if (this.deferred.size + count < this.indexBatchEntries) {
+      for (const { partition, indexedTo } of applied) {
+        if (!this.deferred.defers(partition)) write.put(this.indexed, partition, indexedTo);
+      }
+      return () => {
+        for (const { entries, indexedTo } of applied) {
+          for (const entry of entries) this.deferred.add(entry, indexedTo);
+        }
+      };
+    }
+    for (const entry of this.deferred.entries()) write.put(this.aggregates, [entry.aggregate, entry.seq], entry.position);
+    for (const { aggregate, playerId, commandId, record } of this.deferred.dedupeRecords()) write.put(this.dedupe, [aggregate, playerId, commandId], record);
+    for (const partition of this.deferred.indexedPositions().keys()) write.remove(this.indexed, partition);
+    for (const { entries } of applied) {
+      for (const entry of entries) this.writeIndexRecords(write, entry);
+    }
+    return () => this.deferred.clear();
+  }
+
+  private writeIndexRecords(write: Writer, entry: LogEntry): void {
     write.put(this.aggregates, [entry.aggregate, entry.seq], entry.position);
-    if (entry.snapshot !== undefined) write.put(this.snapshots, entry.aggregate, entry.snapshot);
-    write.put(this.dedupe, [entry.aggregate, entry.playerId, entry.commandId], {
-      seq: entry.seq,
-      position: entry.position,
-      timestampMs: entry.timestampMs,
-    });
+    write.put(this.dedupe, [entry.aggregate, entry.playerId, entry.commandId], dedupeRecord(entry));
   }
 
   /** Highest position written for a partition, 0 when empty. */
@@ -288,11 +383,17 @@ export class LogStore {
       }
       out.push(entry);
     }
+    const storedTo = out.at(-1)?.seq ?? afterSeq;
+    for (const entry of this.deferred.entriesOf(aggregate)) {
+      if (entry.seq > storedTo) out.push(entry);
+    }
     return out;
   }
 
   /** Highest committed seq of an aggregate, 0 when it has none. */
   aggregateSeq(aggregate: string): number {
+    const deferred = this.deferred.entriesOf(aggregate).at(-1);
+    if (deferred !== undefined) return deferred.seq;
     for (const key of this.aggregates.getKeys({ start: [aggregate, Number.MAX_SAFE_INTEGER], end: [aggregate, 0], reverse: true, limit: 1 })) {
       return key[1];
     }
@@ -300,7 +401,7 @@ export class LogStore {
   }
 
   findCommand(aggregate: string, playerId: string, commandId: string): DedupeRecord | undefined {
-    return this.dedupe.get([aggregate, playerId, commandId]);
+    return this.deferred.findCommand(aggregate, playerId, commandId) ?? this.dedupe.get([aggregate, playerId, commandId]);
   }
 
   /**
@@ -308,16 +409,18 @@ export class LogStore {
    * stalls the event loop. Returns how many were removed.
    */
   async pruneDedupe(olderThanMs: number, limit: number): Promise<number> {
+    const prunedInMemory = this.deferred.pruneDedupe(olderThanMs, limit);
+    if (prunedInMemory >= limit) return prunedInMemory;
     const stale: DedupeKey[] = [];
     for (const { key, value } of this.dedupe.getRange({})) {
       if (value.timestampMs < olderThanMs) stale.push(key);
-      if (stale.length >= limit) break;
+      if (stale.length >= limit - prunedInMemory) break;
     }
-    if (stale.length === 0) return 0;
+    if (stale.length === 0) return prunedInMemory;
     await this.root.transaction(() => {
       for (const key of stale) this.dedupe.removeSync(key);
     });
-    return stale.length;
+    return prunedInMemory + stale.length;
   }
 
   /** Partitions that have at least one entry, for recovery reporting. */
@@ -355,7 +458,8 @@ export class LogStore {
         const previousSeq = aggregateSeqs.get(value.aggregate) ?? 0;
         if (value.seq !== previousSeq + 1) throw new Error(`aggregate ${value.aggregate}: seq ${value.seq} follows ${previousSeq}`);
         aggregateSeqs.set(value.aggregate, value.seq);
-        if (this.aggregates.get([value.aggregate, value.seq]) !== value.position) {
+        const indexedAt = this.aggregates.get([value.aggregate, value.seq]) ?? this.deferred.entriesOf(value.aggregate).find((entry) => entry.seq === value.seq)?.position;
+        if (indexedAt !== value.position) {
           throw new Error(`aggregate index disagrees for ${value.aggregate} seq ${value.seq}`);
         }
         entryCount += 1;

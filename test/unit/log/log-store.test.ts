@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { open } from 'lmdb';
 import { LogStore, type LogEntry } from '../../../server/src/log/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -59,7 +60,9 @@ describe('log store', () => {
     expect(store.findCommand('a/1', 'someone-else', 'c-0-1')).toBeUndefined();
   });
 
-  it('log - prunes dedupe records older than the retention, in bounded batches', async () => {
+  it.each([1, 2048])('log - prunes dedupe records older than the retention, in bounded batches (indexBatchEntries %i)', async (indexBatchEntries) => {
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries });
     await store.append([entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), entry(0, 3, 'a/1', 3)]);
     expect(await store.pruneDedupe(1003, 1)).toBe(1);
     expect(await store.pruneDedupe(1003, 10)).toBe(1);
@@ -114,5 +117,88 @@ describe('log store', () => {
     expect(store.storedEntry(0, 2)).toMatchObject({ aggregate: 'a/2', epoch: 2 });
     expect(store.storedEntry(0, 3)).toBeUndefined();
     await expect(store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [entry(0, 5, 'a/2', 2)], applied: [] }] })).rejects.toThrow(/gap/);
+  });
+
+  it('log - index and dedupe records wait in memory, readers see them, and a reopen rebuilds them from the entries', async () => {
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 100 });
+    await store.append([entry(0, 1, 'a/1', 1), entry(0, 2, 'a/2', 1)]);
+    await store.append([entry(0, 3, 'a/1', 2), entry(1, 1, 'b/1', 1)]);
+    const read = (): unknown => ({
+      deferred: store.deferredIndexEntries,
+      a1: store.aggregateEntries(0, 'a/1', 0).map((e) => [e.seq, e.position]),
+      a1After1: store.aggregateEntries(0, 'a/1', 1).map((e) => e.seq),
+      seqs: [store.aggregateSeq('a/1'), store.aggregateSeq('a/2'), store.aggregateSeq('b/1'), store.aggregateSeq('none')],
+      dedupe: store.findCommand('a/1', 'p', 'c-0-3'),
+    });
+    const expected = { deferred: 4, a1: [[1, 1], [2, 3]], a1After1: [2], seqs: [2, 1, 1, 0], dedupe: { seq: 2, position: 3, timestampMs: 1003 } };
+    expect(read()).toEqual(expected);
+    // No clean flush on close: the reopened store must find the records from the entries.
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 100 });
+    expect(read()).toEqual(expected);
+    expect(store.verify()).toEqual({ partitions: 2, entries: 4, aggregates: 3 });
+  });
+
+  it('log - deferred records are written together once the batch is full, and the store forgets its indexed marks', async () => {
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 4 });
+    await store.append([entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), entry(2, 1, 'c/1', 1)]);
+    expect(store.deferredIndexEntries).toBe(3);
+    await store.append([entry(0, 3, 'a/1', 3), entry(0, 4, 'a/2', 1)]);
+    expect(store.deferredIndexEntries).toBe(0);
+    expect(store.aggregateEntries(0, 'a/1', 0).map((e) => e.seq)).toEqual([1, 2, 3]);
+    await store.append([entry(0, 5, 'a/1', 4)]);
+    expect(store.deferredIndexEntries).toBe(1);
+    expect(store.aggregateEntries(0, 'a/1', 1).map((e) => e.seq)).toEqual([2, 3, 4]);
+    // Reopened with records written at once: nothing to rebuild but the one deferred entry.
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 1 });
+    expect(store.deferredIndexEntries).toBe(1);
+    await store.append([entry(2, 2, 'c/1', 2)]);
+    expect(store.deferredIndexEntries).toBe(0);
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync' });
+    expect(store.deferredIndexEntries).toBe(0);
+    expect(store.aggregateSeq('a/1')).toBe(4);
+    expect(store.findCommand('c/1', 'p', 'c-2-2')).toEqual({ seq: 2, position: 2, timestampMs: 1002 });
+    expect(store.verify()).toEqual({ partitions: 2, entries: 7, aggregates: 3 });
+  });
+
+  it('log - a replica defers the records of applied entries only, and rebuilds them up to its applied position', async () => {
+    const state = { epoch: 1, vote: 'node-1', commit: 2, amnesiac: false };
+    await store.writeReplicaBatch({
+      partitions: [{ partition: 5, entries: [entry(5, 1, 'r/1', 1), entry(5, 2, 'r/1', 2), entry(5, 3, 'r/1', 3)], replicaState: state, applied: [] }],
+    });
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 1, 3) }] });
+    expect(store.deferredIndexEntries).toBe(2);
+    expect(store.aggregateSeq('r/1')).toBe(2);
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync' });
+    expect(store.deferredIndexEntries).toBe(2);
+    expect(store.aggregateEntries(5, 'r/1', 0).map((e) => e.seq)).toEqual([1, 2]);
+    expect(store.findCommand('r/1', 'p', 'c-5-3')).toBeUndefined();
+    // Applying again what is already applied (a replica restarting behind its applied position) changes nothing.
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 1, 4) }] });
+    expect(store.deferredIndexEntries).toBe(3);
+    expect(store.aggregateEntries(5, 'r/1', 0).map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(store.verify()).toEqual({ partitions: 1, entries: 3, aggregates: 1 });
+  });
+
+  it('log - a store of format 1 opens as fully indexed and is upgraded; a newer format is refused', async () => {
+    await store.append([entry(0, 1, 'a/1', 1)]);
+    await store.close();
+    const raw = open({ path: dir.path, maxDbs: 12 });
+    const meta = raw.openDB<unknown, string>({ name: 'meta' });
+    meta.putSync('formatVersion', 1);
+    await raw.close();
+    store = LogStore.open({ path: dir.path, durability: 'fsync' });
+    expect(store.aggregateSeq('a/1')).toBe(1);
+    await store.close();
+    const again = open({ path: dir.path, maxDbs: 12 });
+    expect(again.openDB<unknown, string>({ name: 'meta' }).get('formatVersion')).toBe(2);
+    again.openDB<unknown, string>({ name: 'meta' }).putSync('formatVersion', 3);
+    await again.close();
+    expect(() => LogStore.open({ path: dir.path, durability: 'fsync' })).toThrow(/format 3/);
   });
 });

@@ -229,7 +229,7 @@ export class LogStore {
         next += 1;
       }
       const commands = part.applied.filter(isCommandEntry);
-      const applied: AppliedCommands | undefined = commands.length === 0 ? undefined : { partition: part.partition, entries: commands, indexedTo: this.appliedPosition(part.partition) };
+      const applied: AppliedCommands | undefined = commands.length === 0 ? undefined : { partition: part.partition, entries: commands, indexedTo: this.deferred.indexedPositions().get(part.partition) ?? this.appliedPosition(part.partition) };
       return { part, stored, keepTo, lastAfter: next - 1, applied };
     });
     let afterCommit = (): void => {};

@@ -292,6 +292,7 @@ export class GameNode {
     );
     router.add('GET', '/metrics', async () => {
       this.metrics.activeAggregates.set(this.runtime.activeCount);
+      this.metrics.deferredIndexEntries.set(this.store.deferredIndexEntries);
       this.updatePartitionGauges();
       return { status: 200, contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
     });

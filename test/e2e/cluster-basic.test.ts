@@ -59,5 +59,9 @@ describe('cluster - three nodes in one process', () => {
     const owned = metrics.map((text) => Number(/^ringstate_partitions_owned (\d+)/m.exec(text)?.[1]));
     expect(owned.reduce((a, b) => a + b, 0)).toBe(16);
     expect(metrics.some((text) => /^ringstate_forwarded_commands_total [1-9]/m.test(text))).toBe(true);
+    // The first test's 120 commands are applied everywhere; with indexBatchEntries at its
+    // default (2,048) their index and dedupe records are all still held in memory.
+    const deferred = metrics.map((text) => Number(/^ringstate_store_deferred_index_entries (\d+)/m.exec(text)?.[1]));
+    expect(deferred).toEqual([120, 120, 120]);
   });
 });

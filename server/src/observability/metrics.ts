@@ -21,6 +21,11 @@ export class NodeMetrics {
   readonly connections = new Gauge({ name: 'ringstate_connections', help: 'Open client WebSocket connections.', registers: [this.registry] });
   readonly subscriptions = new Gauge({ name: 'ringstate_subscriptions', help: 'Active aggregate subscriptions.', registers: [this.registry] });
   readonly activeAggregates = new Gauge({ name: 'ringstate_active_aggregates', help: 'Aggregates held in memory.', registers: [this.registry] });
+  readonly deferredIndexEntries = new Gauge({
+    name: 'ringstate_store_deferred_index_entries',
+    help: 'Applied log entries whose aggregate-index and dedupe records are held in memory, not yet written (at most indexBatchEntries).',
+    registers: [this.registry],
+  });
   readonly limitTrips = new Counter({
     name: 'ringstate_limit_trips_total',
     help: 'Times a protective limit refused input, by limit.',

@@ -5,63 +5,84 @@
  * Every applied command entry needs two derived records: `[aggregate, seq] -> position` (how
  * activation finds an aggregate's entries) and `[aggregate, player, commandId] -> seq` (how a
  * retried command finds its first answer). Both keys are scattered over their B-trees, so
- * written with each entry they dirty two random leaf pages per command in every transaction:
- * the cluster spent about a fifth of its CPU per command on them (docs/benchmarks.md). Written
- * a few thousand at a time they share pages and a single transaction.
+ * written with each entry they dirty two random pages per command in every transaction, on
+ * every replica (docs/benchmarks.md measured what that cost). Written a few thousand at a time
+ * they share pages and one transaction.
  *
  * Nothing is lost by deferring: the records are derived from log entries that are already on
- * disk. The store keeps, per partition with deferred records, the position up to which its
- * records are on disk (`indexed`); a node that restarts reads the entries after it again and
- * rebuilds this overlay (LogStore.open). Readers consult the overlay and the on-disk records
- * together, so what they see does not depend on when the overlay was last written out.
+ * disk. The store keeps, per partition tracked here, the position up to which its records are
+ * on disk (`indexed`); a node that restarts reads the entries after it again and rebuilds this
+ * (LogStore.open). Readers consult this and the on-disk records together, so what they see does
+ * not depend on when the records were last written out.
  *
- * Adding is idempotent: an entry at or below an aggregate's newest deferred seq is ignored
- * (a replica may apply an entry again after a restart; its records are then already here or
- * on disk, and readers merge by seq).
+ * Only small references are held (seq and position; the dedupe record), not the entries: the
+ * store reads an entry when a reader asks for it, so memory stays small whatever the entries
+ * carry, and every reader gets its own decoded copy, as it did when the records were on disk.
+ *
+ * Adding is idempotent: an entry at or below its partition's indexed position, or at or below
+ * its aggregate's newest held seq, is ignored (a replica may apply an entry again after a
+ * restart; its records are then already here or on disk, and readers merge by seq).
  */
 import type { DedupeRecord, LogEntry } from './types.ts';
 
+/** Where a held aggregate entry is. */
+export interface HeldRef {
+  readonly seq: number;
+  readonly position: number;
+}
+
+export interface HeldDedupe {
+  readonly aggregate: string;
+  readonly playerId: string;
+  readonly commandId: string;
+  readonly record: DedupeRecord;
+}
+
 export class DeferredIndex {
-  /** Deferred entries per aggregate, in seq order. */
-  readonly #byAggregate = new Map<string, LogEntry[]>();
-  readonly #dedupe = new Map<string, DeferredDedupe>();
-  /** Per partition with deferred entries: the last position whose records are on disk. */
+  /** Held references per aggregate, in seq order. */
+  readonly #byAggregate = new Map<string, HeldRef[]>();
+  readonly #dedupe = new Map<string, HeldDedupe>();
+  /** Per tracked partition: the last position whose records are on disk (its `indexed` record). */
   readonly #indexedTo = new Map<number, number>();
   #size = 0;
 
-  /** Deferred entries, all partitions together. */
+  /** Held entries, all partitions together. */
   get size(): number {
     return this.#size;
   }
 
-  /** Whether `partition` has deferred entries, and so an `indexed` record on disk. */
-  defers(partition: number): boolean {
+  /** Whether `partition` is tracked, and so has an `indexed` record on disk. */
+  tracks(partition: number): boolean {
     return this.#indexedTo.has(partition);
   }
 
-  /** Partitions with deferred entries and where their on-disk records end. */
+  /** Tracked partitions and where their on-disk records end. */
   indexedPositions(): ReadonlyMap<number, number> {
     return this.#indexedTo;
   }
 
   /**
-   * Holds `entry`'s records. `indexedTo` says where the partition's on-disk records end; it
-   * counts for the partition's first deferred entry, and entries at or below it are ignored
-   * (their records are on disk).
+   * Starts tracking `partition`, whose on-disk records end at `indexedTo`, once the store has
+   * written its `indexed` record; a partition already tracked keeps its position.
    */
-  add(entry: LogEntry, indexedTo: number): void {
-    const from = this.#indexedTo.get(entry.partition) ?? indexedTo;
-    if (entry.position <= from) return;
-    this.#indexedTo.set(entry.partition, from);
-    let entries = this.#byAggregate.get(entry.aggregate);
-    if (entries === undefined) {
-      entries = [];
-      this.#byAggregate.set(entry.aggregate, entries);
+  track(partition: number, indexedTo: number): void {
+    if (!this.#indexedTo.has(partition)) this.#indexedTo.set(partition, indexedTo);
+  }
+
+  /** Holds `entry`'s records; its partition must be tracked. */
+  add(entry: LogEntry): void {
+    const indexedTo = this.#indexedTo.get(entry.partition);
+    if (indexedTo === undefined) throw new Error(`deferred index: partition ${entry.partition} is not tracked`);
+    if (entry.position <= indexedTo) return;
+    let refs = this.#byAggregate.get(entry.aggregate);
+    if (refs === undefined) {
+      refs = [];
+      this.#byAggregate.set(entry.aggregate, refs);
     }
-    const last = entries.at(-1);
+    const last = refs.at(-1);
     if (last !== undefined && entry.seq <= last.seq) return;
     if (last !== undefined && entry.seq !== last.seq + 1) throw new Error(`deferred index: ${entry.aggregate} seq ${entry.seq} follows ${last.seq}`);
-    entries.push(entry);
+    refs.push({ seq: entry.seq, position: entry.position });
     this.#dedupe.set(dedupeKey(entry.aggregate, entry.playerId, entry.commandId), {
       aggregate: entry.aggregate,
       playerId: entry.playerId,
@@ -75,8 +96,20 @@ export class DeferredIndex {
     return this.#dedupe.get(dedupeKey(aggregate, playerId, commandId))?.record;
   }
 
-  /** The deferred dedupe records that were not pruned, for writing them out. */
-  dedupeRecords(): IterableIterator<DeferredDedupe> {
+  /** The aggregate's held references in seq order (empty when none). */
+  refsOf(aggregate: string): readonly HeldRef[] {
+    return this.#byAggregate.get(aggregate) ?? [];
+  }
+
+  /** Every held aggregate-index record, for writing them out. */
+  *indexRecords(): IterableIterator<{ readonly aggregate: string; readonly ref: HeldRef }> {
+    for (const [aggregate, refs] of this.#byAggregate) {
+      for (const ref of refs) yield { aggregate, ref };
+    }
+  }
+
+  /** The held dedupe records that were not pruned, for writing them out. */
+  dedupeRecords(): IterableIterator<HeldDedupe> {
     return this.#dedupe.values();
   }
 
@@ -96,17 +129,7 @@ export class DeferredIndex {
     return removed;
   }
 
-  /** The aggregate's deferred entries in seq order (empty when none). */
-  entriesOf(aggregate: string): readonly LogEntry[] {
-    return this.#byAggregate.get(aggregate) ?? [];
-  }
-
-  /** Every deferred entry, aggregate by aggregate, for writing their index records out. */
-  *entries(): IterableIterator<LogEntry> {
-    for (const entries of this.#byAggregate.values()) yield* entries;
-  }
-
-  /** Forgets everything, once the records are on disk. */
+  /** Forgets everything, once the records are on disk and the `indexed` records removed. */
   clear(): void {
     this.#byAggregate.clear();
     this.#dedupe.clear();
@@ -115,17 +138,11 @@ export class DeferredIndex {
   }
 }
 
-export interface DeferredDedupe {
-  readonly aggregate: string;
-  readonly playerId: string;
-  readonly commandId: string;
-  readonly record: DedupeRecord;
-}
-
 export function dedupeRecord(entry: LogEntry): DedupeRecord {
   return { seq: entry.seq, position: entry.position, timestampMs: entry.timestampMs };
 }
 
+/** Length-prefixed, so no choice of ids (NUL characters included) makes two triples collide. */
 function dedupeKey(aggregate: string, playerId: string, commandId: string): string {
-  return `${aggregate}\u0000${playerId}\u0000${commandId}`;
+  return `${aggregate.length}:${aggregate}${playerId.length}:${playerId}${commandId}`;
 }

@@ -58,12 +58,14 @@ interface AppliedCommands {
 }
 
 /**
- * 2: index and dedupe records may be deferred (`indexed` records). A format-1 store has none,
- * which reads as "fully indexed", so it is upgraded by writing the new number; a build that
- * reads only format 1 refuses a format-2 store instead of missing its deferred records.
+ * Format 2 marks a store that may hold `indexed` records, whose deferred index and dedupe
+ * records only a build that knows them rebuilds; a build that reads only format 1 refuses it
+ * instead of missing them. The store writes 2 in the transaction that writes its first
+ * `indexed` record and 1 in the one that writes the deferred records out (close() does that
+ * too), so a cleanly closed store is format 1 and opens under either build.
  */
-const FORMAT_VERSION = 2;
-const FORMATS_UPGRADED = new Set([1]);
+const FORMAT_PLAIN = 1;
+const FORMAT_DEFERRED = 2;
 
 /** The writes a transaction makes; synchronous or asynchronous depending on the policy. */
 interface Writer {
@@ -95,6 +97,10 @@ export class LogStore {
   private readonly meta: Database<unknown, string>;
   private readonly indexed: Database<number, number>;
   private readonly deferred = new DeferredIndex();
+  /** The format number on disk is FORMAT_DEFERRED. */
+  private formatDeferred = false;
+  /** The last commit started, so close() can let it finish before writing deferred records out. */
+  private lastCommit: Promise<void> = Promise.resolve();
   private readonly indexBatchEntries: number;
   private closed = false;
   private readonly durability: DurabilityPolicy;
@@ -128,11 +134,13 @@ export class LogStore {
   static open(options: LogStoreOptions): LogStore {
     const store = new LogStore(options);
     const format = store.meta.get('formatVersion');
-    if (format === undefined || FORMATS_UPGRADED.has(format as number)) {
-      store.meta.putSync('formatVersion', FORMAT_VERSION);
-    } else if (format !== FORMAT_VERSION) {
+    if (format === undefined) {
+      store.meta.putSync('formatVersion', FORMAT_PLAIN);
+    } else if (format === FORMAT_DEFERRED) {
+      store.formatDeferred = true;
+    } else if (format !== FORMAT_PLAIN) {
       store.root.close();
-      throw new Error(`log at ${options.path} has format ${String(format)}, this build reads ${FORMAT_VERSION}`);
+      throw new Error(`log at ${options.path} has format ${String(format)}, this build reads ${FORMAT_PLAIN} and ${FORMAT_DEFERRED}`);
     }
     store.rebuildDeferredIndex();
     return store;
@@ -146,8 +154,10 @@ export class LogStore {
     for (const { key: partition, value: indexedTo } of this.indexed.getRange({})) {
       // A partition without replication state is a single node's: everything stored is applied.
       const appliedTo = this.replicas.get(partition) === undefined ? this.lastPosition(partition) : this.appliedPosition(partition);
+      // Tracked even when nothing follows, so the next write-out removes the record.
+      this.deferred.track(partition, indexedTo);
       for (const entry of this.storedEntries(partition, indexedTo + 1, appliedTo + 1)) {
-        if (isCommandEntry(entry)) this.deferred.add(entry, indexedTo);
+        if (isCommandEntry(entry)) this.deferred.add(entry);
       }
     }
   }
@@ -270,7 +280,13 @@ export class LogStore {
    * `fsync`: LMDB's asynchronous, group-committed write on its writer thread, resolved after
    * the sync, so this thread keeps serving while the disk works.
    */
-  private async commit(work: (write: Writer) => void): Promise<void> {
+  private commit(work: (write: Writer) => void): Promise<void> {
+    const done = this.commitNow(work);
+    this.lastCommit = done;
+    return done;
+  }
+
+  private async commitNow(work: (write: Writer) => void): Promise<void> {
     if (this.durability === 'os') {
       this.root.transactionSync(() => work(SYNC_WRITER));
       return;
@@ -319,7 +335,7 @@ export class LogStore {
 
   /**
    * The aggregate-index and dedupe records of command entries applied in this transaction:
-   * deferred while fewer than `indexBatchEntries` wait, else written with every deferred one.
+   * held in memory while fewer than `indexBatchEntries` are, else written with every held one.
    * Returns what to do once the transaction has committed (readers see the records then, as
    * they see the entries).
    */
@@ -327,23 +343,39 @@ export class LogStore {
     let count = 0;
     for (const commands of applied) count += commands.entries.length;
     if (count === 0) return () => {};
-    if (this.deferred.size + count < this.indexBatchEntries) {
-      for (const { partition, indexedTo } of applied) {
-        if (!this.deferred.defers(partition)) write.put(this.indexed, partition, indexedTo);
-      }
-      return () => {
-        for (const { entries, indexedTo } of applied) {
-          for (const entry of entries) this.deferred.add(entry, indexedTo);
-        }
-      };
-    }
-    for (const entry of this.deferred.entries()) write.put(this.aggregates, [entry.aggregate, entry.seq], entry.position);
-    for (const { aggregate, playerId, commandId, record } of this.deferred.dedupeRecords()) write.put(this.dedupe, [aggregate, playerId, commandId], record);
-    for (const partition of this.deferred.indexedPositions().keys()) write.remove(this.indexed, partition);
+    if (this.deferred.size + count < this.indexBatchEntries) return this.holdIndex(write, applied);
+    this.writeHeldIndex(write);
     for (const { entries } of applied) {
       for (const entry of entries) this.writeIndexRecords(write, entry);
     }
-    return () => this.deferred.clear();
+    return () => this.forgetHeldIndex();
+  }
+
+  /** Holds the records of `applied` in memory; partitions not tracked yet get their `indexed` record. */
+  private holdIndex(write: Writer, applied: readonly AppliedCommands[]): () => void {
+    const started = applied.filter(({ partition }) => !this.deferred.tracks(partition));
+    for (const { partition, indexedTo } of started) write.put(this.indexed, partition, indexedTo);
+    if (started.length > 0 && !this.formatDeferred) write.put(this.meta, 'formatVersion', FORMAT_DEFERRED);
+    return () => {
+      for (const { partition, indexedTo } of started) this.deferred.track(partition, indexedTo);
+      if (started.length > 0) this.formatDeferred = true;
+      for (const { entries } of applied) {
+        for (const entry of entries) this.deferred.add(entry);
+      }
+    };
+  }
+
+  /** Writes every held record out and removes the `indexed` records; forgetHeldIndex() once committed. */
+  private writeHeldIndex(write: Writer): void {
+    for (const { aggregate, ref } of this.deferred.indexRecords()) write.put(this.aggregates, [aggregate, ref.seq], ref.position);
+    for (const { aggregate, playerId, commandId, record } of this.deferred.dedupeRecords()) write.put(this.dedupe, [aggregate, playerId, commandId], record);
+    for (const partition of this.deferred.indexedPositions().keys()) write.remove(this.indexed, partition);
+    if (this.formatDeferred) write.put(this.meta, 'formatVersion', FORMAT_PLAIN);
+  }
+
+  private forgetHeldIndex(): void {
+    this.deferred.clear();
+    this.formatDeferred = false;
   }
 
   private writeIndexRecords(write: Writer, entry: LogEntry): void {
@@ -384,16 +416,21 @@ export class LogStore {
       out.push(entry);
     }
     const storedTo = out.at(-1)?.seq ?? afterSeq;
-    for (const entry of this.deferred.entriesOf(aggregate)) {
-      if (entry.seq > storedTo) out.push(entry);
+    for (const ref of this.deferred.refsOf(aggregate)) {
+      if (ref.seq <= storedTo) continue;
+      const entry = this.entries.get([partition, ref.position]);
+      if (entry === undefined || !isCommandEntry(entry) || entry.aggregate !== aggregate || entry.seq !== ref.seq) {
+        throw new Error(`held aggregate index points at a missing or foreign entry: ${aggregate} seq ${ref.seq} -> ${partition}/${ref.position}`);
+      }
+      out.push(entry);
     }
     return out;
   }
 
   /** Highest committed seq of an aggregate, 0 when it has none. */
   aggregateSeq(aggregate: string): number {
-    const deferred = this.deferred.entriesOf(aggregate).at(-1);
-    if (deferred !== undefined) return deferred.seq;
+    const held = this.deferred.refsOf(aggregate).at(-1);
+    if (held !== undefined) return held.seq;
     for (const key of this.aggregates.getKeys({ start: [aggregate, Number.MAX_SAFE_INTEGER], end: [aggregate, 0], reverse: true, limit: 1 })) {
       return key[1];
     }
@@ -458,19 +495,37 @@ export class LogStore {
         const previousSeq = aggregateSeqs.get(value.aggregate) ?? 0;
         if (value.seq !== previousSeq + 1) throw new Error(`aggregate ${value.aggregate}: seq ${value.seq} follows ${previousSeq}`);
         aggregateSeqs.set(value.aggregate, value.seq);
-        const indexedAt = this.aggregates.get([value.aggregate, value.seq]) ?? this.deferred.entriesOf(value.aggregate).find((entry) => entry.seq === value.seq)?.position;
+        const indexedAt = this.aggregates.get([value.aggregate, value.seq]) ?? this.deferred.refsOf(value.aggregate).find((ref) => ref.seq === value.seq)?.position;
         if (indexedAt !== value.position) {
           throw new Error(`aggregate index disagrees for ${value.aggregate} seq ${value.seq}`);
         }
         entryCount += 1;
       }
     }
+    for (const { key: partition, value: indexedTo } of this.indexed.getRange({})) {
+      if (this.deferred.indexedPositions().get(partition) !== indexedTo) throw new Error(`partition ${partition}: indexed record ${indexedTo} is not tracked in memory`);
+    }
+    if (this.deferred.indexedPositions().size > 0 && !this.formatDeferred) throw new Error('held index records in a store marked format 1');
     return { partitions: partitions.length, entries: entryCount, aggregates: aggregateSeqs.size };
   }
 
+  /**
+   * Refuses further writes, lets the last commit finish, writes the held index records out
+   * (which also sets format 1 again), and closes. If that last write fails nothing is lost:
+   * the next open rebuilds the records from the log.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.lastCommit.catch(() => undefined);
+    if (this.deferred.indexedPositions().size > 0) {
+      try {
+        await this.commit((write) => this.writeHeldIndex(write));
+        this.forgetHeldIndex();
+      } catch {
+        // Rebuilt at the next open (see above).
+      }
+    }
     await this.root.close();
   }
 

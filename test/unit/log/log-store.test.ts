@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cpSync } from 'node:fs';
 import { open } from 'lmdb';
 import { LogStore, type LogEntry } from '../../../server/src/log/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
@@ -27,9 +28,11 @@ beforeEach(() => {
   dir = tempDir('log');
   store = LogStore.open({ path: dir.path, durability: 'fsync' });
 });
+const crashCopies: Array<ReturnType<typeof tempDir>> = [];
 afterEach(async () => {
   await store.close();
   dir.remove();
+  for (const copy of crashCopies.splice(0)) copy.remove();
 });
 
 describe('log store', () => {
@@ -119,86 +122,130 @@ describe('log store', () => {
     await expect(store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [entry(0, 5, 'a/2', 2)], applied: [] }] })).rejects.toThrow(/gap/);
   });
 
-  it('log - index and dedupe records wait in memory, readers see them, and a reopen rebuilds them from the entries', async () => {
-    await store.close();
-    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 100 });
+  it('log - index and dedupe records wait in memory, readers see them, and a crashed store rebuilds them from the entries', async () => {
+    await reopen({ indexBatchEntries: 100 });
     await store.append([entry(0, 1, 'a/1', 1), entry(0, 2, 'a/2', 1)]);
     await store.append([entry(0, 3, 'a/1', 2), entry(1, 1, 'b/1', 1)]);
-    const read = (): unknown => ({
-      deferred: store.deferredIndexEntries,
-      a1: store.aggregateEntries(0, 'a/1', 0).map((e) => [e.seq, e.position]),
-      a1After1: store.aggregateEntries(0, 'a/1', 1).map((e) => e.seq),
-      seqs: [store.aggregateSeq('a/1'), store.aggregateSeq('a/2'), store.aggregateSeq('b/1'), store.aggregateSeq('none')],
-      dedupe: store.findCommand('a/1', 'p', 'c-0-3'),
+    const read = (from: LogStore): unknown => ({
+      held: from.deferredIndexEntries,
+      a1: from.aggregateEntries(0, 'a/1', 0).map((e) => [e.seq, e.position]),
+      a1After1: from.aggregateEntries(0, 'a/1', 1).map((e) => e.seq),
+      seqs: [from.aggregateSeq('a/1'), from.aggregateSeq('a/2'), from.aggregateSeq('b/1'), from.aggregateSeq('none')],
+      dedupe: from.findCommand('a/1', 'p', 'c-0-3'),
     });
-    const expected = { deferred: 4, a1: [[1, 1], [2, 3]], a1After1: [2], seqs: [2, 1, 1, 0], dedupe: { seq: 2, position: 3, timestampMs: 1003 } };
-    expect(read()).toEqual(expected);
-    // No clean flush on close: the reopened store must find the records from the entries.
-    await store.close();
-    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 100 });
-    expect(read()).toEqual(expected);
+    const expected = { held: 4, a1: [[1, 1], [2, 3]], a1After1: [2], seqs: [2, 1, 1, 0], dedupe: { seq: 2, position: 3, timestampMs: 1003 } };
+    expect(read(store)).toEqual(expected);
+    // Every reader gets its own copy, as from disk: changing one read does not change the next.
+    (store.aggregateEntries(0, 'a/1', 1)[0]?.events as unknown[]).push('changed');
+    expect(store.aggregateEntries(0, 'a/1', 1)[0]?.events).toEqual([{ type: 'e', n: 3 }]);
+    const crashed = await openCrashCopy();
+    expect(read(crashed)).toEqual(expected);
+    expect(crashed.verify()).toEqual({ partitions: 2, entries: 4, aggregates: 3 });
+    await crashed.close();
+    // A clean close writes the held records out and leaves format 1.
+    await reopen({ indexBatchEntries: 100 });
+    expect(read(store)).toEqual({ ...expected, held: 0 });
+    expect(formatOnDisk()).toBe(1);
     expect(store.verify()).toEqual({ partitions: 2, entries: 4, aggregates: 3 });
   });
 
-  it('log - deferred records are written together once the batch is full, and the store forgets its indexed marks', async () => {
-    await store.close();
-    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 4 });
+  it('log - held records are written together once the batch is full, with the indexed records removed and format 1 again', async () => {
+    await reopen({ indexBatchEntries: 4 });
     await store.append([entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), entry(2, 1, 'c/1', 1)]);
     expect(store.deferredIndexEntries).toBe(3);
+    expect(formatOnDisk()).toBe(2);
     await store.append([entry(0, 3, 'a/1', 3), entry(0, 4, 'a/2', 1)]);
     expect(store.deferredIndexEntries).toBe(0);
+    expect(formatOnDisk()).toBe(1);
     expect(store.aggregateEntries(0, 'a/1', 0).map((e) => e.seq)).toEqual([1, 2, 3]);
     await store.append([entry(0, 5, 'a/1', 4)]);
     expect(store.deferredIndexEntries).toBe(1);
     expect(store.aggregateEntries(0, 'a/1', 1).map((e) => e.seq)).toEqual([2, 3, 4]);
-    // Reopened with records written at once: nothing to rebuild but the one deferred entry.
-    await store.close();
-    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 1 });
-    expect(store.deferredIndexEntries).toBe(1);
-    await store.append([entry(2, 2, 'c/1', 2)]);
-    expect(store.deferredIndexEntries).toBe(0);
-    await store.close();
-    store = LogStore.open({ path: dir.path, durability: 'fsync' });
-    expect(store.deferredIndexEntries).toBe(0);
-    expect(store.aggregateSeq('a/1')).toBe(4);
-    expect(store.findCommand('c/1', 'p', 'c-2-2')).toEqual({ seq: 2, position: 2, timestampMs: 1002 });
-    expect(store.verify()).toEqual({ partitions: 2, entries: 7, aggregates: 3 });
+    // Crashed, then run with records written at once: only the one held entry is read back,
+    // and the next write takes it out.
+    const crashed = await openCrashCopy({ indexBatchEntries: 1 });
+    expect(crashed.deferredIndexEntries).toBe(1);
+    await crashed.append([entry(2, 2, 'c/1', 2)]);
+    expect(crashed.deferredIndexEntries).toBe(0);
+    expect(crashed.aggregateSeq('a/1')).toBe(4);
+    expect(crashed.findCommand('c/1', 'p', 'c-2-2')).toEqual({ seq: 2, position: 2, timestampMs: 1002 });
+    expect(crashed.verify()).toEqual({ partitions: 2, entries: 7, aggregates: 3 });
+    await crashed.close();
   });
 
-  it('log - a replica defers the records of applied entries only, and rebuilds them up to its applied position', async () => {
+  it('log - a replica holds the records of applied entries only, rebuilds them up to its applied position, and re-applying changes nothing', async () => {
+    await reopen({ indexBatchEntries: 3 });
     const state = { epoch: 1, vote: 'node-1', commit: 2, amnesiac: false };
-    await store.writeReplicaBatch({
-      partitions: [{ partition: 5, entries: [entry(5, 1, 'r/1', 1), entry(5, 2, 'r/1', 2), entry(5, 3, 'r/1', 3)], replicaState: state, applied: [] }],
-    });
+    const stored = Array.from({ length: 28 }, (_, n) => entry(5, n + 1, 'r/1', n + 1));
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: stored, replicaState: state, applied: [] }] });
     await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 1, 3) }] });
     expect(store.deferredIndexEntries).toBe(2);
     expect(store.aggregateSeq('r/1')).toBe(2);
-    await store.close();
-    store = LogStore.open({ path: dir.path, durability: 'fsync' });
-    expect(store.deferredIndexEntries).toBe(2);
-    expect(store.aggregateEntries(5, 'r/1', 0).map((e) => e.seq)).toEqual([1, 2]);
-    expect(store.findCommand('r/1', 'p', 'c-5-3')).toBeUndefined();
-    // Applying again what is already applied (a replica restarting behind its applied position) changes nothing.
-    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 1, 4) }] });
-    expect(store.deferredIndexEntries).toBe(3);
-    expect(store.aggregateEntries(5, 'r/1', 0).map((e) => e.seq)).toEqual([1, 2, 3]);
-    expect(store.verify()).toEqual({ partitions: 1, entries: 3, aggregates: 1 });
+    const crashed = await openCrashCopy();
+    expect(crashed.deferredIndexEntries).toBe(2);
+    expect(crashed.aggregateEntries(5, 'r/1', 0).map((e) => e.seq)).toEqual([1, 2]);
+    expect(crashed.findCommand('r/1', 'p', 'c-5-3')).toBeUndefined();
+    await crashed.close();
+    // Written out at once (2 + 2 reach the limit), then the same entries applied again: the
+    // partition is tracked even though nothing is held, so the next write-out removes its
+    // indexed record and a restart has nothing to read back.
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 3, 5) }] });
+    expect(store.deferredIndexEntries).toBe(0);
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 3, 5) }] });
+    expect(store.deferredIndexEntries).toBe(0);
+    for (let from = 5; from <= 28; from += 3) await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, from, from + 3) }] });
+    // Eight batches of three, each written out at once.
+    expect(store.aggregateSeq('r/1')).toBe(28);
+    expect(store.deferredIndexEntries).toBe(0);
+    const again = await openCrashCopy();
+    expect(again.deferredIndexEntries).toBe(0);
+    expect(again.aggregateEntries(5, 'r/1', 0).map((e) => e.seq)).toEqual(Array.from({ length: 28 }, (_, n) => n + 1));
+    expect(again.verify()).toEqual({ partitions: 1, entries: 28, aggregates: 1 });
+    await again.close();
   });
 
-  it('log - a store of format 1 opens as fully indexed and is upgraded; a newer format is refused', async () => {
+  it('log - format 1 and 2 open, a newer format is refused', async () => {
     await store.append([entry(0, 1, 'a/1', 1)]);
+    expect(formatOnDisk()).toBe(2);
     await store.close();
-    const raw = open({ path: dir.path, maxDbs: 12 });
-    const meta = raw.openDB<unknown, string>({ name: 'meta' });
-    meta.putSync('formatVersion', 1);
-    await raw.close();
-    store = LogStore.open({ path: dir.path, durability: 'fsync' });
+    expect(formatOnDisk()).toBe(1);
+    setFormatOnDisk(3);
+    expect(() => LogStore.open({ path: dir.path, durability: 'fsync' })).toThrow(/format 3, this build reads 1 and 2/);
+    setFormatOnDisk(1);
+    await reopen({});
     expect(store.aggregateSeq('a/1')).toBe(1);
-    await store.close();
-    const again = open({ path: dir.path, maxDbs: 12 });
-    expect(again.openDB<unknown, string>({ name: 'meta' }).get('formatVersion')).toBe(2);
-    again.openDB<unknown, string>({ name: 'meta' }).putSync('formatVersion', 3);
-    await again.close();
-    expect(() => LogStore.open({ path: dir.path, durability: 'fsync' })).toThrow(/format 3/);
   });
 });
+
+/** Closes the test's store (writing held records out) and opens it again. */
+async function reopen(options: { indexBatchEntries?: number }): Promise<void> {
+  await store.close();
+  store = LogStore.open({ path: dir.path, durability: 'fsync', ...options });
+}
+
+/**
+ * A copy of the store's files as they are now, opened as a second store: what a node finds
+ * after a crash at this instant (every commit so far is complete, the held records are not).
+ */
+async function openCrashCopy(options: { indexBatchEntries?: number } = {}): Promise<LogStore> {
+  const copy = tempDir('log-crash');
+  crashCopies.push(copy);
+  cpSync(dir.path, copy.path, { recursive: true });
+  return LogStore.open({ path: copy.path, durability: 'fsync', ...options });
+}
+
+/** Reads or writes the format number with the store closed (lmdb directly). */
+function formatOnDisk(): unknown {
+  const raw = open({ path: dir.path, maxDbs: 12, readOnly: true });
+  try {
+    return raw.openDB<unknown, string>({ name: 'meta' }).get('formatVersion');
+  } finally {
+    void raw.close();
+  }
+}
+
+function setFormatOnDisk(format: number): void {
+  const raw = open({ path: dir.path, maxDbs: 12 });
+  raw.openDB<unknown, string>({ name: 'meta' }).putSync('formatVersion', format);
+  void raw.close();
+}

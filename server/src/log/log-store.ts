@@ -101,6 +101,7 @@ export class LogStore {
   private formatDeferred = false;
   /** The last commit started, so close() can let it finish before writing deferred records out. */
   private lastCommit: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | undefined;
   private readonly indexBatchEntries: number;
   private closed = false;
   private readonly durability: DurabilityPolicy;
@@ -143,6 +144,12 @@ export class LogStore {
       throw new Error(`log at ${options.path} has format ${String(format)}, this build reads ${FORMAT_PLAIN} and ${FORMAT_DEFERRED}`);
     }
     store.rebuildDeferredIndex();
+    // Held records on disk under format 1 cannot come from this store's transactions, which
+    // write both together; mark the store so an older build refuses it rather than miss them.
+    if (store.deferred.indexedPositions().size > 0 && !store.formatDeferred) {
+      store.meta.putSync('formatVersion', FORMAT_DEFERRED);
+      store.formatDeferred = true;
+    }
     return store;
   }
 
@@ -281,9 +288,29 @@ export class LogStore {
    * the sync, so this thread keeps serving while the disk works.
    */
   private commit(work: (write: Writer) => void): Promise<void> {
-    const done = this.commitNow(work);
+    const done = this.commitNow(work).catch(async (error: unknown) => {
+      await this.resyncHeldIndex();
+      throw error;
+    });
     this.lastCommit = done;
     return done;
+  }
+
+  /**
+   * After a failed commit the held records in memory may no longer match the disk: with the
+   * `fsync` policy the writes queued before `work` threw still commit (lmdb-js commits each
+   * event turn's writes together), and the after-commit step that updates memory did not run.
+   * So memory is read again from the disk, as at open.
+   */
+  private async resyncHeldIndex(): Promise<void> {
+    try {
+      await this.root.committed;
+      this.forgetHeldIndex();
+      this.formatDeferred = this.meta.get('formatVersion') === FORMAT_DEFERRED;
+      this.rebuildDeferredIndex();
+    } catch {
+      // The store itself is failing; the next open rebuilds from the disk.
+    }
   }
 
   private async commitNow(work: (write: Writer) => void): Promise<void> {
@@ -514,11 +541,16 @@ export class LogStore {
    * (which also sets format 1 again), and closes. If that last write fails nothing is lost:
    * the next open rebuilds the records from the log.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    // Every caller waits for the one close, so none goes on with the store half closed.
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true;
     await this.lastCommit.catch(() => undefined);
-    if (this.deferred.indexedPositions().size > 0) {
+    if (this.deferred.indexedPositions().size > 0 || this.formatDeferred) {
       try {
         await this.commit((write) => this.writeHeldIndex(write));
         this.forgetHeldIndex();

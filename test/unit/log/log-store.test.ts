@@ -215,6 +215,48 @@ describe('log store', () => {
     await reopen({});
     expect(store.aggregateSeq('a/1')).toBe(1);
   });
+
+  it('log - close waits for the last write, and every caller of close waits for the same one', async () => {
+    await reopen({ indexBatchEntries: 100 });
+    await store.append([entry(0, 1, 'a/1', 1)]);
+    const writing = store.append([entry(0, 2, 'a/1', 2)]);
+    const first = store.close();
+    const second = store.close();
+    await second;
+    // Resolved only once the held records (both appends') are written out.
+    expect(store.deferredIndexEntries).toBe(0);
+    await Promise.all([writing, first]);
+    expect(formatOnDisk()).toBe(1);
+    store = LogStore.open({ path: dir.path, durability: 'fsync', indexBatchEntries: 100 });
+    expect(store.deferredIndexEntries).toBe(0);
+    expect(store.findCommand('a/1', 'p', 'c-0-1')).toMatchObject({ seq: 1 });
+    expect(store.findCommand('a/1', 'p', 'c-0-2')).toMatchObject({ seq: 2 });
+  });
+
+  it('log - a store left at format 2 with nothing held is set back to format 1 by a clean close', async () => {
+    await store.close();
+    setFormatOnDisk(2);
+    await reopen({});
+    await store.close();
+    expect(formatOnDisk()).toBe(1);
+  });
+
+  it('log - after a failed write the held records are read again from the disk, so later ones are still found after a crash', async () => {
+    await reopen({ indexBatchEntries: 3 });
+    const state = { epoch: 1, vote: 'node-1', commit: 4, amnesiac: false };
+    // LMDB refuses keys over 1,978 bytes: this entry's dedupe record cannot be written.
+    const unwritable = entry(0, 3, 'a/1', 3, { commandId: 'x'.repeat(3000) });
+    await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), unwritable, entry(0, 4, 'a/1', 4)], replicaState: state, applied: [] }] });
+    await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [], applied: store.storedEntries(0, 1, 2) }] });
+    expect(store.deferredIndexEntries).toBe(1);
+    // The write-out queues its records, then fails on the long key; lmdb commits what was queued.
+    await expect(store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [], applied: store.storedEntries(0, 2, 4) }] })).rejects.toThrow();
+    await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [], applied: store.storedEntries(0, 4, 5) }] });
+    const crashed = await openCrashCopy({ indexBatchEntries: 3 });
+    expect(crashed.findCommand('a/1', 'p', 'c-0-4')).toMatchObject({ seq: 4, position: 4 });
+    expect(crashed.findCommand('a/1', 'p', 'c-0-2')).toMatchObject({ seq: 2, position: 2 });
+    await crashed.close();
+  });
 });
 
 /** Closes the test's store (writing held records out) and opens it again. */

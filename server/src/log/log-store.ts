@@ -197,19 +197,18 @@ export class LogStore {
     this.assertOpen();
     // Check the whole batch before the first write. Callers run one append at a time, so what
     // is on disk now is everything before this batch.
+    // Stored is applied on a single node: each partition's records end where its log did.
     const expected = new Map<number, number>();
+    const applied = new Map<number, { partition: number; entries: LogEntry[]; indexedTo: number }>();
     for (const entry of batch) {
       const next = expected.get(entry.partition) ?? this.lastPosition(entry.partition) + 1;
       if (entry.position !== next) {
         throw new Error(`log gap: partition ${entry.partition} expected position ${next}, got ${entry.position}`);
       }
       expected.set(entry.partition, next + 1);
-    }
-    const applied = new Map<number, { partition: number; entries: LogEntry[]; indexedTo: number }>();
-    for (const entry of batch) {
       let commands = applied.get(entry.partition);
       if (commands === undefined) {
-        commands = { partition: entry.partition, entries: [], indexedTo: this.lastPosition(entry.partition) };
+        commands = { partition: entry.partition, entries: [], indexedTo: next - 1 };
         applied.set(entry.partition, commands);
       }
       commands.entries.push(entry);
@@ -246,25 +245,27 @@ export class LogStore {
         next += 1;
       }
       const commands = part.applied.filter(isCommandEntry);
-      const applied: AppliedCommands | undefined = commands.length === 0 ? undefined : { partition: part.partition, entries: commands, indexedTo: this.deferred.indexedPositions().get(part.partition) ?? this.appliedPosition(part.partition) };
-      return { part, stored, keepTo, lastAfter: next - 1, applied };
+      // indexedTo counts only for a partition not tracked yet (holdIndex): read the disk then.
+      const indexedTo = commands.length === 0 || this.deferred.tracks(part.partition) ? 0 : this.appliedPosition(part.partition);
+      return { part, stored, keepTo, lastAfter: next - 1, applied: { partition: part.partition, entries: commands, indexedTo } };
     });
     let afterCommit = (): void => {};
     try {
       await this.commit((write) => {
-        for (const { part, stored, keepTo } of plans) {
+        for (const plan of plans) {
+          const { part, stored, keepTo } = plan;
           const { partition } = part;
           for (let position = keepTo + 1; position <= stored; position += 1) write.remove(this.entries, [partition, position]);
           for (const entry of part.entries) write.put(this.entries, [partition, entry.position], entry);
           if (part.replicaState !== undefined) write.put(this.replicas, partition, part.replicaState);
           if (part.snapshot !== undefined) write.put(this.replicaSnapshots, partition, part.snapshot);
-          for (const entry of part.applied) {
-            if (isCommandEntry(entry) && entry.snapshot !== undefined) write.put(this.snapshots, entry.aggregate, entry.snapshot);
+          for (const entry of plan.applied.entries) {
+            if (entry.snapshot !== undefined) write.put(this.snapshots, entry.aggregate, entry.snapshot);
           }
           const appliedTo = part.applied.at(-1)?.position;
           if (appliedTo !== undefined) write.put(this.applied, partition, appliedTo);
         }
-        afterCommit = this.writeIndex(write, plans.flatMap((plan) => (plan.applied === undefined ? [] : [plan.applied])));
+        afterCommit = this.writeIndex(write, plans.map((plan) => plan.applied).filter((commands) => commands.entries.length > 0));
       });
     } catch (error) {
       for (const { part } of plans) {
@@ -436,22 +437,23 @@ export class LogStore {
   aggregateEntries(partition: number, aggregate: string, afterSeq: number): LogEntry[] {
     const out: LogEntry[] = [];
     for (const { key, value: position } of this.aggregates.getRange({ start: [aggregate, afterSeq + 1], end: [aggregate, Number.MAX_SAFE_INTEGER] })) {
-      const entry = this.entries.get([partition, position]);
-      if (entry === undefined || !isCommandEntry(entry) || entry.aggregate !== aggregate || entry.seq !== key[1]) {
-        throw new Error(`aggregate index points at a missing or foreign entry: ${aggregate} seq ${key[1]} -> ${partition}/${position}`);
-      }
-      out.push(entry);
+      out.push(this.indexedEntry(partition, aggregate, key[1], position));
     }
+    // Held references continue the records on disk (a write-out may have put both in view).
     const storedTo = out.at(-1)?.seq ?? afterSeq;
     for (const ref of this.deferred.refsOf(aggregate)) {
-      if (ref.seq <= storedTo) continue;
-      const entry = this.entries.get([partition, ref.position]);
-      if (entry === undefined || !isCommandEntry(entry) || entry.aggregate !== aggregate || entry.seq !== ref.seq) {
-        throw new Error(`held aggregate index points at a missing or foreign entry: ${aggregate} seq ${ref.seq} -> ${partition}/${ref.position}`);
-      }
-      out.push(entry);
+      if (ref.seq > storedTo) out.push(this.indexedEntry(partition, aggregate, ref.seq, ref.position));
     }
     return out;
+  }
+
+  /** The entry an index record (on disk or held) points at; anything else is a broken invariant. */
+  private indexedEntry(partition: number, aggregate: string, seq: number, position: number): LogEntry {
+    const entry = this.entries.get([partition, position]);
+    if (entry === undefined || !isCommandEntry(entry) || entry.aggregate !== aggregate || entry.seq !== seq) {
+      throw new Error(`aggregate index points at a missing or foreign entry: ${aggregate} seq ${seq} -> ${partition}/${position}`);
+    }
+    return entry;
   }
 
   /** Highest committed seq of an aggregate, 0 when it has none. */

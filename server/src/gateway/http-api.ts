@@ -46,6 +46,7 @@ function statusOf(code: ErrorCode): number {
     case 'RATE_LIMITED':
       return 429;
     case 'MEMBERSHIP_REFUSED':
+    case 'COMMAND_ID_REUSED':
       return 409;
     case 'UNAVAILABLE':
     case 'NO_QUORUM':

@@ -14,8 +14,9 @@
  */
 import * as Y from 'yjs';
 import { aggregateKey, partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
-import type { LogEntry, LogStore } from '../log/index.ts';
+import type { DedupeRecord, LogEntry, LogStore } from '../log/index.ts';
 import { NotServingError, type PartitionLog } from '../partition/index.ts';
+import { commandDigest, sameDigest } from './command-digest.ts';
 import type { AggregateDefinition } from './definition.ts';
 import { decideCommand, replayEvents } from './decide.ts';
 import type { AggregateRegistry } from './registry.ts';
@@ -93,8 +94,13 @@ interface ActiveAggregate {
   inflight: number;
   lastUsedMs: number;
   /** Commands decided but not committed, by `playerId \0 commandId`, so a retry waits for the first. Created on demand. */
-  pending: Map<string, Promise<CommandResult>> | undefined;
+  pending: Map<string, PendingCommand> | undefined;
   broken: boolean;
+}
+
+interface PendingCommand {
+  readonly digest: Uint8Array;
+  readonly result: Promise<CommandResult>;
 }
 
 export class AggregateRuntime {
@@ -125,11 +131,17 @@ export class AggregateRuntime {
     this.assertServing(partition);
 
     const aggregate = this.activate(key, request.aggregateId, partition, definition);
+    // A command id means one command (S4): a repeat is a retry only if its body is the same.
+    const digest = commandDigest(request.aggregateType, request.aggregateId, request.command);
     const dedupeKey = `${request.playerId}\u0000${request.commandId}`;
     const inFlight = aggregate.pending?.get(dedupeKey);
-    if (inFlight !== undefined) return inFlight.then((result) => ({ ...result, duplicate: true }));
+    if (inFlight !== undefined) {
+      if (!sameDigest(inFlight.digest, digest)) return this.refuseReuse(key, request, startedMs);
+      return inFlight.result.then((result) => ({ ...result, duplicate: true }));
+    }
     const earlier = this.deps.store.findCommand(key, request.playerId, request.commandId);
     if (earlier !== undefined) {
+      if (isReuse(earlier, digest)) return this.refuseReuse(key, request, startedMs);
       this.report(key, 'duplicate', startedMs);
       return Promise.resolve({ seq: earlier.seq, duplicate: true });
     }
@@ -143,21 +155,20 @@ export class AggregateRuntime {
       commandId: request.commandId,
       nowMs: startedMs,
     });
+    // A refused command changed nothing and leaves no record: a retry is decided again, and
+    // may then succeed (REJECTED depends on the state) or be refused again.
     if (outcome.kind === 'refused') {
       if (outcome.code === 'HANDLER_ERROR') this.deps.hooks?.onHandlerError?.({ aggregate: key, commandId: request.commandId, cause: outcome.cause });
       this.report(key, outcome.code, startedMs);
       const options = outcome.reason === undefined ? { cause: outcome.cause } : { cause: outcome.cause, reason: outcome.reason };
       return Promise.reject(new RingstateError(outcome.code, outcome.message, options));
     }
-    if (outcome.events.length === 0) {
-      // Nothing happened, so nothing is logged; the answer is the current state's seq.
-      this.report(key, 'acked', startedMs);
-      return Promise.resolve({ seq: aggregate.seq, duplicate: false });
-    }
-
-    const committed = this.commit(aggregate, request, outcome.events, outcome.state, startedMs);
+    // A command that decided no events is logged too, as an entry without events: it took
+    // effect (it was accepted), so its id must be deduplicated like any other, on every replica
+    // and after a failover; a retry decided again could otherwise apply a different outcome.
+    const committed = this.commit(aggregate, request, digest, outcome.events, outcome.state, startedMs);
     const pending = (aggregate.pending ??= new Map());
-    pending.set(dedupeKey, committed);
+    pending.set(dedupeKey, { digest, result: committed });
     const forget = (): void => {
       pending.delete(dedupeKey);
       if (pending.size === 0 && aggregate.pending === pending) aggregate.pending = undefined;
@@ -238,7 +249,12 @@ export class AggregateRuntime {
     }
   }
 
-  private commit(aggregate: ActiveAggregate, request: CommandRequest, events: readonly unknown[], nextState: unknown, startedMs: number): Promise<CommandResult> {
+  private refuseReuse(key: string, request: CommandRequest, startedMs: number): Promise<CommandResult> {
+    this.report(key, 'COMMAND_ID_REUSED', startedMs);
+    return Promise.reject(new RingstateError('COMMAND_ID_REUSED', `command id ${JSON.stringify(request.commandId.slice(0, 128))} was already used on ${key} for another command`));
+  }
+
+  private commit(aggregate: ActiveAggregate, request: CommandRequest, digest: Uint8Array, events: readonly unknown[], nextState: unknown, startedMs: number): Promise<CommandResult> {
     const seq = aggregate.seq + 1;
     const doc = residentDoc(aggregate);
     const incremental = writeView(doc, aggregate.definition.view(nextState));
@@ -258,6 +274,7 @@ export class AggregateRuntime {
       seq,
       commandId: request.commandId,
       playerId: request.playerId,
+      commandDigest: digest,
       events,
       eventVersion: aggregate.definition.eventVersion,
       update,
@@ -395,6 +412,11 @@ export class AggregateRuntime {
   private report(aggregate: string, outcome: string, startedMs: number): void {
     this.deps.hooks?.onCommandDone?.({ aggregate, outcome, durationMs: this.deps.nowMs() - startedMs });
   }
+}
+
+/** A record without a digest predates digests: unknown, so it is answered as a duplicate, as before. */
+function isReuse(record: DedupeRecord, digest: Uint8Array): boolean {
+  return record.commandDigest !== undefined && !sameDigest(record.commandDigest, digest);
 }
 
 function residentDoc(aggregate: ActiveAggregate): Y.Doc {

@@ -14,6 +14,9 @@ const commandPayload = z.object({
   seq: count,
   commandId: z.string().min(1).max(128),
   playerId: z.string().min(1).max(64),
+  // Optional: entries written before command digests have none. Without this line zod would
+  // strip it, and replicas would derive dedupe records that cannot recognise a reused id.
+  commandDigest: z.instanceof(Uint8Array).refine((digest) => digest.byteLength <= 64).optional(),
   events: z.array(z.unknown()),
   eventVersion: count,
   update: z.instanceof(Uint8Array),

@@ -139,7 +139,8 @@ export class DeferredIndex {
 }
 
 export function dedupeRecord(entry: LogEntry): DedupeRecord {
-  return { seq: entry.seq, position: entry.position, timestampMs: entry.timestampMs };
+  const record = { seq: entry.seq, position: entry.position, timestampMs: entry.timestampMs };
+  return entry.commandDigest === undefined ? record : { ...record, commandDigest: entry.commandDigest };
 }
 
 /** Length-prefixed, so no choice of ids (NUL characters included) makes two triples collide. */

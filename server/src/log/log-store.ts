@@ -7,7 +7,8 @@
  *   entries    [partition, position]             -> LogEntry (msgpack)
  *   aggregates [aggregateKey, seq]                -> position
  *   snapshots  aggregateKey                       -> AggregateSnapshot (latest only)
- *   dedupe     [aggregateKey, playerId, commandId] -> DedupeRecord
+ *   dedupe     [aggregateKey, playerId, commandId] -> DedupeRecord (seq, position, timestamp,
+ *                                                    and the entry's command digest if it has one)
  *   replicas   partition                          -> ReplicaState (replicated mode: epoch, vote, commit)
  *   applied    partition                          -> last applied position (replicated mode)
  *   replicaSnapshots partition                    -> ReplicaSnapshotMeta: where the replication

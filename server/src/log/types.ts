@@ -28,6 +28,13 @@ export interface LogEntry {
   readonly seq: number;
   readonly commandId: string;
   readonly playerId: string;
+  /**
+   * Digest of the command (aggregate/command-digest.ts), so a later command under the same id
+   * with another body is recognised as a reuse, on this node and on every replica. Absent in
+   * entries written before digests existed.
+   */
+  readonly commandDigest?: Uint8Array;
+  /** Empty for a command that decided nothing: logged so that its command id is deduplicated too. */
   readonly events: readonly unknown[];
   readonly eventVersion: number;
   /** Yjs update that moves the public document from seq-1 to seq; produced once, by the owner. */
@@ -42,6 +49,8 @@ export interface DedupeRecord {
   readonly seq: number;
   readonly position: number;
   readonly timestampMs: number;
+  /** The entry's `commandDigest`; absent (unknown) for entries and records older than digests. */
+  readonly commandDigest?: Uint8Array;
 }
 
 /**

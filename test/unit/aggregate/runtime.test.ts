@@ -96,11 +96,63 @@ describe('aggregate runtime', () => {
     expect(await send(second.runtime, 'a', { type: 'add', n: 5 }, 'persisted')).toEqual({ seq: 1, duplicate: true });
   });
 
-  it('runtime - a command that decides nothing is acked without a log entry', async () => {
+  it('runtime - a command that decides nothing is logged as an entry without events', async () => {
     const { runtime } = runtimeWith(counter());
     await send(runtime, 'a', { type: 'add', n: 1 });
-    expect(await send(runtime, 'a', { type: 'noop' })).toEqual({ seq: 1, duplicate: false });
+    expect(await send(runtime, 'a', { type: 'noop' }, 'quiet')).toEqual({ seq: 2, duplicate: false });
+    expect(store.verify().entries).toBe(2);
+    const [, quiet] = store.aggregateEntries(runtime.partitionOf('counter', 'a'), 'counter/a', 0);
+    expect(quiet).toMatchObject({ seq: 2, commandId: 'quiet', events: [] });
+    expect(quiet?.update.byteLength).toBe(0);
+  });
+
+  it('runtime - a retried command that decided nothing is a duplicate, not decided again', async () => {
+    const { runtime } = runtimeWith(counter());
+    expect(await send(runtime, 'a', { type: 'noop' }, 'quiet')).toEqual({ seq: 1, duplicate: false });
+    await send(runtime, 'a', { type: 'add', n: 1 });
+    expect(await send(runtime, 'a', { type: 'noop' }, 'quiet')).toEqual({ seq: 1, duplicate: true });
+    // Its id is taken: another body under it is a reuse, not a new command.
+    await expect(send(runtime, 'a', { type: 'add', n: 7 }, 'quiet')).rejects.toMatchObject({ code: 'COMMAND_ID_REUSED', retryable: false });
+    expect(store.verify().entries).toBe(2);
+    expect(store.aggregateSeq('counter/a')).toBe(2);
+  });
+
+  it('runtime - a command id reused with another body is refused and changes nothing', async () => {
+    const { runtime } = runtimeWith(counter());
+    expect(await send(runtime, 'a', { type: 'add', n: 5 }, 'once')).toEqual({ seq: 1, duplicate: false });
+    await expect(send(runtime, 'a', { type: 'add', n: 6 }, 'once')).rejects.toMatchObject({ code: 'COMMAND_ID_REUSED', retryable: false });
+    // The same body, keys in another order, is the same command: a duplicate with its seq.
+    expect(await send(runtime, 'a', { n: 5, type: 'add' }, 'once')).toEqual({ seq: 1, duplicate: true });
     expect(store.verify().entries).toBe(1);
+    const start = runtime.subscribe('counter', 'a', 'p1', undefined, { onUpdate: () => undefined });
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, start.update);
+    expect(readView(doc)).toEqual({ total: 5, adds: 1 });
+    start.close();
+  });
+
+  it('runtime - a reused id is refused while the first command is still in flight, not joined', async () => {
+    const { runtime } = runtimeWith(counter());
+    const first = send(runtime, 'a', { type: 'add', n: 5 }, 'racing');
+    const reused = send(runtime, 'a', { type: 'add', n: 6 }, 'racing');
+    const retried = send(runtime, 'a', { type: 'add', n: 5 }, 'racing');
+    await expect(reused).rejects.toMatchObject({ code: 'COMMAND_ID_REUSED' });
+    expect(await first).toEqual({ seq: 1, duplicate: false });
+    expect(await retried).toEqual({ seq: 1, duplicate: true });
+    expect(store.verify().entries).toBe(1);
+  });
+
+  it('runtime - the command digest survives a restart, and records without one answer duplicate', async () => {
+    const first = runtimeWith(counter());
+    await send(first.runtime, 'a', { type: 'add', n: 5 }, 'persisted');
+    await first.log.stop();
+    await store.close();
+    store = LogStore.open({ path: dir.path, durability: 'os' });
+    const second = runtimeWith(counter());
+    await expect(send(second.runtime, 'a', { type: 'add', n: 9 }, 'persisted')).rejects.toMatchObject({ code: 'COMMAND_ID_REUSED' });
+    // An entry written before digests existed: its id cannot be checked, so any body is a duplicate.
+    await store.append([{ partition: second.runtime.partitionOf('counter', 'b'), position: store.lastPosition(second.runtime.partitionOf('counter', 'b')) + 1, epoch: 1, aggregate: 'counter/b', seq: 1, commandId: 'old', playerId: 'p1', events: [{ type: 'added', n: 1 }], eventVersion: 1, update: new Uint8Array(0), timestampMs: nowMs }]);
+    expect(await send(second.runtime, 'b', { type: 'add', n: 2 }, 'old')).toEqual({ seq: 1, duplicate: true });
   });
 
   it('runtime - unknown aggregate types and bad payloads are refused with stable codes', async () => {

@@ -204,6 +204,40 @@ describe('log store', () => {
     await again.close();
   });
 
+  it('log - the command digest is kept with the dedupe record: held, rebuilt after a crash, on a replica, written out; older entries have none', async () => {
+    await reopen({ indexBatchEntries: 100 });
+    const digest = new Uint8Array(16).map((_, n) => n + 1);
+    const digestOf = (from: LogStore, aggregate: string, commandId: string): number[] | undefined => {
+      const record = from.findCommand(aggregate, 'p', commandId);
+      return record?.commandDigest === undefined ? undefined : [...record.commandDigest];
+    };
+    await store.append([entry(0, 1, 'a/1', 1, { commandDigest: digest }), entry(0, 2, 'a/1', 2)]);
+    const state = { epoch: 1, vote: 'node-1', commit: 1, amnesiac: false };
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [entry(5, 1, 'r/1', 1, { commandDigest: digest })], replicaState: state, applied: [] }] });
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 1, 2) }] });
+    expect(store.deferredIndexEntries).toBe(3);
+    const expected = [...digest];
+    const check = (from: LogStore): void => {
+      expect(digestOf(from, 'a/1', 'c-0-1')).toEqual(expected);
+      expect(digestOf(from, 'r/1', 'c-5-1')).toEqual(expected);
+      // An entry from before digests: its record has none (unknown), as records on old stores.
+      expect(from.findCommand('a/1', 'p', 'c-0-2')).toEqual({ seq: 2, position: 2, timestampMs: 1002 });
+    };
+    check(store);
+    const crashed = await openCrashCopy();
+    expect(crashed.deferredIndexEntries).toBe(3);
+    check(crashed);
+    await crashed.close();
+    // Written out by a clean close, and read from the dedupe database after it.
+    await reopen({ indexBatchEntries: 1 });
+    expect(store.deferredIndexEntries).toBe(0);
+    check(store);
+    // Written with the entry (indexBatchEntries 1).
+    await store.append([entry(0, 3, 'a/1', 3, { commandDigest: digest })]);
+    await reopen({});
+    expect(digestOf(store, 'a/1', 'c-0-3')).toEqual(expected);
+  });
+
   it('log - format 1 and 2 open, a newer format is refused', async () => {
     await store.append([entry(0, 1, 'a/1', 1)]);
     expect(formatOnDisk()).toBe(2);

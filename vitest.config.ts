@@ -2,7 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // test/ holds the project's tests by level; a game's aggregate tests may sit next to the
+    // aggregate anywhere under server/ (server/example-game/arena.test.ts, docs/game-developers.md).
+    include: ['test/**/*.test.ts', 'server/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/.git/**', 'server/dist/**'],
     setupFiles: ['server/src/polyfills.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -22,8 +22,8 @@ export const ErrorCodes = {
   COMMAND_ID_REUSED: { retryable: false, meaning: 'The player already used this command id on this aggregate for a command with another body; this one changed nothing. A command id means one command: send a new command under a new id.' },
   RATE_LIMITED: { retryable: true, meaning: 'The connection sent more messages per second than allowed.' },
   TOO_MANY_SUBSCRIPTIONS: { retryable: false, meaning: 'The connection already holds `limits.subscriptionsPerConnectionMax` subscriptions.' },
-  UNAVAILABLE: { retryable: true, meaning: 'This node cannot serve the partition right now (moving, electing, not owner).' },
-  NO_QUORUM: { retryable: true, meaning: 'The partition\'s replica set has no write quorum reachable from here.' },
+  UNAVAILABLE: { retryable: true, meaning: 'This node cannot serve the partition right now (moving, electing, not owner). It does not say whether the command was applied: ownership may have moved while it was being committed (retry with the same id; it takes effect at most once).' },
+  NO_QUORUM: { retryable: true, meaning: 'The partition\'s replica set has no write quorum reachable from here; the command was not applied. With `reason` `OUTCOME_UNKNOWN` it had already been proposed when the quorum was lost and may still take effect: retry with the same id.' },
   OVERLOADED: { retryable: true, meaning: 'The node is overloaded (queues full); back off and retry.' },
   SHUTTING_DOWN: { retryable: true, meaning: 'The node is shutting down; reconnect elsewhere.' },
   TIMEOUT: { retryable: true, meaning: 'The request did not complete within its deadline (client-side).' },
@@ -69,11 +69,21 @@ export class RingstateError extends Error {
   readonly retryable: boolean;
   /** For `REJECTED`: the domain reason chosen by the aggregate's `decide`. */
   readonly reason: string | undefined;
+  /** For an error that ends a command (SDK): the command's id, to retry it with `send(..., { commandId })`. */
+  readonly commandId: string | undefined;
+  /** For `TIMEOUT`/`DISCONNECTED` ending a command (SDK): the last code the server answered it with, for diagnosis. */
+  readonly lastCode: ErrorCode | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; reason?: string } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; reason?: string; commandId?: string; lastCode?: ErrorCode } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = ErrorCodes[code].retryable;
     this.reason = options.reason;
+    this.commandId = options.commandId;
+    this.lastCode = options.lastCode;
   }
 }

@@ -5,6 +5,14 @@
  * after a reconnect or a retryable rejection is byte-identical and the server dedupes it.
  * The Map's insertion order is the order of `send` calls, which is the order of re-sending.
  * Each command ends exactly once: ACK, final REJECT, deadline (TIMEOUT), or `failAll`.
+ *
+ * Outcome honesty: every attempt that left on a socket may have been applied until an answer
+ * says otherwise. An attempt whose connection ended without an answer, or that was answered
+ * with a retryable code that does not prove "not applied" (see `provesNotApplied`), makes the
+ * command's outcome unknown for good (`mayBeApplied`): whatever later attempts hear, such a
+ * command ends with an ACK, a definite refusal (a code the server marks final), or the
+ * outcome-unknown codes TIMEOUT/DISCONNECTED, never with a retryable server code that would
+ * read as "not applied". Every error that ends a command carries its `commandId`.
  */
 import { RingstateError } from '../protocol/index.ts';
 import type { AckMessage, ErrorCode } from '../protocol/index.ts';
@@ -32,6 +40,10 @@ export interface PendingCommand {
   retryTimer: TimerHandle | undefined;
   retries: number;
   lastError: RingstateError | undefined;
+  /** An attempt is on the wire of the current connection and not answered yet. */
+  inFlight: boolean;
+  /** Some earlier attempt ended without an answer proving it was not applied. */
+  mayBeApplied: boolean;
 }
 
 export interface OutboxSettings {
@@ -40,8 +52,11 @@ export interface OutboxSettings {
   readonly clock: Clock;
   readonly random: () => number;
   readonly logger: Logger;
-  /** Puts a command on the wire if connected; otherwise it waits for `transmitAll`. */
-  readonly transmit: (command: PendingCommand) => void;
+  /**
+   * Puts a command on the wire if connected and returns true; returns false when it could not
+   * leave (it waits for `transmitAll`, or the transmitter ended it).
+   */
+  readonly transmit: (command: PendingCommand) => boolean;
 }
 
 export interface NewCommand {
@@ -72,7 +87,7 @@ export class Outbox {
   add(command: NewCommand): Promise<CommandResult> {
     if (this.#commands.size >= this.#settings.outboxMax) {
       const message = `outbox full: ${this.#commands.size} commands await an answer (outboxMax)`;
-      return Promise.reject(new RingstateError('OVERLOADED', message));
+      return Promise.reject(new RingstateError('OVERLOADED', message, { commandId: command.id }));
     }
     return new Promise<CommandResult>((resolve, reject) => {
       const { clock } = this.#settings;
@@ -85,17 +100,26 @@ export class Outbox {
         retryTimer: undefined,
         retries: 0,
         lastError: undefined,
+        inFlight: false,
+        mayBeApplied: false,
       };
       this.#commands.set(command.id, pending);
-      this.#settings.transmit(pending);
+      this.#send(pending);
     });
   }
 
-  /** Re-transmits every command in original order, e.g. after a reconnect. */
+  /**
+   * Re-transmits every command in original order after a reconnect. An attempt still in flight
+   * went out on a connection that ended without answering it: it may have been applied.
+   */
   transmitAll(): void {
     for (const pending of [...this.#commands.values()]) {
       this.#clearRetry(pending);
-      if (this.#commands.has(pending.id)) this.#settings.transmit(pending);
+      if (pending.inFlight) {
+        pending.inFlight = false;
+        pending.mayBeApplied = true;
+      }
+      if (this.#commands.has(pending.id)) this.#send(pending);
     }
   }
 
@@ -118,28 +142,52 @@ export class Outbox {
       this.#settings.logger('debug', 'answer for a command no longer pending', { id, code: error.code });
       return;
     }
+    pending.inFlight = false;
     if (!(serverSaysRetry && error.retryable)) {
-      this.fail(id, error);
+      // A definite answer: the server says this command will not take effect.
+      this.fail(id, error, true);
       return;
     }
+    if (!provesNotApplied(error)) pending.mayBeApplied = true;
     this.#scheduleRetry(pending, error);
   }
 
-  /** Ends one command with an error. */
-  fail(id: string, error: RingstateError): void {
-    this.#take(id)?.reject(error);
+  /**
+   * Ends one command with an error, which gets the command's id. Unless the error is the
+   * server's definite answer, a command whose outcome is unknown ends with TIMEOUT instead of
+   * an error that would read as "not applied" (see the header comment); the error's code is
+   * kept as `lastCode`.
+   */
+  fail(id: string, error: RingstateError, definite = false): void {
+    const pending = this.#take(id);
+    if (pending === undefined) return;
+    const unknown = error.code === 'TIMEOUT' || error.code === 'DISCONNECTED';
+    if (pending.mayBeApplied && !definite && !unknown) {
+      pending.reject(outcomeUnknown(pending, 'TIMEOUT', `command ${id} to ${target(pending)} may have been applied; gave up after ${error.code}`, error));
+      return;
+    }
+    pending.reject(withCommandId(pending, error));
   }
 
-  /** Ends every command with an error built from its own id (client closed, went offline). */
-  failAll(errorFor: (pending: PendingCommand) => RingstateError): void {
-    for (const pending of [...this.#commands.values()]) this.fail(pending.id, errorFor(pending));
+  /** Ends every command with an outcome-unknown error (client closed, went offline). */
+  failAll(code: 'TIMEOUT' | 'DISCONNECTED', message: (pending: PendingCommand) => string, cause: RingstateError | undefined): void {
+    for (const pending of [...this.#commands.values()]) {
+      if (this.#take(pending.id) === undefined) continue;
+      pending.reject(outcomeUnknown(pending, code, message(pending), cause));
+    }
+  }
+
+  #send(pending: PendingCommand): void {
+    if (this.#settings.transmit(pending) && this.#commands.get(pending.id) === pending) pending.inFlight = true;
   }
 
   #scheduleRetry(pending: PendingCommand, error: RingstateError): void {
     const { clock, random, retry } = this.#settings;
     const delayMs = fullJitterDelayMs(retry, pending.retries, random);
     if (clock.now() + delayMs >= pending.deadlineAtMs) {
-      // No retry fits before the deadline: the server's answer says more than TIMEOUT would.
+      // No retry fits before the deadline. If no attempt may have been applied, the server's
+      // answer says more than TIMEOUT would; otherwise `fail` turns it into TIMEOUT.
+      pending.lastError = error;
       this.fail(pending.id, error);
       return;
     }
@@ -149,7 +197,7 @@ export class Outbox {
     this.#settings.logger('debug', 'retrying command', { id: pending.id, code: error.code, delayMs });
     pending.retryTimer = clock.setTimeout(() => {
       pending.retryTimer = undefined;
-      if (this.#commands.get(pending.id) === pending) this.#settings.transmit(pending);
+      if (this.#commands.get(pending.id) === pending) this.#send(pending);
     }, delayMs);
   }
 
@@ -158,10 +206,9 @@ export class Outbox {
     if (pending === undefined) return;
     const lastCode: ErrorCode | undefined = pending.lastError?.code;
     const detail = lastCode === undefined ? '' : ` (last answer: ${lastCode})`;
-    const target = `${pending.aggregateType}/${pending.aggregateId}`;
-    const message = `command ${id} to ${target} got no answer before its deadline${detail}`;
-    const cause = pending.lastError === undefined ? {} : { cause: pending.lastError };
-    this.fail(id, new RingstateError('TIMEOUT', message, cause));
+    const message = `command ${id} to ${target(pending)} got no answer before its deadline${detail}`;
+    this.#take(id);
+    pending.reject(outcomeUnknown(pending, 'TIMEOUT', message, pending.lastError));
   }
 
   #take(id: string): PendingCommand | undefined {
@@ -178,4 +225,54 @@ export class Outbox {
     this.#settings.clock.clearTimeout(pending.retryTimer);
     pending.retryTimer = undefined;
   }
+}
+
+/**
+ * Retryable refusals that promise the command was not applied: admission refusals
+ * (OVERLOADED, RATE_LIMITED) and NO_QUORUM, unless the server marks it `OUTCOME_UNKNOWN` (the
+ * entry was proposed before the quorum was lost and may still commit). Every other retryable
+ * code (UNAVAILABLE after a commit wait or a failed forward, SHUTTING_DOWN, INTERNAL) may come
+ * after the command was applied.
+ */
+export function provesNotApplied(error: RingstateError): boolean {
+  switch (error.code) {
+    case 'OVERLOADED':
+    case 'RATE_LIMITED':
+      return true;
+    case 'NO_QUORUM':
+      return error.reason !== OUTCOME_UNKNOWN_REASON;
+    default:
+      return false;
+  }
+}
+
+/** `reason` of a retryable refusal for a command that may still take effect (docs/errors.md, NO_QUORUM). */
+export const OUTCOME_UNKNOWN_REASON = 'OUTCOME_UNKNOWN';
+
+function target(pending: PendingCommand): string {
+  return `${pending.aggregateType}/${pending.aggregateId}`;
+}
+
+function outcomeUnknown(
+  pending: PendingCommand,
+  code: 'TIMEOUT' | 'DISCONNECTED',
+  message: string,
+  cause: RingstateError | undefined,
+): RingstateError {
+  const lastCode = pending.lastError?.code ?? cause?.code;
+  return new RingstateError(code, message, {
+    commandId: pending.id,
+    ...(cause === undefined ? {} : { cause }),
+    ...(lastCode === undefined ? {} : { lastCode }),
+  });
+}
+
+function withCommandId(pending: PendingCommand, error: RingstateError): RingstateError {
+  if (error.commandId === pending.id) return error;
+  return new RingstateError(error.code, error.message, {
+    commandId: pending.id,
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+    ...(error.reason === undefined ? {} : { reason: error.reason }),
+    ...(error.lastCode === undefined ? {} : { lastCode: error.lastCode }),
+  });
 }

@@ -77,7 +77,16 @@ export interface ClientEvents {
 export interface SendOptions {
   /** Deadline for this command; defaults to the client's `commandTimeoutMs`. */
   readonly timeoutMs?: number;
+  /**
+   * Re-sends a command whose outcome is unknown under its original id (`error.commandId` of a
+   * TIMEOUT or DISCONNECTED): the server applies it at most once and answers `duplicate` if an
+   * earlier attempt took effect. Must be the same command; omit it for new commands.
+   */
+  readonly commandId?: string;
 }
+
+/** The server accepts command ids up to this length. */
+const COMMAND_ID_LENGTH_MAX = 128;
 
 /** A probe after `networkChanged()` waits at least this long for an answer. */
 const PROBE_TIMEOUT_MIN_MS = 1_000;
@@ -226,7 +235,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     this.#setState('closed');
     const error = closedError();
     this.#settleConnectWaiters(error);
-    this.#outbox.failAll((pending) => new RingstateError('DISCONNECTED', `client closed before command ${pending.id} was answered`));
+    this.#outbox.failAll('DISCONNECTED', (pending) => `client closed before command ${pending.id} was answered`, undefined);
     for (const replica of [...this.#replicas.values()]) this.#endReplica(replica, error);
     this.#events.emit('closed', undefined);
     this.#events.removeAllListeners();
@@ -237,7 +246,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
    * rejects with a RingstateError: the server's code (with `reason` for domain rejections),
    * TIMEOUT at the deadline, OVERLOADED when the outbox is full, DISCONNECTED when the client
    * goes offline or closes. After TIMEOUT or DISCONNECTED the command may or may not have
-   * been applied.
+   * been applied; the error's `commandId` lets the app send it again under the same id.
    */
   send<A extends AggregateTypeOf<S>>(
     aggregateType: A,
@@ -253,7 +262,11 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     if (this.#state === 'offline') {
       return Promise.reject(new RingstateError('DISCONNECTED', 'client is offline; call connect() first'));
     }
-    const id = this.#nextCommandId();
+    const id = options.commandId ?? this.#nextCommandId();
+    if (typeof id !== 'string' || id === '' || id.length > COMMAND_ID_LENGTH_MAX) {
+      throw new TypeError(`ringstate: \`commandId\` must be a string of 1-${COMMAND_ID_LENGTH_MAX} characters`);
+    }
+    if (this.#outbox.has(id)) throw new TypeError(`ringstate: command ${id} is still pending`);
     const frame = encodeFrame({ t: MessageType.COMMAND, id, a: aggregateType, i: aggregateId, c: command as CommandBody });
     return this.#outbox.add({ id, aggregateType, aggregateId, frame, timeoutMs });
   }
@@ -445,10 +458,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     this.#setState('offline');
     this.#options.logger('warn', 'offline', { code: error.code, message: error.message });
     this.#settleConnectWaiters(error);
-    this.#outbox.failAll(
-      (pending) =>
-        new RingstateError('DISCONNECTED', `client went offline before command ${pending.id} was answered`, { cause: error }),
-    );
+    this.#outbox.failAll('DISCONNECTED', (pending) => `client went offline before command ${pending.id} was answered`, error);
     this.#events.emit('offline', { error });
   }
 
@@ -493,7 +503,7 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
         this.#outbox.acknowledge(message);
         return;
       case MessageType.REJECT: {
-        const options = message.reason === undefined ? {} : { reason: message.reason };
+        const options = message.reason === undefined ? { commandId: message.id } : { commandId: message.id, reason: message.reason };
         const error = new RingstateError(message.code, message.msg, options);
         this.#outbox.refuse(message.id, error, message.retry);
         this.#noteCommandAnswer(link, error, message.retry);
@@ -507,14 +517,14 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
         this.#onUnsubbed(message);
         return;
       case MessageType.ERROR: {
-        const error = new RingstateError(message.code, message.msg);
         if (message.ref !== undefined && this.#outbox.has(message.ref)) {
+          const error = new RingstateError(message.code, message.msg, { commandId: message.ref });
           this.#outbox.refuse(message.ref, error, message.retry);
           this.#noteCommandAnswer(link, error, message.retry);
           return;
         }
         this.#options.logger('warn', 'server error', { code: message.code, message: message.msg, ref: message.ref });
-        this.#events.emit('error', error);
+        this.#events.emit('error', new RingstateError(message.code, message.msg));
         return;
       }
       default:
@@ -557,16 +567,18 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
     this.#scheduleReconnect(error);
   }
 
-  #transmit(pending: PendingCommand): void {
+  /** Puts a command on the wire; true when it left on the socket (see Outbox). */
+  #transmit(pending: PendingCommand): boolean {
     const link = this.#link;
-    if (link === undefined || this.#state !== 'online') return;
+    if (link === undefined || this.#state !== 'online') return false;
     const frameBytesMax = this.#frameBytesMax;
     if (frameBytesMax !== undefined && frameBytesMax > 0 && pending.frame.byteLength > frameBytesMax) {
       const message = `command ${pending.id} is ${pending.frame.byteLength} bytes; the server accepts at most ${frameBytesMax}`;
-      this.#outbox.fail(pending.id, new RingstateError('FRAME_TOO_LARGE', message));
-      return;
+      this.#outbox.fail(pending.id, new RingstateError('FRAME_TOO_LARGE', message, { commandId: pending.id }));
+      return false;
     }
     link.sendFrame(pending.frame);
+    return true;
   }
 
   // Subscriptions ---------------------------------------------------------------------------

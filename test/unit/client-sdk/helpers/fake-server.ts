@@ -104,6 +104,8 @@ interface Aggregate {
 
 export type CommandAnswer =
   | { readonly kind: 'apply' }
+  /** Applies the command, then the connection drops before the ACK leaves (a lost answer). */
+  | { readonly kind: 'apply-lost' }
   | { readonly kind: 'reject'; readonly code: ErrorCode; readonly reason?: string; readonly retry?: boolean }
   | { readonly kind: 'silence' };
 
@@ -155,6 +157,11 @@ export class FakeServer {
   refuseConnections = false;
   /** Tokens the server refuses, with the code it refuses them with. */
   readonly badTokens = new Map<string, ErrorCode>();
+  /**
+   * Runs before dedupe, like a real node's admission or a partition without quorum: a refusal
+   * returned here answers even a command id that was applied before.
+   */
+  admit: (message: CommandMessage) => { readonly code: ErrorCode; readonly reason?: string } | undefined = () => undefined;
   /** Decides what happens to each command; default: apply it. */
   onCommand: (message: CommandMessage, connection: ServerConnection) => CommandAnswer = () => ({ kind: 'apply' });
 
@@ -281,6 +288,18 @@ export class FakeServer {
 
   #command(connection: ServerConnection, message: CommandMessage): void {
     this.commands.push({ connection: connection.index, message });
+    const refusal = this.admit(message);
+    if (refusal !== undefined) {
+      connection.send({
+        t: MessageType.REJECT,
+        id: message.id,
+        code: refusal.code,
+        msg: `refused: ${refusal.code}`,
+        ...(refusal.reason === undefined ? {} : { reason: refusal.reason }),
+        retry: true,
+      });
+      return;
+    }
     const appliedSeq = this.#applied.get(message.id);
     if (appliedSeq !== undefined) {
       connection.send({ t: MessageType.ACK, id: message.id, seq: appliedSeq, dup: true });
@@ -301,6 +320,7 @@ export class FakeServer {
     }
     const seq = this.#apply(message);
     this.#applied.set(message.id, seq);
+    if (answer.kind === 'apply-lost') return connection.close(1006);
     connection.send({ t: MessageType.ACK, id: message.id, seq });
   }
 

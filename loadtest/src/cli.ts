@@ -24,7 +24,8 @@ import { checkOverAdminApi } from './oracle/admin-oracle.ts';
 import type { HistoryVerdict } from './oracle/compare.ts';
 import { renderHtml } from './report/html.ts';
 import { buildReport } from './report/report.ts';
-import { runLoad, type LiveLine } from './runner/load-run.ts';
+import { formatInterval, summariseInterval, type LiveSecond } from './runner/live-interval.ts';
+import { runLoad } from './runner/load-run.ts';
 import { SCENARIOS, type ScenarioName } from './runner/scenarios.ts';
 
 function fail(message: string): never {
@@ -115,15 +116,22 @@ if (clusterSize !== undefined) {
 
 const tty = process.stderr.isTTY === true;
 let lastSaturationWarningSecond = -Infinity;
-const live = (line: LiveLine): void => {
-  const chaos = line.chaos.map((event) => ` [${event.kind} ${event.node}]`).join('');
-  const text = `t=${line.second}s online ${line.online} cmd/s ${line.commandsPerSecond} p50 ${line.p50Ms.toFixed(1)} ms p99 ${line.p99Ms.toFixed(1)} ms errors ${line.errors} reconnects ${line.reconnects} loadtester-elu ${(line.generatorUtilisation * 100).toFixed(0)}%${chaos}`;
-  if (line.generatorUtilisation > 0.9 && line.second - lastSaturationWarningSecond >= 10) {
-    lastSaturationWarningSecond = line.second;
-    process.stderr.write(`\nwarning: the load tester's event loop is ${(line.generatorUtilisation * 100).toFixed(0)}% busy: it, not the cluster, may be the bottleneck\n`);
+// Seconds since the previous printed line: every line reports its whole interval.
+let unprinted: LiveSecond[] = [];
+let printedSecond = 0;
+const live = (second: LiveSecond): void => {
+  unprinted.push(second);
+  if (second.generatorUtilisation > 0.9 && second.second - lastSaturationWarningSecond >= 10) {
+    lastSaturationWarningSecond = second.second;
+    process.stderr.write(`\nwarning: the load tester's event loop is ${(second.generatorUtilisation * 100).toFixed(0)}% busy: it, not the cluster, may be the bottleneck\n`);
   }
-  if (tty) process.stderr.write(`\r\x1b[2K${text}${chaos === '' ? '' : '\n'}`);
-  else if (line.second % 5 === 0 || chaos !== '') process.stderr.write(`${text}\n`);
+  const chaos = second.chaos.length > 0;
+  if (!tty && second.second - printedSecond < 5 && !chaos) return;
+  const text = formatInterval(summariseInterval(unprinted));
+  unprinted = [];
+  printedSecond = second.second;
+  if (tty) process.stderr.write(`\r\x1b[2K${text}${chaos ? '\n' : ''}`);
+  else process.stderr.write(`${text}\n`);
 };
 
 try {

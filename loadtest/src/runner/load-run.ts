@@ -11,6 +11,7 @@ import { adminHeaders } from '../cluster/admin-client.ts';
 import type { ProcessCluster } from '../cluster/process-cluster.ts';
 import { failoverClient } from '../driver/failover-client.ts';
 import type { AckedAppend } from '../oracle/compare.ts';
+import type { LiveSecond } from './live-interval.ts';
 import { arenaOf, nextCommand, type ScenarioName } from './scenarios.ts';
 import { Timeline, newHistogram, type ChaosEvent } from './timeline.ts';
 
@@ -45,19 +46,8 @@ export interface RunOptions {
   readonly netns?: NetnsLab;
   /** For admin calls (a leave) when nodes are not on loopback. */
   readonly adminToken?: string;
-  readonly onSecond?: (line: LiveLine) => void;
-}
-
-export interface LiveLine {
-  readonly second: number;
-  readonly online: number;
-  readonly commandsPerSecond: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  readonly reconnects: number;
-  readonly chaos: readonly ChaosEvent[];
-  readonly generatorUtilisation: number;
+  /** Called once per closed second; the caller decides how often to print (see live-interval.ts). */
+  readonly onSecond?: (second: LiveSecond) => void;
 }
 
 export interface RunResult {
@@ -283,19 +273,21 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
       }
       const second = Math.floor(now);
       if (second > lastSecond) {
+        // Chaos events since the previous tick: a stalled loop can skip a second, its events must not be lost.
+        const fromSecond = lastSecond;
         lastSecond = second;
-        const sample = timeline.tick(second, players.filter((player) => player.online).length);
+        const { sample, latency } = timeline.tick(second, players.filter((player) => player.online).length);
         const elu = performance.eventLoopUtilization(eluMark);
         eluMark = performance.eventLoopUtilization();
         options.onSecond?.({
+          fromSecond,
           second,
           online: sample.online,
-          commandsPerSecond: sample.acked,
-          p50Ms: sample.p50Ms,
-          p99Ms: sample.p99Ms,
+          acked: sample.acked,
           errors: sample.errors,
           reconnects: sample.reconnects,
-          chaos: timeline.chaos.filter((event) => event.second === second - 1),
+          latency,
+          chaos: timeline.chaos.filter((event) => event.second >= fromSecond && event.second < second),
           generatorUtilisation: elu.utilization,
         });
       }

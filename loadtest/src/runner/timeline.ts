@@ -1,5 +1,5 @@
 /** Per-second series of the run, for the live line and the HTML charts. */
-import hdr from 'hdr-histogram-js';
+import hdr, { type Histogram } from 'hdr-histogram-js';
 
 export interface SecondSample {
   readonly second: number;
@@ -17,7 +17,7 @@ export interface ChaosEvent {
   readonly node: string;
 }
 
-export function newHistogram() {
+export function newHistogram(): Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 300_000_000, numberOfSignificantValueDigits: 3 });
 }
 
@@ -42,8 +42,8 @@ export class Timeline {
     this.reconnects += 1;
   }
 
-  /** Closes the current second. */
-  tick(second: number, online: number): SecondSample {
+  /** Closes the current second; `latency` is that second's histogram (µs), no longer written to. */
+  tick(second: number, online: number): { readonly sample: SecondSample; readonly latency: Histogram } {
     const sample: SecondSample = {
       second,
       acked: this.acked,
@@ -54,10 +54,11 @@ export class Timeline {
       reconnects: this.reconnects,
     };
     this.seconds.push(sample);
+    const latency = this.current;
     this.current = newHistogram();
     this.acked = 0;
     this.errors = 0;
     this.reconnects = 0;
-    return sample;
+    return { sample, latency };
   }
 }

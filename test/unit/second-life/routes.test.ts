@@ -4,6 +4,7 @@ import { PlayerTokens } from '../../../server/src/auth/index.ts';
 import { HttpRouter, type HttpRequestInfo } from '../../../server/src/gateway/index.ts';
 import { canonicalQuery, mintObjectId, objectSecret, secondLifeRoutes, sign, type SecondLifeBackend, type SecondLifeSettings } from '../../../server/src/second-life/index.ts';
 import { loadConfig } from '../../../server/src/config/index.ts';
+import { RingstateError } from '@ringstate/client-sdk/protocol';
 
 const MASTER_KEY = 'm'.repeat(40);
 
@@ -100,4 +101,28 @@ describe('second-life routes', () => {
     for (let n = 0; n < 6; n += 1) statuses.push((await router.handle(signedGet('/v1/sl/state', 'a=player&i=cid', objectId))).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
   });
+
+  it('routes - a command id reused with another body answers 409 COMMAND_ID_REUSED, not to be retried', async () => {
+    const { router, backend } = api({});
+    backend.execute = async () => {
+      throw new RingstateError('COMMAND_ID_REUSED', 'command id "c1" was already used on player/alice for another command');
+    };
+    const body = new TextEncoder().encode(JSON.stringify({ id: 'c1', a: 'player', i: 'alice', c: { type: 'score', points: 2 } }));
+    const answer = await router.handle(signedPost('/v1/sl/commands', body, mintObjectId('alice')));
+    expect(answer.status).toBe(409);
+    expect(JSON.parse(String(answer.body))).toMatchObject({ error: { code: 'COMMAND_ID_REUSED', retry: 0 } });
+  });
 });
+
+function signedPost(path: string, body: Uint8Array, objectId: string): HttpRequestInfo {
+  const timeSeconds = Math.floor(Date.now() / 1000);
+  const nonce = `nonce-${Math.random().toString(36).slice(2, 12)}`;
+  const signature = sign(objectSecret(MASTER_KEY, objectId), { method: 'POST', path, timeSeconds, nonce, payload: body });
+  const headers = new Map([
+    ['x-ringstate-object', objectId],
+    ['x-ringstate-time', String(timeSeconds)],
+    ['x-ringstate-nonce', nonce],
+    ['x-ringstate-signature', signature],
+  ]);
+  return { method: 'POST', path, query: new URLSearchParams(), headers, body, remoteAddress: '127.0.0.1' };
+}

@@ -61,6 +61,14 @@ export type {
   VoteResponse,
 } from './messages.ts';
 export { ReplicationNode, type Ready, type ReplicationNodeInit } from './node.ts';
+export {
+  ReadyDriver,
+  type DriverApplication,
+  type DriverComponents,
+  type DriverNetwork,
+  type DriverStorage,
+  type ProposalOutcome,
+} from './driver.ts';
 export { defaultReplicationSettings, resolveReplicationSettings, type ReplicationSettings } from './settings.ts';
 export type { ReplicationStorage } from './storage.ts';
 export { defaultWireLimits, parseMessage, type WireLimits } from './wire.ts';

@@ -1,20 +1,25 @@
 /**
- * One simulated server: the replication core, its driver loop (persist with a simulated
- * fsync delay, then send, apply, advance), the list-append application, and the request
- * handling a real node's gateway would do (propose on the ready owner, answer when the
- * entry is applied, linearizable reads through read-index).
+ * One simulated server: the replication core run by the production Ready driver
+ * (replication/driver.ts) over a simulated disk (persist with an fsync delay) and network,
+ * the list-append application, and the request handling a real node's gateway would do
+ * (propose on the ready owner, answer when the entry is applied, linearizable reads through
+ * read-index).
  *
  * Crash semantics: a crash loses the core, the application state, everything written but
  * not yet synced, and the Ready being persisted (its messages were never sent). A paused node
  * (SIGSTOP) runs nothing; what arrives meanwhile is handled in order when it resumes.
+ * Crash points right after an fsync, before or after the messages that depended on it left,
+ * probe the narrowest windows of the protocol.
  */
 import {
-  type Entry,
   type Message,
   type NodeId,
   type OwnershipChange,
+  type PartitionApply,
+  type ProposalOutcome,
   type ReadState,
   type Ready,
+  ReadyDriver,
   NotOwnerError,
   type ReplicationCondition,
   ReplicationError,
@@ -65,6 +70,9 @@ export class SimNode {
   readonly id: NodeId;
   storage = new MemoryStorage<AppendCommand>();
   core: ReplicationNode<AppendCommand> | null = null;
+  private driver: ReadyDriver<AppendCommand> | null = null;
+  /** Set after an fsync whose crash point comes after the next send (see persist). */
+  private crashAfterNextSend = false;
   readonly machines = new Map<number, ListAppendMachine>();
   /** Incremented at each restart; a message from an earlier run is not delivered. */
   boots = 0;
@@ -77,8 +85,6 @@ export class SimNode {
   decommissioned = false;
   /** What arrived while paused, per source (peer, client connection, disk): FIFO each. */
   private deferred = new Map<string, (() => void)[]>();
-  private persisting = false;
-  private readonly pendingAppends = new Map<number, Map<number, { epoch: number; commandId: string; reply: Reply }>>();
   private readonly pendingReads = new Map<number, { key: string; reply: Reply }>();
   private waitingReads: { partition: number; position: number; key: string; reply: Reply }[] = [];
   private nextReadId = 1;
@@ -117,6 +123,18 @@ export class SimNode {
       settings: this.host.settings,
     });
     this.core = core;
+    this.crashAfterNextSend = false;
+    this.driver = new ReadyDriver<AppendCommand>({
+      core,
+      storage: { persist: (ready, done) => this.persist(ready, done) },
+      network: { send: (messages) => this.send(messages) },
+      application: {
+        apply: (apply) => this.apply(apply),
+        ownershipChanged: (change) => this.onOwnership(change),
+        readState: (state) => this.onReadState(state),
+        compaction: (partition) => this.compaction(partition),
+      },
+    });
     for (let partition = 0; partition < this.host.partitionCount; partition += 1) {
       const snapshot = this.storage.snapshot(partition);
       this.machines.set(partition, snapshot === undefined ? new ListAppendMachine() : ListAppendMachine.decode(snapshot.data));
@@ -131,13 +149,14 @@ export class SimNode {
   crash(): void {
     if (this.core === null) return;
     this.core = null;
+    // The driver's open proposals are dropped unanswered: a crashed server answers nothing.
+    this.driver?.stop();
+    this.driver = null;
     this.crashes += 1;
     this.storage.crash();
-    this.persisting = false;
     this.paused = false;
     this.deferred.clear();
     this.machines.clear();
-    this.pendingAppends.clear();
     this.pendingReads.clear();
     this.waitingReads = [];
     this.host.trace(() => `${this.id} crash`);
@@ -216,17 +235,8 @@ export class SimNode {
         return;
       }
       const command: AppendCommand = { key: request.key, value: request.value, commandId: request.commandId, proposer: this.id };
-      const result = core.propose(partition, command);
-      if (!result.ok) {
-        reply(refusal(result.error));
-        return;
-      }
-      let pending = this.pendingAppends.get(partition);
-      if (pending === undefined) {
-        pending = new Map();
-        this.pendingAppends.set(partition, pending);
-      }
-      pending.set(result.position, { epoch: result.epoch, commandId: request.commandId, reply });
+      const result = this.driver?.propose(partition, command, (outcome) => this.settle(partition, request.commandId, outcome, reply));
+      if (result !== undefined && !result.ok) reply(refusal(result.error));
       return;
     }
     const requestId = this.nextReadId++;
@@ -239,72 +249,74 @@ export class SimNode {
   }
 
   private pump(): void {
-    const core = this.core;
-    if (core === null || this.paused || this.persisting || !core.hasReady()) return;
-    const ready = core.ready();
-    // The owner's appends and heartbeats leave before its own write is synced, as in production.
-    for (const { to, message } of ready.earlyMessages) this.host.sendMessage(this.id, to, message);
+    if (this.core === null || this.paused) return;
+    this.driver?.pump();
+  }
+
+  /** The simulated disk: writes land in the page cache at once and are synced after a delay. */
+  private persist(ready: Ready<AppendCommand>, done: () => void): void {
     for (const write of ready.writes) this.storage.write(write);
+    const crashes = this.crashes;
+    const synced = (): void => {
+      const crashAfterSend = this.prng.chance(0.5);
+      if (!crashAfterSend && this.host.crashAfterSync(this)) return;
+      this.crashAfterNextSend = crashAfterSend;
+      done();
+    };
     if (ready.writes.length === 0) {
-      this.finishReady(ready);
+      synced();
       return;
     }
-    this.persisting = true;
-    const crashes = this.crashes;
     const delayMs = this.host.fsyncMinMs + this.prng.float() * (this.host.fsyncMaxMs - this.host.fsyncMinMs);
     this.host.queue.schedule(delayMs, () => {
       if (this.crashes !== crashes) return;
       this.whenRunning('disk', () => {
         this.storage.sync();
-        this.finishReady(ready);
+        synced();
       });
     });
   }
 
-  private finishReady(ready: Ready<AppendCommand>): void {
-    const core = this.core;
-    if (core === null) return;
-    for (const change of ready.ownershipChanges) this.onOwnership(change);
-    // A crash right after the fsync, before or after sending what depended on it (votes,
-    // acknowledgements), probes the narrowest windows of the protocol.
-    const crashAfterSend = this.prng.chance(0.5);
-    if (!crashAfterSend && this.host.crashAfterSync(this)) return;
-    for (const { to, message } of ready.messages) this.host.sendMessage(this.id, to, message);
-    if (crashAfterSend && this.host.crashAfterSync(this)) return;
-    for (const apply of ready.applies) {
-      if (apply.snapshot !== undefined) {
-        const machine = ListAppendMachine.decode(apply.snapshot.data);
-        if (machine.applied !== apply.snapshot.position) throw new Error('snapshot data does not match its position');
-        this.machines.set(apply.partition, machine);
-        this.host.trace(() => `${this.id} p${apply.partition} installed snapshot at ${apply.snapshot?.position ?? 0}`);
-      }
-      for (const entry of apply.entries) this.applyEntry(apply.partition, entry);
-    }
-    for (const state of ready.readStates) this.onReadState(state);
-    core.advance(ready);
-    this.persisting = false;
-    this.serveWaitingReads();
-    for (const apply of ready.applies) this.maybeCompact(apply.partition);
-    this.pump();
+  private send(messages: readonly { to: NodeId; message: Message<AppendCommand> }[]): void {
+    for (const { to, message } of messages) this.host.sendMessage(this.id, to, message);
+    if (!this.crashAfterNextSend) return;
+    this.crashAfterNextSend = false;
+    this.host.crashAfterSync(this);
   }
 
-  private applyEntry(partition: number, entry: Entry<AppendCommand>): void {
-    const machine = this.machines.get(partition);
-    if (machine === undefined) throw new Error(`no state machine for partition ${partition}`);
-    this.host.checker.onApply(this.id, partition, entry);
-    machine.apply(entry);
-    const pending = this.pendingAppends.get(partition)?.get(entry.position);
-    if (pending === undefined) return;
-    this.pendingAppends.get(partition)?.delete(entry.position);
-    if (pending.epoch !== entry.epoch) {
-      pending.reply({ kind: 'lost' });
-      return;
+  private apply(apply: PartitionApply<AppendCommand>): void {
+    if (apply.snapshot !== undefined) {
+      const machine = ListAppendMachine.decode(apply.snapshot.data);
+      if (machine.applied !== apply.snapshot.position) throw new Error('snapshot data does not match its position');
+      this.machines.set(apply.partition, machine);
+      this.host.trace(() => `${this.id} p${apply.partition} installed snapshot at ${apply.snapshot?.position ?? 0}`);
     }
-    if (entry.kind !== 'command' || entry.payload.commandId !== pending.commandId) {
-      this.host.checker.fail('S3', `${this.id} p${partition}: position ${entry.position} epoch ${entry.epoch} is not the entry it proposed`);
-      return;
+    const machine = this.machines.get(apply.partition);
+    if (machine === undefined) throw new Error(`no state machine for partition ${apply.partition}`);
+    for (const entry of apply.entries) {
+      this.host.checker.onApply(this.id, apply.partition, entry);
+      machine.apply(entry);
     }
-    pending.reply({ kind: 'ok' });
+    this.serveWaitingReads();
+  }
+
+  private settle(partition: number, commandId: string, outcome: ProposalOutcome<AppendCommand>, reply: Reply): void {
+    switch (outcome.kind) {
+      case 'committed':
+        if (outcome.entry.payload.commandId !== commandId) {
+          this.host.checker.fail('S3', `${this.id} p${partition}: position ${outcome.entry.position} epoch ${outcome.entry.epoch} is not the entry it proposed`);
+          return;
+        }
+        reply({ kind: 'ok' });
+        return;
+      case 'lost':
+        reply({ kind: 'lost' });
+        return;
+      case 'unknown':
+        // A crash (stopped) answers nothing: the client's connection is gone.
+        if (outcome.reason !== 'stopped') reply({ kind: 'indeterminate' });
+        return;
+    }
   }
 
   private onOwnership(change: OwnershipChange): void {
@@ -312,11 +324,6 @@ export class SimNode {
     this.host.trace(
       () => `${this.id} p${change.partition} ${change.role}${change.ready ? ' (ready)' : ''} epoch ${change.epoch} leader ${change.leader ?? '-'} (${change.reason})`,
     );
-    if (change.role === 'leader') return;
-    const pending = this.pendingAppends.get(change.partition);
-    if (pending === undefined) return;
-    for (const { reply } of pending.values()) reply({ kind: 'indeterminate' });
-    pending.clear();
   }
 
   private onReadState(state: ReadState): void {
@@ -328,6 +335,7 @@ export class SimNode {
       return;
     }
     this.waitingReads.push({ partition: state.partition, position: state.position, key: read.key, reply: read.reply });
+    this.serveWaitingReads();
   }
 
   private serveWaitingReads(): void {
@@ -340,14 +348,12 @@ export class SimNode {
     });
   }
 
-  private maybeCompact(partition: number): void {
-    const core = this.core;
+  private compaction(partition: number): { position: number; data: Uint8Array } | undefined {
     const machine = this.machines.get(partition);
-    if (core === null || machine === undefined) return;
+    if (machine === undefined) return undefined;
     const snapshotPosition = this.storage.firstPosition(partition) - 1;
-    if (machine.applied - snapshotPosition < this.host.compactEveryEntries) return;
-    core.compact(partition, machine.applied, machine.encode());
-    this.pump();
+    if (machine.applied - snapshotPosition < this.host.compactEveryEntries) return undefined;
+    return { position: machine.applied, data: machine.encode() };
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * A small synchronous cluster for unit tests: real `ReplicationNode`s over `MemoryStorage`,
- * a message list the test delivers explicitly (or all at once), blockable links, a manual
- * clock. Unlike the simulator it has no randomness in delivery, so each test states exactly
+ * driven by the production `ReadyDriver` (persisted and synced at once), a message list the
+ * test delivers explicitly (or all at once), blockable links, a manual clock. Unlike the simulator it has no randomness in delivery, so each test states exactly
  * the interleaving it is about.
  */
 import {
@@ -11,6 +11,7 @@ import {
   type OwnershipChange,
   type PartitionStatus,
   type ReadState,
+  ReadyDriver,
   ReplicationNode,
   type ReplicationSettings,
 } from '../../../server/src/replication/index.ts';
@@ -29,6 +30,7 @@ export interface HarnessNode {
   readonly id: NodeId;
   storage: MemoryStorage<Payload>;
   core: ReplicationNode<Payload> | null;
+  driver: ReadyDriver<Payload> | null;
   /** Committed entries applied, per partition, in order (reset on restart). */
   applied: Map<number, Entry<Payload>[]>;
   ownership: OwnershipChange[];
@@ -78,6 +80,7 @@ export class Harness {
       id,
       storage: new MemoryStorage(),
       core: null,
+      driver: null,
       applied: new Map(),
       ownership: [],
       readStates: [],
@@ -103,29 +106,9 @@ export class Harness {
     return this.core(id).status(partition);
   }
 
-  /** Drains every Ready of a node: persist (synced at once), queue messages, apply, advance. */
+  /** Drains every Ready of a node through its driver. */
   process(id: NodeId): void {
-    const node = this.node(id);
-    const core = node.core;
-    if (core === null) return;
-    while (core.hasReady()) {
-      const ready = core.ready();
-      for (const { to, message } of ready.earlyMessages) this.inFlight.push({ from: id, to, message });
-      for (const write of ready.writes) node.storage.write(write);
-      node.storage.sync();
-      for (const { to, message } of ready.messages) this.inFlight.push({ from: id, to, message });
-      for (const apply of ready.applies) {
-        let list = node.applied.get(apply.partition);
-        if (list === undefined || apply.snapshot !== undefined) {
-          list = [];
-          node.applied.set(apply.partition, list);
-        }
-        for (const entry of apply.entries) list.push(entry);
-      }
-      for (const change of ready.ownershipChanges) node.ownership.push(change);
-      for (const state of ready.readStates) node.readStates.push(state);
-      core.advance(ready);
-    }
+    this.node(id).driver?.pump();
   }
 
   processAll(): void {
@@ -208,6 +191,8 @@ export class Harness {
 
   crash(id: NodeId): void {
     const node = this.node(id);
+    node.driver?.stop();
+    node.driver = null;
     node.core = null;
     node.storage.crash();
     this.inFlight = this.inFlight.filter((item) => item.to !== id && item.from !== id);
@@ -233,7 +218,7 @@ export class Harness {
 
   private start(node: HarnessNode): void {
     const random = this.prng.fork();
-    node.core = new ReplicationNode<Payload>({
+    const core = new ReplicationNode<Payload>({
       nodeId: node.id,
       partitionCount: this.partitionCount,
       storage: node.storage,
@@ -241,6 +226,30 @@ export class Harness {
       payloadBytes: (payload) => payload.length,
       nowMs: this.nowMs,
       settings: this.settings,
+    });
+    node.core = core;
+    node.driver = new ReadyDriver<Payload>({
+      core,
+      storage: {
+        persist: (ready, done) => {
+          for (const write of ready.writes) node.storage.write(write);
+          node.storage.sync();
+          done();
+        },
+      },
+      network: { send: (messages) => messages.forEach(({ to, message }) => this.inFlight.push({ from: node.id, to, message })) },
+      application: {
+        apply: (apply) => {
+          let list = node.applied.get(apply.partition);
+          if (list === undefined || apply.snapshot !== undefined) {
+            list = [];
+            node.applied.set(apply.partition, list);
+          }
+          for (const entry of apply.entries) list.push(entry);
+        },
+        ownershipChanged: (change) => node.ownership.push(change),
+        readState: (state) => node.readStates.push(state),
+      },
     });
   }
 }
@@ -280,16 +289,22 @@ export function loneNode(id: NodeId, options: { voters?: readonly NodeId[]; sett
     settings: options.settings ?? {},
   });
   if (options.voters !== undefined) core.bootstrap(0, options.voters);
+  let sent: { to: NodeId; message: Message<Payload> }[] = [];
+  const driver = new ReadyDriver<Payload>({
+    core,
+    storage: {
+      persist: (ready, done) => {
+        for (const write of ready.writes) storage.write(write);
+        storage.sync();
+        done();
+      },
+    },
+    network: { send: (messages) => sent.push(...messages) },
+    application: { apply: () => undefined },
+  });
   const drain = (): { to: NodeId; message: Message<Payload> }[] => {
-    const sent: { to: NodeId; message: Message<Payload> }[] = [];
-    while (core.hasReady()) {
-      const ready = core.ready();
-      sent.push(...ready.earlyMessages);
-      for (const write of ready.writes) storage.write(write);
-      storage.sync();
-      sent.push(...ready.messages);
-      core.advance(ready);
-    }
+    sent = [];
+    driver.pump();
     return sent;
   };
   drain();

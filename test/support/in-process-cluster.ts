@@ -1,8 +1,10 @@
 /** Starts an N-node cluster of GameNodes inside the test process (loopback, free ports). */
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { exampleGame } from '../../server/example-game/index.ts';
 import { GameNode } from '../../server/src/game-node.ts';
 import { loadConfig } from '../../server/src/config/index.ts';
+import { secretEnv } from '../../loadtest/src/cluster/node-secrets.ts';
+import { TEST_SECRETS } from './in-process-node.ts';
 import { freePort } from './process-node.ts';
 import { tempDir } from './temp-dir.ts';
 
@@ -21,7 +23,14 @@ export interface TestCluster {
   stopAll(): Promise<void>;
 }
 
-export async function startTestCluster(size: number, overrides: Record<string, unknown> = {}): Promise<TestCluster> {
+export interface TestClusterOptions {
+  /** Starts the founders this far apart (node-1 first), instead of all at once. */
+  staggerMs?: number;
+  /** A logger per node (default: silent, or the level in CLUSTER_LOG). */
+  logger?: (nodeId: string) => Logger;
+}
+
+export async function startTestCluster(size: number, overrides: Record<string, unknown> = {}, options: TestClusterOptions = {}): Promise<TestCluster> {
   const ids = Array.from({ length: size }, (_, n) => `node-${n + 1}`);
   const ports = new Map<string, { port: number; peerPort: number; dir: ReturnType<typeof tempDir> }>();
   for (const id of ids) ports.set(id, { port: await freePort(), peerPort: await freePort(), dir: tempDir(`cluster-${id}`) });
@@ -30,6 +39,8 @@ export async function startTestCluster(size: number, overrides: Record<string, u
     const slot = ports.get(nodeId);
     if (slot === undefined) throw new Error(`unknown node ${nodeId}`);
     const config = loadConfig({
+      // Random secrets shared by the members (a cluster needs one cluster key); overrides win.
+      env: secretEnv(TEST_SECRETS),
       overrides: {
         nodeId,
         port: slot.port,
@@ -47,7 +58,8 @@ export async function startTestCluster(size: number, overrides: Record<string, u
         ...overrides,
       },
     });
-    const node = new GameNode({ config, aggregates: exampleGame, logger: pino({ level: process.env['CLUSTER_LOG'] ?? 'silent' }), processMetrics: false });
+    const logger = options.logger?.(nodeId) ?? pino({ level: process.env['CLUSTER_LOG'] ?? 'silent' });
+    const node = new GameNode({ config, aggregates: exampleGame, logger, processMetrics: false });
     const member = { nodeId, node, port: slot.port, peerPort: slot.peerPort, dataDir: slot.dir.path };
     const index = members.findIndex((m) => m.nodeId === nodeId);
     if (index >= 0) members[index] = member;
@@ -55,7 +67,11 @@ export async function startTestCluster(size: number, overrides: Record<string, u
     await node.start();
     return member;
   };
-  await Promise.all(ids.map((id) => start(id)));
+  const staggerMs = options.staggerMs ?? 0;
+  await Promise.all(ids.map(async (id, index) => {
+    if (staggerMs > 0) await new Promise((resolve) => setTimeout(resolve, index * staggerMs));
+    return start(id);
+  }));
   return {
     members,
     start,

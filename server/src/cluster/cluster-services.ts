@@ -18,9 +18,10 @@
  * A node whose disk is empty asks the other members before it starts its partitions: if any
  * member has lived past founding (an election, an entry), the cluster exists and this node
  * rejoins without bootstrapping (its replicas stay non-voting until the owners readmit them, so
- * a wiped disk cannot cause a second vote in an epoch). If a majority of members answer that
- * they are empty, or hold only the founding state (see hasFoundingStateOnly), this is cluster
- * creation and the node bootstraps the founding replica sets, identical on every founder.
+ * a wiped disk cannot cause a second vote in an epoch). If every other founder (after
+ * ALL_FOUNDERS_WAIT_MS, a majority) answers that it is empty, or holds only the founding state
+ * (see hasFoundingStateOnly), this is cluster creation and the node bootstraps the founding
+ * replica sets, identical on every founder.
  *
  * Joining and leaving (ring-membership.ts holds the agreed member record):
  *   - A node that starts outside the ring (a new node, or one that left) asks a ring member to
@@ -56,6 +57,8 @@ const HANDOVER_WAIT_MS = 3_000;
 const MEMBERSHIP_RETRY_MS = 500;
 /** How long a removal is reapplied if a concurrent ring change wins over it. */
 const REMOVAL_HOLD_MS = 10_000;
+/** How long founders of a new cluster wait for every founder before a majority may found (at most half of cluster.bootstrapWaitMs). */
+const ALL_FOUNDERS_WAIT_MS = 10_000;
 /** A forwarded command may be passed on once more, by a node that knows the owner better than the sender did. */
 const FORWARD_HOPS_MAX = 2;
 
@@ -432,7 +435,14 @@ export class ClusterServices {
     const founder = configured.includes(this.config.nodeId);
     if (founder && configured.length === 1) return true;
     const majority = Math.floor(configured.length / 2) + 1;
-    const deadline = Date.now() + this.settings.bootstrapWaitMs;
+    const startedMs = Date.now();
+    const deadline = startedMs + this.settings.bootstrapWaitMs;
+    // Founders wait a while for every other founder, not just a majority: a majority that found
+    // at once elects owners within a second, and a founder started a moment later would then
+    // find "an existing cluster" and rejoin (safe, but a brand-new cluster should not start with
+    // a founder fenced out). Waiting is never less safe; after the window a majority suffices,
+    // so a founder that never comes cannot block creation.
+    const allFoundersUntilMs = startedMs + Math.min(ALL_FOUNDERS_WAIT_MS, this.settings.bootstrapWaitMs / 2);
     while (Date.now() < deadline) {
       // Founders ask each other; a node that can only join asks every peer it has found, so it
       // still starts after the founders have left the cluster.
@@ -457,7 +467,8 @@ export class ClusterServices {
       // Empty members and members holding only the founding state agree this is creation.
       // A node outside the configured members never founds: it waits for the cluster and joins.
       const founding = answers.filter((answer) => answer?.hasState === false || answer?.foundingOnly === true).length + 1;
-      if (founder && founding >= majority) return true;
+      const needed = Date.now() < allFoundersUntilMs ? configured.length : majority;
+      if (founder && founding >= needed) return true;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     throw new Error(

@@ -18,12 +18,16 @@ export interface NodeProcess {
 
 export { freePort } from '../../loadtest/src/cluster/process-cluster.ts';
 import { freePort } from '../../loadtest/src/cluster/process-cluster.ts';
+import { randomNodeSecrets, secretEnv } from '../../loadtest/src/cluster/node-secrets.ts';
+
+/** Random secrets for the nodes this test process spawns, the same across restarts; options.env wins. */
+const SECRETS = randomNodeSecrets();
 
 export async function spawnNode(options: { dataDir: string; port?: number; args?: string[]; env?: Record<string, string> }): Promise<NodeProcess> {
   const port = options.port ?? (await freePort());
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/cli.ts', 'dev', '--port', String(port), '--data-dir', options.dataDir, '--log-level', 'warn', ...(options.args ?? [])], {
     cwd: ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...secretEnv(SECRETS), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -2,8 +2,11 @@
 /**
  * The `ringstate` command line.
  *
- *   ringstate start [options]   start one node (production: pass --config)
+ *   ringstate start [options]   start one node (production: pass --config and its secrets)
  *   ringstate dev   [options]   start one node with the example game in dev mode
+ *
+ * Outside dev mode a node without its own secrets (tokens.keys, admin.token, cluster.key in a
+ * cluster, secondLife.masterKey with that API) prints one line naming them and exits 2.
  *
  * Flags override the config file and RINGSTATE_* environment variables. `--print-config`
  * prints the effective configuration (secrets redacted) and exits.
@@ -13,7 +16,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import type { AggregateDefinition } from './aggregate/index.ts';
-import { ConfigError, loadConfig, redactConfig, type Config } from './config/index.ts';
+import { ConfigError, DEV_SECOND_LIFE_MASTER_KEY, loadConfig, redactConfig, type Config } from './config/index.ts';
 import { GameNode } from './game-node.ts';
 
 interface StartFlags {
@@ -46,8 +49,8 @@ withStartOptions(program.command('dev').description('start one node with the exa
   run(flags, {
     devMode: true,
     replicationFactor: 1,
-    // A well-known key, like the dev token key: dev objects are forgeable by anyone who reads this file.
-    secondLife: { enabled: true, masterKey: 'dev-second-life-master-key-change-me-0123456789', allowPrivatePushTargets: true },
+    // A well-known key, like the dev token key: dev objects are forgeable by anyone who reads it.
+    secondLife: { enabled: true, masterKey: DEV_SECOND_LIFE_MASTER_KEY, allowPrivatePushTargets: true },
   }),
 );
 

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { RingstateError } from '@ringstate/client-sdk/protocol';
 import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
-import type { Config } from './config/index.ts';
+import { devSecretsInUse, type Config } from './config/index.ts';
 import { HttpRouter, InFlightCommands, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
 import { LogStore } from './log/index.ts';
 import { CommandStats, NodeMetrics, OwnershipHistory, adminRoutes, createLogger, dashboardRoutes, type ClusterView, type Logger } from './observability/index.ts';
@@ -162,6 +162,9 @@ export class GameNode {
     this.timers.push(setInterval(() => this.passivate(), PASSIVATION_SWEEP_MS).unref());
     this.timers.push(setInterval(() => void this.pruneDedupe(), DEDUPE_SWEEP_MS).unref());
     this.logger.info({ host: this.config.host, port: this.boundPort, dataDir: this.config.dataDir, partitionsWithData: recovered, devMode: this.config.devMode }, 'node started');
+    if (this.config.devMode) {
+      this.logger.warn({ devMode: true, devSecrets: devSecretsInUse(this.config) }, 'dev mode is not for production: the dev token issuer is on and the listed secrets are public built-in values');
+    }
   }
 
   /** Graceful stop: refuse new commands, close clients (1001), let pending writes commit, close the log. */

@@ -2,6 +2,10 @@
  * Player tokens: compact JWS (HS256) with `sub` (player id), `iss`, `aud`, `exp`, and a `kid`
  * header that selects one of several verification keys, so keys can be rotated by adding the
  * new key, switching issuers to it, and removing the old one after the token lifetime.
+ *
+ * Every token expires (DESIGN.md F1): one without `exp`, or claiming a lifetime longer than
+ * `lifetimeMaxMs`, is refused, so a leaked or carelessly issued token stops working within a
+ * bounded time and key rotation can finish.
  */
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { RingstateError } from '@ringstate/client-sdk/protocol';
@@ -15,6 +19,8 @@ export interface TokenSettings {
   readonly issuer: string;
   readonly audience: string;
   readonly keys: readonly TokenKey[];
+  /** Longest lifetime a token may claim (ms; JWT times are whole seconds, so rounded up to one). */
+  readonly lifetimeMaxMs: number;
 }
 
 export interface VerifiedPlayer {
@@ -40,6 +46,7 @@ export class PlayerTokens {
 
   async issue(playerId: string, ttlMs: number, nowMs: number): Promise<{ token: string; expiresAtMs: number }> {
     if (!PLAYER_ID.test(playerId)) throw new RingstateError('INVALID_MESSAGE', 'player id must be 1-64 characters of A-Z a-z 0-9 . _ : @ -');
+    if (ttlMs > this.settings.lifetimeMaxMs) throw new Error(`token ttl ${ttlMs} ms exceeds lifetimeMaxMs ${this.settings.lifetimeMaxMs} ms`);
     const expiresAtMs = nowMs + ttlMs;
     const secret = this.keys.get(this.signingKey.kid);
     if (secret === undefined) throw new Error('signing key missing');
@@ -69,11 +76,29 @@ export class PlayerTokens {
       });
       const playerId = payload.sub;
       if (playerId === undefined || !PLAYER_ID.test(playerId)) throw new RingstateError('AUTH_INVALID_TOKEN', 'token subject is not a valid player id');
-      return { playerId, expiresAtMs: (payload.exp ?? 0) * 1000 };
+      const exp = payload.exp;
+      if (exp === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'token has no exp claim: every token must expire');
+      this.checkLifetime(exp, payload.iat, nowMs);
+      return { playerId, expiresAtMs: exp * 1000 };
     } catch (error) {
       if (error instanceof RingstateError) throw error;
       if (error instanceof errors.JWTExpired) throw new RingstateError('AUTH_TOKEN_EXPIRED', 'token has expired', { cause: error });
+      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing') {
+        throw new RingstateError('AUTH_INVALID_TOKEN', 'token has no exp claim: every token must expire', { cause: error });
+      }
       throw new RingstateError('AUTH_INVALID_TOKEN', 'token is invalid', { cause: error });
+    }
+  }
+
+  /**
+   * The lifetime a token claims is exp - iat, or exp - now without iat. An `iat` in the future
+   * does not shorten it: the token is usable from now, so exp - now counts then too.
+   */
+  private checkLifetime(expSeconds: number, iatSeconds: number | undefined, nowMs: number): void {
+    const fromSeconds = Math.min(iatSeconds ?? nowMs / 1000, nowMs / 1000);
+    const allowedSeconds = Math.ceil(this.settings.lifetimeMaxMs / 1000);
+    if (expSeconds - fromSeconds > allowedSeconds) {
+      throw new RingstateError('AUTH_INVALID_TOKEN', `token lifetime exceeds tokens.lifetimeMaxMs (${allowedSeconds} s): issue tokens that expire sooner`);
     }
   }
 

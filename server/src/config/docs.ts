@@ -1,13 +1,14 @@
 /** Renders the configuration reference (docs/configuration.md) from the schema. */
 import { z } from 'zod';
 import { configSchema } from './schema.ts';
+import { envName } from './env-name.ts';
 import { settingPaths, unwrap } from './load.ts';
 
 export function renderConfigDocs(): string {
   const defaults = configSchema.parse({}) as Record<string, unknown>;
   const rows = settingPaths(configSchema, []).map(([path, schema]) => {
     const name = path.join('.');
-    const env = `RINGSTATE_${path.map((key) => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')}`;
+    const env = envName(path);
     const fallback = path.reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], defaults);
     const shown = name === 'tokens.keys' ? '(dev key, see below)' : fallback === undefined ? '(none)' : `\`${JSON.stringify(fallback)}\``;
     return `| \`${name}\` | \`${env}\` | ${typeName(schema)} | ${shown} | ${schema.description ?? ''} |`;
@@ -29,8 +30,13 @@ nested setting's variable joins the path: \`limits.frameBytesMax\` is \`RINGSTAT
 | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-\`tokens.keys\` defaults to one well-known development key. Production nodes must set their own,
-for example \`RINGSTATE_TOKENS_KEYS='[{"kid":"2026-11","secret":"<at least 32 random chars>"}]'\`.
+\`tokens.keys\` and \`cluster.key\` default to public development keys, and \`admin.token\` and
+\`secondLife.masterKey\` have no default. Outside dev mode a node refuses to start, with one line
+naming the settings to set, while \`tokens.keys\` or \`admin.token\` (always), \`cluster.key\` (with
+\`cluster.enabled\`) or \`secondLife.masterKey\` (with \`secondLife.enabled\`) is missing or a
+built-in dev value. Make each secret with \`openssl rand -hex 32\` and pass it through the
+environment, for example \`RINGSTATE_TOKENS_KEYS='[{"kid":"2026-11","secret":"<secret>"}]'\`
+(docs/operations.md, "Secrets").
 `;
 }
 

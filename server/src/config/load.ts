@@ -5,10 +5,15 @@
  * (from CLI flags). Environment names are the setting path in upper snake case, e.g.
  * `RINGSTATE_PORT`, `RINGSTATE_LIMITS_FRAME_BYTES_MAX`. Values in env are parsed as JSON when they
  * look like JSON (numbers, booleans, arrays, objects) and taken as strings otherwise.
+ *
+ * Outside dev mode the secrets a node needs must be set and differ from the built-in dev values
+ * (secrets.ts); a ConfigError says in one line which ones to set.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { envName } from './env-name.ts';
 import { configSchema, type Config } from './schema.ts';
+import { secretsRefusal } from './secrets.ts';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -21,8 +26,6 @@ export interface ConfigSources {
   overrides?: Record<string, unknown>;
 }
 
-const ENV_PREFIX = 'RINGSTATE_';
-
 export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   let merged: Record<string, unknown> = {};
   if (sources.file !== undefined) merged = deepMerge(merged, readConfigFile(sources.file));
@@ -33,6 +36,9 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
+  // Once, at boot, for every node: outside dev mode no public secret (secrets.ts).
+  const refusal = secretsRefusal(parsed.data, merged);
+  if (refusal !== undefined) throw new ConfigError(refusal);
   return deepFreeze(parsed.data);
 }
 
@@ -56,8 +62,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
   const result: Record<string, unknown> = {};
   for (const [path, leaf] of settingPaths(configSchema, [])) {
-    const name = ENV_PREFIX + path.map(toUpperSnake).join('_');
-    const raw = env[name];
+    const raw = env[envName(path)];
     if (raw === undefined) continue;
     setPath(result, path, parseEnvValue(raw, leaf));
   }
@@ -95,10 +100,6 @@ export function unwrap(schema: z.ZodType): z.ZodType {
       return current;
     }
   }
-}
-
-function toUpperSnake(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -7,6 +7,7 @@
  * checks that the committed file matches.
  */
 import { z } from 'zod';
+import { DEV_CLUSTER_KEY, DEV_TOKEN_KEY } from './dev-secrets.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
@@ -26,7 +27,7 @@ export const configSchema = z
     devMode: z
       .boolean()
       .default(false)
-      .describe('Enables the dev token issuer POST /v1/dev/token. Never enable in production.'),
+      .describe('Enables the dev token issuer POST /v1/dev/token and lets the node run on the public built-in dev secrets (it logs a warning). Never enable in production: outside dev mode a node refuses to start without its own secrets (docs/security.md).'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
     partitionCount: positiveInt.max(4096).default(64).describe('Number of partitions; fixed when a cluster is created.'),
     replicationFactor: positiveInt.max(7).default(3).describe('Replicas per partition (owner + successors); 2f+1 tolerates f failures.'),
@@ -53,11 +54,17 @@ export const configSchema = z
         keys: z
           .array(z.object({ kid: z.string().min(1), secret: z.string().min(32) }))
           .min(1)
-          .default([{ kid: 'dev', secret: 'dev-secret-change-me-dev-secret-change-me' }])
-          .describe('HMAC-SHA256 verification keys (secret at least 32 chars). The first signs dev tokens; all verify, which allows key rotation.'),
-        devTokenTtlMs: positiveInt.default(24 * 60 * 60 * 1000).describe('Lifetime of dev-mode tokens (ms).'),
+          .default([{ ...DEV_TOKEN_KEY }])
+          .describe('HMAC-SHA256 verification keys (secret at least 32 chars). The first signs dev tokens; all verify, which allows key rotation. The default is a public dev key, refused outside dev mode.'),
+        lifetimeMaxMs: positiveInt
+          .default(24 * 60 * 60 * 1000)
+          .describe('Longest lifetime a player token may claim (exp - iat, or exp - now without iat), in ms rounded up to whole seconds; a longer-lived token is refused with AUTH_INVALID_TOKEN, so a leaked token stops working within this.'),
+        devTokenTtlMs: positiveInt.default(24 * 60 * 60 * 1000).describe('Lifetime of dev-mode tokens (ms); at most tokens.lifetimeMaxMs.'),
       })
       .strict()
+      .superRefine((value, context) => {
+        if (value.devTokenTtlMs > value.lifetimeMaxMs) context.addIssue({ code: 'custom', path: ['devTokenTtlMs'], message: `must not exceed tokens.lifetimeMaxMs (${value.lifetimeMaxMs})` });
+      })
       .prefault({})
       .describe('Player token verification.'),
     limits: z
@@ -109,7 +116,7 @@ export const configSchema = z
           .string()
           .min(32)
           .optional()
-          .describe('Bearer token that opens /v1/admin/* and the dashboard to non-loopback clients. Without it they answer loopback only.'),
+          .describe('Bearer token that opens /v1/admin/* and the dashboard to non-loopback clients. Required outside dev mode; in dev mode, without it they answer loopback only.'),
       })
       .strict()
       .prefault({})
@@ -128,8 +135,8 @@ export const configSchema = z
         key: z
           .string()
           .min(16)
-          .default('dev-cluster-key-change-me-dev-cluster-key')
-          .describe('Shared secret of the cluster: a process without it cannot connect to any node. Set your own in production.'),
+          .default(DEV_CLUSTER_KEY)
+          .describe('Shared secret of the cluster: a process without it cannot connect to any node. The default is a public dev key: outside dev mode a node with cluster.enabled refuses to start without its own.'),
         heartbeatIntervalMs: positiveInt.default(200).describe('Peer heartbeat interval (ms).'),
         failureTimeoutMs: positiveInt.default(800).describe('Silence after which a peer is considered down (ms). Shorter detects failures sooner but risks false suspicion under load or GC pauses.'),
         electionTimeoutMinMs: positiveInt.default(500).describe('Lower bound of the randomized election timeout of a partition\'s replicas (ms).'),
@@ -190,9 +197,7 @@ export const configSchema = z
           .describe('Allows push URLs on loopback and private networks. For tests and local development only: otherwise a push URL could probe the node\'s own network.'),
       })
       .strict()
-      .superRefine((value, context) => {
-        if (value.enabled && value.masterKey === undefined) context.addIssue({ code: 'custom', path: ['masterKey'], message: 'required when secondLife.enabled is true' });
-      })
+      // masterKey is required while enabled, and outside dev mode must not be the dev value: checked with the other secrets (secrets.ts).
       .prefault({})
       .describe('The Second Life HTTP API (docs/second-life.md).'),
   })

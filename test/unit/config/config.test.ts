@@ -6,7 +6,7 @@ import { tempDir } from '../../support/temp-dir.ts';
 
 describe('config', () => {
   it('config - defaults are complete and frozen', () => {
-    const config = loadConfig();
+    const config = loadConfig({ overrides: { devMode: true } });
     expect(config.port).toBe(9001);
     expect(config.limits.frameBytesMax).toBe(16 * 1024);
     expect(Object.isFrozen(config)).toBe(true);
@@ -16,7 +16,7 @@ describe('config', () => {
   it('config - file < env < overrides, with env names derived from the schema', () => {
     const dir = tempDir('config');
     const file = join(dir.path, 'node.json');
-    writeFileSync(file, JSON.stringify({ port: 9100, nodeId: 'from-file', limits: { heartbeatMs: 1000 } }));
+    writeFileSync(file, JSON.stringify({ port: 9100, nodeId: 'from-file', devMode: true, limits: { heartbeatMs: 1000 } }));
     const config = loadConfig({ file, env: { RINGSTATE_PORT: '9200', RINGSTATE_LIMITS_FRAME_BYTES_MAX: '2048', RINGSTATE_NODE_ID: 'from-env' }, overrides: { nodeId: 'from-flag' } });
     expect(config).toMatchObject({ port: 9200, nodeId: 'from-flag', limits: { frameBytesMax: 2048, heartbeatMs: 1000 } });
     dir.remove();
@@ -30,7 +30,7 @@ describe('config', () => {
   });
 
   it('config - printing redacts token secrets', () => {
-    const printed = JSON.stringify(redactConfig(loadConfig()));
+    const printed = JSON.stringify(redactConfig(loadConfig({ overrides: { devMode: true } })));
     expect(printed).not.toContain('dev-secret');
     expect(printed).toContain('<redacted>');
   });

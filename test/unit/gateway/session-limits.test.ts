@@ -32,7 +32,7 @@ class FakePort implements ConnectionPort {
 let dir: ReturnType<typeof tempDir>;
 let store: LogStore;
 let nowMs = 1_000_000;
-const config = loadConfig({ overrides: { limits: { messagesPerSecondMax: 10, rateViolationsBeforeClose: 5, subscriptionsPerConnectionMax: 2, outgoingBufferBytesMax: 1000 } } });
+const config = loadConfig({ overrides: { devMode: true, limits: { messagesPerSecondMax: 10, rateViolationsBeforeClose: 5, subscriptionsPerConnectionMax: 2, outgoingBufferBytesMax: 1000 } } });
 const tokens = new PlayerTokens(config.tokens);
 
 async function readySession(inFlight?: InFlightCommands): Promise<{ session: ClientSession; port: FakePort }> {

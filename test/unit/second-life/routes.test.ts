@@ -9,7 +9,7 @@ import { RingstateError } from '@ringstate/client-sdk/protocol';
 const MASTER_KEY = 'm'.repeat(40);
 
 function settings(overrides: Partial<SecondLifeSettings> = {}): SecondLifeSettings {
-  return { ...loadConfig({ overrides: { secondLife: { enabled: true, masterKey: MASTER_KEY } } }).secondLife, ...overrides };
+  return { ...loadConfig({ overrides: { devMode: true, secondLife: { enabled: true, masterKey: MASTER_KEY } } }).secondLife, ...overrides };
 }
 
 /** A backend whose view and entries the test sets; watch listeners are kept so a test can fire them. */
@@ -41,7 +41,7 @@ function signedGet(path: string, query: string, objectId: string): HttpRequestIn
   return { method: 'GET', path, query: params, headers, body: new Uint8Array(0), remoteAddress: '127.0.0.1' };
 }
 
-const tokens = new PlayerTokens({ issuer: 'i', audience: 'a', keys: [{ kid: 'k', secret: 's'.repeat(32) }] });
+const tokens = new PlayerTokens({ issuer: 'i', audience: 'a', keys: [{ kid: 'k', secret: 's'.repeat(32) }], lifetimeMaxMs: 24 * 60 * 60 * 1000 });
 let serving = true;
 afterEach(() => {
   serving = false;

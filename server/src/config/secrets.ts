@@ -1,0 +1,81 @@
+/**
+ * Fail closed on secrets (DESIGN.md F1): outside dev mode a node refuses to start while a secret
+ * it needs is missing or equal to a built-in dev value (dev-secrets.ts), because the dev values
+ * are public and would let anyone forge player tokens, join the cluster, open the admin API or
+ * sign as any Second Life object.
+ *
+ * Checked once, by loadConfig, on the merged and parsed settings. The refusal is one line an
+ * operator can act on: which settings to set, as config paths and environment variables, and
+ * how to make a value.
+ */
+import { DEV_CLUSTER_KEY, DEV_SECOND_LIFE_MASTER_KEY, DEV_TOKEN_KEY } from './dev-secrets.ts';
+import { envName } from './env-name.ts';
+import type { Config } from './schema.ts';
+
+/** How to make a value good for every secret (64 hex characters, over every minimum length). */
+export const SECRET_COMMAND = 'openssl rand -hex 32';
+
+interface Requirement {
+  readonly path: readonly string[];
+  /** What to write after the variable's `=`; `<secret>` stands for a generated value. */
+  readonly valueForm: string;
+  /** undefined: nothing wrong with this secret. */
+  readonly problem: 'missing' | 'the public dev value' | undefined;
+}
+
+/**
+ * The one-line refusal for `config` (undefined when it may start). `input` is the merged input
+ * before defaults, to tell a secret left out from one set to the dev value.
+ */
+export function secretsRefusal(config: Readonly<Config>, input: Readonly<Record<string, unknown>>): string | undefined {
+  const failing = requirements(config, input).filter((requirement) => requirement.problem !== undefined);
+  if (failing.length === 0) return undefined;
+  const settings = failing.map((requirement) => `${requirement.path.join('.')} or ${envName(requirement.path)}=${requirement.valueForm} (${requirement.problem})`);
+  const where = config.devMode ? 'refusing to start' : 'refusing to start outside dev mode';
+  return `${where}: set ${settings.join(', ')}; make each <secret> with \`${SECRET_COMMAND}\` (docs/operations.md, "Secrets")`;
+}
+
+/** The settings of `config` that still hold a public dev value; dev mode logs them as a warning. */
+export function devSecretsInUse(config: Readonly<Config>): string[] {
+  const inUse: string[] = [];
+  if (config.tokens.keys.some((key) => key.secret === DEV_TOKEN_KEY.secret)) inUse.push('tokens.keys');
+  if (config.cluster.enabled && config.cluster.key === DEV_CLUSTER_KEY) inUse.push('cluster.key');
+  if (config.secondLife.enabled && config.secondLife.masterKey === DEV_SECOND_LIFE_MASTER_KEY) inUse.push('secondLife.masterKey');
+  return inUse;
+}
+
+function requirements(config: Readonly<Config>, input: Readonly<Record<string, unknown>>): Requirement[] {
+  const production = !config.devMode;
+  const devValue = (path: readonly string[], isDev: boolean): Requirement['problem'] => {
+    if (!production || !isDev) return undefined;
+    return provided(input, path) ? 'the public dev value' : 'missing';
+  };
+  return [
+    {
+      path: ['tokens', 'keys'],
+      valueForm: `'[{"kid":"k1","secret":"<secret>"}]'`,
+      problem: devValue(['tokens', 'keys'], config.tokens.keys.some((key) => key.secret === DEV_TOKEN_KEY.secret)),
+    },
+    { path: ['admin', 'token'], valueForm: '<secret>', problem: production && config.admin.token === undefined ? 'missing' : undefined },
+    { path: ['cluster', 'key'], valueForm: '<secret>', problem: config.cluster.enabled ? devValue(['cluster', 'key'], config.cluster.key === DEV_CLUSTER_KEY) : undefined },
+    {
+      path: ['secondLife', 'masterKey'],
+      valueForm: '<secret>',
+      // Required in every mode while the API is on: there is no default to fall back to.
+      problem: !config.secondLife.enabled
+        ? undefined
+        : config.secondLife.masterKey === undefined
+          ? 'missing'
+          : devValue(['secondLife', 'masterKey'], config.secondLife.masterKey === DEV_SECOND_LIFE_MASTER_KEY),
+    },
+  ];
+}
+
+function provided(input: Readonly<Record<string, unknown>>, path: readonly string[]): boolean {
+  let cursor: unknown = input;
+  for (const key of path) {
+    if (typeof cursor !== 'object' || cursor === null) return false;
+    cursor = (cursor as Record<string, unknown>)[key];
+  }
+  return cursor !== undefined;
+}

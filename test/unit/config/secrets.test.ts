@@ -1,0 +1,117 @@
+/**
+ * Fail closed on secrets (DESIGN.md F1): outside dev mode loadConfig refuses every secret a node
+ * needs while it is missing or one of the public built-in dev values, with one line naming the
+ * setting and its environment variable; dev mode keeps the built-in values.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEV_CLUSTER_KEY, DEV_SECOND_LIFE_MASTER_KEY, DEV_TOKEN_KEY, devSecretsInUse, loadConfig, type ConfigSources } from '../../../server/src/config/index.ts';
+
+const secret = (): string => randomBytes(32).toString('hex');
+
+/** Every secret set to a fresh random value, as environment variables like a deployment passes them. */
+function ownSecrets(): Record<string, string> {
+  return {
+    RINGSTATE_TOKENS_KEYS: JSON.stringify([{ kid: 'k1', secret: secret() }]),
+    RINGSTATE_ADMIN_TOKEN: secret(),
+    RINGSTATE_CLUSTER_KEY: secret(),
+    RINGSTATE_SECOND_LIFE_MASTER_KEY: secret(),
+  };
+}
+
+function without(env: Record<string, string>, name: string): Record<string, string> {
+  const copy = { ...env };
+  delete copy[name];
+  return copy;
+}
+
+const PRODUCTION = { cluster: { enabled: true }, secondLife: { enabled: true } };
+
+/** The refusal message, checked to be exactly one line with no stack trace. */
+function refusal(sources: ConfigSources): string {
+  try {
+    loadConfig(sources);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).not.toContain('\n');
+    return message;
+  }
+  throw new Error('loadConfig accepted the configuration');
+}
+
+describe('config - secrets outside dev mode', () => {
+  it('secrets - a node with its own secrets starts', () => {
+    const env = ownSecrets();
+    const config = loadConfig({ env, overrides: PRODUCTION });
+    expect(config.admin.token).toBe(env['RINGSTATE_ADMIN_TOKEN']);
+    expect(devSecretsInUse(config)).toEqual([]);
+  });
+
+  it('secrets - missing player token keys are refused (they would fall back to the dev key)', () => {
+    const message = refusal({ env: without(ownSecrets(), 'RINGSTATE_TOKENS_KEYS'), overrides: PRODUCTION });
+    expect(message).toContain('refusing to start outside dev mode');
+    expect(message).toContain('tokens.keys or RINGSTATE_TOKENS_KEYS=');
+    expect(message).toContain('(missing)');
+    expect(message).toContain('openssl rand -hex 32');
+    expect(message).not.toMatch(/admin\.token|cluster\.key|secondLife\.masterKey/);
+  });
+
+  it('secrets - the dev token key is refused, alone or listed next to a key of our own', () => {
+    for (const keys of [[DEV_TOKEN_KEY], [{ kid: 'k1', secret: secret() }, { kid: 'old', secret: DEV_TOKEN_KEY.secret }]]) {
+      const message = refusal({ env: ownSecrets(), overrides: { ...PRODUCTION, tokens: { keys } } });
+      expect(message).toContain('tokens.keys or RINGSTATE_TOKENS_KEYS=');
+      expect(message).toContain('(the public dev value)');
+    }
+  });
+
+  it('secrets - a missing admin token is refused', () => {
+    const message = refusal({ env: without(ownSecrets(), 'RINGSTATE_ADMIN_TOKEN'), overrides: PRODUCTION });
+    expect(message).toContain('admin.token or RINGSTATE_ADMIN_TOKEN=<secret> (missing)');
+  });
+
+  it('secrets - the cluster key: refused missing or dev in a cluster, not needed alone', () => {
+    const missing = refusal({ env: without(ownSecrets(), 'RINGSTATE_CLUSTER_KEY'), overrides: PRODUCTION });
+    expect(missing).toContain('cluster.key or RINGSTATE_CLUSTER_KEY=<secret> (missing)');
+    const dev = refusal({ env: { ...ownSecrets(), RINGSTATE_CLUSTER_KEY: DEV_CLUSTER_KEY }, overrides: PRODUCTION });
+    expect(dev).toContain('cluster.key or RINGSTATE_CLUSTER_KEY=<secret> (the public dev value)');
+    expect(loadConfig({ env: without(ownSecrets(), 'RINGSTATE_CLUSTER_KEY'), overrides: { secondLife: { enabled: true } } }).cluster.enabled).toBe(false);
+  });
+
+  it('secrets - the Second Life master key: refused missing or dev while the API is on, not needed off', () => {
+    const missing = refusal({ env: without(ownSecrets(), 'RINGSTATE_SECOND_LIFE_MASTER_KEY'), overrides: PRODUCTION });
+    expect(missing).toContain('secondLife.masterKey or RINGSTATE_SECOND_LIFE_MASTER_KEY=<secret> (missing)');
+    const dev = refusal({ env: { ...ownSecrets(), RINGSTATE_SECOND_LIFE_MASTER_KEY: DEV_SECOND_LIFE_MASTER_KEY }, overrides: PRODUCTION });
+    expect(dev).toContain('secondLife.masterKey or RINGSTATE_SECOND_LIFE_MASTER_KEY=<secret> (the public dev value)');
+    expect(loadConfig({ env: without(ownSecrets(), 'RINGSTATE_SECOND_LIFE_MASTER_KEY'), overrides: { cluster: { enabled: true } } }).secondLife.enabled).toBe(false);
+  });
+
+  it('secrets - with nothing set, one line names every missing secret', () => {
+    const message = refusal({ overrides: PRODUCTION });
+    for (const name of ['RINGSTATE_TOKENS_KEYS', 'RINGSTATE_ADMIN_TOKEN', 'RINGSTATE_CLUSTER_KEY', 'RINGSTATE_SECOND_LIFE_MASTER_KEY']) expect(message).toContain(name);
+    expect(() => loadConfig()).toThrow(/tokens\.keys.*admin\.token/);
+  });
+});
+
+describe('config - secrets in dev mode', () => {
+  it('secrets - dev mode runs on the built-in values and reports which are in use', () => {
+    const config = loadConfig({ overrides: { devMode: true, cluster: { enabled: true }, secondLife: { enabled: true, masterKey: DEV_SECOND_LIFE_MASTER_KEY } } });
+    expect(config.tokens.keys).toEqual([DEV_TOKEN_KEY]);
+    expect(config.cluster.key).toBe(DEV_CLUSTER_KEY);
+    expect(config.admin.token).toBeUndefined();
+    expect(devSecretsInUse(config)).toEqual(['tokens.keys', 'cluster.key', 'secondLife.masterKey']);
+  });
+
+  it('secrets - even in dev mode an enabled Second Life API needs a master key', () => {
+    const message = refusal({ overrides: { devMode: true, secondLife: { enabled: true } } });
+    expect(message).toMatch(/^refusing to start: set secondLife\.masterKey or RINGSTATE_SECOND_LIFE_MASTER_KEY=<secret> \(missing\)/);
+  });
+});
+
+describe('config - token lifetime', () => {
+  it('tokens - the dev token lifetime may not exceed tokens.lifetimeMaxMs', () => {
+    expect(loadConfig({ overrides: { devMode: true } }).tokens.lifetimeMaxMs).toBe(24 * 60 * 60 * 1000);
+    expect(() => loadConfig({ overrides: { devMode: true, tokens: { lifetimeMaxMs: 60_000 } } })).toThrow(/tokens\.devTokenTtlMs: must not exceed tokens\.lifetimeMaxMs/);
+    expect(loadConfig({ overrides: { devMode: true, tokens: { lifetimeMaxMs: 60_000, devTokenTtlMs: 60_000 } } }).tokens.devTokenTtlMs).toBe(60_000);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * An N-node cluster of real processes (`server/src/cli.ts start --config <file>`), for the load
  * tester, the cluster benchmark and the fault tests that kill -9, SIGSTOP, restart or wipe
- * nodes. Configs are written like infra/local does.
+ * nodes. Configs are written like infra/local does, with fresh random secrets shared by the
+ * members (settings passed in win), so no test cluster runs on a public dev key.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomNodeSecrets, secretSettings, type NodeSecrets } from './node-secrets.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,6 +40,10 @@ export interface ProcessMember {
 export interface ProcessCluster {
   readonly members: ProcessMember[];
   readonly root: string;
+  /** The random secrets written into every member's config (settings passed in override them). */
+  readonly secrets: NodeSecrets;
+  /** The admin token the members use: settings' admin.token, else the random one. */
+  readonly adminToken: string;
   start(nodeId: string): Promise<void>;
   /** Starts one more node (node-<n+1>, on loopback) that joins the running cluster; resolves once it is ready. */
   add(): Promise<ProcessMember>;
@@ -58,6 +64,9 @@ export async function startProcessCluster(size: number, settings: Record<string,
   const dirPath = mkdtempSync(join(tmpdir(), 'ringstate-cluster-'));
   const dir = { path: dirPath, remove: () => rmSync(dirPath, { recursive: true, force: true }) };
   const ids = Array.from({ length: size }, (_, n) => `node-${n + 1}`);
+  const secrets = randomNodeSecrets();
+  const own = secretSettings(secrets);
+  const section = (name: string): Record<string, unknown> => (settings[name] as Record<string, unknown> | undefined) ?? {};
   const members: ProcessMember[] = [];
   for (const [index, nodeId] of ids.entries()) {
     const host = options.netns?.hosts[index] ?? '127.0.0.1';
@@ -76,13 +85,17 @@ export async function startProcessCluster(size: number, settings: Record<string,
       logLevel: process.env['CLUSTER_LOG'] ?? 'warn',
       partitionCount: 16,
       ...settings,
+      tokens: { ...own.tokens, ...section('tokens') },
+      admin: { ...own.admin, ...section('admin') },
+      secondLife: { ...own.secondLife, ...section('secondLife') },
       cluster: {
         enabled: true,
+        key: own.cluster.key,
         members: joining ? [] : ids,
         peerHost: member.host,
         peerPort: member.peerPort,
         bootstrap: members.filter((other) => other !== member).map((other) => `${other.host}:${other.peerPort}`),
-        ...((settings['cluster'] as Record<string, unknown> | undefined) ?? {}),
+        ...section('cluster'),
       },
     };
     writeFileSync(member.configFile, JSON.stringify(config));
@@ -96,6 +109,8 @@ export async function startProcessCluster(size: number, settings: Record<string,
   const cluster: ProcessCluster = {
     members,
     root: dir.path,
+    secrets,
+    adminToken: typeof section('admin')['token'] === 'string' ? (section('admin')['token'] as string) : secrets.adminToken,
     async add() {
       if (options.netns !== undefined) throw new Error('adding members is not supported inside network namespaces');
       const nodeId = `node-${members.length + 1}`;

@@ -4,6 +4,7 @@
  * a cluster, inject faults, and prove with the oracle that nothing acknowledged was lost.
  *
  *   target   --cluster N (start a local N-node cluster, stop it afterwards) | --hosts h1:p,h2:p
+ *            [--base-port P [--peer-base-port Q]] (node i of --cluster on P+i, peers on Q+i, Q = P+100)
  *   load     --players 100 --ramp 5 --rate 2 --duration 30 --scenario idle|movers|traders|list-append
  *   chaos    --kill-at S [--kill-node ID] | --kill-every S --restart-after S | --pause-at S --pause-for S
  *            | --partition-at S --partition-for S (nodes in network namespaces; root, ip, iptables)
@@ -19,6 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { waitConverged } from './cluster/admin-client.ts';
 import { createNetnsLab, type NetnsLab } from './cluster/netns-lab.ts';
+import { pinnedPorts, portsInUse, type PinnedPorts } from './cluster/pinned-ports.ts';
 import { startProcessCluster, type ProcessCluster } from './cluster/process-cluster.ts';
 import { checkOverAdminApi } from './oracle/admin-oracle.ts';
 import type { HistoryVerdict } from './oracle/compare.ts';
@@ -36,6 +38,8 @@ function fail(message: string): never {
 const { values } = parseArgs({
   options: {
     cluster: { type: 'string' },
+    'base-port': { type: 'string' },
+    'peer-base-port': { type: 'string' },
     hosts: { type: 'string' },
     players: { type: 'string', default: '100' },
     ramp: { type: 'string', default: '5' },
@@ -63,7 +67,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write(`${(await import('node:fs')).readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(2, 15).join('\n')}\n`);
+  process.stdout.write(`${(await import('node:fs')).readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(2, 16).join('\n')}\n`);
   process.exit(0);
 }
 
@@ -82,6 +86,17 @@ const durationSeconds = number('duration', values.duration, 1, 86_400) ?? 30;
 const chaosRequested = ['kill-at', 'kill-every', 'pause-at', 'partition-at', 'join-at', 'leave-at'].some((name) => values[name as keyof typeof values] !== undefined);
 if (chaosRequested && clusterSize === undefined) fail('chaos (--kill-at, --kill-every, --pause-at, --partition-at, --join-at, --leave-at) needs --cluster: the load tester must own the node processes');
 if (values['join-at'] !== undefined && values['partition-at'] !== undefined) fail('--join-at adds a node on loopback and cannot be combined with --partition-at (network namespaces)');
+let ports: PinnedPorts | undefined;
+if (values['base-port'] !== undefined || values['peer-base-port'] !== undefined) {
+  if (clusterSize === undefined) fail('--base-port and --peer-base-port pin the ports of the cluster --cluster starts; with --hosts the cluster is not ours');
+  if (values['base-port'] === undefined) fail('--peer-base-port needs --base-port');
+  // A node that joins (--join-at) takes the next port of each range.
+  const portFlag = (name: 'base-port' | 'peer-base-port', raw: string): number => (/^\d{1,5}$/.test(raw) ? Number(raw) : fail(`--${name} must be a port number, got ${raw}`));
+  const peerBasePort = values['peer-base-port'] === undefined ? undefined : portFlag('peer-base-port', values['peer-base-port']);
+  const planned = pinnedPorts(portFlag('base-port', values['base-port']), peerBasePort, clusterSize + (values['join-at'] === undefined ? 0 : 1));
+  if ('error' in planned) fail(planned.error);
+  ports = planned;
+}
 
 let cluster: ProcessCluster | undefined;
 let netns: NetnsLab | undefined;
@@ -95,6 +110,12 @@ if (values['partition-at'] !== undefined) {
   }
 }
 const adminToken = values['admin-token'] ?? (netns === undefined ? undefined : `loadtest-admin-${process.pid}-0123456789abcdefghijklmnopqrstuv`);
+if (clusterSize !== undefined && ports !== undefined && netns === undefined) {
+  const count = clusterSize + (values['join-at'] === undefined ? 0 : 1);
+  const wanted = Array.from({ length: count }, (_, index) => [ports.basePort + index, ports.peerBasePort + index]).flat();
+  const busy = await portsInUse('127.0.0.1', wanted);
+  if (busy.length > 0) fail(`ports already in use on 127.0.0.1: ${busy.join(', ')} (choose another --base-port / --peer-base-port)`);
+}
 if (clusterSize !== undefined) {
   process.stderr.write(`starting a local ${clusterSize}-node cluster${netns === undefined ? '' : ' in network namespaces'}...\n`);
   cluster = await startProcessCluster(
@@ -106,7 +127,7 @@ if (clusterSize !== undefined) {
       limits: { messagesPerSecondMax: 10_000 },
       ...(netns === undefined ? {} : { admin: { token: adminToken } }),
     },
-    netns === undefined ? {} : { netns },
+    { ...(netns === undefined ? {} : { netns }), ...(ports === undefined ? {} : { ports }) },
   );
   hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   await waitConverged(hosts, 60_000, adminToken);

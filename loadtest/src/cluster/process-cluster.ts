@@ -58,6 +58,18 @@ export interface ProcessCluster {
 export interface ProcessClusterOptions {
   /** Run node i inside network namespace `namespaces[i]`, bound to `hosts[i]` (see netns-lab.ts). */
   readonly netns?: { readonly hosts: readonly string[]; readonly namespaces: readonly string[] };
+  /**
+   * Pin the ports: node i (0-based, members added later included) serves clients on
+   * `basePort + i` and peers on `peerBasePort + i`, like infra/local's --base-port and
+   * --peer-base-port. Without them every port is a free one picked at random.
+   */
+  readonly ports?: { readonly basePort: number; readonly peerBasePort: number };
+}
+
+/** Ports for node `index`: pinned (`options.ports`), else free ones. */
+async function portsFor(index: number, options: ProcessClusterOptions): Promise<{ port: number; peerPort: number }> {
+  if (options.ports === undefined) return { port: await freePort(), peerPort: await freePort() };
+  return { port: options.ports.basePort + index, peerPort: options.ports.peerBasePort + index };
 }
 
 export async function startProcessCluster(size: number, settings: Record<string, unknown> = {}, options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
@@ -70,7 +82,7 @@ export async function startProcessCluster(size: number, settings: Record<string,
   const members: ProcessMember[] = [];
   for (const [index, nodeId] of ids.entries()) {
     const host = options.netns?.hosts[index] ?? '127.0.0.1';
-    members.push({ nodeId, host, namespace: options.netns?.namespaces[index], port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' });
+    members.push({ nodeId, host, namespace: options.netns?.namespaces[index], ...(await portsFor(index, options)), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' });
   }
   // `ids` stays the founding set. A member added later gets no members at all, only bootstrap
   // peers, as an operator would configure a new node: it joins rather than founds.
@@ -114,7 +126,7 @@ export async function startProcessCluster(size: number, settings: Record<string,
     async add() {
       if (options.netns !== undefined) throw new Error('adding members is not supported inside network namespaces');
       const nodeId = `node-${members.length + 1}`;
-      const member: ProcessMember = { nodeId, host: '127.0.0.1', namespace: undefined, port: await freePort(), peerPort: await freePort(), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' };
+      const member: ProcessMember = { nodeId, host: '127.0.0.1', namespace: undefined, ...(await portsFor(members.length, options)), dataDir: join(dir.path, nodeId), configFile: join(dir.path, `${nodeId}.json`), child: undefined, output: '' };
       members.push(member);
       writeConfig(member, true);
       await cluster.start(nodeId);

@@ -6,19 +6,22 @@
  * - authorization: a player commanding another player's aggregate
  * - Second Life: X-SecondLife-* headers alone, a bad signature, a replayed nonce
  * - cluster: a libp2p peer with the wrong cluster key
+ * - secrets: a real node started without its own refuses to start; one with its own refuses
+ *   tokens forged with the public dev key
  * - every HTTP endpoint: oversize and malformed bodies, unknown paths and methods
  * - floods: WebSocket messages, HTTP requests, signed SL requests
  * - from a non-loopback address (a network namespace): admin API and dashboard need the token,
  *   and connections per IP are capped
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleGame } from '../../server/example-game/index.ts';
 import { createPeerNetwork, generateClusterKey } from '../../server/src/cluster/peer/index.ts';
-import { loadConfig } from '../../server/src/config/index.ts';
+import { DEV_TOKEN_KEY, loadConfig } from '../../server/src/config/index.ts';
 import { GameNode } from '../../server/src/game-node.ts';
 import { llHMAC } from '../support/lsl-emulator.ts';
 import { createNetnsLab, type NetnsLab } from '../support/netns-lab.ts';
@@ -342,6 +345,89 @@ describe('security - dev shortcuts', () => {
       await production.stop();
     }
   });
+});
+
+/** `ringstate start` as a real process, with exactly the RINGSTATE_* variables given (none inherited). */
+function startCommand(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('RINGSTATE_')));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/cli.ts', 'start', ...args], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+describe('security - secrets', () => {
+  it('secrets - `start` without its own player token key (none, or the dev key listed) exits non-zero with one line naming the setting, without a stack trace', async () => {
+    const own = { kid: 'own-1', secret: randomBytes(32).toString('hex') };
+    for (const [problem, keys] of [['missing', undefined], ['the public dev value', [own, DEV_TOKEN_KEY]]] as const) {
+      const data = tempDir('no-secrets');
+      const started = startCommand(['--port', String(await freePort()), '--data-dir', data.path, '--log-level', 'warn'], {
+        RINGSTATE_ADMIN_TOKEN: randomBytes(32).toString('hex'),
+        ...(keys === undefined ? {} : { RINGSTATE_TOKENS_KEYS: JSON.stringify(keys) }),
+      });
+      try {
+        // A node that does start would serve forever: give it a bounded time to refuse.
+        const code = await Promise.race([started.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 15_000))]);
+        expect(code, started.output()).not.toBe('running');
+        expect(code, started.output()).not.toBe(0);
+        expect(code).not.toBeNull();
+        const lines = started.output().trimEnd().split('\n');
+        expect(lines, started.output()).toHaveLength(1);
+        expect(lines[0]).toContain(`tokens.keys or RINGSTATE_TOKENS_KEYS=`);
+        expect(lines[0]).toContain(`(${problem})`);
+        expect(lines[0]).toContain('openssl rand');
+        expect(lines[0]).not.toMatch(/admin\.token|\bat .*\.ts:\d+/);
+      } finally {
+        started.child.kill('SIGKILL');
+        await started.exited;
+        data.remove();
+      }
+    }
+  }, 60_000);
+
+  it('secrets - a node started with its own key refuses tokens forged with the public dev key', async () => {
+    const data = tempDir('own-secrets');
+    const port = await freePort();
+    const own = { kid: 'own-1', secret: randomBytes(32).toString('hex') };
+    const started = startCommand(['--port', String(port), '--data-dir', data.path, '--log-level', 'warn'], {
+      RINGSTATE_TOKENS_KEYS: JSON.stringify([own]),
+      RINGSTATE_TOKENS_ISSUER: ISSUER,
+      RINGSTATE_TOKENS_AUDIENCE: AUDIENCE,
+      RINGSTATE_ADMIN_TOKEN: randomBytes(32).toString('hex'),
+      RINGSTATE_REPLICATION_FACTOR: '1',
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        if (started.child.exitCode !== null) throw new Error(`node exited (${started.child.exitCode}):\n${started.output()}`);
+        if (await fetch(`http://127.0.0.1:${port}/readyz`).then((response) => response.ok, () => false)) break;
+        if (Date.now() > deadline) throw new Error(`node not ready:\n${started.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const helloWith = async (text: string): Promise<{ answer: Frame; closeCode: number | undefined }> => {
+        const client = await RawClient.connect(`ws://127.0.0.1:${port}/v1/ws`);
+        client.send({ t: T.HELLO, v: 1, token: text });
+        const answer = (await client.waitFor((message) => message.t === T.WELCOME || message.t === T.ERROR)) as unknown as Frame;
+        const closeCode = answer.t === T.ERROR ? await client.waitClosed() : undefined;
+        client.close();
+        return { answer, closeCode };
+      };
+      // The dev key under its own kid, and the dev secret under the node's kid: both forgeries.
+      for (const forged of [DEV_TOKEN_KEY, { kid: own.kid, secret: DEV_TOKEN_KEY.secret }]) {
+        const { answer, closeCode } = await helloWith(await token({ sub: 'alice' }, forged));
+        expect([forged.kid, answer.t, answer.code, closeCode]).toEqual([forged.kid, T.ERROR, 'AUTH_INVALID_TOKEN', 4001]);
+      }
+      expect((await helloWith(await token({ sub: 'alice' }, own))).answer.t).toBe(T.WELCOME);
+      // No dev token issuer either: the node is not in dev mode.
+      expect((await fetch(`http://127.0.0.1:${port}/v1/dev/token`, { method: 'POST', body: JSON.stringify({ player: 'alice' }) })).status).toBe(404);
+    } finally {
+      started.child.kill('SIGTERM');
+      await started.exited;
+      data.remove();
+    }
+  }, 60_000);
 });
 
 describe('security - floods', () => {

@@ -406,7 +406,7 @@ export class AggregateRuntime {
 
   private assertServing(partition: number): void {
     const ownership = this.deps.log.ownership(partition);
-    if (!ownership.serving) throw new NotServingError(partition, ownership.ownerHint);
+    if (!ownership.serving) throw new NotServingError(partition, ownership.ownerHint, ownership.quorumLost === true);
   }
 
   private report(aggregate: string, outcome: string, startedMs: number): void {

@@ -37,13 +37,13 @@
  * `holding` (those of them whose replica set still counts nodeId or has a change in flight).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RingstateError, isErrorCode, type ErrorCode } from '@ringstate/client-sdk/protocol';
+import { RingstateError, isErrorCode, partitionOf, type ErrorCode } from '@ringstate/client-sdk/protocol';
 import type { Logger } from 'pino';
 import type { AggregateRuntime, CommandRequest, CommandResult } from '../aggregate/index.ts';
 import type { Config } from '../config/index.ts';
 import type { LogStore } from '../log/index.ts';
 import { NotServingError } from '../partition/index.ts';
-import type { OwnershipChange } from '../replication/index.ts';
+import { NoQuorumError, type OwnershipChange } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, type PeerNetwork } from './peer/index.ts';
 import { ReplicatedPartitionLog, type ReplicatedLogComponents } from './replicated-partition-log.ts';
@@ -397,6 +397,11 @@ export class ClusterServices {
         this.settings.forwardTimeoutMs,
       );
     } catch (error) {
+      // The owner went silent (the failure detector gave up on it). When that leaves the
+      // partition without a quorum reachable from here, say so: NO_QUORUM, marked outcome
+      // unknown, since the owner may have applied the command before it went silent.
+      const partition = partitionOf(request.aggregateType, request.aggregateId, this.config.partitionCount);
+      if (this.log.ownership(partition).quorumLost === true) throw new NoQuorumError(partition, true);
       throw new RingstateError('UNAVAILABLE', `owner ${owner} did not answer`, { cause: error });
     }
     const answer = response as { ok?: unknown; seq?: unknown; dup?: unknown; code?: unknown; msg?: unknown; reason?: unknown };

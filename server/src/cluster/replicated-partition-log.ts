@@ -26,7 +26,7 @@ import { RingstateError } from '@ringstate/client-sdk/protocol';
 import type { Logger } from 'pino';
 import type { LogEntry, LogStore, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from '../log/index.ts';
 import type { EntryDraft, PartitionLog, PartitionOwnership } from '../partition/index.ts';
-import { NotOwnerError, ReplicationError, ReplicationNode, type OwnershipChange, type PartitionStatus, type ReplicationSettings } from '../replication/index.ts';
+import { NoQuorumError, NotOwnerError, ReplicationError, ReplicationNode, type OwnershipChange, type PartitionStatus, type ReplicationSettings } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import type { PeerNetwork } from './peer/index.ts';
 import { REPLICATION_PROTOCOL } from './peer/index.ts';
@@ -154,8 +154,26 @@ export class ReplicatedPartitionLog implements PartitionLog {
       readyAt.epoch === status.epoch &&
       (this.applied.get(partition) ?? 0) >= readyAt.position;
     if (serving) return { serving, epoch: status.epoch };
-    const hint = status.leader !== null && status.leader !== this.init.nodeId ? status.leader : this.ringHint(partition, status);
+    // No quorum reachable: the core stepped down or failed to campaign for lack of one, or the
+    // failure detector sees too few live voters for any owner to commit (a follower learns this
+    // before its election timeouts run out). Refused at once rather than forwarded or waited on.
+    if (status.quorumLost || !this.quorumAlive(status)) return { serving: false, epoch: status.epoch, quorumLost: true };
+    const leader = status.leader !== null && status.leader !== this.init.nodeId && this.isAlive(status.leader) ? status.leader : undefined;
+    const hint = leader ?? this.ringHint(partition, status);
     return hint === undefined ? { serving: false, epoch: status.epoch } : { serving: false, epoch: status.epoch, ownerHint: hint };
+  }
+
+  /** A majority of the partition's voters (this node included) is alive per the failure detector. */
+  private quorumAlive(status: PartitionStatus): boolean {
+    const { voters } = status.membership;
+    if (voters.length === 0) return true; // nothing known about this partition here: no claim
+    const alive = voters.filter((voter) => this.isAlive(voter)).length;
+    return alive >= Math.floor(voters.length / 2) + 1;
+  }
+
+  private isAlive(nodeId: string): boolean {
+    if (nodeId === this.init.nodeId) return true;
+    return this.components.peers.members().some((member) => member.nodeId === nodeId && member.alive);
   }
 
   /**
@@ -418,7 +436,9 @@ export class ReplicatedPartitionLog implements PartitionLog {
     if (change.role !== 'leader' || !change.ready) {
       // Proposals of the old epoch may still commit under the next owner, or not: the client
       // sees a retryable error and retries with the same command id, which dedupe resolves.
-      this.failPending(change.partition, new NotOwnerError(change.partition, change.leader));
+      // An owner that stepped down for lack of a quorum says so, marked "outcome unknown".
+      const error = change.reason === 'check-quorum-lost' ? new NoQuorumError(change.partition, true) : new NotOwnerError(change.partition, change.leader);
+      this.failPending(change.partition, error);
       if (wasServing) for (const listener of this.lostListeners) listener(change.partition);
     }
   }

@@ -18,6 +18,8 @@ export interface PartitionOwnership {
   readonly epoch: number;
   /** The node believed to own the partition when it is not this one. */
   readonly ownerHint?: string;
+  /** Not serving because no quorum of the replica set is reachable from here: commands get NO_QUORUM. */
+  readonly quorumLost?: boolean;
 }
 
 export interface PartitionLog {

@@ -16,8 +16,9 @@ export abstract class ReplicationError extends RingstateError {
     code: 'UNAVAILABLE' | 'NO_QUORUM' | 'OVERLOADED',
     partition: number,
     message: string,
+    options: { reason?: string } = {},
   ) {
-    super(code, message);
+    super(code, message, options);
     this.partition = partition;
   }
 }
@@ -40,13 +41,30 @@ export class NotOwnerError extends ReplicationError {
   }
 }
 
-/** This node lost contact with a majority of the partition's replica set (minority side). */
+/** `reason` of a NO_QUORUM for a command whose entry was proposed: it may still commit (docs/errors.md). */
+export const OUTCOME_UNKNOWN_REASON = 'OUTCOME_UNKNOWN';
+
+/**
+ * This node lost contact with a majority of the partition's replica set (minority side).
+ * NO_QUORUM promises the client that the command was not applied; a proposal that was already
+ * in the log when the quorum was lost may still commit under a later owner, so its error is
+ * `proposed` and carries reason OUTCOME_UNKNOWN.
+ */
 export class NoQuorumError extends ReplicationError {
   override readonly name: string = 'NoQuorumError';
   override readonly condition = 'NO_QUORUM';
+  readonly proposed: boolean;
 
-  constructor(partition: number) {
-    super('NO_QUORUM', partition, `partition ${partition}: no quorum of its replica set is reachable`);
+  constructor(partition: number, proposed = false) {
+    super(
+      'NO_QUORUM',
+      partition,
+      proposed
+        ? `partition ${partition}: lost its quorum before the command committed; it may still take effect (retry with the same id)`
+        : `partition ${partition}: no quorum of its replica set is reachable`,
+      proposed ? { reason: OUTCOME_UNKNOWN_REASON } : {},
+    );
+    this.proposed = proposed;
   }
 }
 

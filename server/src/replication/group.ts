@@ -360,6 +360,7 @@ export class PartitionGroup<P> {
       membership: this.membership,
       membershipPending: (this.membershipLog.at(-1)?.position ?? 0) > this.log.committed,
       desired: this.desired,
+      quorumLost: this.role !== 'leader' && this.leader === null && this.lostQuorum,
     };
   }
 

@@ -154,4 +154,9 @@ export interface PartitionStatus {
   readonly membershipPending: boolean;
   /** The replica set the ring wants, first node preferred; null until told. */
   readonly desired: readonly NodeId[] | null;
+  /**
+   * This replica stepped down as owner, or failed to campaign, for lack of a quorum, and has
+   * heard from no owner since: it refuses commands with NO_QUORUM.
+   */
+  readonly quorumLost: boolean;
 }

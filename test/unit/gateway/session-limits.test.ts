@@ -49,7 +49,8 @@ async function readySession(inFlight?: InFlightCommands): Promise<{ session: Cli
     { runtime, tokens, limits: config.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: () => nowMs, isShuttingDown: () => false, ...(inFlight === undefined ? {} : { inFlight }) },
     's1',
   );
-  const { token } = await tokens.issue('ann', 60_000, Date.now());
+  // Issued on the session's clock: a token whose iat lies in the verifier's future counts its lifetime from now.
+  const { token } = await tokens.issue('ann', 60_000, nowMs);
   session.receive(encodeFrame({ t: MessageType.HELLO, v: PROTOCOL_VERSION, token }), true);
   for (let tries = 0; tries < 100 && !port.sent.some((m) => m.t === MessageType.WELCOME); tries += 1) await new Promise((r) => setTimeout(r, 5));
   return { session, port };

@@ -104,6 +104,10 @@ describe('second-life - in-process node', () => {
     expect(first).toEqual({ status: 200, body: { id: 'cmd-move-1', seq: 1, dup: 0 } });
     const retry = await client.command({ type: 'move', x: 3, y: 4 }, 'cmd-move-1');
     expect(retry).toEqual({ status: 200, body: { id: 'cmd-move-1', seq: 1, dup: 1 } });
+    // The same id with another body is another command: refused, definitely, and nothing moves.
+    const reused = await client.command({ type: 'move', x: 5, y: 6 }, 'cmd-move-1');
+    expect(reused.status).toBe(409);
+    expect(reused.body).toMatchObject({ id: 'cmd-move-1', error: { code: 'COMMAND_ID_REUSED', retry: 0 } });
     const rejected = await client.command({ type: 'drop', itemId: 'sword' }, 'cmd-drop-1');
     expect(rejected.status).toBe(400);
     expect(rejected.body).toMatchObject({ id: 'cmd-drop-1', error: { code: 'REJECTED', reason: 'ITEM_NOT_HELD', retry: 0 } });

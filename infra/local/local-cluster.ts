@@ -7,8 +7,9 @@
  *
  * Each node gets a generated config file (<data>/<node-id>.json) and runs
  * `server/src/cli.ts start --config <file>`, exactly as a deployed node would. Dev mode is on
- * (the dev token issuer answers POST /v1/dev/token) and a fixed dev cluster key is used: this
- * launcher is for development and tests, not production.
+ * (the dev token issuer answers POST /v1/dev/token) and the nodes run on the public built-in
+ * dev keys, each logging a warning: this launcher is for development and tests, not production.
+ * Without `devMode` a node would refuse to start without its own secrets (docs/operations.md).
  */
 import '../../server/src/polyfills.ts';
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -14,7 +14,7 @@ import { PlayerTokens } from './auth/index.ts';
 import { devSecretsInUse, type Config } from './config/index.ts';
 import { HttpRouter, InFlightCommands, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
 import { LogStore } from './log/index.ts';
-import { CommandStats, NodeMetrics, OwnershipHistory, adminRoutes, createLogger, dashboardRoutes, type ClusterView, type Logger } from './observability/index.ts';
+import { CommandStats, NodeMetrics, OwnershipHistory, SecurityLog, adminRoutes, createLogger, dashboardRoutes, type AdminAccess, type ClusterView, type Logger } from './observability/index.ts';
 import { CLUSTER_INFO_PROTOCOL, ClusterServices, HostDirectory, parsePlayerQuery, type ClientSideInfo } from './cluster/index.ts';
 import { LocalPartitionLog, type PartitionLog } from './partition/index.ts';
 import { LocalSecondLifeBackend, secondLifeRoutes } from './second-life/index.ts';
@@ -48,6 +48,8 @@ export class GameNode {
   readonly cluster: ClusterServices | undefined;
   /** The last partition ownership changes this node saw (dashboard, GET /v1/admin/stats). */
   readonly ownership = new OwnershipHistory();
+  /** Rate-limited warnings for refusals an attacker can provoke (docs/security.md). */
+  readonly securityLog: SecurityLog;
   private readonly gateway: UwsGateway;
   /** Admission control shared by client sessions and forwarded commands (limits.commandsInFlightMax). */
   private readonly inFlight: InFlightCommands;
@@ -63,6 +65,7 @@ export class GameNode {
     this.config = config;
     this.logger = options.logger ?? createLogger({ level: config.logLevel, nodeId: config.nodeId });
     this.metrics = new NodeMetrics({ defaultMetrics: options.processMetrics ?? true });
+    this.securityLog = new SecurityLog(this.logger);
     mkdirSync(config.dataDir, { recursive: true });
     this.store = LogStore.open({ path: config.dataDir, durability: config.durability, indexBatchEntries: config.indexBatchEntries });
     const epochs = new Map<number, number>();
@@ -129,6 +132,7 @@ export class GameNode {
         nowMs: Date.now,
         isShuttingDown: () => this.state !== 'running',
         inFlight: this.inFlight,
+        securityLog: this.securityLog,
         ...(this.cluster === undefined
           ? {}
           : {
@@ -180,6 +184,7 @@ export class GameNode {
     this.state = 'stopping';
     for (const timer of this.timers) clearInterval(timer);
     this.gateway.close();
+    this.securityLog.stop();
     if (this.cluster !== undefined) await this.cluster.stop();
     else await this.log.stop();
     await this.store.close();
@@ -300,8 +305,9 @@ export class GameNode {
       return { status: 200, contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
     });
     const cluster = this.cluster;
+    const access: AdminAccess = { token: this.config.admin.token, devMode: this.config.devMode, securityLog: this.securityLog };
     adminRoutes(router, {
-      token: this.config.admin.token,
+      access,
       view: () => this.clusterView(),
       ...(cluster === undefined ? {} : { membership: { leave: (force: boolean) => this.leave(force), remove: (nodeId: string, force: boolean) => cluster.removeMember(nodeId, { force }) } }),
       readAggregate: (type, id, limit) => {
@@ -318,7 +324,7 @@ export class GameNode {
       },
     });
     dashboardRoutes(router, {
-      token: this.config.admin.token,
+      access,
       nodeId: this.config.nodeId,
       metrics: this.metrics,
       commandStats: new CommandStats(this.metrics.commandLatency, Date.now),
@@ -360,6 +366,7 @@ export class GameNode {
       backend: new LocalSecondLifeBackend(this.runtime, this.store, this.config.secondLife.eventsBehindMax),
       tokens: this.tokens,
       logger: this.logger,
+      securityLog: this.securityLog,
       nodeId: this.config.nodeId,
       isServing: () => this.state === 'running',
     });

@@ -484,6 +484,14 @@ describe.runIf(canNetns)('security - from a non-loopback address', () => {
     base = `${member.host}:${member.port}`;
   }, 90_000);
 
+  /** The node's security warnings of one kind (observability/security-log.ts), from its stdout. */
+  const securityLines = (kind: string): Array<Record<string, unknown>> =>
+    (remote?.members[0]?.output ?? '')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((record) => record['security'] === kind);
+
   afterAll(async () => {
     await remote?.stopAll();
     remote?.remove();
@@ -500,6 +508,11 @@ describe.runIf(canNetns)('security - from a non-loopback address', () => {
       expect([path, authorized.status]).toEqual([path, 200]);
     }
     expect((await fetch(`http://${base}/healthz`)).status).toBe(200);
+    // Each refusal is a security warning naming the remote address (never the token).
+    const refused = securityLines('admin_refused');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]).toMatchObject({ code: 'FORBIDDEN', remoteAddress: expect.not.stringMatching(/^127\./) });
+    expect(remote?.members[0]?.output).not.toContain(ADMIN_TOKEN.slice(0, -1));
   });
 
   it('limits - connections per IP are capped with 429 RATE_LIMITED and counted; closing one admits the next', async () => {
@@ -526,6 +539,7 @@ describe.runIf(canNetns)('security - from a non-loopback address', () => {
     expect(await refusedStatus()).toBe(429);
     const metrics = await (await fetch(`http://${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
     expect(metrics).toMatch(/ringstate_limit_trips_total\{limit="connections_per_ip"\} [1-9]/);
+    expect(securityLines('connections_per_ip')[0]).toMatchObject({ code: 'RATE_LIMITED', remoteAddress: expect.not.stringMatching(/^127\./), connectionsPerIpMax: 3 });
     const closed = new Promise((resolve) => held[0]?.once('close', resolve));
     held[0]?.close();
     await closed;

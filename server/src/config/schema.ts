@@ -116,7 +116,7 @@ export const configSchema = z
           .string()
           .min(32)
           .optional()
-          .describe('Bearer token that opens /v1/admin/* and the dashboard to non-loopback clients. Required outside dev mode; in dev mode, without it they answer loopback only.'),
+          .describe('Bearer token (`Authorization: Bearer <token>`) for /v1/admin/* and the data the dashboard polls. Required outside dev mode, where every admin request needs it, from loopback too (a proxy on the same host makes every client loopback). In dev mode loopback clients need none and remote clients need it.'),
       })
       .strict()
       .prefault({})

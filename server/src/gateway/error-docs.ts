@@ -36,7 +36,7 @@ ${rows.join('\n')}
 | code | name | meaning |
 | --- | --- | --- |
 ${closes.join('\n')}
-| 1009 | (uWS) | A frame larger than 4 x \`limits.frameBytesMax\`: uWS closes before the frame is read. Frames between 1x and 4x get a \`FRAME_TOO_LARGE\` error frame instead. |
+| 1009 | (WebSocket "message too big") | A frame larger than 4 x \`limits.frameBytesMax\`: a \`FRAME_TOO_LARGE\` error frame, then this close with reason \`FRAME_TOO_LARGE\`. Frames between 1x and 4x get the error frame only. A frame over 16 MiB is dropped by uWS without a close frame (the client sees 1006). |
 
 uWS also closes a socket that sent nothing for \`limits.idleTimeoutSeconds\` (standard close);
 the SDK pings every \`heartbeatMs\` (from WELCOME), well inside that window.

@@ -24,7 +24,7 @@ import type { AggregateRuntime, CommandRequest, CommandResult, SubscriptionStart
 import { NotServingError } from '../partition/index.ts';
 import type { PlayerTokens } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
-import type { Logger, NodeMetrics } from '../observability/index.ts';
+import type { Logger, NodeMetrics, SecurityEvent, SecurityLog } from '../observability/index.ts';
 import { parseClientMessage } from './client-messages.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -32,6 +32,8 @@ export interface ConnectionPort {
   send(frame: Uint8Array): void;
   close(code: number, reason: string): void;
   bufferedBytes(): number;
+  /** The peer's address as the transport sees it, for security logs. */
+  readonly remoteAddress?: string;
 }
 
 export interface SessionDeps {
@@ -47,7 +49,17 @@ export interface SessionDeps {
   readonly forward?: (owner: string, request: CommandRequest) => Promise<CommandResult>;
   /** Node-wide count of commands accepted and not yet answered (limits.commandsInFlightMax). */
   readonly inFlight?: InFlightCommands;
+  /** Rate-limited warnings for refusals an attacker can provoke (observability/security-log.ts). */
+  readonly securityLog?: SecurityLog;
 }
+
+/**
+ * Frames above this many times `limits.frameBytesMax` close the connection with 1009 (the
+ * WebSocket "message too big" code) and reason FRAME_TOO_LARGE; smaller oversize frames get an
+ * ERROR frame and count as malformed. No client of this protocol sends either.
+ */
+export const FRAME_CLOSE_FACTOR = 4;
+const CLOSE_MESSAGE_TOO_BIG = 1009;
 
 /**
  * Admission control: a node accepts at most `max` commands at once (clients' and forwarded
@@ -111,10 +123,7 @@ export class ClientSession {
   /** A frame arrived. `isBinary` false means a text frame, which this protocol never uses. */
   receive(frame: Uint8Array, isBinary: boolean): void {
     if (this.phase === 'closed') return;
-    if (frame.byteLength > this.deps.limits.frameBytesMax) {
-      this.deps.metrics.limitTrips.inc({ limit: 'frame_bytes' });
-      return this.badFrame('FRAME_TOO_LARGE', `frame of ${frame.byteLength} bytes exceeds ${this.deps.limits.frameBytesMax}`);
-    }
+    if (frame.byteLength > this.deps.limits.frameBytesMax) return this.frameTooLarge(frame.byteLength);
     if (!isBinary) return this.badFrame('BAD_FRAME', 'text frames are not part of the protocol; send binary msgpack');
     if (!this.bucket.take(this.deps.nowMs())) return this.rateLimited(frame);
 
@@ -196,6 +205,7 @@ export class ClientSession {
     } catch (error) {
       if (this.phase !== 'verifying') return;
       const code: ErrorCode = error instanceof RingstateError ? error.code : 'AUTH_INVALID_TOKEN';
+      this.security({ kind: 'auth_failed', code });
       this.error(code, error instanceof Error ? error.message : 'token rejected');
       this.closeWith(CloseCodes.HANDSHAKE_FAILED, code);
     }
@@ -283,18 +293,37 @@ export class ClientSession {
     this.deps.metrics.limitTrips.inc({ limit: 'messages_per_second' });
     this.rateViolations += 1;
     if (this.rateViolations > this.deps.limits.rateViolationsBeforeClose) {
+      this.security({ kind: 'flood_close', code: 'RATE_LIMITED', detail: { refused: this.rateViolations - 1 } });
       return this.closeWith(CloseCodes.RATE_LIMIT_EXCEEDED, 'RATE_LIMITED');
     }
+    this.security({ kind: 'rate_limited', code: 'RATE_LIMITED' });
     // Answer a rate-limited command with a retryable REJECT so the SDK backs off and retries it.
     const commandId = peekCommandId(frame);
     if (commandId !== undefined) return this.reject(commandId, new RingstateError('RATE_LIMITED', 'too many messages per second'), this.deps.nowMs());
     this.error('RATE_LIMITED', 'too many messages per second');
   }
 
+  private frameTooLarge(bytes: number): void {
+    const { frameBytesMax } = this.deps.limits;
+    this.deps.metrics.limitTrips.inc({ limit: 'frame_bytes' });
+    const closing = bytes > frameBytesMax * FRAME_CLOSE_FACTOR;
+    this.security({ kind: 'oversize', code: 'FRAME_TOO_LARGE', detail: { bytes, closed: closing } });
+    if (!closing) return this.badFrame('FRAME_TOO_LARGE', `frame of ${bytes} bytes exceeds ${frameBytesMax}`);
+    this.error('FRAME_TOO_LARGE', `frame of ${bytes} bytes exceeds ${frameBytesMax}; closing`);
+    this.closeWith(CLOSE_MESSAGE_TOO_BIG, 'FRAME_TOO_LARGE');
+  }
+
   private badFrame(code: ErrorCode, message: string, ref?: string): void {
     this.invalidFrames += 1;
     this.error(code, message, ref);
-    if (this.invalidFrames >= this.deps.limits.invalidFramesBeforeClose) this.closeWith(CloseCodes.PROTOCOL_ERROR, code);
+    if (this.invalidFrames >= this.deps.limits.invalidFramesBeforeClose) {
+      this.security({ kind: 'protocol_close', code, detail: { invalidFrames: this.invalidFrames } });
+      this.closeWith(CloseCodes.PROTOCOL_ERROR, code);
+    }
+  }
+
+  private security(event: Omit<SecurityEvent, 'remoteAddress' | 'player'>): void {
+    this.deps.securityLog?.record({ ...event, remoteAddress: this.port.remoteAddress, player: this.playerId });
   }
 
   private error(code: ErrorCode, msg: string, ref?: string): void {
@@ -307,6 +336,7 @@ export class ClientSession {
     this.port.send(encodeFrame(message));
     if (this.port.bufferedBytes() > this.deps.limits.outgoingBufferBytesMax) {
       this.deps.metrics.limitTrips.inc({ limit: 'outgoing_buffer' });
+      this.security({ kind: 'slow_consumer', code: 'SLOW_CONSUMER', detail: { bufferedBytes: this.port.bufferedBytes() } });
       this.closeWith(CloseCodes.SLOW_CONSUMER, 'SLOW_CONSUMER');
     }
   }

@@ -2,22 +2,29 @@
  * The uWebSockets.js adapter: the only file that knows the WebSocket/HTTP library.
  *
  * WebSocket upgrades on /v1/ws become ClientSessions; every other request goes to the HttpRouter.
- * uWS rejects frames above `maxPayloadLength` by closing the socket, so it is set to four times
- * the protocol limit: frames between the two get a FRAME_TOO_LARGE error frame, bigger ones are
- * closed by uWS (close code 1009). Sends from outside uWS callbacks are corked so each answer is
- * one syscall, not several.
+ * Sends from outside uWS callbacks are corked so each answer is one syscall, not several.
+ *
+ * Oversize frames: uWS refuses a frame above `maxPayloadLength` by dropping the TCP connection
+ * without a close frame (the client sees 1006 and no reason). So `maxPayloadLength` is not the
+ * protocol limit but FRAME_READ_BYTES_MAX (16 MiB, or 4x the protocol limit if that is more):
+ * uWS reads an oversize frame to its end, and the session refuses it with a FRAME_TOO_LARGE
+ * error frame (up to 4x `limits.frameBytesMax`) or closes with 1009 and reason FRAME_TOO_LARGE
+ * (above). A connection buffers at most that much while a frame arrives, and only as many bytes
+ * as the client actually sent (the idle timeout ends one that stops sending); frames above it
+ * are still cut off by uWS (logged as oversize with `closedBy: "uws"`).
  */
 import uWS from 'uWebSockets.js';
 import { CloseCodes } from '@ringstate/client-sdk/protocol';
 import type { Logger } from '../observability/index.ts';
 import { isLoopbackAddress, type HttpRouter, type HttpRequestInfo } from './http-api.ts';
-import { ClientSession, type ConnectionPort, type SessionDeps } from './session.ts';
+import { ClientSession, FRAME_CLOSE_FACTOR, type ConnectionPort, type SessionDeps } from './session.ts';
 
 interface SocketData {
   session?: ClientSession;
   open: boolean;
   /** Counted against limits.connectionsPerIpMax; undefined when exempt (loopback) or unlimited. */
   countedIp?: string;
+  remoteAddress: string;
 }
 
 export interface GatewayOptions {
@@ -46,22 +53,24 @@ export class UwsGateway {
     this.app = uWS.App();
     this.app.ws<SocketData>('/v1/ws', {
       compression: uWS.DISABLED,
-      maxPayloadLength: options.frameBytesMax * 4,
+      maxPayloadLength: this.frameReadBytesMax,
       idleTimeout: options.idleTimeoutSeconds,
       // We enforce our own outgoing limit with a clear close code (session.ts); uWS's own is a backstop.
       maxBackpressure: 64 * 1024 * 1024,
       closeOnBackpressureLimit: 1,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
-        const countedIp = this.admitIp(Buffer.from(res.getRemoteAddressAsText()).toString());
+        const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const countedIp = this.admitIp(remoteAddress);
         if (countedIp === false) {
           this.sessionDeps.metrics.limitTrips.inc({ limit: 'connections_per_ip' });
+          this.sessionDeps.securityLog?.record({ kind: 'connections_per_ip', code: 'RATE_LIMITED', remoteAddress, detail: { connectionsPerIpMax: this.sessionDeps.limits.connectionsPerIpMax } });
           const body = JSON.stringify({ error: { code: 'RATE_LIMITED', message: `more than ${this.sessionDeps.limits.connectionsPerIpMax} connections from this address` } });
           res.cork(() => res.writeStatus(statusLine(429)).writeHeader('content-type', 'application/json').end(body));
           return;
         }
         res.upgrade<SocketData>(
-          countedIp === undefined ? { open: false } : { open: false, countedIp },
+          countedIp === undefined ? { open: false, remoteAddress } : { open: false, countedIp, remoteAddress },
           req.getHeader('sec-websocket-key'),
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -82,6 +91,7 @@ export class UwsGateway {
             ws.end(code, reason);
           },
           bufferedBytes: () => (data.open ? ws.getBufferedAmount() : 0),
+          remoteAddress: data.remoteAddress,
         };
         this.sessionCounter += 1;
         const session = new ClientSession(port, this.sessionDeps, `${this.sessionDeps.nodeId}-${this.sessionPrefix}-${this.sessionCounter}`);
@@ -93,8 +103,13 @@ export class UwsGateway {
         // The ArrayBuffer is only valid during this callback; sessions decode synchronously.
         ws.getUserData().session?.receive(new Uint8Array(message), isBinary);
       },
-      close: (ws) => {
+      close: (ws, code, message) => {
         const data = ws.getUserData();
+        // uWS cut the connection itself: a frame above maxPayloadLength (no close frame possible).
+        if (code === 1006 && data.open && Buffer.from(message).toString() === UWS_TOO_BIG) {
+          this.sessionDeps.metrics.limitTrips.inc({ limit: 'frame_bytes' });
+          this.sessionDeps.securityLog?.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE', remoteAddress: data.remoteAddress, player: data.session?.player, detail: { closedBy: 'uws', bytesMin: this.frameReadBytesMax + 1 } });
+        }
         data.open = false;
         if (data.countedIp !== undefined) this.releaseIp(data.countedIp);
         if (data.session !== undefined) {
@@ -105,6 +120,10 @@ export class UwsGateway {
       },
     });
     this.app.any('/*', (res, req) => this.http(res, req));
+  }
+
+  private get frameReadBytesMax(): number {
+    return Math.max(FRAME_READ_BYTES_MAX, this.options.frameBytesMax * FRAME_CLOSE_FACTOR + 1);
   }
 
   get connectionCount(): number {
@@ -178,6 +197,7 @@ export class UwsGateway {
       if (received > this.options.httpBodyBytesMax) {
         tooLarge = true;
         this.sessionDeps.metrics.limitTrips.inc({ limit: 'http_body_bytes' });
+        this.sessionDeps.securityLog?.record({ kind: 'oversize', code: 'BODY_TOO_LARGE', remoteAddress, detail: { path: path.slice(0, 128), method } });
         const body = JSON.stringify({ error: { code: 'BODY_TOO_LARGE', message: `body exceeds ${this.options.httpBodyBytesMax} bytes` } });
         respond(413, 'application/json', body);
         return;
@@ -207,6 +227,16 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * uWS maxPayloadLength. Not a setting: nothing legitimate comes near it (the SDK never sends a
+ * frame over `limits.frameBytesMax`); it bounds what one connection can make the node hold while
+ * it sends an oversize frame, which is then refused with 1009 instead of a bare TCP drop.
+ */
+const FRAME_READ_BYTES_MAX = 16 * 1024 * 1024;
+
+/** The reason uWS gives its own close when a frame exceeds maxPayloadLength (WebSocketProtocol.h). */
+const UWS_TOO_BIG = 'Received too big message';
 
 const STATUS_TEXT: Record<number, string> = { 200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
 

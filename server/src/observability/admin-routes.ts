@@ -1,7 +1,7 @@
 /**
  * Operator endpoints: GET /v1/admin/cluster shows this node's view of the members, the ring and
- * the partition table. Answered to loopback clients, or to anyone presenting
- * `Authorization: Bearer <admin.token>` when a token is configured.
+ * the partition table. Every endpoint here needs `Authorization: Bearer <admin.token>` outside
+ * dev mode; in dev mode loopback clients need none (admin-access.ts).
  *
  * Response layout:
  *   {nodeId, ringVersion, members: [{nodeId, address, alive, self}],
@@ -24,8 +24,8 @@
  * one aggregate (the load tester's loss oracle compares them across replicas):
  *   {nodeId, partition, replicated, seq, entries: [{seq, commandId, playerId, events}]}
  */
-import { timingSafeEqual } from 'node:crypto';
-import { errorResult, isLoopbackAddress, json, parseJsonBody, type HttpRequestInfo, type HttpRouter } from '../gateway/index.ts';
+import { errorResult, json, parseJsonBody, type HttpRouter } from '../gateway/index.ts';
+import { refuseAdmin, type AdminAccess } from './admin-access.ts';
 
 export interface MemberRow {
   readonly nodeId: string;
@@ -68,7 +68,7 @@ export interface AggregateLog {
 }
 
 export interface AdminRouteOptions {
-  readonly token: string | undefined;
+  readonly access: AdminAccess;
   readonly view: () => ClusterView;
   readonly readAggregate: (type: string, id: string, limit: number) => AggregateLog;
   /** Absent on a single node (no ring). */
@@ -85,18 +85,21 @@ const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function adminRoutes(router: HttpRouter, options: AdminRouteOptions): void {
   router.add('GET', '/v1/admin/cluster', (request) => {
-    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
+    const refused = refuseAdmin(request, options.access);
+    if (refused !== undefined) return refused;
     return json(200, options.view());
   });
   router.add('POST', '/v1/admin/leave', (request) => {
-    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
+    const refused = refuseAdmin(request, options.access);
+    if (refused !== undefined) return refused;
     if (options.membership === undefined) return errorResult('NOT_FOUND', 'this node runs without a cluster');
     const body = request.body.length === 0 ? {} : parseJsonBody(request.body);
     options.membership.leave(body['force'] === true);
     return json(202, { leaving: true, nodeId: options.view().nodeId });
   });
   router.add('POST', '/v1/admin/members/remove', (request) => {
-    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
+    const refused = refuseAdmin(request, options.access);
+    if (refused !== undefined) return refused;
     if (options.membership === undefined) return errorResult('NOT_FOUND', 'this node runs without a cluster');
     const body = parseJsonBody(request.body);
     const nodeId = body['nodeId'];
@@ -104,7 +107,8 @@ export function adminRoutes(router: HttpRouter, options: AdminRouteOptions): voi
     return json(200, { ring: options.membership.remove(nodeId, body['force'] === true) });
   });
   router.add('GET', '/v1/admin/aggregate', (request) => {
-    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', 'admin endpoints answer loopback clients or a valid admin token');
+    const refused = refuseAdmin(request, options.access);
+    if (refused !== undefined) return refused;
     const type = request.query.get('type') ?? '';
     const id = request.query.get('id') ?? '';
     const limit = Number(request.query.get('limit') ?? AGGREGATE_ENTRIES_MAX);
@@ -113,12 +117,4 @@ export function adminRoutes(router: HttpRouter, options: AdminRouteOptions): voi
     }
     return json(200, options.readAggregate(type, id, limit));
   });
-}
-
-export function allowed(request: HttpRequestInfo, token: string | undefined): boolean {
-  if (isLoopbackAddress(request.remoteAddress)) return true;
-  if (token === undefined) return false;
-  const presented = request.headers.get('authorization') ?? '';
-  const expected = `Bearer ${token}`;
-  return presented.length === expected.length && timingSafeEqual(Buffer.from(presented), Buffer.from(expected));
 }

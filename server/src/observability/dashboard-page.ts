@@ -6,6 +6,12 @@
  * The script builds every element with textContent, never innerHTML, so names coming from the
  * cluster cannot inject markup. Rows carry data-* attributes (data-member, data-alive,
  * data-partition, data-owner) that tests and scripts can read without parsing text.
+ *
+ * The admin token: outside dev mode every data request needs `Authorization: Bearer <token>`.
+ * The script takes the token from the URL fragment (`/dashboard#token=...`: a fragment never
+ * reaches the server, a proxy or its access log), removes it from the address bar at once, and
+ * keeps it in sessionStorage (gone when the tab closes). Without one, or when the node refuses
+ * it, the page shows a password field for it.
  */
 
 const STYLE = `
@@ -27,6 +33,9 @@ table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums;
 th, td { text-align:left; padding:3px 8px; border-bottom:1px solid var(--line); white-space:nowrap; }
 th { color:var(--muted); font-weight:500; }
 .up { color:var(--ok); } .down { color:var(--bad); } .lagging { color:var(--warn); }
+#token-form { display:flex; gap:8px; align-items:center; }
+#token-form[hidden] { display:none; }
+#token-form input { background:var(--bg); color:var(--text); border:1px solid var(--line); border-radius:4px; padding:3px 6px; }
 .swatch { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:6px; vertical-align:middle; }
 #ring-wrap { display:flex; gap:16px; align-items:center; }
 #partitions-wrap, #ownership-wrap { max-height:420px; overflow:auto; }
@@ -35,6 +44,25 @@ th { color:var(--muted); font-weight:500; }
 const SCRIPT = `
 'use strict';
 var POLL_MS = 1000;
+var TOKEN_KEY = 'ringstate-admin-token';
+var adminToken = takeFragmentToken() || storedToken();
+function takeFragmentToken() {
+  var match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (!match) return '';
+  history.replaceState(null, '', location.pathname + location.search);
+  var token = decodeURIComponent(match[1]);
+  keepToken(token);
+  return token;
+}
+function storedToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (error) { return ''; }
+}
+function keepToken(token) {
+  try { sessionStorage.setItem(TOKEN_KEY, token); } catch (error) { /* memory only */ }
+}
+function askForToken(show) {
+  document.getElementById('token-form').hidden = !show;
+}
 var PALETTE = ['#58a6ff', '#3fb950', '#d29922', '#bc8cff', '#ff7b72', '#39c5cf', '#f0883e', '#a5d6ff'];
 var colors = {};
 function colorOf(nodeId) {
@@ -132,15 +160,26 @@ function renderStats(stats, view) {
 }
 
 function getJson(path) {
-  return fetch(path, { cache: 'no-store', credentials: 'same-origin' }).then(function (response) {
-    if (!response.ok) throw new Error(path + ': HTTP ' + response.status);
+  var headers = adminToken ? { authorization: 'Bearer ' + adminToken } : {};
+  return fetch(path, { cache: 'no-store', credentials: 'same-origin', headers: headers }).then(function (response) {
+    if (response.status === 401 || response.status === 403) askForToken(true);
+    if (!response.ok) throw new Error(path + ': HTTP ' + response.status + (response.status === 403 ? ' (admin token needed)' : ''));
     return response.json();
   });
 }
+document.getElementById('token-form').addEventListener('submit', function (event) {
+  event.preventDefault();
+  var input = document.getElementById('token-input');
+  adminToken = input.value.trim();
+  input.value = '';
+  keepToken(adminToken);
+  askForToken(false);
+});
 
 function poll() {
   Promise.all([getJson('/v1/admin/cluster'), getJson('/v1/admin/stats')]).then(function (answers) {
     var view = answers[0], stats = answers[1];
+    askForToken(false);
     renderMembers(view); renderRing(view); renderPartitions(view); renderStats(stats, view);
     setText('ring-version', String(view.ringVersion));
     var status = document.getElementById('status');
@@ -183,6 +222,7 @@ export function renderDashboardPage(options: { nodeId: string }): string {
   <span id="status" class="stale">connecting</span>
   <span class="muted" id="updated"></span>
   <span class="muted" id="uptime"></span>
+  <form id="token-form" hidden><label for="token-input" class="muted">admin token</label><input id="token-input" type="password" autocomplete="off" spellcheck="false"><button type="submit">open</button></form>
 </header>
 <main>
   <section class="wide">

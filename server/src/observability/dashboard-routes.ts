@@ -1,9 +1,11 @@
 /**
  * The operator dashboard (GET /dashboard) and the small JSON endpoint it polls besides
- * /v1/admin/cluster (GET /v1/admin/stats). Both follow the admin access rule of
- * admin-routes.ts: loopback clients, or `Authorization: Bearer <admin.token>`; remote browsers
- * reach them through a tunnel to loopback (`kubectl port-forward`, `ssh -L`) or a proxy that adds
- * the header (docs/operations.md).
+ * /v1/admin/cluster (GET /v1/admin/stats). Both follow the admin access rule (admin-access.ts):
+ * the stats need `Authorization: Bearer <admin.token>` outside dev mode. The page holds no data,
+ * so loopback clients get it without a token; its script reads the token from the URL fragment
+ * (`/dashboard#token=...`, never sent to the server) or asks for it, and sends it as that header.
+ * Remote browsers reach the page through a tunnel to loopback (`kubectl port-forward`, `ssh -L`)
+ * or a proxy that adds the header (docs/operations.md).
  *
  * GET /v1/admin/stats layout:
  *   {nodeId, pid, atMs, uptimeSeconds, connections, subscriptions, activeAggregates,
@@ -12,15 +14,15 @@
  *    ownershipChanges: {recordedCount, recent: [{atMs, partition, epoch, role, leader, ready, reason}]}}
  * `ownershipChanges.recent` is newest first and bounded (OwnershipHistory).
  */
-import { errorResult, json, type HttpRouter } from '../gateway/index.ts';
-import { allowed } from './admin-routes.ts';
+import { json, type HttpRouter } from '../gateway/index.ts';
+import { refuseAdmin, type AdminAccess } from './admin-access.ts';
 import type { CommandStats } from './command-stats.ts';
 import { renderDashboardPage } from './dashboard-page.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { OwnershipHistory } from './ownership-history.ts';
 
 export interface DashboardOptions {
-  readonly token: string | undefined;
+  readonly access: AdminAccess;
   readonly nodeId: string;
   readonly metrics: NodeMetrics;
   readonly commandStats: CommandStats;
@@ -30,16 +32,16 @@ export interface DashboardOptions {
   readonly startedAtMs: number;
 }
 
-const FORBIDDEN_MESSAGE = 'admin endpoints answer loopback clients or a valid admin token';
-
 export function dashboardRoutes(router: HttpRouter, options: DashboardOptions): void {
   const page = renderDashboardPage({ nodeId: options.nodeId });
   router.add('GET', '/dashboard', (request) => {
-    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', FORBIDDEN_MESSAGE);
+    const refused = refuseAdmin(request, options.access, 'page');
+    if (refused !== undefined) return refused;
     return { status: 200, contentType: 'text/html; charset=utf-8', body: page };
   });
   router.add('GET', '/v1/admin/stats', async (request) => {
-    if (!allowed(request, options.token)) return errorResult('FORBIDDEN', FORBIDDEN_MESSAGE);
+    const refused = refuseAdmin(request, options.access);
+    if (refused !== undefined) return refused;
     return json(200, await readStats(options));
   });
 }

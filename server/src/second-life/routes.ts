@@ -18,9 +18,9 @@
  */
 import { RingstateError, isRetryable, type ErrorCode } from '@ringstate/client-sdk/protocol';
 import { errorResult, parseJsonBody, type HttpRequestInfo, type HttpResult, type HttpRouter } from '../gateway/index.ts';
-import type { Logger } from '../observability/index.ts';
+import type { Logger, SecurityLog } from '../observability/index.ts';
 import type { PlayerTokens } from '../auth/index.ts';
-import { ObjectAuthenticator, secondLifeHeaders, type VerifiedObject } from './auth.ts';
+import { ObjectAuthenticator, secondLifeHeaders, type SecondLifeHeaders, type VerifiedObject } from './auth.ts';
 import type { AggregateRef, SecondLifeBackend } from './backend.ts';
 import { PushRegistry } from './push.ts';
 import { mintObjectId } from './signing.ts';
@@ -52,6 +52,8 @@ export interface SecondLifeDeps {
   readonly backend: SecondLifeBackend;
   readonly tokens: PlayerTokens;
   readonly logger: Logger;
+  /** Refused signatures and tokens become rate-limited warnings (observability/security-log.ts). */
+  readonly securityLog?: SecurityLog;
   readonly nodeId: string;
   /** False before start and once the node stops: requests get SHUTTING_DOWN, long-polls end. */
   readonly isServing: () => boolean;
@@ -126,8 +128,15 @@ class SecondLifeApiImpl implements SecondLifeApi {
   private async provision(request: HttpRequestInfo): Promise<HttpResult> {
     const authorization = request.headers.get('authorization') ?? '';
     const token = /^Bearer (.+)$/i.exec(authorization)?.[1];
-    if (token === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'Authorization: Bearer <player token> is required');
-    const player = await this.deps.tokens.verify(token.trim(), this.nowMs());
+    let player: Awaited<ReturnType<PlayerTokens['verify']>>;
+    try {
+      if (token === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'Authorization: Bearer <player token> is required');
+      player = await this.deps.tokens.verify(token.trim(), this.nowMs());
+    } catch (error) {
+      const code = error instanceof RingstateError ? error.code : 'AUTH_INVALID_TOKEN';
+      this.deps.securityLog?.record({ kind: 'auth_failed', code, remoteAddress: request.remoteAddress, detail: { path: request.path } });
+      throw error;
+    }
     const objectId = mintObjectId(player.playerId);
     this.logger.info({ objectId, playerId: player.playerId }, 'second-life object provisioned');
     return ok({ objectId, secret: this.auth.secretOf(objectId), player: player.playerId });
@@ -280,14 +289,25 @@ class SecondLifeApiImpl implements SecondLifeApi {
       try {
         object = this.auth.authenticate(request, this.nowMs());
       } catch (error) {
-        if (error instanceof RingstateError) {
-          this.logger.info({ path: request.path, code: error.code, reason: error.reason, claimedObject: request.headers.get('x-ringstate-object')?.slice(0, 128), sl }, 'second-life request refused');
-        }
+        if (error instanceof RingstateError) this.refused(request, error, sl);
         throw error;
       }
       this.logger.debug({ path: request.path, objectId: object.objectId, sl }, 'second-life request');
       return route(object);
     });
+  }
+
+  /**
+   * One security event per refused request (rate-limited per kind, so a flood of forgeries
+   * cannot fill the disk). The object id is as claimed; X-SecondLife-* headers are recorded for
+   * diagnosis only, since anyone can send them.
+   */
+  private refused(request: HttpRequestInfo, error: RingstateError, sl: SecondLifeHeaders): void {
+    const kind = error.code === 'RATE_LIMITED' || error.code === 'OVERLOADED' ? 'rate_limited' : 'second_life_refused';
+    const detail: Record<string, string> = { path: request.path };
+    if (error.reason !== undefined) detail['reason'] = error.reason;
+    for (const [field, value] of Object.entries(sl)) detail[`sl${field[0]?.toUpperCase() ?? ''}${field.slice(1)}`] = value;
+    this.deps.securityLog?.record({ kind, code: error.code, remoteAddress: request.remoteAddress, object: request.headers.get('x-ringstate-object')?.slice(0, 128), detail });
   }
 
   private async guard(request: HttpRequestInfo, route: () => Promise<HttpResult> | HttpResult): Promise<HttpResult> {

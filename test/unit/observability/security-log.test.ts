@@ -1,0 +1,217 @@
+/**
+ * The security log (observability/security-log.ts): bounded lines per kind under a flood, a
+ * summary with the suppressed count, and every session-level refusal logging its kind with the
+ * fields an operator needs (remote address, code, player).
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ServerMessage } from '@ringstate/client-sdk/protocol';
+import { exampleGame } from '../../../server/example-game/index.ts';
+import { AggregateRegistry, AggregateRuntime } from '../../../server/src/aggregate/index.ts';
+import { PlayerTokens } from '../../../server/src/auth/index.ts';
+import { loadConfig } from '../../../server/src/config/index.ts';
+import { ClientSession, type ConnectionPort, type HttpRequestInfo } from '../../../server/src/gateway/index.ts';
+import { LogStore } from '../../../server/src/log/index.ts';
+import { NodeMetrics, SecurityKinds, SecurityLog, adminVerdict, refuseAdmin } from '../../../server/src/observability/index.ts';
+import { LocalPartitionLog } from '../../../server/src/partition/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+interface Line {
+  level: number;
+  msg: string;
+  security: string;
+  code?: string;
+  remoteAddress?: string;
+  player?: string;
+  object?: string;
+  suppressed?: number;
+  windowMs?: number;
+  [field: string]: unknown;
+}
+
+/** A pino logger writing to memory through a destination stream, as in production. */
+function capture(): { lines: Line[]; logger: pino.Logger } {
+  const lines: Line[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const text of chunk.toString().split('\n')) if (text !== '') lines.push(JSON.parse(text) as Line);
+      done();
+    },
+  });
+  return { lines, logger: pino({ level: 'info', base: { nodeId: 'n1' } }, destination) };
+}
+
+/** Lets the destination stream deliver anything still queued. */
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('security log - bounded', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }));
+  afterEach(() => vi.useRealTimers());
+
+  it('logs - a flood logs at most N lines per kind per window, then one summary line with the suppressed count', async () => {
+    const { lines, logger } = capture();
+    const log = new SecurityLog(logger, { linesPerWindowMax: 5, windowMs: 10_000, nowMs: () => Date.now() });
+    for (let n = 0; n < 10_000; n += 1) log.record({ kind: 'rate_limited', code: 'RATE_LIMITED', remoteAddress: '203.0.113.9', player: `p${n}` });
+    for (let n = 0; n < 3; n += 1) log.record({ kind: 'auth_failed', code: 'AUTH_INVALID_TOKEN', remoteAddress: '203.0.113.9' });
+    await settle();
+    expect(lines.filter((line) => line.security === 'rate_limited')).toHaveLength(5);
+    expect(lines.filter((line) => line.security === 'auth_failed')).toHaveLength(3);
+    expect(lines[0]).toMatchObject({ level: 40, msg: 'security event', nodeId: 'n1', security: 'rate_limited', code: 'RATE_LIMITED', remoteAddress: '203.0.113.9', player: 'p0' });
+
+    // The window ends with no further event: the timer writes the summary by itself.
+    vi.advanceTimersByTime(10_000);
+    await settle();
+    const summaries = lines.filter((line) => line.msg === 'security events suppressed');
+    expect(summaries).toEqual([expect.objectContaining({ level: 40, security: 'rate_limited', suppressed: 9_995, windowMs: 10_000 })]);
+
+    // A new window logs again.
+    log.record({ kind: 'rate_limited', code: 'RATE_LIMITED', remoteAddress: '203.0.113.9' });
+    await settle();
+    expect(lines.filter((line) => line.security === 'rate_limited' && line.msg === 'security event')).toHaveLength(6);
+    log.stop();
+  });
+
+  it('logs - a window that ends while events keep coming is summarized before the next line; stop() flushes', async () => {
+    const { lines, logger } = capture();
+    let nowMs = 0;
+    const log = new SecurityLog(logger, { linesPerWindowMax: 2, windowMs: 1_000, nowMs: () => nowMs });
+    for (let n = 0; n < 5; n += 1) log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE' });
+    nowMs = 1_000;
+    log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE' });
+    for (let n = 0; n < 4; n += 1) log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE' });
+    log.stop();
+    await settle();
+    expect(lines.map((line) => line.suppressed ?? line.msg)).toEqual(['security event', 'security event', 3, 'security event', 'security event', 3]);
+  });
+
+  it('logs - attacker-chosen fields are clipped and cannot overwrite the kind or code', async () => {
+    const { lines, logger } = capture();
+    const log = new SecurityLog(logger);
+    log.record({ kind: 'second_life_refused', code: 'AUTH_INVALID_TOKEN', object: 'o'.repeat(10_000), detail: { security: 'forged', code: 'forged', reason: 'SIGNATURE_MISMATCH' } });
+    log.stop();
+    await settle();
+    expect(lines[0]).toMatchObject({ security: 'second_life_refused', code: 'AUTH_INVALID_TOKEN', reason: 'SIGNATURE_MISMATCH' });
+    expect(String(lines[0]?.object).length).toBeLessThanOrEqual(130);
+  });
+});
+
+class FakePort implements ConnectionPort {
+  readonly sent: ServerMessage[] = [];
+  closedWith: [number, string] | undefined;
+  buffered = 0;
+  readonly remoteAddress = '198.51.100.4';
+  send(frame: Uint8Array): void {
+    this.sent.push(decodeFrame(frame) as ServerMessage);
+  }
+  close(code: number, reason: string): void {
+    this.closedWith = [code, reason];
+  }
+  bufferedBytes(): number {
+    return this.buffered;
+  }
+}
+
+describe('security log - every kind logs', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: LogStore;
+  const config = loadConfig({ overrides: { devMode: true, limits: { frameBytesMax: 1024, messagesPerSecondMax: 10, rateViolationsBeforeClose: 3, invalidFramesBeforeClose: 3, outgoingBufferBytesMax: 1000 } } });
+  const tokens = new PlayerTokens(config.tokens);
+
+  beforeEach(() => {
+    dir = tempDir('security-log');
+    store = LogStore.open({ path: dir.path, durability: 'os' });
+  });
+  afterEach(async () => {
+    await store.close();
+    dir.remove();
+  });
+
+  async function session(log: SecurityLog, hello: 'valid' | 'forged' = 'valid'): Promise<{ session: ClientSession; port: FakePort }> {
+    const runtime = new AggregateRuntime({
+      registry: new AggregateRegistry(exampleGame),
+      store,
+      log: new LocalPartitionLog(store),
+      nowMs: Date.now,
+      settings: { partitionCount: 8, snapshotEveryEvents: 100, aggregateIdleMs: 1000, activeAggregatesMax: 100, commandQueueMax: 100, docResidentMs: 1000 },
+    });
+    const port = new FakePort();
+    const created = new ClientSession(
+      port,
+      { runtime, tokens, limits: config.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: Date.now, isShuttingDown: () => false, securityLog: log },
+      's1',
+    );
+    const token = hello === 'valid' ? (await tokens.issue('ann', 60_000, Date.now())).token : 'forged.token.value';
+    created.receive(encodeFrame({ t: MessageType.HELLO, v: PROTOCOL_VERSION, token }), true);
+    for (let tries = 0; tries < 100 && !port.sent.some((m) => m.t === MessageType.WELCOME || m.t === MessageType.ERROR); tries += 1) await new Promise((r) => setTimeout(r, 5));
+    return { session: created, port };
+  }
+
+  it('logs - auth failures, protocol and flood closes, rate limits, oversize frames and slow consumers each log their kind with address, code and player', async () => {
+    const { lines, logger } = capture();
+    const log = new SecurityLog(logger);
+
+    await session(log, 'forged');
+
+    const flood = await session(log);
+    for (let n = 0; n < 40; n += 1) flood.session.receive(encodeFrame({ t: MessageType.PING, n }), true);
+    expect(flood.port.closedWith?.[0]).toBe(4008);
+
+    const garbage = await session(log);
+    for (let n = 0; n < 3; n += 1) garbage.session.receive(new Uint8Array([0xc1, n]), true);
+    expect(garbage.port.closedWith?.[0]).toBe(4002);
+
+    const big = await session(log);
+    big.session.receive(new Uint8Array(2_000), true);
+    expect(big.port.closedWith).toBeUndefined();
+    big.session.receive(new Uint8Array(5_000), true);
+    expect(big.port.closedWith).toEqual([1009, 'FRAME_TOO_LARGE']);
+    expect(big.port.sent.filter((m) => m.t === MessageType.ERROR).map((m) => (m as { code: string }).code)).toEqual(['FRAME_TOO_LARGE', 'FRAME_TOO_LARGE']);
+
+    const slow = await session(log);
+    slow.port.buffered = 5_000;
+    slow.session.receive(encodeFrame({ t: MessageType.PING, n: 1 }), true);
+    expect(slow.port.closedWith?.[0]).toBe(4009);
+
+    log.stop();
+    await settle();
+    const byKind = (kind: string): Line[] => lines.filter((line) => line.security === kind && line.msg === 'security event');
+    expect(byKind('auth_failed')[0]).toMatchObject({ level: 40, code: 'AUTH_INVALID_TOKEN', remoteAddress: '198.51.100.4' });
+    expect(byKind('flood_close')).toEqual([expect.objectContaining({ code: 'RATE_LIMITED', remoteAddress: '198.51.100.4', player: 'ann' })]);
+    expect(byKind('rate_limited')[0]).toMatchObject({ code: 'RATE_LIMITED', player: 'ann' });
+    expect(byKind('protocol_close')).toEqual([expect.objectContaining({ code: 'BAD_FRAME', remoteAddress: '198.51.100.4', player: 'ann' })]);
+    expect(byKind('oversize').map((line) => [line.code, line['bytes'], line['closed']])).toEqual([
+      ['FRAME_TOO_LARGE', 2_000, false],
+      ['FRAME_TOO_LARGE', 5_000, true],
+    ]);
+    expect(byKind('slow_consumer')).toEqual([expect.objectContaining({ code: 'SLOW_CONSUMER', player: 'ann', remoteAddress: '198.51.100.4' })]);
+  });
+
+  it('logs - refused admin requests log admin_refused; every documented kind has a description', async () => {
+    const { lines, logger } = capture();
+    const log = new SecurityLog(logger);
+    const request = (remoteAddress: string, authorization?: string): HttpRequestInfo => ({
+      method: 'GET',
+      path: '/v1/admin/cluster',
+      query: new URLSearchParams(),
+      headers: new Map(authorization === undefined ? [] : [['authorization', authorization]]),
+      body: new Uint8Array(),
+      remoteAddress,
+    });
+    const production = { token: 'admin-token-0123456789abcdef0123456789', devMode: false, securityLog: log };
+    expect(refuseAdmin(request('127.0.0.1'), production)?.status).toBe(403);
+    expect(refuseAdmin(request('127.0.0.1', 'Bearer admin-token-0123456789abcdef0123456789'), production)).toBeUndefined();
+    expect(adminVerdict(request('127.0.0.1'), production, 'page')).toBe('allowed');
+    expect(adminVerdict(request('203.0.113.1'), production, 'page')).toBe('token-missing');
+    expect(adminVerdict(request('203.0.113.1', 'Bearer nope'), { ...production, devMode: true })).toBe('token-wrong');
+    expect(adminVerdict(request('127.0.0.1'), { ...production, devMode: true })).toBe('allowed');
+    // No token configured outside dev mode: nobody gets in (config validation also refuses to start).
+    expect(adminVerdict(request('127.0.0.1', 'Bearer anything'), { token: undefined, devMode: false })).toBe('token-unset');
+    log.stop();
+    await settle();
+    expect(lines).toEqual([expect.objectContaining({ security: 'admin_refused', code: 'FORBIDDEN', remoteAddress: '127.0.0.1', path: '/v1/admin/cluster', reason: 'token-missing' })]);
+    expect(Object.keys(SecurityKinds).sort()).toEqual(['admin_refused', 'auth_failed', 'connections_per_ip', 'flood_close', 'oversize', 'protocol_close', 'rate_limited', 'second_life_refused', 'slow_consumer']);
+  });
+});

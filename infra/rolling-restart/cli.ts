@@ -8,6 +8,10 @@
  * local processes (the `npm start` cluster by default); with --command it runs that command per
  * node instead (systemd over ssh, kubectl delete pod). The last line of output is a JSON summary.
  * Exit status: 0 when every node was restarted and the cluster is healthy, 1 otherwise.
+ *
+ * The admin token (the nodes' admin.token) comes from --admin-token or, better, from the
+ * environment variable RINGSTATE_ADMIN_TOKEN, which keeps it out of `ps` and shell history.
+ * Outside dev mode every admin request needs it, from the node's own machine too.
  */
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,10 +34,11 @@ const hosts = String(values.hosts)
   .split(',')
   .map((host) => host.trim())
   .filter((host) => host !== '');
-const adminToken = values['admin-token'];
+// The flag wins; the environment variable is the one nodes read admin.token from.
+const adminToken = values['admin-token'] ?? (process.env['RINGSTATE_ADMIN_TOKEN'] || undefined);
 const phaseTimeoutMs = Number(values['phase-timeout-ms']);
 if (hosts.length === 0 || !Number.isInteger(phaseTimeoutMs) || phaseTimeoutMs <= 0) {
-  log('usage: --hosts host:port,host:port,... [--phase-timeout-ms n]');
+  log('usage: --hosts host:port,host:port,... [--admin-token t | RINGSTATE_ADMIN_TOKEN=t] [--phase-timeout-ms n]');
   process.exit(2);
 }
 const local = values.command === undefined ? new LocalProcessController({ logDir: resolve(String(values['log-dir'])), ...(adminToken === undefined ? {} : { adminToken }), log }) : undefined;

@@ -2,7 +2,7 @@
  * Ways to stop and start a node for the rolling restart (procedure.ts).
  *
  * LocalProcessController: for nodes running as processes on this machine (`npm start`, or
- * `ringstate start` by hand). It asks the node for its pid (GET /v1/admin/stats, loopback only),
+ * `ringstate start` by hand). It asks the node for its pid (GET /v1/admin/stats, with the admin token),
  * records the process's command line, working directory and environment from /proc (Linux),
  * sends SIGTERM, waits for the exit, and starts the same command again as a detached process
  * whose output goes to a log file. The restarted nodes outlive this script, like the originals.

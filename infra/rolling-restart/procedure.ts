@@ -64,7 +64,10 @@ export async function fetchView(host: string, adminToken: string | undefined): P
       ...(adminToken === undefined ? {} : { headers: { authorization: `Bearer ${adminToken}` } }),
       signal: AbortSignal.timeout(2_000),
     });
-    if (response.status === 403) throw new RollingRestartError(`${host} refused the admin API: pass --admin-token (or run from the node's machine)`);
+    if (response.status === 401 || response.status === 403) {
+      const how = adminToken === undefined ? 'pass --admin-token or set RINGSTATE_ADMIN_TOKEN (outside dev mode every admin request needs it)' : 'the admin token given does not match the node\'s admin.token';
+      throw new RollingRestartError(`${host} refused the admin API: ${how}`);
+    }
     return response.ok ? ((await response.json()) as AdminClusterView) : undefined;
   } catch (error) {
     if (error instanceof RollingRestartError) throw error;

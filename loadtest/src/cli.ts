@@ -10,7 +10,7 @@
  *            | --partition-at S --partition-for S (nodes in network namespaces; root, ip, iptables)
  *   scale    --join-at S (a new node joins) | --leave-at S [--leave-node ID] (a node leaves and exits)
  *            (chaos needs --cluster: the load tester must own the processes)
- *   output   --report out.json --html out.html   [--admin-token T for remote admin APIs]
+ *   output   --report out.json --html out.html   [--admin-token T, or env RINGSTATE_ADMIN_TOKEN: for --hosts outside dev mode]
  *
  * Exit status: 0 when the oracle found no lost, duplicated or divergent event (or did not run),
  * 1 otherwise, 2 on bad options.
@@ -18,7 +18,7 @@
 import '../../server/src/polyfills.ts';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { waitConverged } from './cluster/admin-client.ts';
+import { adminTokenOption, waitConverged } from './cluster/admin-client.ts';
 import { createNetnsLab, type NetnsLab } from './cluster/netns-lab.ts';
 import { pinnedPorts, portsInUse, type PinnedPorts } from './cluster/pinned-ports.ts';
 import { startProcessCluster, type ProcessCluster } from './cluster/process-cluster.ts';
@@ -109,7 +109,7 @@ if (values['partition-at'] !== undefined) {
     fail(`--partition-at needs iproute2 and iptables (apt-get install iproute2 iptables): ${(error as Error).message}`);
   }
 }
-const adminToken = values['admin-token'] ?? (netns === undefined ? undefined : `loadtest-admin-${process.pid}-0123456789abcdefghijklmnopqrstuv`);
+const adminToken = adminTokenOption(values['admin-token']) ?? (netns === undefined ? undefined : `loadtest-admin-${process.pid}-0123456789abcdefghijklmnopqrstuv`);
 if (clusterSize !== undefined && ports !== undefined && netns === undefined) {
   const count = clusterSize + (values['join-at'] === undefined ? 0 : 1);
   const wanted = Array.from({ length: count }, (_, index) => [ports.basePort + index, ports.peerBasePort + index]).flat();

@@ -25,10 +25,34 @@ export function adminHeaders(token: string | undefined): RequestInit {
   return token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } };
 }
 
-/** The node's view, or undefined when it does not answer. */
+/**
+ * The admin token a command-line tool uses: its --admin-token flag, else the environment
+ * variable RINGSTATE_ADMIN_TOKEN (the one nodes read admin.token from; it stays out of `ps`).
+ * Outside dev mode nodes refuse every admin request without it, from loopback too.
+ */
+export function adminTokenOption(flag: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+  const token = flag ?? env['RINGSTATE_ADMIN_TOKEN'];
+  return token === undefined || token === '' ? undefined : token;
+}
+
+/** A node refused the admin API: waiting longer will not help, so callers stop at once. */
+export class AdminRefusedError extends Error {
+  override readonly name = 'AdminRefusedError';
+}
+
+/** The node's view, or undefined when it does not answer; throws AdminRefusedError when it refuses the token. */
 export async function fetchClusterView(host: string, adminToken?: string): Promise<ClusterViewResponse | undefined> {
+  let response: Response;
   try {
-    const response = await fetch(`http://${host}/v1/admin/cluster`, { ...adminHeaders(adminToken), signal: AbortSignal.timeout(2_000) });
+    response = await fetch(`http://${host}/v1/admin/cluster`, { ...adminHeaders(adminToken), signal: AbortSignal.timeout(2_000) });
+  } catch {
+    return undefined;
+  }
+  if (response.status === 401 || response.status === 403) {
+    await response.body?.cancel();
+    throw new AdminRefusedError(`${host} refused GET /v1/admin/cluster (HTTP ${response.status}): ${adminToken === undefined ? 'pass --admin-token or set RINGSTATE_ADMIN_TOKEN' : 'the admin token does not match the node\'s admin.token'}`);
+  }
+  try {
     return response.ok ? ((await response.json()) as ClusterViewResponse) : undefined;
   } catch {
     return undefined;

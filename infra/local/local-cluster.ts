@@ -10,6 +10,10 @@
  * (the dev token issuer answers POST /v1/dev/token) and the nodes run on the public built-in
  * dev keys, each logging a warning: this launcher is for development and tests, not production.
  * Without `devMode` a node would refuse to start without its own secrets (docs/operations.md).
+ *
+ * Nodes share this terminal: on a TTY they print readable lines (pino-pretty), otherwise JSON.
+ * The launcher checks its ports first (a busy one is one line naming it and the flag that moves
+ * it), and prints one "ready" line once every node answers /readyz and every partition has an owner.
  */
 import '../../server/src/polyfills.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,8 +21,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { firstBusyPort } from '../../server/src/port-in-use.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** A node logs its ownership summary once no partition changed owner for 1 s (cluster-services.ts). */
+const SETTLE_MS = 1_500;
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '3' },
@@ -31,11 +38,19 @@ const { values } = parseArgs({
 });
 
 const count = Number(values.nodes);
-if (!Number.isInteger(count) || count < 1 || count > 16) throw new Error('--nodes must be 1-16');
-const basePort = Number(values['base-port']);
-const peerBasePort = Number(values['peer-base-port']);
+if (!Number.isInteger(count) || count < 1 || count > 16) fail('--nodes must be 1-16');
+const basePort = portFlag('base-port');
+const peerBasePort = portFlag('peer-base-port');
 const dataRoot = resolve(String(values.data));
 const ids = Array.from({ length: count }, (_, n) => `node-${n + 1}`);
+
+const busy = await firstBusyPort(
+  ids.flatMap((nodeId, index) => [
+    { role: `client port of ${nodeId}`, host: '127.0.0.1', port: basePort + index, flag: '--base-port' },
+    ...(count > 1 ? [{ role: `peer port of ${nodeId}`, host: '127.0.0.1', port: peerBasePort + index, flag: '--peer-base-port' }] : []),
+  ]),
+);
+if (busy !== undefined) fail(`port ${busy.port} (${busy.role}) is in use by another process; start on other ports with ${busy.flag} <port> (npm start -- ${busy.flag} ${busy.port + 100})`);
 mkdirSync(dataRoot, { recursive: true });
 
 const children = new Map<string, ChildProcess>();
@@ -76,6 +91,7 @@ for (const [index, nodeId] of ids.entries()) {
   console.error(`[local-cluster]   ${nodeId}: ws://127.0.0.1:${basePort + index}/v1/ws  http://127.0.0.1:${basePort + index}  peer 127.0.0.1:${peerBasePort + index}`);
 }
 console.error('[local-cluster] Ctrl-C stops every node (each hands its partitions over first)');
+void announceReady();
 
 function stopAll(signal: NodeJS.Signals): void {
   if (stopping) return;
@@ -90,3 +106,61 @@ function stopAll(signal: NodeJS.Signals): void {
 }
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));
+
+/** Prints one line with where to look and what to try once every node is ready and every partition has an owner. */
+async function announceReady(): Promise<void> {
+  const hosts = ids.map((_, index) => `127.0.0.1:${basePort + index}`);
+  const first = hosts[0] ?? '';
+  const startedMs = Date.now();
+  while (!stopping) {
+    if (children.size < count) return; // a node exited; its own line and the exit line above say why
+    if ((await allReady(hosts)) && (await allReady(hosts, SETTLE_MS))) {
+      console.error(
+        `[local-cluster] ready in ${((Date.now() - startedMs) / 1000).toFixed(1)} s: dashboard http://${first}/dashboard ; try: curl -s -XPOST ${first}/v1/dev/token -d '{"player":"alice"}'`,
+      );
+      return;
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 250));
+  }
+}
+
+/**
+ * Every node answers /readyz and sees an owner for every partition; checked again after
+ * `afterMs`, by when each node has logged its ownership summary, so the ready line comes last.
+ */
+async function allReady(hosts: readonly string[], afterMs = 0): Promise<boolean> {
+  if (afterMs > 0) await new Promise((resolveWait) => setTimeout(resolveWait, afterMs));
+  const ready = await Promise.all(hosts.map(async (host) => (await answers(`http://${host}/readyz`)) && (await partitionsOwned(host))));
+  return ready.every(Boolean);
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(1_000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Every partition has a ready owner, as the node at `host` sees it (true if its admin view does not answer: /readyz then decides). */
+async function partitionsOwned(host: string): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${host}/v1/admin/cluster`, { signal: AbortSignal.timeout(1_000) });
+    if (!response.ok) return true;
+    const view = (await response.json()) as { partitions?: Array<{ leader: string | null }> };
+    return (view.partitions ?? []).every((row) => row.leader !== null);
+  } catch {
+    return false;
+  }
+}
+
+function portFlag(name: 'base-port' | 'peer-base-port'): number {
+  const port = Number(values[name]);
+  if (!Number.isInteger(port) || port < 1 || port + count - 1 > 65535) fail(`--${name} must be a port number (1-${65536 - count}), got ${values[name]}`);
+  return port;
+}
+
+function fail(message: string): never {
+  console.error(`[local-cluster] ${message}`);
+  process.exit(1);
+}

@@ -18,6 +18,7 @@ import { Command, Option } from 'commander';
 import type { AggregateDefinition } from './aggregate/index.ts';
 import { ConfigError, DEV_SECOND_LIFE_MASTER_KEY, loadConfig, redactConfig, type Config } from './config/index.ts';
 import { GameNode } from './game-node.ts';
+import { firstBusyPort } from './port-in-use.ts';
 
 interface StartFlags {
   config?: string;
@@ -93,7 +94,23 @@ async function run(flags: StartFlags, presets: Record<string, unknown>): Promise
   }
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  await node.start();
+  try {
+    await node.start();
+  } catch (error) {
+    await exitIfPortBusy(config);
+    throw error;
+  }
+}
+
+/** A failed bind is one line naming the port and the setting that moves it, not a stack trace. */
+async function exitIfPortBusy(config: Readonly<Config>): Promise<void> {
+  const busy = await firstBusyPort([
+    { role: 'client port', host: config.host, port: config.port, setting: '--port or "port" in the config file' },
+    ...(config.cluster.enabled ? [{ role: 'peer port', host: config.cluster.peerHost, port: config.cluster.peerPort, setting: '"cluster.peerPort" in the config file' }] : []),
+  ]);
+  if (busy === undefined) return;
+  process.stderr.write(`${config.nodeId}: ${busy.role} ${busy.port} on ${busy.host} is in use by another process; choose another with ${busy.setting}\n`);
+  process.exit(1);
 }
 
 function flagOverrides(flags: StartFlags): Record<string, unknown> {

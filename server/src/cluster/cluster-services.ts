@@ -75,6 +75,10 @@ const STALL_STEP_MAX_MS = 50;
 /** ...which reads itself this often, so a longer gap between readings is a stall. */
 const STALL_SAMPLE_MS = 20;
 const STALL_LOG_INTERVAL_MS = 10_000;
+/** A start has settled once every partition has a known owner and none changed for this long... */
+const SETTLE_QUIET_MS = 1_000;
+/** ...or after this long at most; ownership changes log one by one (at info) from then on. */
+const SETTLE_WAIT_MAX_MS = 30_000;
 
 export type ClusterHooks = Pick<ReplicatedLogComponents, 'onOwnershipChange' | 'onSnapshotInstalled' | 'onReplicationWork'>;
 
@@ -89,6 +93,9 @@ export class ClusterServices {
   private readonly founders: readonly string[];
   /** The failure timers' clock (see stall-discounting-clock.ts). */
   private readonly clock: StallDiscountingClock;
+  /** When an ownership change last happened here (the start's summary waits for a quiet moment). */
+  private lastOwnershipChangeMs = Date.now();
+  private settleTimer: ReturnType<typeof setInterval> | undefined;
   /** This node's client side (advertised host, load), merged into cluster-info answers. */
   clientInfo: () => Promise<object> | object = () => ({});
 
@@ -151,6 +158,10 @@ export class ClusterServices {
         nowMs: now,
         random: Math.random,
         ...hooks,
+        onOwnershipChange: (change) => {
+          this.lastOwnershipChangeMs = Date.now();
+          hooks.onOwnershipChange?.(change);
+        },
       },
     );
     this.membership = new RingMembership(
@@ -172,6 +183,9 @@ export class ClusterServices {
   /** Starts the peer network, decides about founding, and starts replicating. */
   async start(): Promise<void> {
     this.clock.start(STALL_SAMPLE_MS);
+    // Founding or recovery elects an owner for every partition: one summary line once that
+    // settles (watchSettle) instead of a line per partition and change.
+    this.log.quietOwnership = true;
     this.peers.handle(CLUSTER_INFO_PROTOCOL, async (payload) => ({
       ...(await this.clientInfo()),
       hasState: this.hasState(),
@@ -199,6 +213,7 @@ export class ClusterServices {
     this.log.setRing(this.ring);
     await this.log.start();
     this.logger.info({ ringVersion: this.ring.version, members: this.ring.members, peerAddress: this.peers.address(), recovered: hadState }, 'cluster member started');
+    this.watchSettle();
     if (this.settings.autoJoin && !this.membership.includes(this.config.nodeId)) void this.join();
   }
 
@@ -335,6 +350,9 @@ export class ClusterServices {
    */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.settleTimer);
+    // Handing every partition over is one summary line below, not one per partition.
+    this.log.quietOwnership = true;
     const alive = this.livePeers();
     const owned: number[] = [];
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
@@ -408,6 +426,41 @@ export class ClusterServices {
     if (answer.ok === true && typeof answer.seq === 'number') return { seq: answer.seq, duplicate: answer.dup === true };
     const code: ErrorCode = isErrorCode(answer.code) ? answer.code : 'INTERNAL';
     throw new RingstateError(code, typeof answer.msg === 'string' ? answer.msg : 'forwarded command failed', typeof answer.reason === 'string' ? { reason: answer.reason } : {});
+  }
+
+  /**
+   * Logs one summary of what this node owns once the start has settled (every partition has a
+   * known owner, no change for SETTLE_QUIET_MS), or after SETTLE_WAIT_MAX_MS; ownership changes
+   * log one by one from then on.
+   */
+  private watchSettle(): void {
+    const startedMs = Date.now();
+    this.lastOwnershipChangeMs = startedMs;
+    this.settleTimer = setInterval(() => {
+      const nowMs = Date.now();
+      const summary = this.ownershipSummary();
+      const settled = summary.unowned === 0 && nowMs - this.lastOwnershipChangeMs >= SETTLE_QUIET_MS;
+      if (!settled && nowMs - startedMs < SETTLE_WAIT_MAX_MS) return;
+      clearInterval(this.settleTimer);
+      this.log.quietOwnership = false;
+      this.logger.info({ ...summary, partitions: this.config.partitionCount, settledMs: nowMs - startedMs }, settled ? 'partitions settled: owns partitions' : 'partitions not settled yet: owns partitions');
+    }, 250);
+    this.settleTimer.unref();
+  }
+
+  /** Partitions this node replicates, owns (ready), and of those it replicates, how many have no known owner. */
+  private ownershipSummary(): { owned: number; replicated: number; unowned: number } {
+    let owned = 0;
+    let replicated = 0;
+    let unowned = 0;
+    for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
+      if (!this.ring.replicaSet(partition).includes(this.config.nodeId)) continue;
+      replicated += 1;
+      const status = this.log.status(partition);
+      if (status.role === 'leader' && status.ready) owned += 1;
+      else if (status.leader === null) unowned += 1;
+    }
+    return { owned, replicated, unowned };
   }
 
   private hasState(): boolean {

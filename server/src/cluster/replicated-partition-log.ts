@@ -95,6 +95,11 @@ export class ReplicatedPartitionLog implements PartitionLog {
   private readonly lostListeners: Array<(partition: number) => void> = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
+  /**
+   * While true, ownership changes log at debug: set while a start settles (founding elects an
+   * owner for every partition, hundreds of lines), after which ClusterServices logs one summary.
+   */
+  quietOwnership = false;
   private processing = false;
   private scheduled = false;
   private stopped = true;
@@ -422,7 +427,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
     // Owner-side changes (campaigns, wins, readiness, losing ownership) at info; a follower
     // merely learning who owns the partition at debug, or every election floods the log.
     const ownerSide = change.role !== 'follower' || this.readyAt.has(change.partition);
-    this.components.logger[ownerSide ? 'info' : 'debug'](
+    this.components.logger[ownerSide && !this.quietOwnership ? 'info' : 'debug'](
       { partition: change.partition, epoch: change.epoch, role: change.role, leader: change.leader, ready: change.ready, reason: change.reason },
       'partition ownership changed',
     );

@@ -6,27 +6,34 @@
  * Peer frames on /ringstate/replication/1.0.0 carry a batch: {m: [message, ...]} with the
  * messages laid out in replication/index.ts.
  *
- * The driver loop (see replication/node.ts) runs whenever the core has a Ready:
- *   1. the Ready's early messages (an owner's appends and heartbeats) are sent, and one LMDB
- *      transaction stores its entries and hard states and applies its committed entries
- *      (aggregate index, dedupe, snapshots), durable under the policy;
- *   2. then the Ready's other messages are sent (never before the writes they depend on),
- *      together with the next Ready's early messages when the loop goes on, so that each
- *      peer gets one frame for both;
- *   3. then committed commands settle their proposers' promises and reach subscribers, and
- *      ownership changes are logged and acted on;
- *   4. advance.
- * Inputs (ticks, peer messages, proposals) may arrive at any time; the loop drains them.
+ * The core runs under the one Ready driver (replication/driver.ts), which decides the order
+ * of the steps; this module supplies them: persisting is one LMDB transaction per Ready that
+ * stores its entries and hard states and applies its committed entries (aggregate index,
+ * dedupe, snapshots), durable under the policy; sending groups a step's messages into one
+ * frame per peer; applying hands committed entries to the runtime's listeners. Inputs (ticks,
+ * peer messages, proposals) may arrive at any time; each schedules a pump.
  *
- * Serving rule: this node serves a partition only while the core says it is the ready owner
- * *and* the driver has applied everything up to the position where it became ready, so an
- * aggregate activated from the store never misses a committed entry of an earlier owner.
+ * Serving rule: the driver's (this node is the ready owner and has applied everything up to
+ * the position where it became ready), so an aggregate activated from the store never misses
+ * a committed entry of an earlier owner.
  */
 import { RingstateError } from '@ringstate/client-sdk/protocol';
 import type { Logger } from 'pino';
 import type { LogEntry, LogStore, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from '../log/index.ts';
 import type { EntryDraft, PartitionLog, PartitionOwnership } from '../partition/index.ts';
-import { NoQuorumError, NotOwnerError, ReplicationError, ReplicationNode, type OwnershipChange, type PartitionStatus, type ReplicationSettings } from '../replication/index.ts';
+import {
+  NoQuorumError,
+  NotOwnerError,
+  type OutboundMessage,
+  type ProposalOutcome,
+  type Ready,
+  ReadyDriver,
+  ReplicationNode,
+  type OwnershipChange,
+  type PartitionApply,
+  type PartitionStatus,
+  type ReplicationSettings,
+} from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import type { PeerNetwork } from './peer/index.ts';
 import { REPLICATION_PROTOCOL } from './peer/index.ts';
@@ -77,18 +84,11 @@ interface BatchPart {
   snapshot?: ReplicaSnapshotMeta;
 }
 
-interface Pending {
-  readonly epoch: number;
-  readonly resolve: (entry: LogEntry) => void;
-  readonly reject: (error: Error) => void;
-}
-
 export class ReplicatedPartitionLog implements PartitionLog {
   readonly core: ReplicationNode<CommandPayload>;
-  private readonly pending = new Map<number, Map<number, Pending>>();
-  /** Per partition: position at which this node became the ready owner in the current epoch. */
-  private readonly readyAt = new Map<number, { epoch: number; position: number }>();
-  private readonly applied = new Map<number, number>();
+  private readonly driver: ReadyDriver<CommandPayload>;
+  /** What the Ready being persisted applies, per partition, in stored form (see persist). */
+  private persisted = new Map<number, BatchPart>();
   private readonly replicated = new Set<number>();
   private ring: PartitionRing | undefined;
   private readonly committedListeners: Array<(entry: LogEntry) => void> = [];
@@ -100,10 +100,8 @@ export class ReplicatedPartitionLog implements PartitionLog {
    * owner for every partition, hundreds of lines), after which ClusterServices logs one summary.
    */
   quietOwnership = false;
-  private processing = false;
   private scheduled = false;
   private stopped = true;
-  private failure: Error | undefined;
   private readonly snapshots: SnapshotFetcher;
 
   constructor(
@@ -119,7 +117,18 @@ export class ReplicatedPartitionLog implements PartitionLog {
       nowMs: components.nowMs(),
       ...(init.settings === undefined ? {} : { settings: init.settings }),
     });
-    for (let partition = 0; partition < init.partitionCount; partition += 1) this.applied.set(partition, components.store.appliedPosition(partition));
+    this.driver = new ReadyDriver<CommandPayload>({
+      core: this.core,
+      storage: { persist: (ready, done) => this.persist(ready).then(() => done(), done) },
+      network: { send: (messages) => this.send(messages) },
+      application: {
+        apply: (apply) => this.apply(apply),
+        ownershipChanged: (change, wasReadyOwner) => this.ownershipChanged(change, wasReadyOwner),
+        compaction: (partition, status) => this.compaction(status),
+        failed: (error) => components.logger.fatal({ err: error }, 'replicated log failed; the node stops serving'),
+      },
+      appliedPosition: (partition) => components.store.appliedPosition(partition),
+    });
     this.snapshots = new SnapshotFetcher(components.peers, components.logger, (from, message) => {
       if (this.stopped) return;
       this.core.step(from, message);
@@ -150,15 +159,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
 
   ownership(partition: number): PartitionOwnership {
     const status = this.core.status(partition);
-    const readyAt = this.readyAt.get(partition);
-    const serving =
-      !this.stopped &&
-      status.role === 'leader' &&
-      status.ready &&
-      readyAt !== undefined &&
-      readyAt.epoch === status.epoch &&
-      (this.applied.get(partition) ?? 0) >= readyAt.position;
-    if (serving) return { serving, epoch: status.epoch };
+    if (!this.stopped && this.driver.serving(partition)) return { serving: true, epoch: status.epoch };
     // No quorum reachable: the core stepped down or failed to campaign for lack of one, or the
     // failure detector sees too few live voters for any owner to commit (a follower learns this
     // before its election timeouts run out). Refused at once rather than forwarded or waited on.
@@ -202,18 +203,13 @@ export class ReplicatedPartitionLog implements PartitionLog {
 
   append(draft: EntryDraft): Promise<LogEntry> {
     if (this.stopped) return Promise.reject(new RingstateError('SHUTTING_DOWN', 'node is stopping'));
-    if (this.failure !== undefined) return Promise.reject(new RingstateError('INTERNAL', 'replicated log failed', { cause: this.failure }));
+    const failure = this.driver.failed;
+    if (failure !== undefined) return Promise.reject(new RingstateError('INTERNAL', 'replicated log failed', { cause: failure }));
     const { partition, ...payload } = draft;
-    const result = this.core.propose(partition, payload);
-    if (!result.ok) return Promise.reject(result.error);
-    this.schedule();
     return new Promise<LogEntry>((resolve, reject) => {
-      let byPosition = this.pending.get(partition);
-      if (byPosition === undefined) {
-        byPosition = new Map();
-        this.pending.set(partition, byPosition);
-      }
-      byPosition.set(result.position, { epoch: result.epoch, resolve, reject });
+      const result = this.driver.propose(partition, payload, (outcome) => settle(partition, outcome, resolve, reject));
+      if (!result.ok) reject(result.error);
+      else this.schedule();
     });
   }
 
@@ -266,85 +262,68 @@ export class ReplicatedPartitionLog implements PartitionLog {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.unsubscribe?.();
     this.snapshots.stop();
-    while (this.processing) await new Promise((resolve) => setTimeout(resolve, 5));
-    for (const [partition] of this.pending) this.failPending(partition, new RingstateError('SHUTTING_DOWN', 'node is stopping'));
+    this.driver.stop();
+    // The store write under way finishes before the store may close.
+    while (this.driver.busy) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
+  /** Coalesces the inputs of one event-loop turn into one pump. */
   private schedule(): void {
-    if (this.scheduled || this.processing || this.failure !== undefined) return;
+    if (this.scheduled || this.driver.busy || this.driver.failed !== undefined) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.drain();
+      this.driver.pump();
     });
   }
 
-  private async drain(): Promise<void> {
-    if (this.processing) return;
-    this.processing = true;
-    // A Ready's late messages wait for the next Ready's early ones, computed right after it in
-    // the same turn, so that both reach each peer in one frame; the last Ready's go at the end.
-    let held: ReadonlyArray<{ to: string; message: unknown }> = [];
-    try {
-      while (this.core.hasReady()) {
-        const ready = this.core.ready();
-        const byPartition = new Map<number, BatchPart>();
-        const installs = new Map<number, { applied: StoredEntry[]; fetched: number }>();
-        const part = (partition: number) => {
-          let found = byPartition.get(partition);
-          if (found === undefined) {
-            found = { partition, entries: [], applied: [] };
-            byPartition.set(partition, found);
-          }
-          return found;
-        };
-        for (const write of ready.writes) {
-          const target = part(write.partition);
-          target.entries = write.entries.map((entry) => toStoredEntry(write.partition, entry));
-          if (write.hardState !== undefined) target.replicaState = { ...write.hardState };
-          if (write.snapshot !== undefined) {
-            const { position, epoch, membership } = write.snapshot.snapshot;
-            target.snapshot = { position, epoch, membership };
-            if (write.snapshot.kind === 'install') {
-              const staged = this.snapshots.take(write.partition, position, epoch);
-              installs.set(write.partition, { applied: this.planInstall(target, staged, position), fetched: staged?.entries.length ?? 0 });
-            }
-          }
-        }
-        for (const apply of ready.applies) {
-          const target = part(apply.partition);
-          // An installed snapshot's effects are the fetched entries, applied in the same transaction.
-          // Loops, not push(...spread): an install may apply a partition's whole history.
-          if (apply.snapshot !== undefined) for (const entry of installs.get(apply.partition)?.applied ?? []) target.applied.push(entry);
-          for (const entry of apply.entries) target.applied.push(toStoredEntry(apply.partition, entry));
-        }
-        // The owner's appends leave first, so the replicas' writes overlap this one.
-        const early = held.length === 0 ? ready.earlyMessages : [...held, ...ready.earlyMessages];
-        const frames = this.sendBatched(early);
-        if (byPartition.size > 0) await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
-        held = ready.messages;
-        this.components.onReplicationWork?.({ messages: early.length, frames, writes: byPartition.size > 0 ? 1 : 0 });
-        for (const [partition, { fetched }] of installs) this.components.onSnapshotInstalled?.(partition, fetched);
-        for (const { partition, applied } of byPartition.values()) {
-          const last = applied.at(-1);
-          if (last !== undefined) this.applied.set(partition, last.position);
-          for (const entry of applied) this.settle(partition, entry);
-        }
-        for (const change of ready.ownershipChanges) this.ownershipChanged(change);
-        this.core.advance(ready);
-        // Compaction only moves after applying: partitions with a write alone are not checked.
-        for (const { partition, applied } of byPartition.values()) if (applied.length > 0) this.maybeCompact(partition);
+  /**
+   * One LMDB transaction for the Ready: its writes and, applied in the same transaction, its
+   * committed entries (an installed snapshot's effects are the fetched entries).
+   */
+  private async persist(ready: Ready<CommandPayload>): Promise<void> {
+    const byPartition = new Map<number, BatchPart>();
+    const installs = new Map<number, { applied: StoredEntry[]; fetched: number }>();
+    const part = (partition: number) => {
+      let found = byPartition.get(partition);
+      if (found === undefined) {
+        found = { partition, entries: [], applied: [] };
+        byPartition.set(partition, found);
       }
-      this.sendHeld(held);
-    } catch (error) {
-      // A storage failure or a broken invariant: stop serving rather than risk divergence.
-      this.failure = error as Error;
-      this.components.logger.fatal({ err: error }, 'replicated log failed; the node stops serving');
-      for (const [partition] of this.pending) this.failPending(partition, new RingstateError('INTERNAL', 'replicated log failed', { cause: error }));
-    } finally {
-      this.processing = false;
+      return found;
+    };
+    for (const write of ready.writes) {
+      const target = part(write.partition);
+      target.entries = write.entries.map((entry) => toStoredEntry(write.partition, entry));
+      if (write.hardState !== undefined) target.replicaState = { ...write.hardState };
+      if (write.snapshot !== undefined) {
+        const { position, epoch, membership } = write.snapshot.snapshot;
+        target.snapshot = { position, epoch, membership };
+        if (write.snapshot.kind === 'install') {
+          const staged = this.snapshots.take(write.partition, position, epoch);
+          installs.set(write.partition, { applied: this.planInstall(target, staged, position), fetched: staged?.entries.length ?? 0 });
+        }
+      }
     }
-    if (this.core.hasReady()) this.schedule();
+    for (const apply of ready.applies) {
+      const target = part(apply.partition);
+      // Loops, not push(...spread): an install may apply a partition's whole history.
+      if (apply.snapshot !== undefined) for (const entry of installs.get(apply.partition)?.applied ?? []) target.applied.push(entry);
+      for (const entry of apply.entries) target.applied.push(toStoredEntry(apply.partition, entry));
+    }
+    this.persisted = byPartition;
+    if (byPartition.size === 0) return;
+    await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
+    this.components.onReplicationWork?.({ messages: 0, frames: 0, writes: 1 });
+    for (const [partition, { fetched }] of installs) this.components.onSnapshotInstalled?.(partition, fetched);
+  }
+
+  /** Hands the entries persisted as applied (in stored form) to the runtime's listeners. */
+  private apply(apply: PartitionApply<CommandPayload>): void {
+    for (const entry of this.persisted.get(apply.partition)?.applied ?? []) {
+      if (entry.kind === 'noop' || entry.kind === 'membership') continue;
+      for (const listener of this.committedListeners) listener(entry as LogEntry);
+    }
   }
 
   /**
@@ -367,29 +346,20 @@ export class ReplicatedPartitionLog implements PartitionLog {
   }
 
   /** Every `snapshotEntries` applied entries, the replication log may start later (snapshot-transfer.ts). */
-  private maybeCompact(partition: number): void {
+  private compaction(status: PartitionStatus): { position: number; data: Uint8Array } | undefined {
     const every = this.init.snapshotEntries ?? 0;
-    if (every <= 0) return;
-    const status = this.core.status(partition);
+    if (every <= 0) return undefined;
     const position = Math.min(status.applied, status.persistedPosition);
-    if (position - status.snapshotPosition < every) return;
-    this.core.compact(partition, position, NO_DATA);
-    this.schedule();
-  }
-
-  /** Sends the late messages of the loop's last Ready (see drain). */
-  private sendHeld(held: ReadonlyArray<{ to: string; message: unknown }>): void {
-    if (held.length === 0) return;
-    this.components.onReplicationWork?.({ messages: held.length, frames: this.sendBatched(held), writes: 0 });
+    if (position - status.snapshotPosition < every) return undefined;
+    return { position, data: NO_DATA };
   }
 
   /**
-   * One peer frame per destination per Ready: `{m: [message, ...]}`; returns how many frames
-   * went out. Every frame costs a yamux
+   * One peer frame per destination per step: `{m: [message, ...]}`. Every frame costs a yamux
    * frame, a Noise encryption and a syscall, so sending the heartbeats and appends of all
    * partitions together is what keeps replication cheap.
    */
-  private sendBatched(messages: ReadonlyArray<{ to: string; message: unknown }>): number {
+  private send(messages: readonly OutboundMessage<CommandPayload>[]): void {
     const byPeer = new Map<string, unknown[]>();
     for (const { to, message } of messages) {
       let list = byPeer.get(to);
@@ -406,52 +376,40 @@ export class ReplicatedPartitionLog implements PartitionLog {
         frames += 1;
       }
     }
-    return frames;
+    this.components.onReplicationWork?.({ messages: messages.length, frames, writes: 0 });
   }
 
-  private settle(partition: number, stored: ReturnType<typeof toStoredEntry>): void {
-    const pending = this.pending.get(partition)?.get(stored.position);
-    if (pending !== undefined) this.pending.get(partition)?.delete(stored.position);
-    if (stored.kind === 'noop' || stored.kind === 'membership') {
-      pending?.reject(new RingstateError('UNAVAILABLE', `partition ${partition}: entry ${stored.position} was superseded by a new owner`));
-      return;
-    }
-    const entry = stored as LogEntry;
-    for (const listener of this.committedListeners) listener(entry);
-    if (pending === undefined) return;
-    if (pending.epoch === entry.epoch) pending.resolve(entry);
-    else pending.reject(new RingstateError('UNAVAILABLE', `partition ${partition}: entry ${stored.position} was superseded by a new owner`));
-  }
-
-  private ownershipChanged(change: OwnershipChange): void {
+  private ownershipChanged(change: OwnershipChange, wasServing: boolean): void {
     // Owner-side changes (campaigns, wins, readiness, losing ownership) at info; a follower
     // merely learning who owns the partition at debug, or every election floods the log.
-    const ownerSide = change.role !== 'follower' || this.readyAt.has(change.partition);
+    const ownerSide = change.role !== 'follower' || wasServing;
     this.components.logger[ownerSide && !this.quietOwnership ? 'info' : 'debug'](
       { partition: change.partition, epoch: change.epoch, role: change.role, leader: change.leader, ready: change.ready, reason: change.reason },
       'partition ownership changed',
     );
     this.components.onOwnershipChange?.(change);
-    if (change.role === 'leader' && change.ready) {
-      this.readyAt.set(change.partition, { epoch: change.epoch, position: this.core.status(change.partition).commit });
-      return;
-    }
-    const wasServing = this.readyAt.has(change.partition);
-    this.readyAt.delete(change.partition);
-    if (change.role !== 'leader' || !change.ready) {
-      // Proposals of the old epoch may still commit under the next owner, or not: the client
-      // sees a retryable error and retries with the same command id, which dedupe resolves.
-      // An owner that stepped down for lack of a quorum says so, marked "outcome unknown".
-      const error = change.reason === 'check-quorum-lost' ? new NoQuorumError(change.partition, true) : new NotOwnerError(change.partition, change.leader);
-      this.failPending(change.partition, error);
-      if (wasServing) for (const listener of this.lostListeners) listener(change.partition);
-    }
+    if (wasServing && !(change.role === 'leader' && change.ready)) for (const listener of this.lostListeners) listener(change.partition);
   }
+}
 
-  private failPending(partition: number, error: Error): void {
-    const byPosition = this.pending.get(partition);
-    if (byPosition === undefined) return;
-    this.pending.delete(partition);
-    for (const pending of byPosition.values()) pending.reject(error instanceof ReplicationError || error instanceof RingstateError ? error : new RingstateError('INTERNAL', error.message));
+/**
+ * How a proposal's outcome reaches the runtime. Proposals of an old epoch may still commit
+ * under the next owner, or not: the client sees a retryable error and retries with the same
+ * command id, which dedupe resolves. An owner that stepped down for lack of a quorum says so,
+ * marked "outcome unknown".
+ */
+function settle(partition: number, outcome: ProposalOutcome<CommandPayload>, resolve: (entry: LogEntry) => void, reject: (error: Error) => void): void {
+  switch (outcome.kind) {
+    case 'committed':
+      resolve(toStoredEntry(partition, outcome.entry) as LogEntry);
+      return;
+    case 'lost':
+      reject(new RingstateError('UNAVAILABLE', `partition ${partition}: the entry was superseded by a new owner`));
+      return;
+    case 'unknown':
+      if (outcome.reason === 'stopped') reject(new RingstateError('SHUTTING_DOWN', 'node is stopping'));
+      else if (outcome.reason === 'failed') reject(new RingstateError('INTERNAL', 'replicated log failed', { cause: outcome.error }));
+      else if (outcome.ownershipReason === 'check-quorum-lost') reject(new NoQuorumError(partition, true));
+      else reject(new NotOwnerError(partition, outcome.leaderHint));
   }
 }

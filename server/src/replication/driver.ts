@@ -36,12 +36,19 @@ import { assert } from './assert.ts';
 import type { ProposeResult } from './group.ts';
 import type { OutboundMessage } from './messages.ts';
 import type { ReplicationNode, Ready } from './node.ts';
-import type { CommandEntry, NodeId, OwnershipChange, PartitionApply, PartitionStatus, ReadState } from './types.ts';
+import type { CommandEntry, NodeId, OwnershipChange, OwnershipReason, PartitionApply, PartitionStatus, ReadState } from './types.ts';
 
 export type ProposalOutcome<P> =
   | { readonly kind: 'committed'; readonly entry: CommandEntry<P> }
   | { readonly kind: 'lost' }
-  | { readonly kind: 'unknown'; readonly reason: 'ownership' | 'stopped' | 'failed'; readonly leaderHint: NodeId | null; readonly error?: Error };
+  | {
+      readonly kind: 'unknown';
+      readonly reason: 'ownership' | 'stopped' | 'failed';
+      readonly leaderHint: NodeId | null;
+      /** For `ownership`: why the node stopped being the owner (check-quorum-lost: no quorum reachable). */
+      readonly ownershipReason?: OwnershipReason;
+      readonly error?: Error;
+    };
 
 export interface DriverStorage<P> {
   /**
@@ -240,7 +247,7 @@ export class ReadyDriver<P> {
     }
     this.readyAt.delete(change.partition);
     // Proposals of the old epoch may still commit under the next owner, or not.
-    this.settleAll(change.partition, { kind: 'unknown', reason: 'ownership', leaderHint: change.leader });
+    this.settleAll(change.partition, { kind: 'unknown', reason: 'ownership', leaderHint: change.leader, ownershipReason: change.reason });
   }
 
   private fail(error: Error): void {

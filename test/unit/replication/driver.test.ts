@@ -144,7 +144,7 @@ describe('ready driver', () => {
     (core as unknown as { nextPosition: number }).nextPosition = 8;
     driver.propose(0, 'y', (outcome) => outcomes.push(outcome));
     driver.pump();
-    expect(outcomes).toEqual([{ kind: 'lost' }, { kind: 'unknown', reason: 'ownership', leaderHint: 'b' }]);
+    expect(outcomes).toEqual([{ kind: 'lost' }, { kind: 'unknown', reason: 'ownership', leaderHint: 'b', ownershipReason: 'higher-epoch' }]);
   });
 
   it('ready driver - an owner deposed with its proposal overwritten answers "lost" or "unknown", never "committed"', () => {

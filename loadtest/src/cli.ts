@@ -12,8 +12,8 @@
  *            (chaos needs --cluster: the load tester must own the processes)
  *   output   --report out.json --html out.html   [--admin-token T, or env RINGSTATE_ADMIN_TOKEN: for --hosts outside dev mode]
  *
- * Exit status: 0 when the oracle found no lost, duplicated or divergent event (or did not run),
- * 1 otherwise, 2 on bad options.
+ * Exit status: 0 when the oracle found no lost, duplicated or divergent event (or did not run)
+ * and every chaos and scale step was carried out, 1 otherwise, 2 on bad options.
  */
 import '../../server/src/polyfills.ts';
 import { writeFileSync } from 'node:fs';
@@ -201,8 +201,9 @@ try {
   if (report.loadTesterEventLoopUtilisation > 0.9) process.stderr.write('warning: the load tester was saturated during the run; its figures understate the cluster\n');
   if (values.report !== undefined) writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
   if (values.html !== undefined) writeFileSync(values.html, renderHtml(report));
+  if (result.chaosFailures.length > 0) process.stderr.write(`the run did not carry out its chaos plan:\n  ${result.chaosFailures.join('\n  ')}\n`);
   const broken = verdict !== undefined && (verdict.ackedEventsLost > 0 || verdict.duplicateApplications > 0 || verdict.divergentReplicas > 0 || verdict.wrongSeq > 0);
-  process.exitCode = broken ? 1 : 0;
+  process.exitCode = broken || result.chaosFailures.length > 0 ? 1 : 0;
 } finally {
   if (cluster !== undefined) {
     await cluster.stopAll();

@@ -173,3 +173,23 @@ function describeDivergence(hosts: readonly string[], views: ReadonlyArray<Clust
     .map((row) => `p${row.partition} [${row.states.join(' ')}]`);
   return [silent.length > 0 ? `no answer from ${silent.join(', ')}` : '', ...rows].filter(Boolean).join('; ');
 }
+
+/**
+ * Asks the node at `host` to leave the ring (POST /v1/admin/leave; 202 once it starts). A 409
+ * MEMBERSHIP_REFUSED can be transient, the node's ring not yet showing a member that just
+ * joined (then leaving would drop below replicationFactor), so it is asked again every
+ * `retryMs` until `timeoutMs` has passed; then, or on any other answer, it throws with the
+ * node's last answer.
+ */
+export async function requestLeave(host: string, options: { timeoutMs: number; retryMs: number; adminToken?: string }): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (let attempt = 1; ; attempt += 1) {
+    const response = await fetch(`http://${host}/v1/admin/leave`, { method: 'POST', ...adminHeaders(options.adminToken), signal: AbortSignal.timeout(5_000) });
+    if (response.status === 202) return;
+    const answer = `${response.status} ${await response.text()}`;
+    const refused = response.status === 409 && answer.includes('MEMBERSHIP_REFUSED');
+    if (!refused) throw new Error(`${host} did not accept the leave: ${answer}`);
+    if (Date.now() + options.retryMs > deadline) throw new Error(`${host} refused the leave ${attempt} times over ${options.timeoutMs} ms; last answer: ${answer}`);
+    await new Promise((resolve) => setTimeout(resolve, options.retryMs));
+  }
+}

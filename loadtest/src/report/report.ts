@@ -21,6 +21,8 @@ export interface LoadReport {
   readonly reconnects: number;
   readonly errorsByCode: Record<string, number>;
   readonly loadTesterEventLoopUtilisation: number;
+  /** Chaos and scale steps that could not be carried out (the exit status is then 1). */
+  readonly chaosFailures: readonly string[];
   readonly timeline: { seconds: RunResult['timeline']['seconds']; chaos: RunResult['timeline']['chaos'] };
   /** Aggregate copies the oracle read per node (empty when the oracle did not run). */
   readonly oracleCopiesByNode: Record<string, number>;
@@ -48,6 +50,7 @@ export function buildReport(result: RunResult, scenario: string, verdict: Histor
     reconnects: result.reconnects,
     errorsByCode: result.errorsByCode,
     loadTesterEventLoopUtilisation: Math.round(result.generatorUtilisation * 1000) / 1000,
+    chaosFailures: result.chaosFailures,
     timeline: { seconds: result.timeline.seconds, chaos: result.timeline.chaos },
   };
 }

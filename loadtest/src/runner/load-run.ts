@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { RingstateError, type RingstateClient } from '@ringstate/client-sdk';
 import type { GameSchema } from '../../../server/example-game/index.ts';
 import type { NetnsLab } from '../cluster/netns-lab.ts';
-import { adminHeaders } from '../cluster/admin-client.ts';
+import { requestLeave, waitPlacement } from '../cluster/admin-client.ts';
 import type { ProcessCluster } from '../cluster/process-cluster.ts';
 import { failoverClient } from '../driver/failover-client.ts';
 import type { AckedAppend } from '../oracle/compare.ts';
@@ -31,6 +31,11 @@ export interface ChaosPlan {
   readonly leaveAtSeconds?: number;
   readonly leaveNode?: string;
 }
+
+/** Bounds of the scale-out and scale-in steps (see the join and leave below). */
+const SCALE_COMPLETE_TIMEOUT_MS = 90_000;
+const LEAVE_REFUSED_TIMEOUT_MS = 30_000;
+const LEAVE_RETRY_MS = 500;
 
 export interface RunOptions {
   readonly hosts: readonly string[];
@@ -64,6 +69,8 @@ export interface RunResult {
   readonly failover: { kills: number; playersAffected: number; recoveryMs: { p50: number; p99: number; max: number } };
   readonly acked: Map<string, AckedAppend[]>;
   readonly timeline: Timeline;
+  /** Chaos or scale steps that could not be carried out, with why: the run did not test what was asked. */
+  readonly chaosFailures: readonly string[];
   readonly generatorUtilisation: number;
 }
 
@@ -181,8 +188,22 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
   const chaos = options.chaos;
   const cluster = options.cluster;
   const chaosTimers: Array<ReturnType<typeof setTimeout>> = [];
+  // Steps still running when the load ends (a leave waiting for its join) are waited for, so
+  // that none of them overlaps the oracle; each is bounded.
+  const chaosRunning = new Set<Promise<void>>();
+  const chaosFailures: string[] = [];
   const at = (seconds: number, action: () => Promise<void>): void => {
-    chaosTimers.push(setTimeout(() => void action().catch((error: unknown) => console.error(`chaos failed: ${String(error)}`)), seconds * 1000));
+    chaosTimers.push(
+      setTimeout(() => {
+        const step = action().catch((error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          chaosFailures.push(message);
+          console.error(`chaos failed: ${message}`);
+        });
+        chaosRunning.add(step);
+        void step.finally(() => chaosRunning.delete(step));
+      }, seconds * 1000),
+    );
   };
   const pickNode = (): string => {
     if (chaos.killNode !== undefined) return chaos.killNode;
@@ -237,10 +258,30 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
   }
 
   // Scale events are not faults: players should not notice them, so they do not count as kills.
+  // A join is complete when every running node agrees on the ring with the new member and every
+  // partition's owner has the ring's replica set as voters with no learner left (the new
+  // replicas caught up). A later leave depends on that: before it, the ring may still count
+  // too few members for the leaver to go (409 MEMBERSHIP_REFUSED), or the leave would pull
+  // replicas out while others are still being copied in. A leave is complete in the same way
+  // over the remaining members, and once the leaver exited: what comes after it (the oracle
+  // reads every voter of each partition) must not see replicas still being copied.
+  const left = new Set<string>();
+  const waitSettled = async (scaling: ProcessCluster, step: string): Promise<void> => {
+    const members = scaling.members.filter((member) => !left.has(member.nodeId));
+    const hosts = members.filter((member) => member.child !== undefined).map((member) => `${member.host}:${member.port}`);
+    await waitPlacement(hosts, members.map((member) => member.nodeId), SCALE_COMPLETE_TIMEOUT_MS, options.adminToken).catch((error: unknown) => {
+      throw new Error(`${step} did not complete within ${SCALE_COMPLETE_TIMEOUT_MS} ms: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  };
+  let joined: Promise<void> | undefined;
   if (chaos.joinAtSeconds !== undefined && cluster !== undefined) {
     at(chaos.joinAtSeconds, async () => {
-      const added = await cluster.add();
-      timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'join', node: added.nodeId });
+      joined = (async () => {
+        const added = await cluster.add();
+        timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'join', node: added.nodeId });
+        await waitSettled(cluster, `the join of ${added.nodeId}`);
+      })();
+      await joined;
     });
   }
   if (chaos.leaveAtSeconds !== undefined && cluster !== undefined) {
@@ -248,9 +289,22 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
       const node = chaos.leaveNode ?? pickNode();
       const member = cluster.members.find((candidate) => candidate.nodeId === node);
       if (member === undefined) throw new Error(`no node ${node}`);
-      const response = await fetch(`http://${member.host}:${member.port}/v1/admin/leave`, { method: 'POST', ...adminHeaders(options.adminToken) });
-      if (response.status !== 202) throw new Error(`${node} refused to leave: ${response.status} ${await response.text()}`);
+      // `joined` is set when the join started earlier (timers fire in order): wait for it.
+      if (joined !== undefined) {
+        await joined.catch((error: unknown) => {
+          throw new Error(`the leave of ${node} was not asked for, it waits for the join before it: ${error instanceof Error ? error.message : String(error)}`);
+        });
+      }
+      const leaveOptions = { timeoutMs: LEAVE_REFUSED_TIMEOUT_MS, retryMs: LEAVE_RETRY_MS, ...(options.adminToken === undefined ? {} : { adminToken: options.adminToken }) };
+      await requestLeave(`${member.host}:${member.port}`, leaveOptions);
+      left.add(node);
       timeline.chaos.push({ second: Math.floor(elapsedSeconds()), kind: 'leave', node });
+      const deadlineMs = Date.now() + SCALE_COMPLETE_TIMEOUT_MS;
+      await waitSettled(cluster, `the leave of ${node}`);
+      while (member.child !== undefined) {
+        if (Date.now() > deadlineMs) throw new Error(`${node} moved its replicas away but did not exit within ${SCALE_COMPLETE_TIMEOUT_MS} ms of its leave`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     });
   }
 
@@ -299,6 +353,7 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
     }, 10);
   });
   for (const timer of chaosTimers) clearTimeout(timer);
+  while (chaosRunning.size > 0) await Promise.all(chaosRunning);
   // Let in-flight commands settle (each has its own deadline).
   await Promise.all(pending);
   const generatorUtilisation = performance.eventLoopUtilization(eluStart).utilization;
@@ -352,6 +407,7 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
     failover: { kills: killTimes.length, playersAffected: affected, recoveryMs: { p50: pct(0.5), p99: pct(0.99), max: recovery.length === 0 ? 0 : Math.round(recovery.at(-1) ?? 0) } },
     acked,
     timeline,
+    chaosFailures,
     generatorUtilisation,
   };
 }

@@ -50,6 +50,13 @@ describe('cluster founding - founders started apart', () => {
         { timeout: 15_000, interval: 100 },
       )
       .toBe(true);
+    // A person watching the start reads one summary per node, not a line per partition and change.
+    const settled = (nodeId: string) => records.findIndex((record) => record.nodeId === nodeId && record.msg.startsWith('partitions settled'));
+    await expect.poll(() => ['node-1', 'node-2', 'node-3'].map(settled).every((index) => index >= 0), { timeout: 10_000 }).toBe(true);
+    for (const nodeId of ['node-1', 'node-2', 'node-3']) {
+      const before = records.slice(0, settled(nodeId)).filter((record) => record.nodeId === nodeId && record.msg === 'partition ownership changed');
+      expect(before, `${nodeId}: ownership lines at info before its summary`).toEqual([]);
+    }
   });
 
   it('founding - a founder whose disk is wiped after the cluster has lived rejoins through the amnesia fence, never founds again', async () => {

@@ -12,7 +12,8 @@ import { RingstateError } from '@ringstate/client-sdk/protocol';
 import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
 import { devSecretsInUse, type Config } from './config/index.ts';
-import { HttpRouter, InFlightCommands, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
+import { HttpRouter, UwsGateway, errorResult, json, parseJsonBody } from './gateway/index.ts';
+import { CommandRouter, InFlightCommands } from './router/index.ts';
 import { LogStore } from './log/index.ts';
 import { CommandStats, NodeMetrics, OwnershipHistory, SecurityLog, adminRoutes, createLogger, dashboardRoutes, type AdminAccess, type ClusterView, type Logger } from './observability/index.ts';
 import { CLUSTER_INFO_PROTOCOL, ClusterServices, HostDirectory, parsePlayerQuery, type ClientSideInfo } from './cluster/index.ts';
@@ -51,8 +52,8 @@ export class GameNode {
   /** Rate-limited warnings for refusals an attacker can provoke (docs/security.md). */
   readonly securityLog: SecurityLog;
   private readonly gateway: UwsGateway;
-  /** Admission control shared by client sessions and forwarded commands (limits.commandsInFlightMax). */
-  private readonly inFlight: InFlightCommands;
+  /** Admission, execution here or forwarding: every command's way in (router/). */
+  private readonly router: CommandRouter;
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private boundPort = 0;
@@ -93,7 +94,6 @@ export class GameNode {
       : undefined;
     this.log = this.cluster?.log ?? new LocalPartitionLog(this.store);
     this.tokens = new PlayerTokens(config.tokens);
-    this.inFlight = new InFlightCommands(config.limits.commandsInFlightMax);
     this.runtime = new AggregateRuntime({
       registry: new AggregateRegistry(options.aggregates),
       store: this.store,
@@ -114,6 +114,14 @@ export class GameNode {
         },
       },
     });
+    const cluster = this.cluster;
+    this.router = new CommandRouter({
+      runtime: this.runtime,
+      admission: new InFlightCommands(config.limits.commandsInFlightMax),
+      ...(cluster === undefined ? {} : { forwarder: cluster }),
+      onForward: () => this.metrics.forwardedCommands.inc(),
+      onAdmissionRefused: () => this.metrics.limitTrips.inc({ limit: 'commands_in_flight' }),
+    });
     this.gateway = new UwsGateway(
       {
         host: config.host,
@@ -131,16 +139,8 @@ export class GameNode {
         logger: this.logger,
         nowMs: Date.now,
         isShuttingDown: () => this.state !== 'running',
-        inFlight: this.inFlight,
+        router: this.router,
         securityLog: this.securityLog,
-        ...(this.cluster === undefined
-          ? {}
-          : {
-              forward: (owner: string, request: CommandRequest) => {
-                this.metrics.forwardedCommands.inc();
-                return (this.cluster as ClusterServices).forward(owner, request);
-              },
-            }),
       },
       this.httpRoutes(),
       this.logger,
@@ -156,7 +156,7 @@ export class GameNode {
     if (this.state !== 'new') throw new Error(`cannot start a node in state ${this.state}`);
     const recovered = this.store.partitions().length;
     if (this.cluster !== undefined) {
-      this.cluster.serveForwarding(this.runtime, this.inFlight);
+      this.cluster.serveForwarding(this.router);
       await this.cluster.start();
     } else {
       await this.log.start();
@@ -363,7 +363,7 @@ export class GameNode {
     });
     secondLifeRoutes(router, {
       settings: this.config.secondLife,
-      backend: new LocalSecondLifeBackend(this.runtime, this.store, this.config.secondLife.eventsBehindMax),
+      backend: new LocalSecondLifeBackend(this.runtime, this.router, this.store, this.config.secondLife.eventsBehindMax),
       tokens: this.tokens,
       logger: this.logger,
       securityLog: this.securityLog,

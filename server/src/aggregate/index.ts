@@ -14,5 +14,5 @@ export type { StandardSchemaV1 } from './standard-schema.ts';
 export { decideCommand, replayEvents, type CommandOutcome } from './decide.ts';
 export { aggregateTestKit, Expectation, type TestKitOptions } from './test-kit.ts';
 export { AggregateRegistry } from './registry.ts';
-export { AggregateRuntime, type CommandRequest, type CommandResult, type RuntimeSettings, type RuntimeDeps, type RuntimeHooks, type Subscriber, type SubscriptionStart } from './runtime.ts';
+export { AggregateRuntime, type CommandRequest, type CommandResult, type Placement, type RuntimeSettings, type RuntimeDeps, type RuntimeHooks, type Subscriber, type SubscriptionStart } from './runtime.ts';
 export { VIEW_MAP, readView } from './view-doc.ts';

@@ -15,7 +15,7 @@
 import * as Y from 'yjs';
 import { aggregateKey, partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
 import type { DedupeRecord, LogEntry, LogStore } from '../log/index.ts';
-import { NotServingError, type PartitionLog } from '../partition/index.ts';
+import { NoQuorumError, NotOwnerError, type PartitionLog } from '../partition/index.ts';
 import { commandDigest, sameDigest } from './command-digest.ts';
 import type { AggregateDefinition } from './definition.ts';
 import { decideCommand, replayEvents } from './decide.ts';
@@ -46,6 +46,13 @@ export interface RuntimeDeps {
   readonly nowMs: () => number;
   readonly hooks?: RuntimeHooks;
 }
+
+/** Where an aggregate's partition is served: here, or not (a value, not an exception). */
+export type Placement =
+  | { readonly here: true }
+  | { readonly here: false; readonly ownerHint?: string; readonly refusal: RingstateError };
+
+const HERE: Placement = { here: true };
 
 export interface CommandRequest {
   readonly aggregateType: string;
@@ -405,8 +412,24 @@ export class AggregateRuntime {
   }
 
   private assertServing(partition: number): void {
+    const placement = this.placementOf(partition);
+    if (!placement.here) throw placement.refusal;
+  }
+
+  /**
+   * Where an aggregate is served: here, or elsewhere with the owner this node knows of and the
+   * refusal to give when the command cannot go there (the router decides; router/).
+   */
+  placement(aggregateType: string, aggregateId: string): Placement {
+    return this.placementOf(this.partitionOf(aggregateType, aggregateId));
+  }
+
+  private placementOf(partition: number): Placement {
     const ownership = this.deps.log.ownership(partition);
-    if (!ownership.serving) throw new NotServingError(partition, ownership.ownerHint, ownership.quorumLost === true);
+    if (ownership.serving) return HERE;
+    if (ownership.quorumLost === true && ownership.ownerHint === undefined) return { here: false, refusal: new NoQuorumError(partition) };
+    const refusal = new NotOwnerError(partition, ownership.ownerHint ?? null);
+    return ownership.ownerHint === undefined ? { here: false, refusal } : { here: false, ownerHint: ownership.ownerHint, refusal };
   }
 
   private report(aggregate: string, outcome: string, startedMs: number): void {

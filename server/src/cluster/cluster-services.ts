@@ -6,9 +6,8 @@
  * Forwarding (protocol /ringstate/forward/1.0.0), request and response are msgpack maps:
  *   request  {player, commandId, a, i, c, hop}
  *   response {ok: true, seq, dup} | {ok: false, code, msg, reason?}
- * The receiver executes a forwarded command locally. A node that does not replicate the
- * partition guesses the owner from the ring (its first live replica); that replica, if it is
- * not the owner, passes the command on once (hop 1), so a command crosses at most two hops.
+ * `hop` counts the forwards before this one. The receiver hands a forwarded command to its
+ * router (router/), which executes it or passes it on once more (hop 1, so at most two hops).
  * If ownership moved meanwhile the answer is UNAVAILABLE (retryable) and the client retries
  * with the same command id.
  *
@@ -42,7 +41,7 @@ import type { Logger } from 'pino';
 import type { AggregateRuntime, CommandRequest, CommandResult } from '../aggregate/index.ts';
 import type { Config } from '../config/index.ts';
 import type { LogStore } from '../log/index.ts';
-import { NotServingError } from '../partition/index.ts';
+import { FORWARD_HOPS_MAX, type CommandRouter, type Forwarder } from '../router/index.ts';
 import { NoQuorumError, type OwnershipChange } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, type PeerNetwork } from './peer/index.ts';
@@ -59,8 +58,6 @@ const MEMBERSHIP_RETRY_MS = 500;
 const REMOVAL_HOLD_MS = 10_000;
 /** How long founders of a new cluster wait for every founder before a majority may found (at most half of cluster.bootstrapWaitMs). */
 const ALL_FOUNDERS_WAIT_MS = 10_000;
-/** A forwarded command may be passed on once more, by a node that knows the owner better than the sender did. */
-const FORWARD_HOPS_MAX = 2;
 
 /** Why a ring change asked for by an operator was refused (the admin API answers MEMBERSHIP_REFUSED). */
 export class MembershipRefusedError extends RingstateError {
@@ -82,7 +79,7 @@ const SETTLE_WAIT_MAX_MS = 30_000;
 
 export type ClusterHooks = Pick<ReplicatedLogComponents, 'onOwnershipChange' | 'onSnapshotInstalled' | 'onReplicationWork'>;
 
-export class ClusterServices {
+export class ClusterServices implements Forwarder {
   readonly peers: PeerNetwork;
   readonly membership: RingMembership;
   readonly log: ReplicatedPartitionLog;
@@ -374,37 +371,23 @@ export class ClusterServices {
     this.clock.stop();
   }
 
-  /** Serves commands forwarded by other nodes with this node's runtime. */
-  serveForwarding(runtime: AggregateRuntime, inFlight?: { admit(): RingstateError | undefined; release(): void }): void {
+  /** Serves commands forwarded by other nodes through the node's router (admission, execution, one more hop). */
+  serveForwarding(router: Pick<CommandRouter, 'route'>): void {
     this.peers.handle(FORWARD_PROTOCOL, async (payload, from) => {
       const parsed = parseForward(payload);
       if (parsed === undefined) return { ok: false, code: 'INVALID_MESSAGE', msg: `malformed forward from ${from}` };
       const { request, hop } = parsed;
-      // Forwarded commands count against this node's admission limit like its own clients' do.
-      const refusal = inFlight?.admit();
-      if (refusal !== undefined) return forwardFailure(refusal);
-      try {
-        const result = await runtime.execute(request);
-        return { ok: true, seq: result.seq, dup: result.duplicate };
-      } catch (error) {
-        // The sender guessed the owner from the ring (it does not replicate the partition);
-        // this replica knows the actual owner, so the command goes one hop further.
-        if (error instanceof NotServingError && error.ownerHint !== undefined && error.ownerHint !== from && hop + 1 < FORWARD_HOPS_MAX) {
-          // Awaited, so this node's admission slot is held until the second hop answers.
-          return await this.forward(error.ownerHint, request, hop + 1).then(
-            (result) => ({ ok: true, seq: result.seq, dup: result.duplicate }),
-            (failure: unknown) => forwardFailure(failure),
-          );
-        }
-        return forwardFailure(error);
-      } finally {
-        inFlight?.release();
-      }
+      return router.route(request, { forwards: hop + 1, from }).then(
+        (result) => ({ ok: true, seq: result.seq, dup: result.duplicate }),
+        (failure: unknown) => forwardFailure(failure),
+      );
     });
   }
 
-
-  /** Sends a command to the partition's owner and returns its answer. */
+  /**
+   * Sends a command to the partition's owner and returns its answer (the router's Forwarder);
+   * `hop` is how many times it was forwarded before.
+   */
   async forward(owner: string, request: CommandRequest, hop = 0): Promise<CommandResult> {
     let response: unknown;
     try {

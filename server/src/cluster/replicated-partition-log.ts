@@ -410,6 +410,6 @@ function settle(partition: number, outcome: ProposalOutcome<CommandPayload>, res
       if (outcome.reason === 'stopped') reject(new RingstateError('SHUTTING_DOWN', 'node is stopping'));
       else if (outcome.reason === 'failed') reject(new RingstateError('INTERNAL', 'replicated log failed', { cause: outcome.error }));
       else if (outcome.ownershipReason === 'check-quorum-lost') reject(new NoQuorumError(partition, true));
-      else reject(new NotOwnerError(partition, outcome.leaderHint));
+      else reject(new NotOwnerError(partition, outcome.ownerHint));
   }
 }

@@ -20,8 +20,8 @@ import {
   type ServerMessage,
   type SubMessage,
 } from '@ringstate/client-sdk/protocol';
-import type { AggregateRuntime, CommandRequest, CommandResult, SubscriptionStart } from '../aggregate/index.ts';
-import { NotServingError } from '../partition/index.ts';
+import type { AggregateRuntime, CommandRequest, SubscriptionStart } from '../aggregate/index.ts';
+import type { CommandRouter } from '../router/index.ts';
 import type { PlayerTokens } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger, NodeMetrics, SecurityEvent, SecurityLog } from '../observability/index.ts';
@@ -37,7 +37,9 @@ export interface ConnectionPort {
 }
 
 export interface SessionDeps {
+  /** Subscriptions are served by the runtime; commands go through the router. */
   readonly runtime: AggregateRuntime;
+  readonly router: Pick<CommandRouter, 'route'>;
   readonly tokens: PlayerTokens;
   readonly limits: Config['limits'];
   readonly nodeId: string;
@@ -45,10 +47,6 @@ export interface SessionDeps {
   readonly logger: Logger;
   readonly nowMs: () => number;
   readonly isShuttingDown: () => boolean;
-  /** Sends a command to the partition's owner (cluster mode); absent on a single node. */
-  readonly forward?: (owner: string, request: CommandRequest) => Promise<CommandResult>;
-  /** Node-wide count of commands accepted and not yet answered (limits.commandsInFlightMax). */
-  readonly inFlight?: InFlightCommands;
   /** Rate-limited warnings for refusals an attacker can provoke (observability/security-log.ts). */
   readonly securityLog?: SecurityLog;
 }
@@ -60,33 +58,6 @@ export interface SessionDeps {
  */
 export const FRAME_CLOSE_FACTOR = 4;
 const CLOSE_MESSAGE_TOO_BIG = 1009;
-
-/**
- * Admission control: a node accepts at most `max` commands at once (clients' and forwarded
- * ones); beyond that it answers OVERLOADED (retryable) at once. Offered far more than it can
- * commit, a node would otherwise queue without bound: latency grows to seconds, its event
- * loop falls behind, replication heartbeats arrive late and partitions change owners again
- * and again. With the queue bounded, it keeps serving at capacity and refuses the excess.
- */
-export class InFlightCommands {
-  private count = 0;
-  constructor(readonly max: number) {}
-
-  /** Takes a slot, or returns the refusal. */
-  admit(): RingstateError | undefined {
-    if (this.max > 0 && this.count >= this.max) return new RingstateError('OVERLOADED', `node overloaded: ${this.count} commands in flight (limits.commandsInFlightMax ${this.max}); retry later`);
-    this.count += 1;
-    return undefined;
-  }
-
-  release(): void {
-    this.count = Math.max(0, this.count - 1);
-  }
-
-  get current(): number {
-    return this.count;
-  }
-}
 
 type Phase = 'handshake' | 'verifying' | 'ready' | 'closed';
 
@@ -214,27 +185,9 @@ export class ClientSession {
   private command(message: CommandMessage): void {
     const startedMs = this.deps.nowMs();
     if (this.deps.isShuttingDown()) return this.reject(message.id, new RingstateError('SHUTTING_DOWN', 'node is shutting down'), startedMs);
-    const inFlight = this.deps.inFlight;
-    const refusal = inFlight?.admit();
-    if (refusal !== undefined) {
-      this.deps.metrics.limitTrips.inc({ limit: 'commands_in_flight' });
-      return this.reject(message.id, refusal, startedMs);
-    }
     const request: CommandRequest = { aggregateType: message.a, aggregateId: message.i, playerId: this.playerId, commandId: message.id, command: message.c };
-    let result: Promise<CommandResult>;
-    try {
-      result = this.deps.runtime.execute(request);
-    } catch (error) {
-      // Another node owns the partition: forward the command there (at most two hops, see cluster/).
-      if (error instanceof NotServingError && error.ownerHint !== undefined && this.deps.forward !== undefined) {
-        result = this.deps.forward(error.ownerHint, request);
-      } else {
-        inFlight?.release();
-        return this.reject(message.id, error, startedMs);
-      }
-    }
-    if (inFlight !== undefined) result.finally(() => inFlight.release()).catch(() => undefined);
-    result.then(
+    // Admission, execution here or forwarding to the owner: the router decides (router/).
+    this.deps.router.route(request).then(
       (ack) => {
         this.observe(ack.duplicate ? 'duplicate' : 'acked', startedMs);
         this.sendMessage(ack.duplicate ? { t: MessageType.ACK, id: message.id, seq: ack.seq, dup: true } : { t: MessageType.ACK, id: message.id, seq: ack.seq });

@@ -44,7 +44,7 @@ export type ProposalOutcome<P> =
   | {
       readonly kind: 'unknown';
       readonly reason: 'ownership' | 'stopped' | 'failed';
-      readonly leaderHint: NodeId | null;
+      readonly ownerHint: NodeId | null;
       /** For `ownership`: why the node stopped being the owner (check-quorum-lost: no quorum reachable). */
       readonly ownershipReason?: OwnershipReason;
       readonly error?: Error;
@@ -194,7 +194,7 @@ export class ReadyDriver<P> {
     if (this.stopped) return;
     this.stopped = true;
     this.held = [];
-    for (const partition of [...this.proposals.keys()]) this.settleAll(partition, { kind: 'unknown', reason: 'stopped', leaderHint: null });
+    for (const partition of [...this.proposals.keys()]) this.settleAll(partition, { kind: 'unknown', reason: 'stopped', ownerHint: null });
   }
 
   private finish(ready: Ready<P>): void {
@@ -247,14 +247,14 @@ export class ReadyDriver<P> {
     }
     this.readyAt.delete(change.partition);
     // Proposals of the old epoch may still commit under the next owner, or not.
-    this.settleAll(change.partition, { kind: 'unknown', reason: 'ownership', leaderHint: change.leader, ownershipReason: change.reason });
+    this.settleAll(change.partition, { kind: 'unknown', reason: 'ownership', ownerHint: change.leader, ownershipReason: change.reason });
   }
 
   private fail(error: Error): void {
     this.persisting = false;
     this.failure = error;
     this.held = [];
-    for (const partition of [...this.proposals.keys()]) this.settleAll(partition, { kind: 'unknown', reason: 'failed', leaderHint: null, error });
+    for (const partition of [...this.proposals.keys()]) this.settleAll(partition, { kind: 'unknown', reason: 'failed', ownerHint: null, error });
     this.components.application.failed?.(error);
   }
 

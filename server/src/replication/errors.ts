@@ -1,7 +1,7 @@
 /**
  * Operating errors of the replication core. Each has a wire `code` shared with the SDK
  * (`UNAVAILABLE`, `NO_QUORUM`, `OVERLOADED`, all retryable) and a finer `condition` the
- * application branches on, for example to forward a command to `leaderHint`.
+ * application branches on, for example to forward a command to `ownerHint`.
  */
 import { RingstateError } from '@ringstate/client-sdk/protocol';
 import type { NodeId } from './types.ts';
@@ -23,21 +23,21 @@ export abstract class ReplicationError extends RingstateError {
   }
 }
 
-/** This node does not own the partition; `leaderHint` is the owner it last heard from. */
+/** This node does not own the partition; `ownerHint` is the owner it last heard from. */
 export class NotOwnerError extends ReplicationError {
   override readonly name: string = 'NotOwnerError';
   override readonly condition = 'NOT_OWNER';
-  readonly leaderHint: NodeId | null;
+  readonly ownerHint: NodeId | null;
 
-  constructor(partition: number, leaderHint: NodeId | null) {
+  constructor(partition: number, ownerHint: NodeId | null) {
     super(
       'UNAVAILABLE',
       partition,
-      leaderHint === null
+      ownerHint === null
         ? `partition ${partition}: this node is not the owner`
-        : `partition ${partition}: owned by ${leaderHint}`,
+        : `partition ${partition}: owned by ${ownerHint}`,
     );
-    this.leaderHint = leaderHint;
+    this.ownerHint = ownerHint;
   }
 }
 

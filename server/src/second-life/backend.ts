@@ -1,15 +1,17 @@
 /**
- * What the Second Life API needs from the rest of the node, kept narrow so the cluster layer
- * can provide an implementation that forwards to a partition's owner. Every read returns
+ * What the Second Life API needs from the rest of the node, kept narrow. Every read returns
  * committed state only: a view or event the API hands out can never be rolled back.
  *
- * LocalSecondLifeBackend serves aggregates this node owns, over the AggregateRuntime (commands,
- * authorization, the committed Yjs document) and the LogStore (committed entries).
+ * LocalSecondLifeBackend sends commands through the node's router (admission, execution here
+ * or forwarding to the partition's owner) and serves reads of aggregates this node owns over
+ * the AggregateRuntime (authorization, the committed Yjs document) and the LogStore
+ * (committed entries).
  */
 import * as Y from 'yjs';
 import { aggregateKey, RingstateError } from '@ringstate/client-sdk/protocol';
 import { readView, type AggregateRuntime, type PublicView } from '../aggregate/index.ts';
 import type { LogStore } from '../log/index.ts';
+import type { CommandRouter } from '../router/index.ts';
 import type { CommittedEntry } from './wire.ts';
 
 export interface AggregateRef {
@@ -59,13 +61,15 @@ export class LocalSecondLifeBackend implements SecondLifeBackend {
 
   constructor(
     private readonly runtime: AggregateRuntime,
+    /** Commands go through the node's router: admitted, and forwarded to the owner when it is elsewhere. */
+    private readonly router: Pick<CommandRouter, 'route'>,
     private readonly store: LogStore,
     /** Bounds one read: the store reads every entry after a seq, so a far-behind reader gets `behind` instead. */
     private readonly eventsBehindMax: number,
   ) {}
 
   execute(command: SecondLifeCommand): Promise<{ seq: number; duplicate: boolean }> {
-    return this.runtime.execute({
+    return this.router.route({
       aggregateType: command.aggregate.type,
       aggregateId: command.aggregate.id,
       playerId: command.playerId,

@@ -40,7 +40,7 @@ export type ClientResponse =
   | { readonly kind: 'ok' }
   | { readonly kind: 'read-ok'; readonly values: readonly number[] }
   /** Refused before proposing: this attempt had no effect. */
-  | { readonly kind: 'refused'; readonly condition: ReplicationCondition; readonly leaderHint: NodeId | null }
+  | { readonly kind: 'refused'; readonly condition: ReplicationCondition; readonly ownerHint: NodeId | null }
   /** Proposed, but another entry took its position: this attempt can never commit. */
   | { readonly kind: 'lost' }
   /** Proposed, then ownership changed: it may or may not commit. */
@@ -359,8 +359,8 @@ export class SimNode {
 
 function refusal(error: Error): ClientResponse {
   if (error instanceof ReplicationError) {
-    const leaderHint = error instanceof NotOwnerError ? error.leaderHint : null;
-    return { kind: 'refused', condition: error.condition, leaderHint };
+    const ownerHint = error instanceof NotOwnerError ? error.ownerHint : null;
+    return { kind: 'refused', condition: error.condition, ownerHint };
   }
   throw error;
 }

@@ -8,7 +8,8 @@ import { exampleGame } from '../../../server/example-game/index.ts';
 import { AggregateRegistry, AggregateRuntime } from '../../../server/src/aggregate/index.ts';
 import { PlayerTokens } from '../../../server/src/auth/index.ts';
 import { loadConfig } from '../../../server/src/config/index.ts';
-import { ClientSession, InFlightCommands, type ConnectionPort } from '../../../server/src/gateway/index.ts';
+import { ClientSession, type ConnectionPort } from '../../../server/src/gateway/index.ts';
+import { CommandRouter, InFlightCommands } from '../../../server/src/router/index.ts';
 import { LogStore } from '../../../server/src/log/index.ts';
 import { NodeMetrics } from '../../../server/src/observability/index.ts';
 import { LocalPartitionLog } from '../../../server/src/partition/index.ts';
@@ -46,7 +47,7 @@ async function readySession(inFlight?: InFlightCommands): Promise<{ session: Cli
   const port = new FakePort();
   const session = new ClientSession(
     port,
-    { runtime, tokens, limits: config.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: () => nowMs, isShuttingDown: () => false, ...(inFlight === undefined ? {} : { inFlight }) },
+    { runtime, router: new CommandRouter({ runtime, admission: inFlight ?? new InFlightCommands(0) }), tokens, limits: config.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: () => nowMs, isShuttingDown: () => false },
     's1',
   );
   // Issued on the session's clock: a token whose iat lies in the verifier's future counts its lifetime from now.
@@ -110,6 +111,9 @@ describe('session limits', () => {
     expect(inFlight.admit()).toBeUndefined();
     expect(inFlight.admit()).toBeUndefined();
     session.receive(encodeFrame({ t: MessageType.COMMAND, id: 'c1', a: 'player', i: 'ann', c: { type: 'move', x: 1, y: 1 } }), true);
+    // Refused before anything runs: the answer leaves within the same turn of the event loop.
+    await Promise.resolve();
+    await Promise.resolve();
     const refused = port.sent.find((m) => m.t === MessageType.REJECT && m.id === 'c1');
     expect(refused).toMatchObject({ code: 'OVERLOADED', retry: true });
     // Slots released: the command is accepted, and its own slot is returned once it is answered.

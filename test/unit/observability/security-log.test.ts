@@ -12,6 +12,7 @@ import { AggregateRegistry, AggregateRuntime } from '../../../server/src/aggrega
 import { PlayerTokens } from '../../../server/src/auth/index.ts';
 import { loadConfig } from '../../../server/src/config/index.ts';
 import { ClientSession, type ConnectionPort, type HttpRequestInfo } from '../../../server/src/gateway/index.ts';
+import { CommandRouter, InFlightCommands } from '../../../server/src/router/index.ts';
 import { LogStore } from '../../../server/src/log/index.ts';
 import { NodeMetrics, SecurityKinds, SecurityLog, adminVerdict, refuseAdmin } from '../../../server/src/observability/index.ts';
 import { LocalPartitionLog } from '../../../server/src/partition/index.ts';
@@ -140,7 +141,7 @@ describe('security log - every kind logs', () => {
     const port = new FakePort();
     const created = new ClientSession(
       port,
-      { runtime, tokens, limits: config.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: Date.now, isShuttingDown: () => false, securityLog: log },
+      { runtime, router: new CommandRouter({ runtime, admission: new InFlightCommands(0) }), tokens, limits: config.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: Date.now, isShuttingDown: () => false, securityLog: log },
       's1',
     );
     const token = hello === 'valid' ? (await tokens.issue('ann', 60_000, Date.now())).token : 'forged.token.value';

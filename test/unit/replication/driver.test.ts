@@ -82,7 +82,7 @@ describe('ready driver', () => {
     node.driver.propose(0, 'x', (outcome) => outcomes.push(outcome));
     node.driver.pump();
     node.sync(new Error('disk full'));
-    expect(outcomes).toEqual([{ kind: 'unknown', reason: 'failed', leaderHint: null, error: expect.any(Error) }]);
+    expect(outcomes).toEqual([{ kind: 'unknown', reason: 'failed', ownerHint: null, error: expect.any(Error) }]);
     expect(node.failures).toHaveLength(1);
     expect(node.driver.serving(0)).toBe(false);
     node.driver.pump();
@@ -96,7 +96,7 @@ describe('ready driver', () => {
     node.driver.propose(0, 'x', (outcome) => outcomes.push(outcome));
     node.driver.stop();
     node.driver.stop();
-    expect(outcomes).toEqual([{ kind: 'unknown', reason: 'stopped', leaderHint: null }]);
+    expect(outcomes).toEqual([{ kind: 'unknown', reason: 'stopped', ownerHint: null }]);
   });
 
   it('ready driver - late messages leave after the write, with the next Ready\'s early messages', () => {
@@ -144,7 +144,7 @@ describe('ready driver', () => {
     (core as unknown as { nextPosition: number }).nextPosition = 8;
     driver.propose(0, 'y', (outcome) => outcomes.push(outcome));
     driver.pump();
-    expect(outcomes).toEqual([{ kind: 'lost' }, { kind: 'unknown', reason: 'ownership', leaderHint: 'b', ownershipReason: 'higher-epoch' }]);
+    expect(outcomes).toEqual([{ kind: 'lost' }, { kind: 'unknown', reason: 'ownership', ownerHint: 'b', ownershipReason: 'higher-epoch' }]);
   });
 
   it('ready driver - an owner deposed with its proposal overwritten answers "lost" or "unknown", never "committed"', () => {

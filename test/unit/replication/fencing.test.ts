@@ -113,7 +113,7 @@ describe('fencing', () => {
       expect(result.error).toBeInstanceOf(NotOwnerError);
       expect(result.error.condition).toBe('NOT_OWNER');
       expect(result.error.code).toBe('UNAVAILABLE');
-      expect((result.error as NotOwnerError).leaderHint).toBe(leader);
+      expect((result.error as NotOwnerError).ownerHint).toBe(leader);
     }
   });
 

@@ -37,6 +37,6 @@ describe('read-index', () => {
     const follower = ['a', 'b', 'c'].find((id) => id !== leader) as string;
     const result = h.core(follower).readIndex(0, 1);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect((result.error as NotOwnerError).leaderHint).toBe(leader);
+    if (!result.ok) expect((result.error as NotOwnerError).ownerHint).toBe(leader);
   });
 });

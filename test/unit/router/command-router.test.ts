@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { RingstateError } from '@ringstate/client-sdk/protocol';
+import type { CommandRequest, CommandResult, Placement } from '../../../server/src/aggregate/index.ts';
+import { CommandRouter, FORWARD_HOPS_MAX, InFlightCommands, type Forwarder } from '../../../server/src/router/index.ts';
+
+const request: CommandRequest = { aggregateType: 'player', aggregateId: 'ann', playerId: 'ann', commandId: 'c1', command: { type: 'move' } };
+const elsewhere = (ownerHint?: string): Placement => ({ here: false, ...(ownerHint === undefined ? {} : { ownerHint }), refusal: new RingstateError('UNAVAILABLE', 'not here') });
+
+function router(placement: Placement, options: { forwarder?: Forwarder; admission?: InFlightCommands } = {}) {
+  const executed: CommandRequest[] = [];
+  const forwarded: Array<{ owner: string; forwards: number }> = [];
+  let refused = 0;
+  const runtime = {
+    placement: () => placement,
+    execute: async (command: CommandRequest): Promise<CommandResult> => {
+      executed.push(command);
+      return { seq: 1, duplicate: false };
+    },
+  };
+  const forwarder: Forwarder = options.forwarder ?? {
+    forward: async (owner, _request, forwards) => {
+      forwarded.push({ owner, forwards });
+      return { seq: 2, duplicate: false };
+    },
+  };
+  const admission = options.admission ?? new InFlightCommands(0);
+  const routed = new CommandRouter({ runtime, admission, forwarder, onAdmissionRefused: () => (refused += 1) });
+  return { routed, executed, forwarded, admission, refused: () => refused };
+}
+
+describe('command router', () => {
+  it('router - executes a command whose partition is served here', async () => {
+    const { routed, executed, forwarded } = router({ here: true });
+    await expect(routed.route(request)).resolves.toEqual({ seq: 1, duplicate: false });
+    expect(executed).toHaveLength(1);
+    expect(forwarded).toHaveLength(0);
+  });
+
+  it('router - forwards to the owner hint, counting forwards, and passes a forwarded command on once more', async () => {
+    const { routed, forwarded } = router(elsewhere('node-2'));
+    await expect(routed.route(request)).resolves.toEqual({ seq: 2, duplicate: false });
+    await expect(routed.route(request, { forwards: 1, from: 'node-3' })).resolves.toEqual({ seq: 2, duplicate: false });
+    expect(forwarded).toEqual([{ owner: 'node-2', forwards: 0 }, { owner: 'node-2', forwards: 1 }]);
+  });
+
+  it('router - never forwards back to the sender, past the hop limit, or without a hint: the placement\'s refusal instead', async () => {
+    const { routed, forwarded } = router(elsewhere('node-2'));
+    await expect(routed.route(request, { forwards: 1, from: 'node-2' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(routed.route(request, { forwards: FORWARD_HOPS_MAX, from: 'node-3' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(forwarded).toHaveLength(0);
+    await expect(router(elsewhere()).routed.route(request)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    const noQuorum: Placement = { here: false, refusal: new RingstateError('NO_QUORUM', 'no quorum') };
+    await expect(router(noQuorum).routed.route(request)).rejects.toMatchObject({ code: 'NO_QUORUM' });
+  });
+
+  it('router - admission refuses beyond its limit with OVERLOADED, and a forward holds its slot until answered', async () => {
+    let answer: ((result: CommandResult) => void) | undefined;
+    const slow: Forwarder = { forward: () => new Promise((resolve) => (answer = resolve)) };
+    const admission = new InFlightCommands(1);
+    const { routed, refused } = router(elsewhere('node-2'), { forwarder: slow, admission });
+    const first = routed.route(request);
+    await expect(routed.route(request)).rejects.toMatchObject({ code: 'OVERLOADED', retryable: true });
+    expect(refused()).toBe(1);
+    expect(admission.current).toBe(1);
+    answer?.({ seq: 3, duplicate: false });
+    await expect(first).resolves.toEqual({ seq: 3, duplicate: false });
+    expect(admission.current).toBe(0);
+  });
+});

@@ -113,8 +113,8 @@ export class SimClient {
     if (attempt !== operation.attempt) return;
     switch (response.kind) {
       case 'refused':
-        if (response.leaderHint !== null && response.leaderHint !== target) {
-          this.leaderGuess.set(operation.partition, response.leaderHint);
+        if (response.ownerHint !== null && response.ownerHint !== target) {
+          this.leaderGuess.set(operation.partition, response.ownerHint);
           this.retry(operation, this.prng.int(0, 5));
         } else {
           this.leaderGuess.delete(operation.partition);

@@ -54,6 +54,9 @@ export type Placement =
 
 const HERE: Placement = { here: true };
 
+/** A valid Yjs update that changes nothing (what an empty document encodes to). */
+const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
+
 export interface CommandRequest {
   readonly aggregateType: string;
   readonly aggregateId: string;
@@ -311,8 +314,11 @@ export class AggregateRuntime {
     const active = this.active.get(entry.aggregate);
     if (active !== undefined && active.committedSeq < entry.seq) active.committedSeq = entry.seq;
     const set = this.subscribers.get(entry.aggregate);
-    if (set === undefined || entry.update.byteLength === 0) return;
-    for (const subscriber of set) subscriber.onUpdate(entry.seq, entry.update);
+    if (set === undefined) return;
+    // An entry without events (a command that decided nothing) changes no view but takes a seq:
+    // subscribers still hear of it, so their seq stays gapless and reaches what an ACK said.
+    const update = entry.update.byteLength === 0 ? EMPTY_UPDATE : entry.update;
+    for (const subscriber of set) subscriber.onUpdate(entry.seq, update);
   }
 
   /** Speculative state is no longer trustworthy: forget it; the next command re-activates. */

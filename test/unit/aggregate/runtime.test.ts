@@ -106,6 +106,23 @@ describe('aggregate runtime', () => {
     expect(quiet?.update.byteLength).toBe(0);
   });
 
+  it('runtime - subscribers hear of an entry without events, so their seq reaches the acknowledged one', async () => {
+    const { runtime } = runtimeWith(counter());
+    const heard: number[] = [];
+    const doc = new Y.Doc();
+    runtime.subscribe('counter', 'a', 'p1', undefined, {
+      onUpdate: (seq, update) => {
+        heard.push(seq);
+        Y.applyUpdate(doc, update);
+      },
+    });
+    await send(runtime, 'a', { type: 'add', n: 1 });
+    const quiet = await send(runtime, 'a', { type: 'noop' }, 'quiet');
+    await send(runtime, 'a', { type: 'add', n: 2 });
+    expect(heard).toEqual([1, quiet.seq, 3]);
+    expect(readView(doc)).toEqual({ total: 3, adds: 2 });
+  });
+
   it('runtime - a retried command that decided nothing is a duplicate, not decided again', async () => {
     const { runtime } = runtimeWith(counter());
     expect(await send(runtime, 'a', { type: 'noop' }, 'quiet')).toEqual({ seq: 1, duplicate: false });

@@ -16,7 +16,7 @@
 import uWS from 'uWebSockets.js';
 import { CloseCodes } from '@ringstate/client-sdk/protocol';
 import type { Logger } from '../observability/index.ts';
-import { isLoopbackAddress, type HttpRouter, type HttpRequestInfo } from './http-api.ts';
+import { isLoopbackAddress, type HttpRouter, type HttpRequestInfo } from '../http/index.ts';
 import { ClientSession, FRAME_CLOSE_FACTOR, type ConnectionPort, type SessionDeps } from './session.ts';
 
 interface SocketData {

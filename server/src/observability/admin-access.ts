@@ -14,7 +14,7 @@
  * the content nor the length of the configured token leaks through timing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { errorResult, isLoopbackAddress, type HttpRequestInfo, type HttpResult } from '../gateway/index.ts';
+import { errorResult, isLoopbackAddress, type HttpRequestInfo, type HttpResult } from '../http/index.ts';
 import type { SecurityLog } from './security-log.ts';
 
 export interface AdminAccess {

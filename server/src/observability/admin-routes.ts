@@ -24,7 +24,7 @@
  * one aggregate (the load tester's loss oracle compares them across replicas):
  *   {nodeId, partition, replicated, seq, entries: [{seq, commandId, playerId, events}]}
  */
-import { errorResult, json, parseJsonBody, type HttpRouter } from '../gateway/index.ts';
+import { errorResult, json, parseJsonBody, type HttpRouter } from '../http/index.ts';
 import { refuseAdmin, type AdminAccess } from './admin-access.ts';
 
 export interface MemberRow {

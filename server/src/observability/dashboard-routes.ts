@@ -14,7 +14,7 @@
  *    ownershipChanges: {recordedCount, recent: [{atMs, partition, epoch, role, leader, ready, reason}]}}
  * `ownershipChanges.recent` is newest first and bounded (OwnershipHistory).
  */
-import { json, type HttpRouter } from '../gateway/index.ts';
+import { json, type HttpRouter } from '../http/index.ts';
 import { refuseAdmin, type AdminAccess } from './admin-access.ts';
 import type { CommandStats } from './command-stats.ts';
 import { renderDashboardPage } from './dashboard-page.ts';

@@ -17,7 +17,8 @@
  * and RATE_LIMITED (429) / OVERLOADED (503) when the per-object or node-wide bounds are hit.
  */
 import { RingstateError } from '@ringstate/client-sdk/protocol';
-import { TokenBucket, type HttpRequestInfo } from '../gateway/index.ts';
+import { TokenBucket } from '../gateway/index.ts';
+import type { HttpRequestInfo } from '../http/index.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { canonicalQuery, isValidNonce, objectSecret, parseObjectId, verifySignature } from './signing.ts';
 

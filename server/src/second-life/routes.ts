@@ -17,7 +17,7 @@
  * rejected commands, `id` echoing a command id.
  */
 import { RingstateError, isRetryable, type ErrorCode } from '@ringstate/client-sdk/protocol';
-import { errorResult, parseJsonBody, type HttpRequestInfo, type HttpResult, type HttpRouter } from '../gateway/index.ts';
+import { errorResult, parseJsonBody, type HttpRequestInfo, type HttpResult, type HttpRouter } from '../http/index.ts';
 import type { Logger, SecurityLog } from '../observability/index.ts';
 import type { PlayerTokens } from '../auth/index.ts';
 import { ObjectAuthenticator, secondLifeHeaders, type SecondLifeHeaders, type VerifiedObject } from './auth.ts';

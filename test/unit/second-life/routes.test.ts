@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlayerTokens } from '../../../server/src/auth/index.ts';
-import { HttpRouter, type HttpRequestInfo } from '../../../server/src/gateway/index.ts';
+import { HttpRouter, type HttpRequestInfo } from '../../../server/src/http/index.ts';
 import { canonicalQuery, mintObjectId, objectSecret, secondLifeRoutes, sign, type SecondLifeBackend, type SecondLifeSettings } from '../../../server/src/second-life/index.ts';
 import { loadConfig } from '../../../server/src/config/index.ts';
 import { RingstateError } from '@ringstate/client-sdk/protocol';

@@ -12,12 +12,12 @@ import { RingstateError } from '@ringstate/client-sdk/protocol';
 import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
 import { devSecretsInUse, type Config } from './config/index.ts';
-import { UwsGateway } from './gateway/index.ts';
+import { HostDirectory, parsePlayerQuery, UwsGateway, type ClientSideInfo } from './gateway/index.ts';
 import { HttpRouter, errorResult, json, parseJsonBody } from './http/index.ts';
 import { CommandRouter, InFlightCommands } from './router/index.ts';
 import { LogStore } from './log/index.ts';
 import { CommandStats, NodeMetrics, OwnershipHistory, SecurityLog, adminRoutes, createLogger, dashboardRoutes, type AdminAccess, type ClusterView, type Logger } from './observability/index.ts';
-import { CLUSTER_INFO_PROTOCOL, ClusterServices, HostDirectory, parsePlayerQuery, type ClientSideInfo } from './cluster/index.ts';
+import { CLUSTER_INFO_PROTOCOL, ClusterServices } from './cluster/index.ts';
 import { LocalPartitionLog, type PartitionLog } from './partition/index.ts';
 import { LocalSecondLifeBackend, secondLifeRoutes } from './second-life/index.ts';
 
@@ -334,7 +334,7 @@ export class GameNode {
       nowMs: Date.now,
       startedAtMs: Date.now(),
     });
-    // Host suggestion (cluster/host-directory.ts): peers learn this node's client side from cluster-info.
+    // Host suggestion (gateway/host-directory.ts): peers learn this node's client side from cluster-info.
     const clientSide = async (): Promise<ClientSideInfo> => ({
       clientHost: this.config.advertisedHost ?? `${this.config.host}:${this.boundPort}`,
       connections: (await this.metrics.connections.get()).values[0]?.value ?? 0,

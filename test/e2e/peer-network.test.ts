@@ -18,7 +18,7 @@ import {
   type Libp2pPeerNetwork,
   type PeerMessage,
   type PeerNetworkInit,
-} from '../../server/src/cluster/peer/index.ts';
+} from '../../server/src/peer/index.ts';
 
 const CLUSTER_KEY = 'e2e-test-cluster-secret-0123456789';
 const FAILURE_TIMEOUT_MS = 800; // the default, so the test measures what operators get

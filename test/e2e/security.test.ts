@@ -20,7 +20,7 @@ import { pino } from 'pino';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleGame } from '../../server/example-game/index.ts';
-import { createPeerNetwork, generateClusterKey } from '../../server/src/cluster/peer/index.ts';
+import { createPeerNetwork, generateClusterKey } from '../../server/src/peer/index.ts';
 import { DEV_TOKEN_KEY, loadConfig } from '../../server/src/config/index.ts';
 import { GameNode } from '../../server/src/game-node.ts';
 import { llHMAC } from '../support/lsl-emulator.ts';

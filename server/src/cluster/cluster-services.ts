@@ -44,11 +44,9 @@ import type { LogStore } from '../log/index.ts';
 import { FORWARD_HOPS_MAX, type CommandRouter, type Forwarder } from '../router/index.ts';
 import { NoQuorumError, type OwnershipChange } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
-import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, type PeerNetwork } from './peer/index.ts';
-import { ReplicatedPartitionLog, type ReplicatedLogComponents } from './replicated-partition-log.ts';
-import { StallDiscountingClock } from './stall-discounting-clock.ts';
-import { encodeRingRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from './ring-membership.ts';
-import { SNAPSHOT_PROTOCOL } from './snapshot-transfer.ts';
+import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, StallDiscountingClock, type PeerNetwork } from '../peer/index.ts';
+import { ReplicatedPartitionLog, SNAPSHOT_PROTOCOL, type ReplicatedLogComponents } from '../replicated-log/index.ts';
+import { encodeRingRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from '../membership/index.ts';
 
 export const CLUSTER_INFO_PROTOCOL = '/ringstate/cluster-info/1.0.0';
 const HANDOVER_WAIT_MS = 3_000;

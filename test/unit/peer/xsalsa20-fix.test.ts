@@ -1,5 +1,5 @@
 /**
- * The xsalsa20 patch (server/src/cluster/peer/xsalsa20-fix.ts): many cipher instances sharing
+ * The xsalsa20 patch (server/src/peer/xsalsa20-fix.ts): many cipher instances sharing
  * the package's WebAssembly memory, with large and small updates interleaved the way busy
  * connections produce them. Unpatched, this throws "Maximum memory size exceeded" within a
  * few rounds; patched, every instance's output must equal an independent XSalsa20 keystream.
@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { xsalsa20 as referenceXsalsa20 } from '@noble/ciphers/salsa.js';
 import { describe, expect, it } from 'vitest';
-import { XSALSA20_PATCHED } from '../../../../server/src/cluster/peer/xsalsa20-fix.ts';
+import { XSALSA20_PATCHED } from '../../../server/src/peer/xsalsa20-fix.ts';
 
 type Cipher = { update(input: Uint8Array): Uint8Array; _xor: { _memory: Uint8Array } };
 const require = createRequire(import.meta.url);

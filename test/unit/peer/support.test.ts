@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs } from '../../../../server/src/cluster/peer/backoff.ts';
-import { isWildcardHost, toMultiaddr } from '../../../../server/src/cluster/peer/address.ts';
-import { TypedEmitter } from '../../../../server/src/cluster/peer/emitter.ts';
+import { backoffDelayMs } from '../../../server/src/peer/backoff.ts';
+import { isWildcardHost, toMultiaddr } from '../../../server/src/peer/address.ts';
+import { TypedEmitter } from '../../../server/src/peer/emitter.ts';
 import {
   PeerConfigError,
   formatAddress,
   generateClusterKey,
   parseAddress,
   swarmKeyFromClusterKey,
-} from '../../../../server/src/cluster/peer/index.ts';
+} from '../../../server/src/peer/index.ts';
 
 describe('peer support', () => {
   it('address - parses host:port, names and bracketed IPv6, and refuses the rest', () => {

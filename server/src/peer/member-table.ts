@@ -6,7 +6,7 @@
  * replaces an entry with a newer incarnation (a later process run of that node), never with an
  * older or equal one: stale gossip cannot point the cluster at an address a node has left.
  */
-import { assert } from '../../replication/index.ts';
+import { assert } from '../replication/index.ts';
 import type { GossipEntry } from './wire.ts';
 
 export type MergeResult = 'added' | 'updated' | 'unchanged';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
-import { chooseHost, HostDirectory, isOverloaded, parseClientSideInfo, parsePlayerQuery, type NodeLoad } from '../../../server/src/cluster/host-directory.ts';
-import type { MemberInfo, PeerNetwork } from '../../../server/src/cluster/peer/index.ts';
+import { chooseHost, HostDirectory, isOverloaded, parseClientSideInfo, parsePlayerQuery, type NodeLoad } from '../../../server/src/gateway/host-directory.ts';
+import type { MemberInfo, PeerNetwork } from '../../../server/src/peer/index.ts';
 
 const settings = { ttlSeconds: 60, pollIntervalMs: 1000, overloadRatio: 1.5, connectionsSoftMax: 50_000 };
 const node = (nodeId: string, connections: number): NodeLoad => ({ nodeId, clientHost: `${nodeId}.example.com:9001`, connections, serving: true });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { SNAPSHOT_PROTOCOL, serveSnapshotRanges, SnapshotFetcher } from '../../../server/src/cluster/snapshot-transfer.ts';
-import type { PeerNetwork, RequestHandler } from '../../../server/src/cluster/peer/index.ts';
+import { SNAPSHOT_PROTOCOL, serveSnapshotRanges, SnapshotFetcher } from '../../../server/src/replicated-log/snapshot-transfer.ts';
+import type { PeerNetwork, RequestHandler } from '../../../server/src/peer/index.ts';
 import { LogStore, type StoredEntry } from '../../../server/src/log/index.ts';
 import type { SnapshotRequest } from '../../../server/src/replication/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LengthPrefixedDecoder } from '@libp2p/utils';
-import { LENGTH_PREFIX_PATCHED } from '../../../../server/src/cluster/peer/length-prefix-fix.ts';
-import '../../../../server/src/cluster/peer/peer-network.ts';
+import { LENGTH_PREFIX_PATCHED } from '../../../server/src/peer/length-prefix-fix.ts';
+import '../../../server/src/peer/peer-network.ts';
 
 /** Noise's length decoder (2-byte big-endian), counting the RangeErrors it throws. */
 function countingDecoder(): { decoder: LengthPrefixedDecoder; throws: () => number } {

@@ -12,7 +12,7 @@
  * The decoder refuses a frame whose declared length exceeds its limit before buffering the
  * body, so a peer cannot make this node allocate more than `frameBytesMax` per stream.
  */
-import { assert } from '../../replication/index.ts';
+import { assert } from '../replication/index.ts';
 import { FrameTooLargeError } from './errors.ts';
 
 export const FRAME_HEADER_BYTES = 4;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FailureDetector } from '../../../../server/src/cluster/peer/index.ts';
+import { FailureDetector } from '../../../server/src/peer/index.ts';
 
 describe('failure detector', () => {
   it('failure detector - a node known only by gossip is down until heard from', () => {

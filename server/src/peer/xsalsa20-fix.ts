@@ -17,7 +17,7 @@
  *   - updates are cut into slices of at most SLICE_BYTES. The cipher keeps its position
  *     within the keystream across calls, so slicing does not change the output; it bounds
  *     the memory to the slice size.
- * test/unit/cluster/peer/xsalsa20-fix.test.ts checks both against an independent XSalsa20
+ * test/unit/peer/xsalsa20-fix.test.ts checks both against an independent XSalsa20
  * (@noble/ciphers) with many interleaved instances. The package is pinned (package-lock), and
  * the patch refuses to apply, loudly, if its internals are not the expected shape.
  */
@@ -48,7 +48,7 @@ function install(): void {
   // Without WebAssembly the package uses a pure-JS fallback that has no shared memory.
   if (prototype === undefined || !(probe._xor?._memory instanceof Uint8Array)) return;
   if (prototype[XSALSA20_PATCHED] === true) return;
-  if (typeof prototype.update !== 'function') throw new Error('xsalsa20 internals changed: review server/src/cluster/peer/xsalsa20-fix.ts');
+  if (typeof prototype.update !== 'function') throw new Error('xsalsa20 internals changed: review server/src/peer/xsalsa20-fix.ts');
   const original = prototype.update;
   /** The most recent view of the shared memory that is still attached. */
   let live: Uint8Array = probe._xor._memory;

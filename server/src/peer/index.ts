@@ -36,3 +36,4 @@ export {
 export { CLUSTER_SECRET_CHARS_MIN, generateClusterKey, swarmKeyFromClusterKey } from './cluster-key.ts';
 export { FailureDetector, type MemberTransition } from './failure-detector.ts';
 export { parseAddress, formatAddress, type HostPort } from './address.ts';
+export { StallDiscountingClock } from './stall-discounting-clock.ts';

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { foundingClusterId, isNewerRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from '../../../server/src/cluster/ring-membership.ts';
+import { foundingClusterId, isNewerRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from '../../../server/src/membership/ring-membership.ts';
 
 const C = '0123456789abcdef';
-import type { MemberInfo, PeerNetwork, PeerNetworkEvents, RequestHandler } from '../../../server/src/cluster/peer/index.ts';
+import type { MemberInfo, PeerNetwork, PeerNetworkEvents, RequestHandler } from '../../../server/src/peer/index.ts';
 import type { LogStore } from '../../../server/src/log/index.ts';
 import { ringVersion } from '../../../server/src/ring/index.ts';
 

@@ -19,7 +19,7 @@
  */
 import { partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
 import type { Config } from '../config/index.ts';
-import type { PeerNetwork } from './peer/index.ts';
+import type { PeerNetwork } from '../peer/index.ts';
 
 /** What one node tells the others about its client side. */
 export interface ClientSideInfo {

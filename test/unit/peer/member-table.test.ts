@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemberTable } from '../../../../server/src/cluster/peer/member-table.ts';
+import { MemberTable } from '../../../server/src/peer/member-table.ts';
 
 const entry = (nodeId: string, address: string, incarnation: number) => ({ nodeId, address, incarnation });
 

@@ -26,7 +26,7 @@ import './xsalsa20-fix.ts';
 import './length-prefix-fix.ts';
 import type { Connection, MultiaddrConnection, PeerId, Stream, StreamMessageEvent } from '@libp2p/interface';
 import type { Logger } from 'pino';
-import { assert } from '../../replication/index.ts';
+import { assert } from '../replication/index.ts';
 import { formatAddress, isWildcardHost, parseAddress, tcpPortOf, toMultiaddr, type HostPort } from './address.ts';
 import { backoffDelayMs } from './backoff.ts';
 import { swarmKeyFromClusterKey } from './cluster-key.ts';

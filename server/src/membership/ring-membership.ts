@@ -38,7 +38,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LogStore } from '../log/index.ts';
 import { PartitionRing, ringVersion } from '../ring/index.ts';
-import type { PeerNetwork } from './peer/index.ts';
+import type { PeerNetwork } from '../peer/index.ts';
 
 export const RING_PROTOCOL = '/ringstate/ring/1.0.0';
 const META_KEY = 'ringMembership';

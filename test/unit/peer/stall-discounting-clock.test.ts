@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StallDiscountingClock } from '../../../server/src/cluster/stall-discounting-clock.ts';
+import { StallDiscountingClock } from '../../../server/src/peer/stall-discounting-clock.ts';
 
 describe('stall-discounting clock', () => {
   it('stall-discounting clock - follows wall time in small steps and counts a stall as one bounded step', () => {

@@ -7,7 +7,7 @@
  * with fixed heartbeats: a fixed timeout is easy to reason about (detection latency is at most
  * `failureTimeoutMs` plus one tick) and easy to configure.
  */
-import { assert } from '../../replication/index.ts';
+import { assert } from '../replication/index.ts';
 
 export type MemberTransition = { readonly nodeId: string; readonly status: 'up' | 'down' };
 

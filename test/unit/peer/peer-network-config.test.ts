@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { PeerConfigError, PeerNetworkStoppedError, createPeerNetwork, type PeerNetworkInit } from '../../../../server/src/cluster/peer/index.ts';
+import { PeerConfigError, PeerNetworkStoppedError, createPeerNetwork, type PeerNetworkInit } from '../../../server/src/peer/index.ts';
 
 const logger = pino({ level: 'silent' });
 const base: PeerNetworkInit = { nodeId: 'node-1', listen: { host: '127.0.0.1', port: 0 }, clusterKey: 'a-long-enough-cluster-secret' };

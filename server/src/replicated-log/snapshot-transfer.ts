@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import { isCommandEntry, type LogStore, type StoredEntry } from '../log/index.ts';
 import type { SnapshotRequest } from '../replication/index.ts';
 import { encodedSize } from './payload-size.ts';
-import type { PeerNetwork } from './peer/index.ts';
+import type { PeerNetwork } from '../peer/index.ts';
 
 export const SNAPSHOT_PROTOCOL = '/ringstate/snapshot/1.0.0';
 /** Bytes of entries per answer at most (well under the peer layer's message limit). */

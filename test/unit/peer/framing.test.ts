@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, encodeFrame } from '../../../../server/src/cluster/peer/framing.ts';
-import { FrameTooLargeError } from '../../../../server/src/cluster/peer/index.ts';
+import { FrameDecoder, encodeFrame } from '../../../server/src/peer/framing.ts';
+import { FrameTooLargeError } from '../../../server/src/peer/index.ts';
 
 // Property tests print their seed; rerun a failure with FC_SEED=<seed>.
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);

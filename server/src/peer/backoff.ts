@@ -3,7 +3,7 @@
  * fixed, half random), so nodes that lost the same peer do not redial it in lockstep, and a
  * retry never comes sooner than half the nominal delay.
  */
-import { assert } from '../../replication/index.ts';
+import { assert } from '../replication/index.ts';
 
 export interface BackoffSettings {
   readonly minMs: number;

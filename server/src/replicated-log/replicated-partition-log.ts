@@ -35,8 +35,8 @@ import {
   type ReplicationSettings,
 } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
-import type { PeerNetwork } from './peer/index.ts';
-import { REPLICATION_PROTOCOL } from './peer/index.ts';
+import type { PeerNetwork } from '../peer/index.ts';
+import { REPLICATION_PROTOCOL } from '../peer/index.ts';
 import { parseReplicationMessage } from './replication-messages.ts';
 import { LmdbReplicationStorage, toStoredEntry, type CommandPayload } from './replica-storage.ts';
 import { encodedSize } from './payload-size.ts';

@@ -7,8 +7,8 @@ import {
   encodeDataFrame,
   type ControlFrame,
   type DataFrame,
-} from '../../../../server/src/cluster/peer/wire.ts';
-import { BadFrameError } from '../../../../server/src/cluster/peer/index.ts';
+} from '../../../server/src/peer/wire.ts';
+import { BadFrameError } from '../../../server/src/peer/index.ts';
 
 const packr = new Packr({ useRecords: false });
 const self = { nodeId: 'node-1', address: 'node-1.internal:7000', incarnation: 1_760_000_000_000 };

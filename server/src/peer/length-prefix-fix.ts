@@ -13,7 +13,7 @@
  * longer than the buffer" instead of throwing. The decoder's loop then stops exactly where the
  * RangeError stopped it: it waits for more data. Nothing else changes: a buffer holding one
  * byte still goes to the original decoder, and real lengths are checked as before.
- * test/unit/cluster/peer/length-prefix-fix.test.ts checks that frames split at every byte
+ * test/unit/peer/length-prefix-fix.test.ts checks that frames split at every byte
  * decode as before, without a single RangeError. The package is pinned (server/package.json),
  * and the patch refuses to apply, loudly, if the decoder is not the expected shape.
  */
@@ -35,7 +35,7 @@ function applyFix(): void {
   if (prototype[LENGTH_PREFIX_PATCHED] === true) return;
   const probe = new LengthPrefixedDecoder() as unknown as Partial<DecoderFields>;
   if (typeof prototype.decode !== 'function' || typeof probe.lengthDecoder !== 'function' || typeof probe.maxDataLength !== 'number') {
-    throw new Error('@libp2p/utils LengthPrefixedDecoder is not the expected shape; review server/src/cluster/peer/length-prefix-fix.ts');
+    throw new Error('@libp2p/utils LengthPrefixedDecoder is not the expected shape; review server/src/peer/length-prefix-fix.ts');
   }
   const decode = prototype.decode;
   prototype.decode = function decodeWithoutEmptyThrow(this: DecoderFields & { [GUARDED]?: true }, buf) {

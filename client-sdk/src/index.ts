@@ -48,5 +48,5 @@ export type { Logger, LogLevel } from './util/logger.ts';
 
 // The protocol pieces an app needs to handle errors; the full wire protocol is available at
 // `@ringstate/client-sdk/protocol`.
-export { CloseCodes, ErrorCodes, isErrorCode, isRetryable, PROTOCOL_VERSION, RingstateError } from './protocol/index.ts';
-export type { CommandBody, ConnectionLimits, ErrorCode } from './protocol/index.ts';
+export { CloseCodes, ErrorCodes, isErrorCode, isRetryable, PROTOCOL_VERSION, RingstateError } from '@ringstate/protocol';
+export type { CommandBody, ConnectionLimits, ErrorCode } from '@ringstate/protocol';

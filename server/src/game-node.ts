@@ -8,7 +8,7 @@
  * layer provides a replicated one with the same interface.
  */
 import { mkdirSync } from 'node:fs';
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
 import { devSecretsInUse, type Config } from './config/index.ts';

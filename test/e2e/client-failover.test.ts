@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RingstateError } from '@ringstate/client-sdk';
-import { partitionOf } from '@ringstate/client-sdk/protocol';
+import { partitionOf } from '@ringstate/protocol';
 import { failoverClient } from '../../loadtest/src/driver/failover-client.ts';
 import { checkHistories, percentile, waitConverged, type Ack, type PlayerHistory } from '../support/list-append.ts';
 import type { ProcessCluster } from '../support/process-cluster.ts';

@@ -5,7 +5,7 @@
  * digest that makes the difference travels in the replicated log entry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import type { CommandRequest, CommandResult } from '../../server/src/aggregate/index.ts';
 import { startTestCluster, type ClusterMember, type TestCluster } from '../support/in-process-cluster.ts';
 

@@ -9,7 +9,7 @@
  * with a plain NO_QUORUM (not applied) at once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MessageType, PROTOCOL_VERSION, type RejectMessage, type ServerMessage } from '@ringstate/client-sdk/protocol';
+import { MessageType, PROTOCOL_VERSION, type RejectMessage, type ServerMessage } from '@ringstate/protocol';
 import { RawClient } from '../support/raw-client.ts';
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
 

@@ -6,7 +6,7 @@
  * acknowledged append exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessageType, PROTOCOL_VERSION, type RejectMessage } from '@ringstate/client-sdk/protocol';
+import { MessageType, PROTOCOL_VERSION, type RejectMessage } from '@ringstate/protocol';
 import { checkHistories, percentile, recoveryTimesMs, runListAppend, waitConverged } from '../support/list-append.ts';
 import { createNetnsLab, type NetnsLab } from '../support/netns-lab.ts';
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';

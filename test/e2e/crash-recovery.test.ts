@@ -3,7 +3,7 @@
  * readable, gapless, and holds every command that was acknowledged before the kill.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { MessageType, PROTOCOL_VERSION, aggregateKey, type AckMessage } from '@ringstate/client-sdk/protocol';
+import { MessageType, PROTOCOL_VERSION, aggregateKey, type AckMessage } from '@ringstate/protocol';
 import { LogStore } from '../../server/src/log/index.ts';
 import { devToken } from '../support/in-process-node.ts';
 import { spawnNode } from '../support/process-node.ts';

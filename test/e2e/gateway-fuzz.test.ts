@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessageType, PROTOCOL_VERSION, encodeFrame, isErrorCode, type AckMessage } from '@ringstate/client-sdk/protocol';
+import { MessageType, PROTOCOL_VERSION, encodeFrame, isErrorCode, type AckMessage } from '@ringstate/protocol';
 import { devToken, startTestNode, type TestNode } from '../support/in-process-node.ts';
 import { RawClient } from '../support/raw-client.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { CloseCodes, MessageType, PROTOCOL_VERSION, type AckMessage, type ErrorMessage, type RejectMessage, type SnapshotMessage, type UpdateMessage } from '@ringstate/client-sdk/protocol';
+import { CloseCodes, MessageType, PROTOCOL_VERSION, type AckMessage, type ErrorMessage, type RejectMessage, type SnapshotMessage, type UpdateMessage } from '@ringstate/protocol';
 import { devToken, startTestNode, type TestNode } from '../support/in-process-node.ts';
 import { RawClient } from '../support/raw-client.ts';
 

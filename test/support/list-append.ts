@@ -10,7 +10,7 @@
  * holds the same sequence (S1, S3, S4).
  */
 import { RingstateError } from '@ringstate/client-sdk';
-import { aggregateKey, partitionOf } from '@ringstate/client-sdk/protocol';
+import { aggregateKey, partitionOf } from '@ringstate/protocol';
 import { failoverClient } from '../../loadtest/src/driver/failover-client.ts';
 import { compareHistory, emptyVerdict, type HistoryVerdict } from '../../loadtest/src/oracle/compare.ts';
 import { LogStore } from '../../server/src/log/index.ts';

@@ -3,7 +3,7 @@
  * would (garbage, oversize frames, text frames) and read every frame the server answers.
  */
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, type ClientMessage, type ServerMessage } from '@ringstate/client-sdk/protocol';
+import { decodeFrame, encodeFrame, type ClientMessage, type ServerMessage } from '@ringstate/protocol';
 
 export class RawClient {
   readonly received: ServerMessage[] = [];

@@ -2,7 +2,7 @@
  * Client options: every setting with its default and unit, validated once at construction
  * and then frozen. Invalid options are programmer errors and throw a TypeError.
  */
-import type { RingstateError } from '../protocol/index.ts';
+import type { RingstateError } from '@ringstate/protocol';
 import { hostFailover } from '../connection/host-failover.ts';
 import { staticHost, webSocketUrl } from '../connection/host-provider.ts';
 import type { HostProviderFactory } from '../connection/host-provider.ts';

@@ -14,8 +14,8 @@
  * outcome-unknown codes TIMEOUT/DISCONNECTED, never with a retryable server code that would
  * read as "not applied". Every error that ends a command carries its `commandId`.
  */
-import { RingstateError } from '../protocol/index.ts';
-import type { AckMessage, ErrorCode } from '../protocol/index.ts';
+import { RingstateError } from '@ringstate/protocol';
+import type { AckMessage, ErrorCode } from '@ringstate/protocol';
 import { fullJitterDelayMs } from '../util/backoff.ts';
 import type { BackoffSettings } from '../util/backoff.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';

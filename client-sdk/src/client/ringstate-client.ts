@@ -23,7 +23,7 @@
  * The core touches no Node API: the socket, clock, randomness and storage are injected, so the
  * same code runs in browsers, React Native, Node and the simulator.
  */
-import { aggregateKey, encodeFrame, MessageType, RingstateError } from '../protocol/index.ts';
+import { aggregateKey, encodeFrame, MessageType, RingstateError } from '@ringstate/protocol';
 import type {
   CommandBody,
   ServerMessage,
@@ -31,7 +31,7 @@ import type {
   UnsubbedMessage,
   UpdateMessage,
   WelcomeMessage,
-} from '../protocol/index.ts';
+} from '@ringstate/protocol';
 import { Link } from '../connection/link.ts';
 import type { LinkEnd, LinkHandler } from '../connection/link.ts';
 import type { HostProvider } from '../connection/host-provider.ts';

@@ -12,8 +12,8 @@
  * the server sends only what the replica lacks.
  */
 import * as Y from 'yjs';
-import { MessageType, RingstateError } from '../protocol/index.ts';
-import type { SnapshotMessage, SubMessage, UpdateMessage } from '../protocol/index.ts';
+import { MessageType, RingstateError } from '@ringstate/protocol';
+import type { SnapshotMessage, SubMessage, UpdateMessage } from '@ringstate/protocol';
 import { Emitter } from '../util/emitter.ts';
 import type { Listener, Unlisten } from '../util/emitter.ts';
 import type { TimerHandle } from '../util/clock.ts';

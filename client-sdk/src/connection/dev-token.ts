@@ -2,7 +2,7 @@
  * Fetches a player token from a server running in dev mode (`POST /v1/dev/token`). Only for
  * development and tests: production tokens come from the game's own backend.
  */
-import { RingstateError } from '../protocol/index.ts';
+import { RingstateError } from '@ringstate/protocol';
 
 export interface DevToken {
   readonly token: string;

@@ -19,7 +19,7 @@
  * The player for suggestions comes from `player` or, after the first WELCOME, from the session.
  * Time, randomness, storage and `fetch` are injected, so tests run it on a fake clock.
  */
-import type { RingstateError } from '../protocol/index.ts';
+import type { RingstateError } from '@ringstate/protocol';
 import type { KeyValueStorage } from '../storage/storage.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';

@@ -8,7 +8,7 @@
  * Providers are factories (`(components) => HostProvider`) so that they receive the client's
  * clock, randomness, storage and logger instead of reaching for globals.
  */
-import type { RingstateError } from '../protocol/index.ts';
+import type { RingstateError } from '@ringstate/protocol';
 import type { KeyValueStorage } from '../storage/storage.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';

@@ -19,8 +19,8 @@ import {
   PROTOCOL_VERSION,
   RingstateError,
   isErrorCode,
-} from '../protocol/index.ts';
-import type { ClientMessage, ErrorCode, ServerMessage, WelcomeMessage } from '../protocol/index.ts';
+} from '@ringstate/protocol';
+import type { ClientMessage, ErrorCode, ServerMessage, WelcomeMessage } from '@ringstate/protocol';
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
 import { parseServerMessage } from './server-message.ts';

@@ -4,8 +4,8 @@
  * a server bug or a proxy mangling frames surfaces as a logged warning, not a crash deep in
  * the client. Unknown error codes (from a newer server) are mapped to INTERNAL.
  */
-import { isErrorCode, MessageType } from '../protocol/index.ts';
-import type { ErrorCode, ServerMessage } from '../protocol/index.ts';
+import { isErrorCode, MessageType } from '@ringstate/protocol';
+import type { ErrorCode, ServerMessage } from '@ringstate/protocol';
 
 type Fields = Record<string, unknown>;
 

@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { partitionOf } from '@ringstate/client-sdk/protocol';
+import { partitionOf } from '@ringstate/protocol';
 import { busiestOwner, fetchClusterView, fetchMetrics, waitConverged } from '../cluster/admin-client.ts';
 import { startProcessCluster, type ProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client as ColyseusClient, type Room } from 'colyseus.js';
-import { MessageType, encodeFrame, partitionOf, type ServerMessage } from '@ringstate/client-sdk/protocol';
+import { MessageType, encodeFrame, partitionOf, type ServerMessage } from '@ringstate/protocol';
 import { fetchClusterView, fetchMetrics, waitConverged } from '../cluster/admin-client.ts';
 import { startProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';

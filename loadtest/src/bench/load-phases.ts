@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
-import { MessageType, encodeFrame } from '@ringstate/client-sdk/protocol';
+import { MessageType, encodeFrame } from '@ringstate/protocol';
 import type { FrameClient } from '../driver/frame-client.ts';
 import { processCpuMicros } from './process-cpu.ts';
 

@@ -4,7 +4,7 @@
  * echoed frame), so both servers are measured with identical client cost.
  */
 import WebSocket from 'ws';
-import { MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ServerMessage } from '@ringstate/client-sdk/protocol';
+import { MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ServerMessage } from '@ringstate/protocol';
 
 export class FrameClient {
   private onAnswer: ((message: ServerMessage) => void) | undefined;

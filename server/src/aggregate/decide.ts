@@ -4,7 +4,7 @@
  * Everything a game developer's code can do wrong (throw, return garbage) is caught here and
  * turned into an outcome for that one command, so the runtime never sees a half-applied state.
  */
-import type { ErrorCode } from '@ringstate/client-sdk/protocol';
+import type { ErrorCode } from '@ringstate/protocol';
 import { decisionEvents, isRejection, type AggregateDefinition, type CommandContext, type Typed } from './definition.ts';
 import { validateSync } from './standard-schema.ts';
 

@@ -13,7 +13,7 @@
  * `aggregateIdleMs`, and the least recently used ones are dropped beyond `activeAggregatesMax`.
  */
 import * as Y from 'yjs';
-import { aggregateKey, partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
+import { aggregateKey, partitionOf, RingstateError } from '@ringstate/protocol';
 import type { DedupeRecord, LogEntry, LogStore } from '../log/index.ts';
 import { NoQuorumError, NotOwnerError, type PartitionLog } from '../partition/index.ts';
 import { commandDigest, sameDigest } from './command-digest.ts';

@@ -9,7 +9,7 @@
  * kit works with any test runner.
  */
 import { AssertionError, deepStrictEqual } from 'node:assert';
-import type { ErrorCode } from '@ringstate/client-sdk/protocol';
+import type { ErrorCode } from '@ringstate/protocol';
 import type { AggregateDefinition, CommandContext, Typed } from './definition.ts';
 import { decideCommand, replayEvents, type CommandOutcome } from './decide.ts';
 

@@ -8,7 +8,7 @@
  * bounded time and key rotation can finish.
  */
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 
 export interface TokenKey {
   readonly kid: string;

@@ -36,7 +36,7 @@
  * `holding` (those of them whose replica set still counts nodeId or has a change in flight).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RingstateError, isErrorCode, partitionOf, type ErrorCode } from '@ringstate/client-sdk/protocol';
+import { RingstateError, isErrorCode, partitionOf, type ErrorCode } from '@ringstate/protocol';
 import type { Logger } from 'pino';
 import type { AggregateRuntime, CommandRequest, CommandResult } from '../aggregate/index.ts';
 import type { Config } from '../config/index.ts';

@@ -1,9 +1,9 @@
 /**
- * Validation of decoded client frames (layout in client-sdk/src/protocol/messages.ts).
+ * Validation of decoded client frames (layout in client-sdk/protocol/src/messages.ts).
  * Anything a client sends is untrusted: sizes of every string are bounded here.
  */
 import { z } from 'zod';
-import { MessageType, type ClientMessage } from '@ringstate/client-sdk/protocol';
+import { MessageType, type ClientMessage } from '@ringstate/protocol';
 
 const name = z.string().min(1).max(32);
 const id = z.string().min(1).max(64);

@@ -17,7 +17,7 @@
  * The choice itself (`chooseHost`) is a pure function of the healthy nodes, the partition's
  * owner and a random number, so it is unit-tested without a cluster.
  */
-import { partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
+import { partitionOf, RingstateError } from '@ringstate/protocol';
 import type { Config } from '../config/index.ts';
 import type { PeerNetwork } from '../peer/index.ts';
 

@@ -19,7 +19,7 @@ import {
   type ErrorCode,
   type ServerMessage,
   type SubMessage,
-} from '@ringstate/client-sdk/protocol';
+} from '@ringstate/protocol';
 import type { AggregateRuntime, CommandRequest, SubscriptionStart } from '../aggregate/index.ts';
 import type { CommandRouter } from '../router/index.ts';
 import type { PlayerTokens } from '../auth/index.ts';

@@ -14,7 +14,7 @@
  * are still cut off by uWS (logged as oversize with `closedBy: "uws"`).
  */
 import uWS from 'uWebSockets.js';
-import { CloseCodes } from '@ringstate/client-sdk/protocol';
+import { CloseCodes } from '@ringstate/protocol';
 import type { Logger } from '../observability/index.ts';
 import { isLoopbackAddress, type HttpRouter, type HttpRequestInfo } from '../http/index.ts';
 import { ClientSession, FRAME_CLOSE_FACTOR, type ConnectionPort, type SessionDeps } from './session.ts';

@@ -2,7 +2,7 @@
  * The node's HTTP endpoints, as plain async functions of a parsed request so the transport stays
  * a thin adapter. Errors are JSON `{ "error": { "code", "message" } }` with stable codes.
  */
-import { RingstateError, type ErrorCode } from '@ringstate/client-sdk/protocol';
+import { RingstateError, type ErrorCode } from '@ringstate/protocol';
 
 export interface HttpRequestInfo {
   readonly method: string;

@@ -3,7 +3,7 @@
  * committed once it is durable in the local LogStore. Appends made in the same event-loop turn
  * are written in one LMDB transaction (group commit), which is what makes fsync affordable.
  */
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import type { LogEntry, LogStore } from '../log/index.ts';
 import type { EntryDraft, PartitionLog, PartitionOwnership } from './partition-log.ts';
 

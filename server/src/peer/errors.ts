@@ -7,7 +7,7 @@
  * `FRAME_TOO_LARGE`, `OVERLOADED`, `SHUTTING_DOWN`, `INTERNAL`) plus a finer `condition` to
  * branch on.
  */
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 
 export type PeerCondition =
   | 'PEER_UNAVAILABLE'

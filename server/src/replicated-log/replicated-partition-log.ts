@@ -17,7 +17,7 @@
  * the position where it became ready), so an aggregate activated from the store never misses
  * a committed entry of an earlier owner.
  */
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import type { Logger } from 'pino';
 import type { LogEntry, LogStore, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from '../log/index.ts';
 import type { EntryDraft, PartitionLog, PartitionOwnership } from '../partition/index.ts';

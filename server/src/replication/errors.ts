@@ -3,7 +3,7 @@
  * (`UNAVAILABLE`, `NO_QUORUM`, `OVERLOADED`, all retryable) and a finer `condition` the
  * application branches on, for example to forward a command to `ownerHint`.
  */
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import type { NodeId } from './types.ts';
 
 export type ReplicationCondition = 'NOT_OWNER' | 'NO_QUORUM' | 'UNAVAILABLE' | 'OVERLOADED';

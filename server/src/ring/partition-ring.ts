@@ -11,7 +11,7 @@
  * (a hash of the sorted member ids), so "do we agree on the ring?" is one number.
  */
 import HashRing from 'hashring';
-import { fnv1a32 } from '@ringstate/client-sdk/protocol';
+import { fnv1a32 } from '@ringstate/protocol';
 
 export class PartitionRing {
   readonly version: number;

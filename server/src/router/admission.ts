@@ -6,7 +6,7 @@
  * arrive late and partitions change owners again and again. With the queue bounded, it keeps
  * serving at capacity and refuses the excess.
  */
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 
 /** Takes a slot per command and gives it back when the command is answered. */
 export interface Admission {

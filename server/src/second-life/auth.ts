@@ -16,7 +16,7 @@
  *   NONCE_REPLAYED      this object already used this nonce within the window
  * and RATE_LIMITED (429) / OVERLOADED (503) when the per-object or node-wide bounds are hit.
  */
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import { TokenBucket } from '../gateway/index.ts';
 import type { HttpRequestInfo } from '../http/index.ts';
 import { ReplayCache } from './replay-cache.ts';

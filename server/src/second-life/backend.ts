@@ -8,7 +8,7 @@
  * (committed entries).
  */
 import * as Y from 'yjs';
-import { aggregateKey, RingstateError } from '@ringstate/client-sdk/protocol';
+import { aggregateKey, RingstateError } from '@ringstate/protocol';
 import { readView, type AggregateRuntime, type PublicView } from '../aggregate/index.ts';
 import type { LogStore } from '../log/index.ts';
 import type { CommandRouter } from '../router/index.ts';

@@ -26,7 +26,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import type { Logger } from '../observability/index.ts';
 import type { AggregateRef, SecondLifeBackend } from './backend.ts';
 import { PUSH_CANONICAL_PATH, sign } from './signing.ts';

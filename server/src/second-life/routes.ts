@@ -16,7 +16,7 @@
  * Errors: {"error":{"code","message",...}} (wire.ts), `reason` for auth refusals (auth.ts) and
  * rejected commands, `id` echoing a command id.
  */
-import { RingstateError, isRetryable, type ErrorCode } from '@ringstate/client-sdk/protocol';
+import { RingstateError, isRetryable, type ErrorCode } from '@ringstate/protocol';
 import { errorResult, parseJsonBody, type HttpRequestInfo, type HttpResult, type HttpRouter } from '../http/index.ts';
 import type { Logger, SecurityLog } from '../observability/index.ts';
 import type { PlayerTokens } from '../auth/index.ts';

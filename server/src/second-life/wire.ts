@@ -21,7 +21,7 @@
  * Errors: {"error":{"code":"...","message":"...", ...extra}} with extra fields such as
  * `reason` (a stable sub-code) or `t` (the server's unix time).
  */
-import type { ErrorCode } from '@ringstate/client-sdk/protocol';
+import type { ErrorCode } from '@ringstate/protocol';
 
 /** What llHTTPRequest reads without HTTP_BODY_MAXLENGTH, and the HTTP-in cut. */
 export const LSL_BODY_BYTES_DEFAULT = 2048;

@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { AggregateRegistry, AggregateRuntime, defineAggregate, readView, type AggregateDefinition } from '../../../server/src/aggregate/index.ts';
 import { LogStore } from '../../../server/src/log/index.ts';
 import { LocalPartitionLog } from '../../../server/src/partition/index.ts';
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import { tempDir } from '../../support/temp-dir.ts';
 
 type CounterCommand = { type: 'add'; n: number } | { type: 'explode' } | { type: 'noop' };

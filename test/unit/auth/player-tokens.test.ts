@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import { PlayerTokens } from '../../../server/src/auth/index.ts';
 
 const HOUR_MS = 60 * 60 * 1000;

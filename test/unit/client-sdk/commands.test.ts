@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RingstateError } from '../../../client-sdk/src/index.ts';
-import { MessageType } from '../../../client-sdk/src/protocol/index.ts';
+import { MessageType } from '@ringstate/protocol';
 import { harness } from './helpers/harness.ts';
 import { settle } from './helpers/manual-clock.ts';
 

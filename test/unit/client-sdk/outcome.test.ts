@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RingstateError } from '../../../client-sdk/src/index.ts';
-import type { ErrorCode } from '../../../client-sdk/src/protocol/index.ts';
+import type { ErrorCode } from '@ringstate/protocol';
 import { harness } from './helpers/harness.ts';
 import { settle } from './helpers/manual-clock.ts';
 

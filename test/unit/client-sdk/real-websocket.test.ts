@@ -9,8 +9,8 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingstateClient } from '../../../client-sdk/src/index.ts';
 import type { WebSocketConstructor } from '../../../client-sdk/src/index.ts';
-import { decodeFrame, encodeFrame, MessageType } from '../../../client-sdk/src/protocol/index.ts';
-import type { ClientMessage } from '../../../client-sdk/src/protocol/index.ts';
+import { decodeFrame, encodeFrame, MessageType } from '@ringstate/protocol';
+import type { ClientMessage } from '@ringstate/protocol';
 import * as Y from 'yjs';
 
 // Compile-time check: the ws package's class fits the SDK's constructor type without a cast.

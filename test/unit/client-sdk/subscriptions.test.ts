@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { SERVER_ORIGIN } from '../../../client-sdk/src/index.ts';
 import type { ChangeEvent, RingstateError } from '../../../client-sdk/src/index.ts';
-import { MessageType } from '../../../client-sdk/src/protocol/index.ts';
+import { MessageType } from '@ringstate/protocol';
 import { harness } from './helpers/harness.ts';
 import { settle } from './helpers/manual-clock.ts';
 

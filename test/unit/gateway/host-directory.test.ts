@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { partitionOf, RingstateError } from '@ringstate/client-sdk/protocol';
+import { partitionOf, RingstateError } from '@ringstate/protocol';
 import { chooseHost, HostDirectory, isOverloaded, parseClientSideInfo, parsePlayerQuery, type NodeLoad } from '../../../server/src/gateway/host-directory.ts';
 import type { MemberInfo, PeerNetwork } from '../../../server/src/peer/index.ts';
 

@@ -3,7 +3,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { CloseCodes, MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ServerMessage } from '@ringstate/client-sdk/protocol';
+import { CloseCodes, MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ServerMessage } from '@ringstate/protocol';
 import { exampleGame } from '../../../server/example-game/index.ts';
 import { AggregateRegistry, AggregateRuntime } from '../../../server/src/aggregate/index.ts';
 import { PlayerTokens } from '../../../server/src/auth/index.ts';

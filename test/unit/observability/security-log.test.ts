@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ServerMessage } from '@ringstate/client-sdk/protocol';
+import { MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ServerMessage } from '@ringstate/protocol';
 import { exampleGame } from '../../../server/example-game/index.ts';
 import { AggregateRegistry, AggregateRuntime } from '../../../server/src/aggregate/index.ts';
 import { PlayerTokens } from '../../../server/src/auth/index.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 import type { CommandRequest, CommandResult, Placement } from '../../../server/src/aggregate/index.ts';
 import { CommandRouter, FORWARD_HOPS_MAX, InFlightCommands, type Forwarder } from '../../../server/src/router/index.ts';
 

@@ -4,7 +4,7 @@ import { PlayerTokens } from '../../../server/src/auth/index.ts';
 import { HttpRouter, type HttpRequestInfo } from '../../../server/src/http/index.ts';
 import { canonicalQuery, mintObjectId, objectSecret, secondLifeRoutes, sign, type SecondLifeBackend, type SecondLifeSettings } from '../../../server/src/second-life/index.ts';
 import { loadConfig } from '../../../server/src/config/index.ts';
-import { RingstateError } from '@ringstate/client-sdk/protocol';
+import { RingstateError } from '@ringstate/protocol';
 
 const MASTER_KEY = 'm'.repeat(40);
 

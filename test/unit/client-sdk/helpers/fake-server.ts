@@ -14,13 +14,13 @@ import {
   decodeFrame,
   encodeFrame,
   MessageType,
-} from '../../../../client-sdk/src/protocol/index.ts';
+} from '@ringstate/protocol';
 import type {
   ClientMessage,
   CommandMessage,
   ErrorCode,
   ServerMessage,
-} from '../../../../client-sdk/src/protocol/index.ts';
+} from '@ringstate/protocol';
 import type { WebSocketConstructor, WebSocketLike } from '../../../../client-sdk/src/index.ts';
 
 const CONNECTING = 0;

@@ -147,8 +147,8 @@ async function partitionsOwned(host: string): Promise<boolean> {
   try {
     const response = await fetch(`http://${host}/v1/admin/cluster`, { signal: AbortSignal.timeout(1_000) });
     if (!response.ok) return true;
-    const view = (await response.json()) as { partitions?: Array<{ leader: string | null }> };
-    return (view.partitions ?? []).every((row) => row.leader !== null);
+    const view = (await response.json()) as { partitions?: Array<{ owner: string | null }> };
+    return (view.partitions ?? []).every((row) => row.owner !== null);
   } catch {
     return false;
   }

@@ -110,7 +110,7 @@ export function unhealthyReason(views: ReadonlyArray<AdminClusterView | undefine
   for (let partition = 0; partition < partitionCount; partition += 1) {
     const owned = live.some((view) => {
       const row = view.partitions[partition];
-      return row !== undefined && row.role === 'leader' && row.ready && row.leader === view.nodeId;
+      return row !== undefined && row.role === 'owner' && row.ready && row.owner === view.nodeId;
     });
     if (!owned) unowned.push(partition);
   }

@@ -74,7 +74,7 @@ export class GameNode {
     this.cluster = config.cluster.enabled
       ? new ClusterServices(config, this.store, this.logger, {
           onOwnershipChange: (change) => {
-            this.ownership.record({ atMs: Date.now(), partition: change.partition, epoch: change.epoch, role: change.role, leader: change.leader, ready: change.ready, reason: change.reason });
+            this.ownership.record({ atMs: Date.now(), partition: change.partition, epoch: change.epoch, role: change.role, owner: change.owner, ready: change.ready, reason: change.reason });
             this.metrics.ownershipChanges.inc({ reason: change.reason });
             if (change.reason === 'campaign') this.metrics.elections.inc();
             if (epochs.get(change.partition) !== change.epoch) {
@@ -231,7 +231,7 @@ export class GameNode {
     if (cluster === undefined) {
       const partitions = Array.from({ length: this.config.partitionCount }, (_, partition) => {
         const position = this.store.lastPosition(partition);
-        return { partition, replicas: [this.config.nodeId], role: 'leader', epoch: 1, leader: this.config.nodeId, ready: true, commit: position, applied: position, lastPosition: position, voters: [this.config.nodeId], learners: [], lag: 0 };
+        return { partition, replicas: [this.config.nodeId], role: 'owner', epoch: 1, owner: this.config.nodeId, ready: true, commit: position, applied: position, lastPosition: position, voters: [this.config.nodeId], learners: [], lag: 0 };
       });
       return { nodeId: this.config.nodeId, ringVersion: 0, ring: { generation: 0, members: [this.config.nodeId], clusterId: '' }, leaving: false, members: [{ nodeId: this.config.nodeId, address: `${this.config.host}:${this.boundPort}`, alive: true, self: true }], partitions };
     }
@@ -242,7 +242,7 @@ export class GameNode {
         replicas: cluster.ring.replicaSet(partition),
         role: status.role,
         epoch: status.epoch,
-        leader: status.leader,
+        owner: status.owner,
         ready: status.ready,
         commit: status.commit,
         applied: status.applied,
@@ -266,7 +266,7 @@ export class GameNode {
     let lag = 0;
     for (const row of view.partitions) {
       if (row.voters.includes(this.config.nodeId) || row.replicas.includes(this.config.nodeId)) replicated += 1;
-      if (row.leader === this.config.nodeId && row.ready) {
+      if (row.owner === this.config.nodeId && row.ready) {
         owned += 1;
         if (row.voters.filter((voter) => alive.has(voter)).length < Math.min(this.config.replicationFactor, row.replicas.length)) under += 1;
       }
@@ -348,7 +348,7 @@ export class GameNode {
       self: clientSide,
       peers: this.cluster?.peers,
       infoProtocol: CLUSTER_INFO_PROTOCOL,
-      owner: (partition) => (this.cluster === undefined ? this.config.nodeId : (this.cluster.log.status(partition).leader ?? this.cluster.ring.preferredOwner(partition))),
+      owner: (partition) => (this.cluster === undefined ? this.config.nodeId : (this.cluster.log.status(partition).owner ?? this.cluster.ring.preferredOwner(partition))),
       ringVersion: () => this.cluster?.ring.version ?? 0,
       running: () => this.state === 'new' || this.state === 'running',
       nowMs: Date.now,

@@ -17,7 +17,7 @@ const PARTITIONS = 16;
 interface AdminView {
   nodeId: string;
   members: Array<{ nodeId: string; address: string; alive: boolean }>;
-  partitions: Array<{ partition: number; leader: string | null; replicas: string[]; epoch: number }>;
+  partitions: Array<{ partition: number; owner: string | null; replicas: string[]; epoch: number }>;
 }
 
 interface PageView {
@@ -78,11 +78,11 @@ async function expectPageMatchesApi(page: Page, member: ProcessMember, timeoutMs
     const api = await adminView(member);
     const shown = await readPage(page);
     const sameMembers = JSON.stringify(shown.members) === JSON.stringify(api.members.map((row) => ({ nodeId: row.nodeId, alive: row.alive })));
-    const sameOwners = JSON.stringify(shown.partitions.map((row) => [row.partition, row.owner, row.replicas, row.epoch])) === JSON.stringify(api.partitions.map((row) => [row.partition, row.leader ?? '', row.replicas.join(', '), row.epoch]));
+    const sameOwners = JSON.stringify(shown.partitions.map((row) => [row.partition, row.owner, row.replicas, row.epoch])) === JSON.stringify(api.partitions.map((row) => [row.partition, row.owner ?? '', row.replicas.join(', '), row.epoch]));
     if (sameMembers && sameOwners) return { shown, api };
     if (Date.now() > deadline) {
       expect(shown.members).toEqual(api.members.map((row) => ({ nodeId: row.nodeId, alive: row.alive })));
-      expect(shown.partitions.map((row) => row.owner)).toEqual(api.partitions.map((row) => row.leader ?? ''));
+      expect(shown.partitions.map((row) => row.owner)).toEqual(api.partitions.map((row) => row.owner ?? ''));
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -138,9 +138,9 @@ describe('dashboard - browser', () => {
     expect(after.shown.members.find((row) => row.nodeId === victimId)?.alive).toBe(false);
     expect(after.shown.partitions.every((row) => row.owner !== victimId && row.owner !== '')).toBe(true);
     expect(after.shown.ringOwners.every((owner) => owner !== victimId && owner !== '')).toBe(true);
-    const statsAfter = (await (await fetch(`http://${viewer.host}:${viewer.port}/v1/admin/stats`)).json()) as { ownershipChanges: { recordedCount: number; recent: Array<{ atMs: number; leader: string | null }> } };
+    const statsAfter = (await (await fetch(`http://${viewer.host}:${viewer.port}/v1/admin/stats`)).json()) as { ownershipChanges: { recordedCount: number; recent: Array<{ atMs: number; owner: string | null }> } };
     expect(statsAfter.ownershipChanges.recordedCount).toBeGreaterThan(statsBefore.ownershipChanges.recordedCount);
-    expect(statsAfter.ownershipChanges.recent.some((change) => change.atMs >= killedAtMs && change.leader !== victimId)).toBe(true);
+    expect(statsAfter.ownershipChanges.recent.some((change) => change.atMs >= killedAtMs && change.owner !== victimId)).toBe(true);
     await page.waitForFunction(() => document.querySelectorAll('#ownership tbody tr').length > 0, undefined, { timeout: 5_000 });
 
     const dir = join(process.cwd(), '.tmp');

@@ -17,10 +17,10 @@ export async function waitForOwners(hosts: readonly string[], partitionCount: nu
   const startedMs = Date.now();
   for (;;) {
     const views = (await Promise.all(hosts.map((host) => fetchClusterView(host)))).map((view) => view ?? { partitions: [] });
-    const leaders = views.map((view) => view.partitions.map((row) => row.leader ?? '?').join(','));
-    const readyLeaders = views.flatMap((view) => view.partitions.filter((row) => row.role === 'leader' && row.ready)).length;
-    if (readyLeaders === partitionCount && leaders.every((row) => row === leaders[0] && !row.split(',').includes('?'))) return;
-    if (Date.now() - startedMs > timeoutMs) throw new Error(`partitions without a ready owner after ${timeoutMs} ms: ${leaders.join(' | ')}`);
+    const owners = views.map((view) => view.partitions.map((row) => row.owner ?? '?').join(','));
+    const readyOwners = views.flatMap((view) => view.partitions.filter((row) => row.role === 'owner' && row.ready)).length;
+    if (readyOwners === partitionCount && owners.every((row) => row === owners[0] && !row.split(',').includes('?'))) return;
+    if (Date.now() - startedMs > timeoutMs) throw new Error(`partitions without a ready owner after ${timeoutMs} ms: ${owners.join(' | ')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -27,7 +27,7 @@ afterAll(async () => {
   cluster?.remove();
 });
 
-type ClusterView = { partitions: { partition: number; leader: string | null }[] };
+type ClusterView = { partitions: { partition: number; owner: string | null }[] };
 
 async function getJson(url: string): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
@@ -47,7 +47,7 @@ describe('client failover - real processes', () => {
       expect(plain.body.ttlSeconds).toBeGreaterThan(0);
       expect(typeof plain.body.ringVersion).toBe('number');
       const forAlice = await getJson(`http://${host}/v1/hosts?player=alice`);
-      const leader = owners.partitions.find((row) => row.partition === partitionOf('player', 'alice', PARTITIONS))?.leader;
+      const leader = owners.partitions.find((row) => row.partition === partitionOf('player', 'alice', PARTITIONS))?.owner;
       const member = cluster.members.find((candidate) => candidate.nodeId === leader);
       if (member !== undefined) expect(forAlice.body.suggested).toBe(`${member.host}:${member.port}`);
       const bad = await getJson(`http://${host}/v1/hosts?player=${encodeURIComponent('not a player!')}`);

@@ -45,7 +45,7 @@ describe('cluster - three nodes in one process', () => {
 
   it('cluster - the admin view and metrics show members, ring, owners and forwarding', async () => {
     const views = await Promise.all(
-      cluster.members.map(async (member) => (await (await fetch(`http://127.0.0.1:${member.port}/v1/admin/cluster`)).json()) as { ringVersion: number; members: Array<{ nodeId: string; alive: boolean }>; partitions: Array<{ leader: string | null; replicas: string[] }> }),
+      cluster.members.map(async (member) => (await (await fetch(`http://127.0.0.1:${member.port}/v1/admin/cluster`)).json()) as { ringVersion: number; members: Array<{ nodeId: string; alive: boolean }>; partitions: Array<{ owner: string | null; replicas: string[] }> }),
     );
     expect(new Set(views.map((view) => view.ringVersion)).size).toBe(1);
     for (const view of views) {
@@ -53,8 +53,8 @@ describe('cluster - three nodes in one process', () => {
       expect(view.partitions).toHaveLength(16);
       expect(view.partitions.every((row) => row.replicas.length === 3)).toBe(true);
     }
-    const leaders = views.map((view) => view.partitions.map((row) => row.leader).join(','));
-    expect(leaders[1]).toBe(leaders[0]);
+    const owners = views.map((view) => view.partitions.map((row) => row.owner).join(','));
+    expect(owners[1]).toBe(owners[0]);
     const metrics = await Promise.all(cluster.members.map(async (member) => (await fetch(`http://127.0.0.1:${member.port}/metrics`)).text()));
     const owned = metrics.map((text) => Number(/^ringstate_partitions_owned (\d+)/m.exec(text)?.[1]));
     expect(owned.reduce((a, b) => a + b, 0)).toBe(16);

@@ -36,7 +36,7 @@ async function ownerAmong(members: readonly ClusterMember[]): Promise<ClusterMem
 
 /**
  * Runs a command on whichever of `members` owns the aggregate's partition, retrying while the
- * answer is retryable (ownership still settling after founding or a failover, a leadership
+ * answer is retryable (ownership still settling after founding or a failover, a ownership
  * transfer): re-sending under the same id is what a client does, and is safe.
  */
 async function execute(members: readonly ClusterMember[], request: CommandRequest): Promise<CommandResult> {

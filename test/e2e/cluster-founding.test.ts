@@ -44,7 +44,7 @@ describe('cluster founding - founders started apart', () => {
     await expect
       .poll(
         () => {
-          const views = running.members.map((member) => member.node.clusterView().partitions.map((row) => (row.ready || row.role !== 'leader' ? row.leader ?? '?' : '?')).join(','));
+          const views = running.members.map((member) => member.node.clusterView().partitions.map((row) => (row.ready || row.role !== 'owner' ? row.owner ?? '?' : '?')).join(','));
           return views.every((view) => view === views[0] && !view.split(',').includes('?'));
         },
         { timeout: 15_000, interval: 100 },

@@ -48,7 +48,7 @@ describe('cluster membership - real processes', () => {
         const node5 = await running.add();
         const all = [...hosts, `${node4.host}:${node4.port}`, `${node5.host}:${node5.port}`];
         timings.push(`joins moved partitions in ${await waitPlacement(all, ['node-1', 'node-2', 'node-3', 'node-4', 'node-5'], 60_000)} ms`);
-        const owned = (await fetchClusterView(all[4] ?? ''))?.partitions.filter((row) => row.leader === 'node-5').length ?? 0;
+        const owned = (await fetchClusterView(all[4] ?? ''))?.partitions.filter((row) => row.owner === 'node-5').length ?? 0;
         timings.push(`node-5 owns ${owned} partitions`);
         expect(owned).toBeGreaterThan(0);
         // The owners had compacted their replication logs (snapshotEntries 20), so the new nodes

@@ -59,7 +59,7 @@ describe('cluster no quorum - real processes', () => {
     const host = `${survivor.host}:${survivor.port}`;
     // Enough players to cover partitions owned by every node.
     const players = await Promise.all(Array.from({ length: 24 }, (_, n) => connectPlayer(host, `nq${n}`)));
-    // Owners may still be settling after founding (a leadership transfer to the preferred
+    // Owners may still be settling after founding (a ownership transfer to the preferred
     // owner answers UNAVAILABLE): retry a retryable answer under the same id, as a client would.
     for (const player of players) {
       let answer = (await command(player, `${player.name}-warm`, Date.now())).answer;

@@ -128,7 +128,7 @@ beforeAll(async () => {
   wsUrl = `ws://127.0.0.1:${node.port}/v1/ws`;
   // A fresh single-member cluster elects its partition owners just after start: wait for all.
   const readyBy = Date.now() + 15_000;
-  while (!node.clusterView().partitions.every((row) => row.role === 'leader' && row.ready) && Date.now() < readyBy) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (!node.clusterView().partitions.every((row) => row.role === 'owner' && row.ready) && Date.now() < readyBy) await new Promise((resolve) => setTimeout(resolve, 50));
   // Data that no attack below may touch.
   const { client } = await hello(await token({ sub: 'bob' }));
   // A fresh single-member cluster elects its partition owners just after start: retry until served.

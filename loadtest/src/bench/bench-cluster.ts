@@ -140,7 +140,7 @@ async function measureCluster(cluster: ProcessCluster, prefix: string, phase: Cl
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   const view = await fetchClusterView(hosts[0] ?? '');
   const ownerHost = (player: string): string => {
-    const leader = view?.partitions[partitionOf('player', player, partitionCount)]?.leader;
+    const leader = view?.partitions[partitionOf('player', player, partitionCount)]?.owner;
     const member = cluster.members.find((candidate) => candidate.nodeId === leader) ?? cluster.members[0];
     return `${member?.host}:${member?.port}`;
   };
@@ -222,7 +222,7 @@ async function killOnce(cluster: ProcessCluster, round: number): Promise<KillRes
   });
   const victim = await busiestOwner(hosts);
   const before = await fetchClusterView(hosts[0] ?? '');
-  const owned = new Set((before?.partitions ?? []).filter((row) => row.leader === victim).map((row) => row.partition));
+  const owned = new Set((before?.partitions ?? []).filter((row) => row.owner === victim).map((row) => row.partition));
   const survivors = cluster.members.filter((member) => member.nodeId !== victim).map((member) => `${member.host}:${member.port}`);
   // One probe player per owned partition (searching ids until each partition has one).
   const probes: Array<{ player: string; partition: number }> = [];
@@ -255,11 +255,11 @@ async function killOnce(cluster: ProcessCluster, round: number): Promise<KillRes
     const views = await Promise.all(survivors.map((host) => fetchClusterView(host)));
     const settled = views.every((view) => view !== undefined && [...owned].every((partition) => {
       const row = view.partitions[partition];
-      return row !== undefined && row.leader !== null && row.leader !== victim;
+      return row !== undefined && row.owner !== null && row.owner !== victim;
     }));
     const readyOwners = [...owned].every((partition) => views.some((view) => {
       const row = view?.partitions[partition];
-      return row !== undefined && row.role === 'leader' && row.ready;
+      return row !== undefined && row.role === 'owner' && row.ready;
     }));
     if (settled && readyOwners) {
       newOwnerMs = Date.now() - killAtMs;

@@ -100,7 +100,7 @@ async function ringstateSystem(): Promise<System> {
     hasState: true,
     async connect(index, handlers) {
       const player = `peer-${index}`;
-      const leader = view?.partitions[partitionOf('player', player, partitionCount)]?.leader;
+      const leader = view?.partitions[partitionOf('player', player, partitionCount)]?.owner;
       const member = cluster.members.find((candidate) => candidate.nodeId === leader) ?? cluster.members[0];
       const host = `${member?.host}:${member?.port}`;
       const client = await FrameClient.open(`ws://${host}/v1/ws`);

@@ -3,7 +3,7 @@
 export interface PartitionRowView {
   readonly partition: number;
   readonly role: string;
-  readonly leader: string | null;
+  readonly owner: string | null;
   readonly ready: boolean;
   readonly commit: number;
   readonly applied: number;
@@ -85,7 +85,7 @@ export async function busiestOwner(hosts: readonly string[], adminToken?: string
     for (const host of hosts) {
       const view = await fetchClusterView(host, adminToken);
       const counts = new Map<string, number>();
-      for (const row of view?.partitions ?? []) if (row.leader !== null) counts.set(row.leader, (counts.get(row.leader) ?? 0) + 1);
+      for (const row of view?.partitions ?? []) if (row.owner !== null) counts.set(row.owner, (counts.get(row.owner) ?? 0) + 1);
       const best = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
       if (best !== undefined) return best[0];
     }
@@ -109,7 +109,7 @@ export async function waitPlacement(hosts: readonly string[], members: readonly 
     const partitionCount = live[0]?.partitions.length ?? 0;
     let placed = agreed;
     for (let partition = 0; placed && partition < partitionCount; partition += 1) {
-      const owner = live.map((view) => view.partitions[partition]).find((row) => row !== undefined && row.role === 'leader' && row.ready);
+      const owner = live.map((view) => view.partitions[partition]).find((row) => row !== undefined && row.role === 'owner' && row.ready);
       placed = owner !== undefined && owner.learners.length === 0 && [...owner.voters].sort().join(',') === [...owner.replicas].sort().join(',');
     }
     if (placed) return Date.now() - startedMs;
@@ -121,8 +121,8 @@ export async function waitPlacement(hosts: readonly string[], members: readonly 
 function describePlacement(views: readonly ClusterViewResponse[]): string {
   const rings = views.map((view) => `${view.nodeId}: ring g${view.ring.generation} ${view.ring.members.join(',')}`);
   const rows = (views[0]?.partitions ?? []).map((row) => {
-    const owner = views.map((view) => view.partitions[row.partition]).find((candidate) => candidate?.role === 'leader');
-    return owner === undefined ? `p${row.partition} no owner` : `p${row.partition} ${owner.leader} voters ${owner.voters.join(',')} learners ${owner.learners.join(',')} wants ${owner.replicas.join(',')}`;
+    const owner = views.map((view) => view.partitions[row.partition]).find((candidate) => candidate?.role === 'owner');
+    return owner === undefined ? `p${row.partition} no owner` : `p${row.partition} ${owner.owner} voters ${owner.voters.join(',')} learners ${owner.learners.join(',')} wants ${owner.replicas.join(',')}`;
   });
   return [...rings, ...rows].join('; ');
 }
@@ -142,7 +142,7 @@ export async function waitConverged(hosts: readonly string[], timeoutMs: number,
       first !== undefined &&
       live.length === hosts.length &&
       first.partitions.every((row) => {
-        const owner = live.map((view) => view.partitions[row.partition]).find((candidate) => candidate?.role === 'leader' && candidate.ready);
+        const owner = live.map((view) => view.partitions[row.partition]).find((candidate) => candidate?.role === 'owner' && candidate.ready);
         if (owner === undefined) return false;
         const replicas = live.filter((view) => owner.voters.includes(view.nodeId));
         if (replicas.length < owner.voters.length) return false;
@@ -164,10 +164,10 @@ function describeDivergence(hosts: readonly string[], views: ReadonlyArray<Clust
       partition: row.partition,
       states: live.map((view) => {
         const own = view.partitions[row.partition];
-        return `${view.nodeId}:${own?.role ?? '?'}/leader=${own?.leader ?? 'none'}/commit=${own?.commit ?? -1}/applied=${own?.applied ?? -1}`;
+        return `${view.nodeId}:${own?.role ?? '?'}/owner=${own?.owner ?? 'none'}/commit=${own?.commit ?? -1}/applied=${own?.applied ?? -1}`;
       }),
       applied: live.map((view) => view.partitions[row.partition]?.applied ?? -1),
-      leader: row.leader,
+      leader: row.owner,
     }))
     .filter((row) => row.leader === null || row.applied.some((value) => value !== row.applied[0]))
     .map((row) => `p${row.partition} [${row.states.join(' ')}]`);

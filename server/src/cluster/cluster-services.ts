@@ -298,7 +298,7 @@ export class ClusterServices implements Forwarder {
   private async replicasMovedAway(): Promise<boolean> {
     const self = this.config.nodeId;
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
-      if (this.log.status(partition).role === 'leader') return false;
+      if (this.log.status(partition).role === 'owner') return false;
     }
     const answers = await Promise.all(
       this.aliveRingMembers().map((member) => this.peers.request(member, CLUSTER_INFO_PROTOCOL, { holds: self }, 2_000).catch(() => undefined)),
@@ -321,7 +321,7 @@ export class ClusterServices implements Forwarder {
     const holding: number[] = [];
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
       const status = this.log.status(partition);
-      if (status.role !== 'leader' || !status.ready) continue;
+      if (status.role !== 'owner' || !status.ready) continue;
       led.push(partition);
       const { voters, learners } = status.membership;
       if (voters.includes(nodeId) || learners.includes(nodeId) || status.membershipPending) holding.push(partition);
@@ -352,14 +352,14 @@ export class ClusterServices implements Forwarder {
     const owned: number[] = [];
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
       const status = this.log.status(partition);
-      if (status.role !== 'leader') continue;
+      if (status.role !== 'owner') continue;
       const target = status.membership.voters.find((voter) => voter !== this.config.nodeId && alive.has(voter));
       if (target === undefined) continue;
-      const moved = this.log.core.transferLeadership(partition, target);
+      const moved = this.log.core.transferOwnership(partition, target);
       if (moved.ok) owned.push(partition);
     }
     const deadline = Date.now() + HANDOVER_WAIT_MS;
-    while (owned.some((partition) => this.log.status(partition).role === 'leader') && Date.now() < deadline) {
+    while (owned.some((partition) => this.log.status(partition).role === 'owner') && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     if (owned.length > 0) this.logger.info({ partitions: owned.length }, 'handed partitions over before stopping');
@@ -438,8 +438,8 @@ export class ClusterServices implements Forwarder {
       if (!this.ring.replicaSet(partition).includes(this.config.nodeId)) continue;
       replicated += 1;
       const status = this.log.status(partition);
-      if (status.role === 'leader' && status.ready) owned += 1;
-      else if (status.leader === null) unowned += 1;
+      if (status.role === 'owner' && status.ready) owned += 1;
+      else if (status.owner === null) unowned += 1;
     }
     return { owned, replicated, unowned };
   }

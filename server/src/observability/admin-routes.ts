@@ -5,7 +5,7 @@
  *
  * Response layout:
  *   {nodeId, ringVersion, members: [{nodeId, address, alive, self}],
- *    partitions: [{partition, replicas, role, epoch, leader, ready, commit, applied, lastPosition,
+ *    partitions: [{partition, replicas, role, epoch, owner, ready, commit, applied, lastPosition,
  *                  voters, learners, lag}]}
  * `replicas` is the ring's replica set (preferred owner first); `lag` is the owner's commit
  * minus this replica's applied position, as far as this node knows.
@@ -39,7 +39,7 @@ export interface PartitionRow {
   readonly replicas: readonly string[];
   readonly role: string;
   readonly epoch: number;
-  readonly leader: string | null;
+  readonly owner: string | null;
   readonly ready: boolean;
   readonly commit: number;
   readonly applied: number;

@@ -89,7 +89,7 @@ function fixed(value, digits) { return value === null || value === undefined ? '
 function renderMembers(view) {
   var owned = {}, held = {};
   view.partitions.forEach(function (row) {
-    if (row.leader) owned[row.leader] = (owned[row.leader] || 0) + 1;
+    if (row.owner) owned[row.owner] = (owned[row.owner] || 0) + 1;
     row.replicas.forEach(function (id) { held[id] = (held[id] || 0) + 1; });
   });
   fill(document.querySelector('#members tbody'), view.members.map(function (member) {
@@ -112,12 +112,12 @@ function renderRing(view) {
     var d = 'M ' + p(outer, a0) + ' A ' + outer + ' ' + outer + ' 0 ' + large + ' 1 ' + p(outer, a1) + ' L ' + p(inner, a1) + ' A ' + inner + ' ' + inner + ' 0 ' + large + ' 0 ' + p(inner, a0) + ' Z';
     var path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
     path.setAttribute('d', d);
-    path.setAttribute('fill', colorOf(row.leader));
+    path.setAttribute('fill', colorOf(row.owner));
     path.setAttribute('stroke', '#0f1419');
     path.setAttribute('data-partition', String(row.partition));
-    path.setAttribute('data-owner', row.leader || '');
+    path.setAttribute('data-owner', row.owner || '');
     var title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
-    title.textContent = 'partition ' + row.partition + ': owner ' + (row.leader || 'none') + ', preferred ' + row.replicas[0] + ', epoch ' + row.epoch;
+    title.textContent = 'partition ' + row.partition + ': owner ' + (row.owner || 'none') + ', preferred ' + row.replicas[0] + ', epoch ' + row.epoch;
     path.appendChild(title);
     return path;
   });
@@ -125,7 +125,7 @@ function renderRing(view) {
   label.setAttribute('x', String(cx)); label.setAttribute('y', String(cy + 5)); label.setAttribute('text-anchor', 'middle'); label.setAttribute('fill', '#d8dee6');
   label.textContent = n + ' partitions';
   svg.replaceChildren.apply(svg, paths.concat([label]));
-  var unowned = view.partitions.filter(function (row) { return !row.leader; }).length;
+  var unowned = view.partitions.filter(function (row) { return !row.owner; }).length;
   var ring = view.ring || { generation: 0, members: [] };
   setText('ring-summary', 'ring version ' + view.ringVersion + ' (generation ' + ring.generation + ': ' + ring.members.join(', ') + ')' +
     (view.leaving ? ', this node is leaving' : '') + ', ' + unowned + ' partitions without an owner');
@@ -133,9 +133,9 @@ function renderRing(view) {
 
 function renderPartitions(view) {
   fill(document.querySelector('#partitions tbody'), view.partitions.map(function (row) {
-    return el('tr', { 'data-partition': String(row.partition), 'data-owner': row.leader || '' }, [
-      td(row.partition), td(row.leader || 'none', row.leader ? '' : 'down'), td(row.replicas.join(', ')), td(row.epoch), td(row.role),
-      td(row.commit), td(row.applied), td(row.lag, row.lag > 0 ? 'lagging' : ''), td(row.role === 'leader' ? (row.ready ? 'yes' : 'not yet') : '-'),
+    return el('tr', { 'data-partition': String(row.partition), 'data-owner': row.owner || '' }, [
+      td(row.partition), td(row.owner || 'none', row.owner ? '' : 'down'), td(row.replicas.join(', ')), td(row.epoch), td(row.role),
+      td(row.commit), td(row.applied), td(row.lag, row.lag > 0 ? 'lagging' : ''), td(row.role === 'owner' ? (row.ready ? 'yes' : 'not yet') : '-'),
     ]);
   }));
 }
@@ -147,11 +147,11 @@ function renderStats(stats, view) {
   stat('commandsPerSecond', fixed(c.commandsPerSecond, 1));
   stat('p99', c.p99Ms === null ? '-' : (c.p99AboveMax ? '> ' : '') + fixed(c.p99Ms, c.p99Ms < 1 ? 1 : 0) + ' ms');
   stat('activeAggregates', String(stats.activeAggregates));
-  stat('partitionsOwned', String(view.partitions.filter(function (row) { return row.leader === view.nodeId; }).length));
+  stat('partitionsOwned', String(view.partitions.filter(function (row) { return row.owner === view.nodeId; }).length));
   setText('uptime', 'up ' + stats.uptimeSeconds + ' s');
   fill(document.querySelector('#ownership tbody'), stats.ownershipChanges.recent.map(function (change) {
-    return el('tr', { 'data-partition': String(change.partition), 'data-owner': change.leader || '' }, [
-      td(new Date(change.atMs).toLocaleTimeString()), td(change.partition), td(change.epoch), td(change.leader || 'none'), td(change.role), td(change.reason),
+    return el('tr', { 'data-partition': String(change.partition), 'data-owner': change.owner || '' }, [
+      td(new Date(change.atMs).toLocaleTimeString()), td(change.partition), td(change.epoch), td(change.owner || 'none'), td(change.role), td(change.reason),
     ]);
   }));
   setText('ownership-count', stats.ownershipChanges.recordedCount + ' since start');

@@ -11,7 +11,7 @@
  *   {nodeId, pid, atMs, uptimeSeconds, connections, subscriptions, activeAggregates,
  *    commands: {commandsPerSecond, p99Ms, p99AboveMax, windowMs, commandsTotal},
  *    limitTrips: {<limit>: count},
- *    ownershipChanges: {recordedCount, recent: [{atMs, partition, epoch, role, leader, ready, reason}]}}
+ *    ownershipChanges: {recordedCount, recent: [{atMs, partition, epoch, role, owner, ready, reason}]}}
  * `ownershipChanges.recent` is newest first and bounded (OwnershipHistory).
  */
 import { json, type HttpRouter } from '../http/index.ts';

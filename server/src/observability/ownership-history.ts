@@ -11,7 +11,7 @@ export interface OwnershipEvent {
   /** This node's role in the partition after the change. */
   readonly role: string;
   /** The owner this node knows of after the change, if any. */
-  readonly leader: string | null;
+  readonly owner: string | null;
   readonly ready: boolean;
   readonly reason: string;
 }

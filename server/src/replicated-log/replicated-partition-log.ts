@@ -164,7 +164,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
     // failure detector sees too few live voters for any owner to commit (a follower learns this
     // before its election timeouts run out). Refused at once rather than forwarded or waited on.
     if (status.quorumLost || !this.quorumAlive(status)) return { serving: false, epoch: status.epoch, quorumLost: true };
-    const leader = status.leader !== null && status.leader !== this.init.nodeId && this.isAlive(status.leader) ? status.leader : undefined;
+    const leader = status.owner !== null && status.owner !== this.init.nodeId && this.isAlive(status.owner) ? status.owner : undefined;
     const hint = leader ?? this.ringHint(partition, status);
     return hint === undefined ? { serving: false, epoch: status.epoch } : { serving: false, epoch: status.epoch, ownerHint: hint };
   }
@@ -384,11 +384,11 @@ export class ReplicatedPartitionLog implements PartitionLog {
     // merely learning who owns the partition at debug, or every election floods the log.
     const ownerSide = change.role !== 'follower' || wasServing;
     this.components.logger[ownerSide && !this.quietOwnership ? 'info' : 'debug'](
-      { partition: change.partition, epoch: change.epoch, role: change.role, leader: change.leader, ready: change.ready, reason: change.reason },
+      { partition: change.partition, epoch: change.epoch, role: change.role, leader: change.owner, ready: change.ready, reason: change.reason },
       'partition ownership changed',
     );
     this.components.onOwnershipChange?.(change);
-    if (wasServing && !(change.role === 'leader' && change.ready)) for (const listener of this.lostListeners) listener(change.partition);
+    if (wasServing && !(change.role === 'owner' && change.ready)) for (const listener of this.lostListeners) listener(change.partition);
   }
 }
 

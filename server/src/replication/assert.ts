@@ -1,7 +1,7 @@
 /**
  * Invariant checks for the replication core.
  *
- * A failed assertion is a programmer error or a broken safety invariant (two leaders in one
+ * A failed assertion is a programmer error or a broken safety invariant (two owners in one
  * epoch, a committed entry being overwritten). Continuing would risk corrupting replicated
  * state, so the core crashes loudly instead. The core must not import Node modules, which is
  * why this does not use `node:assert`.

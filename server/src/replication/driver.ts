@@ -138,7 +138,7 @@ export class ReadyDriver<P> {
     if (this.stopped || this.failure !== undefined) return false;
     const status = this.core.status(partition);
     const readyAt = this.readyAt.get(partition);
-    return status.role === 'leader' && status.ready && readyAt !== undefined && readyAt.epoch === status.epoch && this.appliedPosition(partition) >= readyAt.position;
+    return status.role === 'owner' && status.ready && readyAt !== undefined && readyAt.epoch === status.epoch && this.appliedPosition(partition) >= readyAt.position;
   }
 
   appliedPosition(partition: number): number {
@@ -241,13 +241,13 @@ export class ReadyDriver<P> {
 
   private ownershipChanged(change: OwnershipChange): void {
     this.components.application.ownershipChanged?.(change, this.readyAt.has(change.partition));
-    if (change.role === 'leader' && change.ready) {
+    if (change.role === 'owner' && change.ready) {
       this.readyAt.set(change.partition, { epoch: change.epoch, position: this.core.status(change.partition).commit });
       return;
     }
     this.readyAt.delete(change.partition);
     // Proposals of the old epoch may still commit under the next owner, or not.
-    this.settleAll(change.partition, { kind: 'unknown', reason: 'ownership', ownerHint: change.leader, ownershipReason: change.reason });
+    this.settleAll(change.partition, { kind: 'unknown', reason: 'ownership', ownerHint: change.owner, ownershipReason: change.reason });
   }
 
   private fail(error: Error): void {

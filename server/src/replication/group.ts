@@ -1,6 +1,6 @@
 /**
  * One partition's replication group on one node: Raft scoped to the partition's replica set,
- * with pre-vote, check-quorum, leader leases against disruptive candidates, leadership
+ * with pre-vote, check-quorum, owner leases against disruptive candidates, ownership
  * transfer, one-server-at-a-time membership changes, snapshots, read-index, and a fence for
  * replicas that lost their disk. Pure: time arrives through `tick`, randomness through the
  * injected `random`, and every output is collected for the node's next Ready.
@@ -26,7 +26,7 @@
  * replica, whose epoch is E and whose vote in E is recorded as L (it learned L as owner of
  * E), cannot vote in e again. If Y voted after acknowledging B, Y held B, so C's log was at
  * least as up to date as a log holding B; a case analysis on C's last entry (Raft's log
- * matching and leader completeness among the replicas that kept their disks) shows C's log
+ * matching and owner completeness among the replicas that kept their disks) shows C's log
  * then held an entry created after the wipe. But C campaigned before the wipe (the forgotten
  * vote was cast before it), a contradiction. (This is for one membership; a membership
  * change in between is one-server-at-a-time, so majorities still intersect.) Bootstrapping
@@ -116,7 +116,7 @@ export class PartitionGroup<P> {
   private amnesia: number;
 
   private role: Role = 'follower';
-  private leader: NodeId | null = null;
+  private owner: NodeId | null = null;
   /** Membership in effect: the latest membership entry in the log, committed or not. */
   private membership: Membership;
   /** Membership at the snapshot position, and every membership entry after it. */
@@ -129,7 +129,7 @@ export class PartitionGroup<P> {
   private applyWaitingSinceMs: number | null = null;
   private electionDeadlineMs = 0;
   /** Last time the owner was heard from (the owner itself: last passed check-quorum). */
-  private leaderContactMs = Number.NEGATIVE_INFINITY;
+  private ownerContactMs = Number.NEGATIVE_INFINITY;
   /** Stepped down or failed to campaign for lack of a quorum, and no owner heard since. */
   private lostQuorum = false;
   /**
@@ -138,13 +138,13 @@ export class PartitionGroup<P> {
    * here: the owner's idea of this log may be stale, for instance when a heartbeat meant for
    * this node's previous run (before a wipe) arrives after it restarted.
    */
-  private leaderMatched = 0;
+  private ownerMatched = 0;
   private readonly votes = new Map<NodeId, boolean>();
 
   // Owner state.
   private readonly progress = new Map<NodeId, PeerProgress>();
   private readyPosition = 0;
-  private leaderReady = false;
+  private ownerReady = false;
   private heartbeatDueMs = 0;
   private heartbeatSeq = 0;
   private transfer: { target: NodeId; deadlineMs: number } | null = null;
@@ -161,7 +161,7 @@ export class PartitionGroup<P> {
   private readStates: ReadState[] = [];
   private pendingCompaction: Snapshot | null = null;
   private persistedHardState: HardState;
-  private reported: { role: Role; leader: NodeId | null; ready: boolean; epoch: number };
+  private reported: { role: Role; owner: NodeId | null; ready: boolean; epoch: number };
   private inProgress: {
     lastEntry: { position: number; epoch: number } | null;
     snapshotPosition: number;
@@ -191,7 +191,7 @@ export class PartitionGroup<P> {
     this.membershipBase = env.storage.snapshotMeta(partition)?.membership ?? emptyMembership;
     this.membership = this.membershipBase;
     this.rebuildMembershipLog();
-    this.reported = { role: this.role, leader: null, ready: false, epoch: this.epoch };
+    this.reported = { role: this.role, owner: null, ready: false, epoch: this.epoch };
     this.resetElectionDeadline();
   }
 
@@ -221,7 +221,7 @@ export class PartitionGroup<P> {
   tick(nowMs: number): void {
     assert(nowMs >= this.nowMs, 'time went backwards');
     this.nowMs = nowMs;
-    if (this.role === 'leader') this.tickLeader();
+    if (this.role === 'owner') this.tickOwner();
     else this.tickElection();
     // The clock of a replica's deferred apply starts at the first tick that sees it.
     this.applyWaitingSinceMs = this.log.committed > this.log.applied ? (this.applyWaitingSinceMs ?? this.nowMs) : null;
@@ -233,15 +233,15 @@ export class PartitionGroup<P> {
     if (message.epoch > this.epoch) {
       if (message.type === 'pre-vote' || message.type === 'vote') {
         const forced = message.type === 'vote' && message.transfer;
-        // Leader lease: while this replica hears from a live owner it ignores candidates,
+        // Owner lease: while this replica hears from a live owner it ignores candidates,
         // so a replica that was cut off cannot depose a healthy owner when it returns.
         if (!forced && this.inLease()) return;
       }
       if (message.type === 'pre-vote' || (message.type === 'pre-vote-response' && message.granted)) {
         // A pre-vote is about a future epoch and changes no state.
       } else {
-        const fromLeader = message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
-        this.becomeFollower(message.epoch, fromLeader ? from : null, 'higher-epoch');
+        const fromOwner = message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
+        this.becomeFollower(message.epoch, fromOwner ? from : null, 'higher-epoch');
       }
     } else if (message.epoch < this.epoch) {
       // Tell a deposed owner about the newer epoch so it steps down; answer a lagging
@@ -272,10 +272,10 @@ export class PartitionGroup<P> {
         this.handleSnapshot(from, message);
         return;
       case 'append-response':
-        if (this.role === 'leader') this.handleAppendResponse(from, message);
+        if (this.role === 'owner') this.handleAppendResponse(from, message);
         return;
       case 'heartbeat-response':
-        if (this.role === 'leader') this.handleHeartbeatResponse(from, message);
+        if (this.role === 'owner') this.handleHeartbeatResponse(from, message);
         return;
       case 'timeout-now':
         if (this.promotable()) this.campaign('transfer');
@@ -319,8 +319,8 @@ export class PartitionGroup<P> {
     return okResult;
   }
 
-  transferLeadership(target: NodeId): CommandResult {
-    if (this.role !== 'leader') return { ok: false, error: new NotOwnerError(this.partition, this.leader) };
+  transferOwnership(target: NodeId): CommandResult {
+    if (this.role !== 'owner') return { ok: false, error: new NotOwnerError(this.partition, this.owner) };
     if (target === this.self) return okResult;
     const progress = this.progress.get(target);
     if (!isVoter(this.membership, target) || progress === undefined || progress.amnesiac) {
@@ -349,8 +349,8 @@ export class PartitionGroup<P> {
       partition: this.partition,
       role: this.role,
       epoch: this.epoch,
-      leader: this.leader,
-      ready: this.role === 'leader' && this.leaderReady,
+      owner: this.owner,
+      ready: this.role === 'owner' && this.ownerReady,
       amnesiac: this.amnesia !== 0,
       commit: this.log.committed,
       applied: this.log.applied,
@@ -360,7 +360,7 @@ export class PartitionGroup<P> {
       membership: this.membership,
       membershipPending: (this.membershipLog.at(-1)?.position ?? 0) > this.log.committed,
       desired: this.desired,
-      quorumLost: this.role !== 'leader' && this.leader === null && this.lostQuorum,
+      quorumLost: this.role !== 'owner' && this.owner === null && this.lostQuorum,
     };
   }
 
@@ -408,7 +408,7 @@ export class PartitionGroup<P> {
    */
   private applyDue(): boolean {
     if (this.log.committed <= this.log.applied) return false;
-    if (this.role === 'leader' || this.settings.replicaApplyDelayMs === 0) return true;
+    if (this.role === 'owner' || this.settings.replicaApplyDelayMs === 0) return true;
     if (this.log.committed - this.log.applied >= this.settings.applyEntriesMax) return true;
     return this.applyWaitingSinceMs !== null && this.nowMs - this.applyWaitingSinceMs >= this.settings.replicaApplyDelayMs;
   }
@@ -418,7 +418,7 @@ export class PartitionGroup<P> {
     assert(this.inProgress === null, 'collectReady before advance');
     if (this.appendsDue) {
       this.appendsDue = false;
-      if (this.role === 'leader') for (const progress of this.progress.values()) this.sendAppendsWhileUnpaused(progress);
+      if (this.role === 'owner') for (const progress of this.progress.values()) this.sendAppendsWhileUnpaused(progress);
     }
     const hardState = this.hardState();
     const hardStateChanged = !sameHardState(hardState, this.persistedHardState);
@@ -468,7 +468,7 @@ export class PartitionGroup<P> {
     // and nothing they carry depends on unpersisted state. Except a new epoch: if this Ready
     // persists the epoch it sends under, a crash before the write would let this node win the
     // same epoch again and send different entries under it.
-    const early = this.role === 'leader' && this.persistedHardState.epoch === this.epoch;
+    const early = this.role === 'owner' && this.persistedHardState.epoch === this.epoch;
     const earlyMessages = early ? this.outbox.filter(({ message }) => message.type === 'append' || message.type === 'heartbeat') : [];
     const messages = earlyMessages.length === 0 ? this.outbox : this.outbox.filter(({ message }) => message.type !== 'append' && message.type !== 'heartbeat');
     const ready: GroupReady<P> = {
@@ -501,7 +501,7 @@ export class PartitionGroup<P> {
     this.log.trimCache();
     // The owner's own copy counts towards the commit quorum only once durable. Replicas learn
     // the new commit position from the next append, or from the notice of the next tick.
-    if (this.role === 'leader') this.maybeCommit();
+    if (this.role === 'owner') this.maybeCommit();
   }
 
   // ---------------------------------------------------------------- timers
@@ -513,7 +513,7 @@ export class PartitionGroup<P> {
     if (this.promotable()) this.campaign('pre');
   }
 
-  private tickLeader(): void {
+  private tickOwner(): void {
     if (!this.quorumActive()) {
       // Check-quorum: an owner cut off from a majority steps down, so the minority side of
       // a split refuses writes instead of accepting ones that cannot commit.
@@ -521,7 +521,7 @@ export class PartitionGroup<P> {
       this.lostQuorum = true;
       return;
     }
-    this.leaderContactMs = this.nowMs;
+    this.ownerContactMs = this.nowMs;
     if (this.transfer !== null && this.nowMs >= this.transfer.deadlineMs) this.transfer = null;
     for (const progress of this.progress.values()) {
       if (progress.state === 'snapshot' && this.nowMs - progress.snapshotSentMs >= this.settings.snapshotRetryMs) {
@@ -543,7 +543,7 @@ export class PartitionGroup<P> {
   }
 
   private inLease(): boolean {
-    return this.leader !== null && this.nowMs - this.leaderContactMs < this.settings.electionTimeoutMinMs;
+    return this.owner !== null && this.nowMs - this.ownerContactMs < this.settings.electionTimeoutMinMs;
   }
 
   private quorumActive(): boolean {
@@ -568,7 +568,7 @@ export class PartitionGroup<P> {
   private campaign(kind: 'pre' | 'normal' | 'transfer'): void {
     this.votes.clear();
     this.votes.set(this.self, true);
-    this.leader = null;
+    this.owner = null;
     if (kind === 'pre') {
       this.role = 'pre-candidate';
       this.reportOwnership('campaign');
@@ -592,7 +592,7 @@ export class PartitionGroup<P> {
     this.resetElectionDeadline();
     this.reportOwnership('campaign');
     if (this.tallyVotes().granted >= quorumSize(this.membership.voters.length)) {
-      this.becomeLeader();
+      this.becomeOwner();
       return;
     }
     const request: VoteRequest = {
@@ -613,7 +613,7 @@ export class PartitionGroup<P> {
   private handleVoteRequest(from: NodeId, request: PreVoteRequest | VoteRequest): void {
     const pre = request.type === 'pre-vote';
     const canVote =
-      this.vote === from || (this.vote === null && this.leader === null) || (pre && request.epoch > this.epoch);
+      this.vote === from || (this.vote === null && this.owner === null) || (pre && request.epoch > this.epoch);
     const granted = canVote && this.amnesia === 0 && this.log.isUpToDate(request.lastPosition, request.lastEpoch);
     const epoch = granted ? request.epoch : this.epoch;
     if (pre) {
@@ -636,7 +636,7 @@ export class PartitionGroup<P> {
     const quorum = quorumSize(this.membership.voters.length);
     if (granted >= quorum) {
       if (pre) this.campaign('normal');
-      else this.becomeLeader();
+      else this.becomeOwner();
     } else if (refused >= quorum) {
       this.becomeFollower(this.epoch, null, 'election-lost');
     }
@@ -659,30 +659,30 @@ export class PartitionGroup<P> {
       this.epoch = epoch;
       this.vote = null;
     }
-    if (this.role === 'leader') this.clearLeaderState(leader);
+    if (this.role === 'owner') this.clearOwnerState(leader);
     this.role = 'follower';
-    this.leader = null;
-    this.leaderMatched = 0;
+    this.owner = null;
+    this.ownerMatched = 0;
     this.resetElectionDeadline();
-    if (leader !== null) this.noteLeader(leader);
+    if (leader !== null) this.noteOwner(leader);
     this.reportOwnership(reason);
   }
 
-  private noteLeader(leader: NodeId): void {
-    if (this.leader !== leader) this.leaderMatched = 0;
-    this.leader = leader;
-    this.leaderContactMs = this.nowMs;
+  private noteOwner(leader: NodeId): void {
+    if (this.owner !== leader) this.ownerMatched = 0;
+    this.owner = leader;
+    this.ownerContactMs = this.nowMs;
     this.lostQuorum = false;
     // The owner of this epoch already won it; recording the vote for it closes the epoch
     // to other candidates, which also covers votes an amnesiac replica forgot.
     if (this.vote === null) this.vote = leader;
   }
 
-  private becomeLeader(): void {
+  private becomeOwner(): void {
     assert(this.role === 'candidate', 'only a candidate becomes owner');
-    this.role = 'leader';
-    this.leader = this.self;
-    this.leaderContactMs = this.nowMs;
+    this.role = 'owner';
+    this.owner = this.self;
+    this.ownerContactMs = this.nowMs;
     this.lostQuorum = false;
     this.progress.clear();
     this.syncProgress();
@@ -691,7 +691,7 @@ export class PartitionGroup<P> {
     this.transfer = null;
     this.uncommitted = [];
     this.uncommittedBytes = 0;
-    this.leaderReady = false;
+    this.ownerReady = false;
     this.heartbeatDueMs = this.nextHeartbeatMs();
     this.preferredTransferAfterMs = this.nowMs;
     this.readyPosition = this.log.lastPosition() + 1;
@@ -702,16 +702,16 @@ export class PartitionGroup<P> {
     this.broadcastAppend();
   }
 
-  private clearLeaderState(newLeader: NodeId | null): void {
+  private clearOwnerState(newOwner: NodeId | null): void {
     for (const read of this.pendingReads) {
-      this.readStates.push({ partition: this.partition, requestId: read.requestId, error: new NotOwnerError(this.partition, newLeader) });
+      this.readStates.push({ partition: this.partition, requestId: read.requestId, error: new NotOwnerError(this.partition, newOwner) });
     }
     this.pendingReads = [];
     this.progress.clear();
     this.transfer = null;
     this.uncommitted = [];
     this.uncommittedBytes = 0;
-    this.leaderReady = false;
+    this.ownerReady = false;
     // Entries this owner committed are still applied at once: their proposers wait for them,
     // and the driver fails every proposal it has not settled when the ownership is lost.
     if (this.log.committed > this.log.applied) this.applyWaitingSinceMs = Number.NEGATIVE_INFINITY;
@@ -720,22 +720,22 @@ export class PartitionGroup<P> {
   // ---------------------------------------------------------------- follower side
 
   /** An append, heartbeat or snapshot from the owner of the current epoch arrived. */
-  private acceptLeader(from: NodeId, readmit: number): void {
-    assert(this.role !== 'leader', `partition ${this.partition}: two owners in epoch ${this.epoch}`);
+  private acceptOwner(from: NodeId, readmit: number): void {
+    assert(this.role !== 'owner', `partition ${this.partition}: two owners in epoch ${this.epoch}`);
     if (this.role !== 'follower') {
-      this.becomeFollower(this.epoch, from, 'leader-discovered');
+      this.becomeFollower(this.epoch, from, 'owner-discovered');
     } else {
-      assert(this.leader === null || this.leader === from, `partition ${this.partition}: two owners in epoch ${this.epoch}`);
-      const discovered = this.leader === null;
-      this.noteLeader(from);
-      if (discovered) this.reportOwnership('leader-discovered');
+      assert(this.owner === null || this.owner === from, `partition ${this.partition}: two owners in epoch ${this.epoch}`);
+      const discovered = this.owner === null;
+      this.noteOwner(from);
+      if (discovered) this.reportOwnership('owner-discovered');
     }
     this.resetElectionDeadline();
     if (readmit !== 0 && readmit === this.amnesia) this.amnesia = 0;
   }
 
   private handleAppend(from: NodeId, request: AppendRequest<P>): void {
-    this.acceptLeader(from, request.readmit);
+    this.acceptOwner(from, request.readmit);
     if (!entriesAreContiguous(request)) return;
     if (request.prevPosition < this.log.committed) {
       this.send(from, this.appendResponse(true, this.log.committed, 0, 0));
@@ -751,14 +751,14 @@ export class PartitionGroup<P> {
       this.truncateMembershipLog(appended.appendedFrom);
       this.adoptMembershipEntries(request.entries.filter((entry) => entry.position >= appended.appendedFrom));
     }
-    this.leaderMatched = Math.max(this.leaderMatched, appended.lastMatched);
+    this.ownerMatched = Math.max(this.ownerMatched, appended.lastMatched);
     this.log.commitTo(Math.min(request.commit, appended.lastMatched));
     this.send(from, this.appendResponse(true, appended.lastMatched, 0, 0));
   }
 
   private handleHeartbeat(from: NodeId, request: HeartbeatRequest): void {
-    this.acceptLeader(from, request.readmit);
-    this.log.commitTo(Math.min(request.commit, this.leaderMatched));
+    this.acceptOwner(from, request.readmit);
+    this.log.commitTo(Math.min(request.commit, this.ownerMatched));
     const response: HeartbeatResponse = {
       type: 'heartbeat-response',
       partition: this.partition,
@@ -771,7 +771,7 @@ export class PartitionGroup<P> {
   }
 
   private handleSnapshot(from: NodeId, request: SnapshotRequest): void {
-    this.acceptLeader(from, 0);
+    this.acceptOwner(from, 0);
     const snapshot = request.snapshot;
     if (snapshot.position <= this.log.committed) {
       this.send(from, this.appendResponse(true, this.log.committed, 0, 0));
@@ -779,13 +779,13 @@ export class PartitionGroup<P> {
     }
     if (this.log.matchesEpoch(snapshot.position, snapshot.epoch)) {
       // The log already holds the snapshot's last entry: just learn it is committed.
-      this.leaderMatched = Math.max(this.leaderMatched, snapshot.position);
+      this.ownerMatched = Math.max(this.ownerMatched, snapshot.position);
       this.log.commitTo(snapshot.position);
       this.send(from, this.appendResponse(true, snapshot.position, 0, 0));
       return;
     }
     this.log.restore(snapshot);
-    this.leaderMatched = snapshot.position;
+    this.ownerMatched = snapshot.position;
     this.pendingCompaction = null;
     this.membershipBase = snapshot.membership;
     this.membershipLog = [];
@@ -898,8 +898,8 @@ export class PartitionGroup<P> {
     while (this.uncommitted.length > 0 && (this.uncommitted[0]?.position ?? Infinity) <= candidate) {
       this.uncommittedBytes -= this.uncommitted.shift()?.bytes ?? 0;
     }
-    if (!this.leaderReady && candidate >= this.readyPosition) {
-      this.leaderReady = true;
+    if (!this.ownerReady && candidate >= this.readyPosition) {
+      this.ownerReady = true;
       this.reportOwnership('ready');
     }
     return true;
@@ -1045,7 +1045,7 @@ export class PartitionGroup<P> {
   }
 
   private maybeChangeMembership(): void {
-    if (!this.leaderReady || this.transfer !== null || this.desired === null) return;
+    if (!this.ownerReady || this.transfer !== null || this.desired === null) return;
     // One change at a time: the previous one must be committed first.
     const lastChange = this.membershipLog.at(-1);
     if (lastChange !== undefined && lastChange.position > this.log.committed) return;
@@ -1059,7 +1059,7 @@ export class PartitionGroup<P> {
   }
 
   private maybeTransferToPreferred(): void {
-    if (!this.leaderReady || this.transfer !== null || this.desired === null) return;
+    if (!this.ownerReady || this.transfer !== null || this.desired === null) return;
     const preferred = this.desired[0];
     if (preferred === undefined || preferred === this.self || this.nowMs < this.preferredTransferAfterMs) return;
     if (!isVoter(this.membership, preferred)) return;
@@ -1074,10 +1074,10 @@ export class PartitionGroup<P> {
 
   /** Refuses service unless this node is the ready owner; null when it may serve. */
   private refuseService(): ReplicationError | null {
-    if (this.role === 'leader') {
-      return this.leaderReady ? null : new UnavailableError(this.partition, 'not-ready');
+    if (this.role === 'owner') {
+      return this.ownerReady ? null : new UnavailableError(this.partition, 'not-ready');
     }
-    if (this.leader !== null) return new NotOwnerError(this.partition, this.leader);
+    if (this.owner !== null) return new NotOwnerError(this.partition, this.owner);
     if (this.lostQuorum) return new NoQuorumError(this.partition);
     if (!isMember(this.membership, this.self) && this.log.lastPosition() > 0) {
       return new UnavailableError(this.partition, 'not-member');
@@ -1089,7 +1089,7 @@ export class PartitionGroup<P> {
 
   /** Appends an entry created by this owner. */
   private appendLocal(entry: Entry<P>): void {
-    assert(this.role === 'leader', 'only the owner creates entries');
+    assert(this.role === 'owner', 'only the owner creates entries');
     assert(entry.position === this.log.lastPosition() + 1, 'owner entries must extend the log');
     this.log.append([entry]);
     if (entry.kind === 'membership') this.adoptMembershipEntries([entry]);
@@ -1101,7 +1101,7 @@ export class PartitionGroup<P> {
       this.membershipLog.push({ position: entry.position, membership: entry.membership });
       this.membership = entry.membership;
     }
-    if (this.role === 'leader') {
+    if (this.role === 'owner') {
       assert(isVoter(this.membership, this.self), `partition ${this.partition}: owner removed itself`);
       this.syncProgress();
     }
@@ -1160,11 +1160,11 @@ export class PartitionGroup<P> {
   }
 
   private reportOwnership(reason: OwnershipReason): void {
-    const ready = this.role === 'leader' && this.leaderReady;
+    const ready = this.role === 'owner' && this.ownerReady;
     const last = this.reported;
-    if (last.role === this.role && last.leader === this.leader && last.ready === ready && last.epoch === this.epoch) return;
-    this.reported = { role: this.role, leader: this.leader, ready, epoch: this.epoch };
-    this.ownershipChanges.push({ partition: this.partition, epoch: this.epoch, role: this.role, leader: this.leader, ready, reason });
+    if (last.role === this.role && last.owner === this.owner && last.ready === ready && last.epoch === this.epoch) return;
+    this.reported = { role: this.role, owner: this.owner, ready, epoch: this.epoch };
+    this.ownershipChanges.push({ partition: this.partition, epoch: this.epoch, role: this.role, owner: this.owner, ready, reason });
   }
 
   private entryBytes(entry: Entry<P>): number {

@@ -36,7 +36,7 @@ export type MembershipStep =
  * The next single step from `current` towards `desired`, in an order that never lowers the
  * replication level while a replacement is catching up: add a missing node as learner;
  * promote a caught-up learner; drop a learner nobody wants; once every wanted node votes,
- * drop an unwanted voter (handing leadership away first if that voter is the owner itself).
+ * drop an unwanted voter (handing ownership away first if that voter is the owner itself).
  */
 export function planMembershipStep(
   current: Membership,

@@ -32,7 +32,7 @@ export interface VoteRequest {
   readonly epoch: number;
   readonly lastPosition: number;
   readonly lastEpoch: number;
-  /** Set when the owner handed leadership over, so voters skip their leader lease. */
+  /** Set when the owner handed ownership over, so voters skip their owner lease. */
   readonly transfer: boolean;
 }
 
@@ -103,7 +103,7 @@ export interface SnapshotRequest {
   readonly snapshot: Snapshot;
 }
 
-/** Leadership transfer: the receiver campaigns at once, skipping pre-vote. */
+/** Ownership transfer: the receiver campaigns at once, skipping pre-vote. */
 export interface TimeoutNowRequest {
   readonly type: 'timeout-now';
   readonly partition: number;

@@ -4,7 +4,7 @@
  *
  * Driver loop (production: lmdb + libp2p; tests: the simulator):
  *   1. feed inputs: `tick(nowMs)` on a timer, `step(from, message)` for each message
- *      received, `propose` / `readIndex` / `setReplicaSet` / `transferLeadership` / `compact`;
+ *      received, `propose` / `readIndex` / `setReplicaSet` / `transferOwnership` / `compact`;
  *   2. when `hasReady()`, take `ready()` and, in this order:
  *      a. send `earlyMessages` (an owner's appends and heartbeats: they do not depend on
  *         this Ready's writes, so the replicas can write while the owner does),
@@ -113,8 +113,8 @@ export class ReplicationNode<P> {
     return this.group(partition).readIndex(requestId);
   }
 
-  transferLeadership(partition: number, to: NodeId): CommandResult {
-    return this.group(partition).transferLeadership(to);
+  transferOwnership(partition: number, to: NodeId): CommandResult {
+    return this.group(partition).transferOwnership(to);
   }
 
   /** The application's state at `position` (at most its applied position) is `data`. */

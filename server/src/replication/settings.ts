@@ -32,9 +32,9 @@ export interface ReplicationSettings {
   readonly applyEntriesMax: number;
   /** How long the owner waits for a replica to confirm a snapshot before sending it again. */
   readonly snapshotRetryMs: number;
-  /** Minimum time between two attempts to hand leadership to the preferred owner. */
+  /** Minimum time between two attempts to hand ownership to the preferred owner. */
   readonly preferredTransferBackoffMs: number;
-  /** A leadership transfer that has not completed within this time is abandoned. */
+  /** A ownership transfer that has not completed within this time is abandoned. */
   readonly transferTimeoutMs: number;
   /**
    * How long a replica that is not the owner may hold committed entries before applying them

@@ -77,14 +77,14 @@ export interface Snapshot extends SnapshotMeta {
   readonly data: Uint8Array;
 }
 
-export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'owner';
 
 /** Why ownership of a partition changed on this node (for logs and metrics). */
 export type OwnershipReason =
   | 'campaign'
   | 'elected'
   | 'ready'
-  | 'leader-discovered'
+  | 'owner-discovered'
   | 'higher-epoch'
   | 'check-quorum-lost'
   | 'election-lost';
@@ -93,8 +93,8 @@ export interface OwnershipChange {
   readonly partition: number;
   readonly epoch: number;
   readonly role: Role;
-  /** The owner this node knows of, if any (itself when leader). */
-  readonly leader: NodeId | null;
+  /** The owner this node knows of, if any (itself when owner). */
+  readonly owner: NodeId | null;
   /** True when this node is the owner and may serve: it committed an entry of its epoch. */
   readonly ready: boolean;
   readonly reason: OwnershipReason;
@@ -136,8 +136,8 @@ export interface PartitionStatus {
   readonly partition: number;
   readonly role: Role;
   readonly epoch: number;
-  readonly leader: NodeId | null;
-  /** Leader that has committed an entry of its own epoch: may serve reads and writes. */
+  readonly owner: NodeId | null;
+  /** Owner that has committed an entry of its own epoch: may serve reads and writes. */
   readonly ready: boolean;
   readonly amnesiac: boolean;
   readonly commit: number;

@@ -55,7 +55,7 @@ export class Checker {
   }
 
   onOwnership(node: NodeId, change: OwnershipChange): void {
-    if (change.role !== 'leader') return;
+    if (change.role !== 'owner') return;
     let byEpoch = this.owners.get(change.partition);
     if (byEpoch === undefined) {
       byEpoch = new Map();

@@ -1,7 +1,7 @@
 /**
  * A simulated game client running a list-append workload: one operation at a time, each an
  * append of a unique value to a key (with a command id) or a read of a key. Like the SDK it
- * sends to the node it believes owns the partition, follows leader hints, and retries an
+ * sends to the node it believes owns the partition, follows owner hints, and retries an
  * append whose outcome it does not know with the same command id, so that the replicated
  * dedupe table must make the retry take effect at most once.
  */
@@ -47,7 +47,7 @@ export class SimClient {
   readonly id: string;
   private readonly host: ClientHost;
   private readonly prng: Prng;
-  private readonly leaderGuess = new Map<number, NodeId>();
+  private readonly ownerGuess = new Map<number, NodeId>();
   private operation: Operation | null = null;
   private sequence = 0;
   private readonly thinkMaxMs: number;
@@ -87,7 +87,7 @@ export class SimClient {
     operation.attempt += 1;
     const attempt = operation.attempt;
     const nodes = this.host.contactableNodes();
-    const target = this.leaderGuess.get(operation.partition) ?? this.prng.pick(nodes);
+    const target = this.ownerGuess.get(operation.partition) ?? this.prng.pick(nodes);
     const request: ClientRequest =
       operation.kind === 'append'
         ? { kind: 'append', partition: operation.partition, key: operation.key, value: operation.value, commandId: operation.commandId }
@@ -97,7 +97,7 @@ export class SimClient {
     this.host.queue.schedule(timeoutMs, () => {
       if (operation.done || operation.attempt !== attempt) return;
       if (operation.kind === 'append') operation.mayHaveEffect = true;
-      this.leaderGuess.delete(operation.partition);
+      this.ownerGuess.delete(operation.partition);
       this.retry(operation, 0);
     });
   }
@@ -106,7 +106,7 @@ export class SimClient {
     if (operation.done) return;
     // A late success still counts: the operation took effect, whichever attempt did it.
     if (response.kind === 'ok' || response.kind === 'read-ok') {
-      this.leaderGuess.set(operation.partition, target);
+      this.ownerGuess.set(operation.partition, target);
       this.complete(operation, 'ok', response.kind === 'read-ok' ? response.values : null);
       return;
     }
@@ -114,10 +114,10 @@ export class SimClient {
     switch (response.kind) {
       case 'refused':
         if (response.ownerHint !== null && response.ownerHint !== target) {
-          this.leaderGuess.set(operation.partition, response.ownerHint);
+          this.ownerGuess.set(operation.partition, response.ownerHint);
           this.retry(operation, this.prng.int(0, 5));
         } else {
-          this.leaderGuess.delete(operation.partition);
+          this.ownerGuess.delete(operation.partition);
           this.retry(operation, this.prng.int(20, 100));
         }
         return;
@@ -126,7 +126,7 @@ export class SimClient {
         return;
       case 'indeterminate':
         operation.mayHaveEffect = true;
-        this.leaderGuess.delete(operation.partition);
+        this.ownerGuess.delete(operation.partition);
         this.retry(operation, this.prng.int(10, 50));
         return;
     }

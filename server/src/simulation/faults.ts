@@ -43,9 +43,9 @@ export interface FaultTarget {
   unblockLink(from: NodeId, to: NodeId): void;
   join(): void;
   leave(node: SimNode): void;
-  transferSomeLeadership(prng: Prng): boolean;
+  transferSomeOwnership(prng: Prng): boolean;
   /** A node that currently owns some partition, if any. */
-  someLeader(prng: Prng): SimNode | null;
+  someOwner(prng: Prng): SimNode | null;
   nodeCountMax: number;
   trace(text: () => string): void;
 }
@@ -198,7 +198,7 @@ export class FaultScheduler {
         break;
       }
       case 'transfer':
-        if (!this.target.transferSomeLeadership(this.prng)) return;
+        if (!this.target.transferSomeOwnership(this.prng)) return;
         break;
     }
     this.counts[kind] += 1;
@@ -231,8 +231,8 @@ export class FaultScheduler {
 
   /** Half the time an owner: faults at owners exercise failover. */
   private pickTarget(live: readonly SimNode[]): SimNode {
-    const leader = this.prng.chance(0.5) ? this.target.someLeader(this.prng) : null;
-    return leader !== null && live.includes(leader) ? leader : this.prng.pick(live);
+    const owner = this.prng.chance(0.5) ? this.target.someOwner(this.prng) : null;
+    return owner !== null && live.includes(owner) ? owner : this.prng.pick(live);
   }
 
   private cutLinks(links: readonly [NodeId, NodeId][], node: NodeId | null, kind: FaultKind): void {

@@ -185,9 +185,9 @@ export class SimNode {
     this.core?.setReplicaSet(partition, nodes);
   }
 
-  transferLeadership(partition: number, to: NodeId): void {
+  transferOwnership(partition: number, to: NodeId): void {
     this.whenRunning('admin', () => {
-      this.core?.transferLeadership(partition, to);
+      this.core?.transferOwnership(partition, to);
       this.pump();
     });
   }
@@ -322,7 +322,7 @@ export class SimNode {
   private onOwnership(change: OwnershipChange): void {
     this.host.checker.onOwnership(this.id, change);
     this.host.trace(
-      () => `${this.id} p${change.partition} ${change.role}${change.ready ? ' (ready)' : ''} epoch ${change.epoch} leader ${change.leader ?? '-'} (${change.reason})`,
+      () => `${this.id} p${change.partition} ${change.role}${change.ready ? ' (ready)' : ''} epoch ${change.epoch} leader ${change.owner ?? '-'} (${change.reason})`,
     );
   }
 

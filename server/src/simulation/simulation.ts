@@ -5,7 +5,7 @@
  * conditions, fault mode) and every random draw after it. The run has two phases:
  * 1. faults: clients run the list-append workload while the fault scheduler crashes,
  *    wipes, pauses, isolates and splits nodes, adds and removes ring members and moves
- *    leadership; the network drops, duplicates and reorders messages throughout;
+ *    ownership; the network drops, duplicates and reorders messages throughout;
  * 2. healing: every fault is repaired and the network becomes reliable; no operation starts.
  *    Within `LIVENESS_BOUND_MS` every partition must have a ready owner (the preferred one)
  *    whose membership is the ring's replica set, every replica must have applied everything,
@@ -286,21 +286,21 @@ class Simulation implements NodeHost, FaultTarget {
     this.publishRing();
   }
 
-  transferSomeLeadership(prng: Prng): boolean {
+  transferSomeOwnership(prng: Prng): boolean {
     const partition = prng.int(0, this.partitionCount - 1);
-    const leader = this.currentLeader(partition);
-    if (leader === null) return false;
-    const targets = leader.status.membership.voters.filter((voter) => voter !== leader.node.id);
+    const owner = this.currentOwner(partition);
+    if (owner === null) return false;
+    const targets = owner.status.membership.voters.filter((voter) => voter !== owner.node.id);
     if (targets.length === 0) return false;
     const target = prng.pick(targets);
-    this.trace(() => `fault: transfer p${partition} ${leader.node.id} -> ${target}`);
-    leader.node.transferLeadership(partition, target);
+    this.trace(() => `fault: transfer p${partition} ${owner.node.id} -> ${target}`);
+    owner.node.transferOwnership(partition, target);
     return true;
   }
 
-  someLeader(prng: Prng): SimNode | null {
-    const leader = this.currentLeader(prng.int(0, this.partitionCount - 1));
-    return leader?.node ?? null;
+  someOwner(prng: Prng): SimNode | null {
+    const owner = this.currentOwner(prng.int(0, this.partitionCount - 1));
+    return owner?.node ?? null;
   }
 
   // ---------------------------------------------------------------- phases
@@ -346,7 +346,7 @@ class Simulation implements NodeHost, FaultTarget {
     const busy = this.clients.filter((client) => client.busy).map((client) => client.id);
     if (busy.length > 0) return `clients ${busy.join(',')} still have operations pending`;
     for (let partition = 0; partition < this.partitionCount; partition += 1) {
-      const leader = this.currentLeader(partition);
+      const leader = this.currentOwner(partition);
       if (leader === null) return `partition ${partition} has no ready owner`;
       const desired = this.ring.replicaSet(partition);
       const { membership, commit } = leader.status;
@@ -374,7 +374,7 @@ class Simulation implements NodeHost, FaultTarget {
         if (status === undefined) continue;
         this.trace(
           () =>
-            `  ${node.id}: ${status.role}${status.ready ? ' ready' : ''} epoch ${status.epoch} leader ${status.leader ?? '-'} ` +
+            `  ${node.id}: ${status.role}${status.ready ? ' ready' : ''} epoch ${status.epoch} leader ${status.owner ?? '-'} ` +
             `voters ${status.membership.voters.join(',')} learners ${status.membership.learners.join(',')} ` +
             `last ${status.lastPosition} commit ${status.commit} applied ${status.applied}${status.amnesiac ? ' AMNESIAC' : ''}`,
         );
@@ -383,7 +383,7 @@ class Simulation implements NodeHost, FaultTarget {
   }
 
   /** The ready owner with the highest epoch among running nodes, if any. */
-  private currentLeader(partition: number): { node: SimNode; status: PartitionStatus } | null {
+  private currentOwner(partition: number): { node: SimNode; status: PartitionStatus } | null {
     let best: { node: SimNode; status: PartitionStatus } | null = null;
     for (const node of this.nodes.values()) {
       if (node.core === null || node.paused) continue;
@@ -398,9 +398,9 @@ class Simulation implements NodeHost, FaultTarget {
       if (!node.leaving || node.decommissioned) continue;
       let stillMember = false;
       for (let partition = 0; partition < this.partitionCount && !stillMember; partition += 1) {
-        const leader = this.currentLeader(partition);
+        const owner = this.currentOwner(partition);
         // Only a committed removal counts: an uncommitted one can still be undone.
-        stillMember = leader === null || leader.status.membershipPending || isMember(leader.status.membership, node.id);
+        stillMember = owner === null || owner.status.membershipPending || isMember(owner.status.membership, node.id);
       }
       if (stillMember) continue;
       node.crash();
@@ -414,11 +414,11 @@ class Simulation implements NodeHost, FaultTarget {
       if (!node.wipedUnrecovered || node.core === null) continue;
       let recovered = true;
       for (let partition = 0; partition < this.partitionCount && recovered; partition += 1) {
-        const leader = this.currentLeader(partition);
+        const owner = this.currentOwner(partition);
         recovered =
-          leader !== null &&
-          !leader.status.membershipPending &&
-          !(isMember(leader.status.membership, node.id) && node.core.status(partition).amnesiac);
+          owner !== null &&
+          !owner.status.membershipPending &&
+          !(isMember(owner.status.membership, node.id) && node.core.status(partition).amnesiac);
       }
       if (recovered) {
         node.wipedUnrecovered = false;

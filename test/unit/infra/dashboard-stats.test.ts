@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CommandStats, OwnershipHistory, type OwnershipEvent } from '../../../server/src/observability/index.ts';
 import { renderDashboardPage } from '../../../server/src/observability/dashboard-page.ts';
 
-const change = (partition: number): OwnershipEvent => ({ atMs: partition, partition, epoch: 1, role: 'leader', leader: 'n1', ready: true, reason: 'elected' });
+const change = (partition: number): OwnershipEvent => ({ atMs: partition, partition, epoch: 1, role: 'owner', owner: 'n1', ready: true, reason: 'elected' });
 
 describe('observability - dashboard data', () => {
   it('ownership history - keeps the newest entries up to its bound, newest first', () => {

@@ -4,17 +4,17 @@ import { Harness, inFlightOfType, loneNode, type Payload } from './harness.ts';
 
 const ids = ['a', 'b', 'c'];
 
-function settle(): { h: Harness; leader: string; others: [string, string] } {
+function settle(): { h: Harness; owner: string; others: [string, string] } {
   const h = new Harness(ids);
-  h.waitForLeader();
+  h.waitForOwner();
   h.advance(2000);
-  const leader = h.readyLeader() as string;
-  return { h, leader, others: ids.filter((id) => id !== leader) as [string, string] };
+  const owner = h.readyOwner() as string;
+  return { h, owner, others: ids.filter((id) => id !== owner) as [string, string] };
 }
 
 describe('amnesia', () => {
   it('amnesia - a replica restarted with a wiped disk neither votes nor campaigns until readmitted', () => {
-    const { h, leader, others } = settle();
+    const { h, owner: leader, others } = settle();
     const [wiped, other] = others;
     h.crash(wiped);
     h.isolate(wiped);
@@ -38,9 +38,9 @@ describe('amnesia', () => {
   });
 
   it('amnesia - a wiped replica is readmitted only once it holds the fence, not while its log is still short', () => {
-    const { h, leader, others } = settle();
+    const { h, owner, others } = settle();
     const [wiped] = others;
-    for (let index = 0; index < 5; index += 1) h.core(leader).propose(0, `x${index}`);
+    for (let index = 0; index < 5; index += 1) h.core(owner).propose(0, `x${index}`);
     h.processAll();
     h.deliverAll();
     h.advance(200);
@@ -51,18 +51,18 @@ describe('amnesia', () => {
     h.lose = (item) => item.to === wiped && (item.message.type === 'append' || item.message.type === 'snapshot');
     h.advance(1000);
     h.lose = null;
-    expect(h.status(leader).commit).toBeGreaterThan(5);
+    expect(h.status(owner).commit).toBeGreaterThan(5);
     expect(h.status(wiped).lastPosition).toBe(0);
     // Readmitted now, its empty log would grant its vote to any candidate.
     expect(h.status(wiped).amnesiac).toBe(true);
     // Once it holds the fence, it is readmitted.
     h.advance(1000);
-    expect(h.status(wiped).lastPosition).toBe(h.status(leader).lastPosition);
+    expect(h.status(wiped).lastPosition).toBe(h.status(owner).lastPosition);
     expect(h.status(wiped).amnesiac).toBe(false);
   });
 
   it('amnesia - readmission needs the fence committed by a quorum without the amnesiac replica', () => {
-    const { h, leader, others } = settle();
+    const { h, owner: leader, others } = settle();
     const [wiped, down] = others;
     h.crash(down);
     h.crash(wiped);
@@ -71,23 +71,23 @@ describe('amnesia', () => {
     // The owner and the amnesiac replica are two of three, but the amnesiac one does not
     // count: no readmission, no commit, and the owner stepped down (check-quorum).
     expect(h.status(wiped).amnesiac).toBe(true);
-    expect(h.status(leader).role).not.toBe('leader');
-    expect(h.readyLeader()).toBe(null);
+    expect(h.status(leader).role).not.toBe('owner');
+    expect(h.readyOwner()).toBe(null);
     const refused = h.core(leader).propose(0, 'x');
     expect(refused.ok).toBe(false);
     // With the third replica back, a quorum without the wiped one exists again.
     h.restart(down);
-    h.waitForLeader(0, 5000);
+    h.waitForOwner(0, 5000);
     h.advance(1000);
     expect(h.status(wiped).amnesiac).toBe(false);
   });
 
   it('amnesia - the owner fences an amnesiac replica with a no-op and tells it its episode id', () => {
-    const { h, leader, others } = settle();
+    const { h, owner, others } = settle();
     const [wiped] = others;
     h.crash(wiped);
     h.restart(wiped, { wipe: true, replicaSet: ids });
-    const lastBefore = h.status(leader).lastPosition;
+    const lastBefore = h.status(owner).lastPosition;
     const readmits: number[] = [];
     const episodes: number[] = [];
     h.onDeliver = ({ message }) => {
@@ -100,7 +100,7 @@ describe('amnesia', () => {
     expect(new Set(episodes).size).toBe(1);
     expect(readmits.length).toBeGreaterThan(0);
     expect(readmits.every((id) => id === episodes[0])).toBe(true);
-    const fence = (h.node(leader).applied.get(0) ?? []).filter((entry) => entry.position > lastBefore);
+    const fence = (h.node(owner).applied.get(0) ?? []).filter((entry) => entry.position > lastBefore);
     expect(fence.map((entry) => entry.kind)).toContain('noop');
   });
 
@@ -121,7 +121,7 @@ describe('amnesia', () => {
   });
 
   it('amnesia - a replica wiped again before its readmission arrived starts a new fence', () => {
-    const { h, leader, others } = settle();
+    const { h, owner: leader, others } = settle();
     const [wiped] = others;
     h.crash(wiped);
     h.restart(wiped, { wipe: true, replicaSet: ids });

@@ -16,9 +16,9 @@ function deliverExcept(h: Harness, drop: (item: InFlight) => boolean): void {
 describe('commit', () => {
   it('commit - an entry commits once durable on a majority, not before', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
+    const leader = h.readyOwner() as string;
     const [b, c] = ['a', 'b', 'c'].filter((id) => id !== leader) as [string, string];
     const result = h.core(leader).propose(0, 'x');
     expect(result.ok).toBe(true);
@@ -35,13 +35,13 @@ describe('commit', () => {
 
   it('commit - proposals made before the next Ready share one append per replica', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
-    for (let index = 0; index < 5; index += 1) expect(h.core(leader).propose(0, `x${index}`).ok).toBe(true);
-    h.process(leader);
-    for (const follower of ['a', 'b', 'c'].filter((id) => id !== leader)) {
-      const appends = inFlightOfType(h, 'append', { from: leader, to: follower });
+    const owner = h.readyOwner() as string;
+    for (let index = 0; index < 5; index += 1) expect(h.core(owner).propose(0, `x${index}`).ok).toBe(true);
+    h.process(owner);
+    for (const follower of ['a', 'b', 'c'].filter((id) => id !== owner)) {
+      const appends = inFlightOfType(h, 'append', { from: owner, to: follower });
       expect(appends).toHaveLength(1);
       expect(appends[0]?.message.type === 'append' && appends[0].message.entries.length).toBe(5);
     }
@@ -52,25 +52,25 @@ describe('commit', () => {
 
   it('commit - replicas hear of new commits at the next tick, one notice for several commits', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
-    const followers = ['a', 'b', 'c'].filter((id) => id !== leader);
+    const owner = h.readyOwner() as string;
+    const followers = ['a', 'b', 'c'].filter((id) => id !== owner);
     for (const payload of ['x', 'y', 'z']) {
-      h.core(leader).propose(0, payload);
-      h.process(leader);
+      h.core(owner).propose(0, payload);
+      h.process(owner);
       h.deliverAll();
     }
-    const committed = h.status(leader).commit;
-    expect(h.committedPayloads(leader)).toEqual(['x', 'y', 'z']);
+    const committed = h.status(owner).commit;
+    expect(h.committedPayloads(owner)).toEqual(['x', 'y', 'z']);
     // Committing sent nothing: the replicas only know what the appends carried.
     expect(h.inFlight).toHaveLength(0);
     for (const id of followers) expect(h.status(id).commit).toBeLessThan(committed);
     h.nowMs += 10;
-    h.core(leader).tick(h.nowMs);
-    h.process(leader);
+    h.core(owner).tick(h.nowMs);
+    h.process(owner);
     for (const id of followers) {
-      const notices = inFlightOfType(h, 'append', { from: leader, to: id });
+      const notices = inFlightOfType(h, 'append', { from: owner, to: id });
       expect(notices).toHaveLength(1);
       expect(notices[0]?.message.type === 'append' && notices[0].message.entries.length).toBe(0);
     }
@@ -81,27 +81,27 @@ describe('commit', () => {
     }
     // Nothing new to tell: the next tick sends no notice.
     h.nowMs += 10;
-    h.core(leader).tick(h.nowMs);
-    h.process(leader);
+    h.core(owner).tick(h.nowMs);
+    h.process(owner);
     expect(inFlightOfType(h, 'append')).toHaveLength(0);
   });
 
   it('commit - routine heartbeats skip replicas that appends reached within the interval, and resume when idle', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
+    const owner = h.readyOwner() as string;
     let heartbeats = 0;
     h.onDeliver = ({ from, message }) => {
-      if (from === leader && message.type === 'heartbeat') heartbeats += 1;
+      if (from === owner && message.type === 'heartbeat') heartbeats += 1;
     };
     // Busy: a proposal every tick for 500 ms (five heartbeat intervals).
     for (let index = 0; index < 50; index += 1) {
-      h.core(leader).propose(0, `busy${index}`);
+      h.core(owner).propose(0, `busy${index}`);
       h.advance(10);
     }
     expect(heartbeats).toBe(0);
-    expect(h.readyLeader()).toBe(leader);
+    expect(h.readyOwner()).toBe(owner);
     // Idle: heartbeats again, every interval, to both replicas.
     h.advance(500);
     expect(heartbeats).toBeGreaterThanOrEqual(8);
@@ -110,9 +110,9 @@ describe('commit', () => {
 
   it('commit - a commit move alone writes no hard state; a restart takes the commit from what was applied', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
+    const owner = h.readyOwner() as string;
     let hardStateWrites = 0;
     for (const id of ['a', 'b', 'c']) {
       const storage = h.node(id).storage;
@@ -123,7 +123,7 @@ describe('commit', () => {
       };
     }
     for (let index = 0; index < 10; index += 1) {
-      h.core(leader).propose(0, `x${index}`);
+      h.core(owner).propose(0, `x${index}`);
       h.advance(10);
     }
     h.advance(100);
@@ -133,7 +133,7 @@ describe('commit', () => {
 
     // The stored commit is now behind what the node applied (the LMDB store persists the
     // applied position with the applied entries); a restart must not refuse that state.
-    const follower = ['a', 'b', 'c'].find((id) => id !== leader) as string;
+    const follower = ['a', 'b', 'c'].find((id) => id !== owner) as string;
     const storage = h.node(follower).storage;
     const stored = storage.hardState(0)?.commit ?? 0;
     const last = storage.lastPosition(0);
@@ -145,28 +145,28 @@ describe('commit', () => {
 
   it('commit - a replica applies along with its next store write or after replicaApplyDelayMs; the owner applies at once', () => {
     const h = new Harness(['a', 'b', 'c'], { settings: { replicaApplyDelayMs: 60 } });
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
-    const followers = ['a', 'b', 'c'].filter((id) => id !== leader);
-    h.core(leader).propose(0, 'x');
-    h.process(leader);
+    const owner = h.readyOwner() as string;
+    const followers = ['a', 'b', 'c'].filter((id) => id !== owner);
+    h.core(owner).propose(0, 'x');
+    h.process(owner);
     h.deliverAll();
-    expect(h.committedPayloads(leader)).toEqual(['x']);
+    expect(h.committedPayloads(owner)).toEqual(['x']);
     // The commit notice reaches the replicas: committed there, not applied yet.
     h.advance(10);
     for (const id of followers) {
-      expect(h.status(id).commit).toBe(h.status(leader).commit);
+      expect(h.status(id).commit).toBe(h.status(owner).commit);
       expect(h.committedPayloads(id)).toEqual([]);
     }
     h.advance(30);
     for (const id of followers) expect(h.committedPayloads(id)).toEqual([]);
     // The next entry is a store write anyway: 'x' is applied along with it.
-    h.core(leader).propose(0, 'y');
-    h.process(leader);
+    h.core(owner).propose(0, 'y');
+    h.process(owner);
     h.deliverAll();
     for (const id of followers) expect(h.committedPayloads(id)).toEqual(['x']);
-    expect(h.committedPayloads(leader)).toEqual(['x', 'y']);
+    expect(h.committedPayloads(owner)).toEqual(['x', 'y']);
     // Nothing else to write: 'y' is applied on its own once it waited 60 ms.
     h.advance(50);
     for (const id of followers) expect(h.committedPayloads(id)).toEqual(['x']);
@@ -176,9 +176,9 @@ describe('commit', () => {
 
   it('commit - an owner that steps down applies what it committed at once, whatever replicaApplyDelayMs says', () => {
     const h = new Harness(['a', 'b', 'c'], { settings: { replicaApplyDelayMs: 10_000 } });
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
+    const leader = h.readyOwner() as string;
     h.core(leader).propose(0, 'x');
     h.process(leader);
     // The replicas store 'x' and answer; the owner takes the answers in but has not drained yet.
@@ -237,9 +237,9 @@ describe('commit', () => {
 
   it("commit - an owner's appends leave before its own write is durable; the replicas' answers commit it only with the owner's copy", () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
+    const leader = h.readyOwner() as string;
     const result = h.core(leader).propose(0, 'x');
     const position = result.ok ? result.position : 0;
     const ready = h.core(leader).ready();
@@ -276,10 +276,10 @@ describe('commit', () => {
     // Ready both persists the epoch and carries appends to the learner.
     const again = new ReplicationNode<Payload>({ nodeId: 'solo', partitionCount: 1, storage, random: () => 0.5, payloadBytes: (payload) => payload.length, nowMs });
     again.setReplicaSet(0, ['solo', 'learner']);
-    while (nowMs < 20_000 && again.status(0).role !== 'leader') {
+    while (nowMs < 20_000 && again.status(0).role !== 'owner') {
       nowMs += 10;
       again.tick(nowMs);
-      if (again.status(0).role === 'leader') break;
+      if (again.status(0).role === 'owner') break;
       while (again.hasReady()) {
         const ready = again.ready();
         for (const write of ready.writes) storage.write(write);
@@ -287,7 +287,7 @@ describe('commit', () => {
         again.advance(ready);
       }
     }
-    expect(again.status(0).role).toBe('leader');
+    expect(again.status(0).role).toBe('owner');
     expect(again.status(0).epoch).toBeGreaterThan(epochBefore);
     const ready = again.ready();
     expect(ready.writes.some((write) => write.hardState?.epoch === again.status(0).epoch)).toBe(true);
@@ -299,9 +299,9 @@ describe('commit', () => {
   it('commit - an owner never commits an entry of an earlier epoch by counting replicas (Raft figure 8)', () => {
     // One entry per append so that a replica can hold the old entry without the new no-op.
     const h = new Harness(['a', 'b', 'c'], { settings: { appendEntriesMax: 1 } });
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const a = h.readyLeader() as string;
+    const a = h.readyOwner() as string;
     const [b, c] = ['a', 'b', 'c'].filter((id) => id !== a) as [string, string];
     // 1. a appends X at position p in its epoch, and nobody else gets it.
     const proposed = h.core(a).propose(0, 'X');
@@ -313,7 +313,7 @@ describe('commit', () => {
     // 2. b wins the next epoch with c's vote and appends its no-op at p, keeping it to itself.
     forceCampaign(h, b);
     deliverExcept(h, (item) => item.message.type === 'append' || item.message.type === 'heartbeat');
-    expect(h.status(b).role).toBe('leader');
+    expect(h.status(b).role).toBe('owner');
     expect(h.status(b).lastPosition).toBe(p);
     h.inFlight = [];
     h.heal();
@@ -328,7 +328,7 @@ describe('commit', () => {
       h,
       (item) => item.message.type === 'append' && item.message.prevPosition >= p && h.status(c).lastPosition >= p,
     );
-    expect(h.status(a).role).toBe('leader');
+    expect(h.status(a).role).toBe('owner');
     expect(h.status(c).lastPosition).toBe(p);
     // X is on a majority (a and c) but belongs to an old epoch: it must not be committed.
     expect(h.status(a).commit).toBeLessThan(p);
@@ -341,7 +341,7 @@ describe('commit', () => {
     forceCampaign(h, b);
     h.deliverAll();
     h.advance(500);
-    expect(h.status(b).role).toBe('leader');
+    expect(h.status(b).role).toBe('owner');
     for (const id of [b, c]) expect(h.committedPayloads(id)).toEqual([]);
     h.restart(a);
     h.advance(1000);

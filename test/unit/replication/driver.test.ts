@@ -117,7 +117,7 @@ describe('ready driver', () => {
     const entry = { position: 7, epoch: 3, kind: 'command' as const, payload: 'x' };
     const ready = scripted({
       applies: [{ partition: 0, entries: [entry] }],
-      ownershipChanges: [{ partition: 0, epoch: 4, role: 'follower', leader: 'b', ready: false, reason: 'higher-epoch' }],
+      ownershipChanges: [{ partition: 0, epoch: 4, role: 'follower', owner: 'b', ready: false, reason: 'higher-epoch' }],
     });
     const driver = new ReadyDriver<Payload>({
       core: fakeCore([ready], { position: 7, epoch: 3 }),
@@ -135,7 +135,7 @@ describe('ready driver', () => {
   it('ready driver - a proposal whose position another epoch took is "lost"; one still open when ownership moves is "unknown"', () => {
     const ready = scripted({
       applies: [{ partition: 0, entries: [{ position: 7, epoch: 4, kind: 'noop' as const }] }],
-      ownershipChanges: [{ partition: 0, epoch: 4, role: 'follower', leader: 'b', ready: false, reason: 'higher-epoch' }],
+      ownershipChanges: [{ partition: 0, epoch: 4, role: 'follower', owner: 'b', ready: false, reason: 'higher-epoch' }],
     });
     const core = fakeCore([ready], { position: 7, epoch: 3 });
     const driver = new ReadyDriver<Payload>({ core, storage: { persist: (_ready, done) => done() }, network: { send: () => undefined }, application: { apply: () => undefined } });
@@ -149,12 +149,12 @@ describe('ready driver', () => {
 
   it('ready driver - an owner deposed with its proposal overwritten answers "lost" or "unknown", never "committed"', () => {
     const h = new Harness(ids);
-    const leader = h.waitForLeader();
-    const [next] = ids.filter((id) => id !== leader) as [string];
+    const owner = h.waitForOwner();
+    const [next] = ids.filter((id) => id !== owner) as [string];
     const outcomes: ProposalOutcome<Payload>[] = [];
-    h.isolate(leader);
-    (h.node(leader).driver as ReadyDriver<Payload>).propose(0, 'orphan', (outcome) => outcomes.push(outcome));
-    h.process(leader);
+    h.isolate(owner);
+    (h.node(owner).driver as ReadyDriver<Payload>).propose(0, 'orphan', (outcome) => outcomes.push(outcome));
+    h.process(owner);
     forceCampaign(h, next);
     h.deliverAll();
     h.advance(100);
@@ -166,13 +166,13 @@ describe('ready driver', () => {
     h.advance(500);
     expect(outcomes).toHaveLength(1);
     expect(['lost', 'unknown']).toContain(outcomes[0]?.kind);
-    expect(h.committedPayloads(leader)).toContain('winner');
-    expect(h.committedPayloads(leader)).not.toContain('orphan');
+    expect(h.committedPayloads(owner)).toContain('winner');
+    expect(h.committedPayloads(owner)).not.toContain('orphan');
   });
 
   it('ready driver - serves a partition only as the ready owner that applied up to where it became ready', () => {
     const h = new Harness(ids);
-    const leader = h.waitForLeader();
+    const leader = h.waitForOwner();
     expect((h.node(leader).driver as ReadyDriver<Payload>).serving(0)).toBe(true);
     for (const id of ids.filter((id) => id !== leader)) expect((h.node(id).driver as ReadyDriver<Payload>).serving(0)).toBe(false);
     // Deposed: no longer serving, even before it hears of the new owner's entries.

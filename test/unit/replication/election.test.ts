@@ -6,33 +6,33 @@ import { forceCampaign, Harness, inFlightOfType, type Payload } from './harness.
 describe('election', () => {
   it('election - three bootstrapped replicas elect exactly one ready owner', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    // Leadership settles on the preferred owner, the first node of the replica set.
-    const leader = h.readyLeader();
+    // Ownership settles on the preferred owner, the first node of the replica set.
+    const leader = h.readyOwner();
     expect(leader).toBe('a');
     const statuses = ['a', 'b', 'c'].map((id) => h.status(id));
-    expect(statuses.filter((status) => status.role === 'leader')).toHaveLength(1);
+    expect(statuses.filter((status) => status.role === 'owner')).toHaveLength(1);
     for (const status of statuses) {
-      expect(status.leader).toBe(leader);
+      expect(status.owner).toBe(leader);
       expect(status.epoch).toBe(h.status('a').epoch);
     }
   });
 
   it('election - failover elects a new owner within 2 s with default settings', () => {
     const h = new Harness(['a', 'b', 'c']);
-    const first = h.waitForLeader();
+    const first = h.waitForOwner();
     h.advance(300);
     h.crash(first);
     const crashedAtMs = h.nowMs;
-    const second = h.waitForLeader(0, 5000);
+    const second = h.waitForOwner(0, 5000);
     expect(second).not.toBe(first);
     expect(h.nowMs - crashedAtMs).toBeLessThan(2000);
   });
 
   it('election - a replica grants one vote per epoch and persists it', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     const epoch = h.status('c').epoch + 5;
     const core = h.core('c');
     const vote = (from: string): Message<Payload> => ({
@@ -67,7 +67,7 @@ describe('election', () => {
 
   it('election - a candidate with a less complete log is refused (vote rule)', () => {
     const h = new Harness(['a', 'b', 'c']);
-    const leader = h.waitForLeader();
+    const leader = h.waitForOwner();
     const behind = ['a', 'b', 'c'].find((id) => id !== leader) as string;
     h.isolate(behind);
     h.core(leader).propose(0, 'x');
@@ -79,15 +79,15 @@ describe('election', () => {
     forceCampaign(h, behind);
     h.deliverAll();
     // Nobody granted: the laggard stays a follower or candidate and the log survives.
-    expect(h.status(behind).role).not.toBe('leader');
-    h.waitForLeader();
+    expect(h.status(behind).role).not.toBe('owner');
+    h.waitForOwner();
     h.advance(500);
     for (const id of ['a', 'b', 'c']) expect(h.committedPayloads(id)).toEqual(['x']);
   });
 
   it('election - a partition with a single voter elects itself', () => {
     const h = new Harness(['solo']);
-    expect(h.waitForLeader()).toBe('solo');
+    expect(h.waitForOwner()).toBe('solo');
     expect(h.core('solo').propose(0, 'x').ok).toBe(true);
     h.processAll();
     expect(h.committedPayloads('solo')).toEqual(['x']);
@@ -95,13 +95,13 @@ describe('election', () => {
 
   it('election - the preferred owner (first of the replica set) takes leadership when caught up', () => {
     const h = new Harness(['a', 'b', 'c']);
-    const leader = h.waitForLeader();
-    const preferred = ['a', 'b', 'c'].find((id) => id !== leader) as string;
+    const owner = h.waitForOwner();
+    const preferred = ['a', 'b', 'c'].find((id) => id !== owner) as string;
     const order = [preferred, ...['a', 'b', 'c'].filter((id) => id !== preferred)];
     for (const id of ['a', 'b', 'c']) h.core(id).setReplicaSet(0, order);
-    h.advanceUntil(() => h.readyLeader() === preferred, 5000);
+    h.advanceUntil(() => h.readyOwner() === preferred, 5000);
     h.advance(5000);
-    expect(h.readyLeader()).toBe(preferred);
+    expect(h.readyOwner()).toBe(preferred);
   });
 
   it('election - an empty node that is not a member never campaigns', () => {

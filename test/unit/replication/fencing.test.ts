@@ -9,14 +9,14 @@ import { forceCampaign, Harness, inFlightOfType, type Payload } from './harness.
 
 const ids = ['a', 'b', 'c'];
 
-function others(leader: string): string[] {
-  return ids.filter((id) => id !== leader);
+function others(owner: string): string[] {
+  return ids.filter((id) => id !== owner);
 }
 
 describe('fencing', () => {
   it('fencing - replicas refuse appends from an older epoch and the deposed owner steps down', () => {
     const h = new Harness(ids);
-    const leader = h.waitForLeader();
+    const leader = h.waitForOwner();
     const [follower] = others(leader) as [string];
     const oldEpoch = h.status(leader).epoch;
     const stale: Message<Payload> = {
@@ -50,10 +50,10 @@ describe('fencing', () => {
 
   it('fencing - check-quorum: an isolated owner steps down and refuses writes with NO_QUORUM', () => {
     const h = new Harness(ids);
-    const leader = h.waitForLeader();
+    const leader = h.waitForOwner();
     h.isolate(leader);
     h.advance(h.core(leader).settings.electionTimeoutMinMs + 50);
-    expect(h.status(leader).role).not.toBe('leader');
+    expect(h.status(leader).role).not.toBe('owner');
     const refused = h.core(leader).propose(0, 'x');
     expect(refused.ok).toBe(false);
     if (!refused.ok) {
@@ -62,33 +62,33 @@ describe('fencing', () => {
       expect(refused.error.retryable).toBe(true);
     }
     // The majority side elects a new owner and serves.
-    const majorityLeader = h.waitForLeader(0, 3000);
-    expect(majorityLeader).not.toBe(leader);
-    expect(h.core(majorityLeader).propose(0, 'y').ok).toBe(true);
+    const majorityOwner = h.waitForOwner(0, 3000);
+    expect(majorityOwner).not.toBe(leader);
+    expect(h.core(majorityOwner).propose(0, 'y').ok).toBe(true);
   });
 
   it('fencing - pre-vote: a replica that was cut off cannot depose a healthy owner when it returns', () => {
     const h = new Harness(ids);
-    const leader = h.waitForLeader();
+    const owner = h.waitForOwner();
     h.advance(3000);
-    const stableLeader = h.readyLeader() as string;
-    const [outcast] = others(stableLeader) as [string];
-    const epoch = h.status(stableLeader).epoch;
+    const stableOwner = h.readyOwner() as string;
+    const [outcast] = others(stableOwner) as [string];
+    const epoch = h.status(stableOwner).epoch;
     h.isolate(outcast);
     h.advance(10_000);
     // Pre-vote rounds failed, so its epoch did not run ahead.
     expect(h.status(outcast).epoch).toBe(epoch);
     h.heal();
     h.advance(3000);
-    expect(h.readyLeader()).toBe(stableLeader);
-    expect(h.status(stableLeader).epoch).toBe(epoch);
-    expect(leader).toBeDefined();
+    expect(h.readyOwner()).toBe(stableOwner);
+    expect(h.status(stableOwner).epoch).toBe(epoch);
+    expect(owner).toBeDefined();
   });
 
   it('fencing - a replica ignores vote requests while it hears from its owner (leader lease)', () => {
     const h = new Harness(ids);
-    const leader = h.waitForLeader();
-    const [follower, other] = others(leader) as [string, string];
+    const owner = h.waitForOwner();
+    const [follower, other] = others(owner) as [string, string];
     const epoch = h.status(follower).epoch;
     h.core(follower).step(other, {
       type: 'vote',
@@ -105,23 +105,23 @@ describe('fencing', () => {
 
   it('fencing - a follower refuses proposals with NotOwnerError naming the owner', () => {
     const h = new Harness(ids);
-    const leader = h.waitForLeader();
-    const [follower] = others(leader) as [string];
+    const owner = h.waitForOwner();
+    const [follower] = others(owner) as [string];
     const result = h.core(follower).propose(0, 'x');
     expect(result.ok).toBe(false);
     if (!result.ok) {
       expect(result.error).toBeInstanceOf(NotOwnerError);
       expect(result.error.condition).toBe('NOT_OWNER');
       expect(result.error.code).toBe('UNAVAILABLE');
-      expect((result.error as NotOwnerError).ownerHint).toBe(leader);
+      expect((result.error as NotOwnerError).ownerHint).toBe(owner);
     }
   });
 
   it('fencing - a new owner is not ready, and refuses work, until its own no-op commits', () => {
     const h = new Harness(ids);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const leader = h.readyLeader() as string;
+    const leader = h.readyOwner() as string;
     const [next] = others(leader) as [string];
     h.isolate(next);
     forceCampaign(h, next);
@@ -130,7 +130,7 @@ describe('fencing', () => {
     for (let round = 0; round < 4; round += 1) {
       for (const item of h.inFlight.filter((message) => message.message.type.startsWith('vote'))) h.deliver(item);
     }
-    expect(h.status(next).role).toBe('leader');
+    expect(h.status(next).role).toBe('owner');
     expect(h.status(next).ready).toBe(false);
     const early = h.core(next).propose(0, 'x');
     expect(early.ok).toBe(false);
@@ -140,6 +140,6 @@ describe('fencing', () => {
     h.deliverAll();
     expect(h.status(next).ready).toBe(true);
     const change = h.node(next).ownership.at(-1);
-    expect(change).toMatchObject({ role: 'leader', ready: true, reason: 'ready' });
+    expect(change).toMatchObject({ role: 'owner', ready: true, reason: 'ready' });
   });
 });

@@ -5,12 +5,12 @@ import { Harness, inFlightOfType } from './harness.ts';
 describe('flow control', () => {
   it('flow control - proposals beyond uncommittedBytesMax are refused with OVERLOADED until commits catch up', () => {
     const h = new Harness(['a', 'b', 'c'], { settings: { uncommittedBytesMax: 100, entryBytesMax: 50 } });
-    const leader = h.waitForLeader();
-    for (const id of ['a', 'b', 'c']) if (id !== leader) h.isolate(id);
+    const owner = h.waitForOwner();
+    for (const id of ['a', 'b', 'c']) if (id !== owner) h.isolate(id);
     const payload = 'p'.repeat(40);
-    expect(h.core(leader).propose(0, payload).ok).toBe(true);
-    expect(h.core(leader).propose(0, payload).ok).toBe(true);
-    const refused = h.core(leader).propose(0, payload);
+    expect(h.core(owner).propose(0, payload).ok).toBe(true);
+    expect(h.core(owner).propose(0, payload).ok).toBe(true);
+    const refused = h.core(owner).propose(0, payload);
     expect(refused.ok).toBe(false);
     if (!refused.ok) {
       expect(refused.error).toBeInstanceOf(OverloadedError);
@@ -20,18 +20,18 @@ describe('flow control', () => {
     h.heal();
     h.processAll();
     h.deliverAll();
-    expect(h.core(leader).propose(0, payload).ok).toBe(true);
+    expect(h.core(owner).propose(0, payload).ok).toBe(true);
   });
 
   it('flow control - at most inflightAppendsMax appends carrying entries are unanswered per replica', () => {
     const h = new Harness(['a', 'b', 'c'], { settings: { inflightAppendsMax: 2, appendEntriesMax: 1 } });
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(2000);
-    const leader = h.readyLeader() as string;
-    const follower = ['a', 'b', 'c'].find((id) => id !== leader) as string;
-    for (let index = 0; index < 10; index += 1) expect(h.core(leader).propose(0, `x${index}`).ok).toBe(true);
-    h.process(leader);
-    const appends = inFlightOfType(h, 'append', { from: leader, to: follower }).filter(
+    const owner = h.readyOwner() as string;
+    const follower = ['a', 'b', 'c'].find((id) => id !== owner) as string;
+    for (let index = 0; index < 10; index += 1) expect(h.core(owner).propose(0, `x${index}`).ok).toBe(true);
+    h.process(owner);
+    const appends = inFlightOfType(h, 'append', { from: owner, to: follower }).filter(
       (item) => item.message.type === 'append' && item.message.entries.length > 0,
     );
     expect(appends).toHaveLength(2);

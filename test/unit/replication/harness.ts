@@ -164,17 +164,17 @@ export class Harness {
     }
   }
 
-  readyLeader(partition = 0): NodeId | null {
-    const leaders = [...this.nodes.values()].filter((node) => node.core?.status(partition).ready === true);
-    if (leaders.length === 0) return null;
+  readyOwner(partition = 0): NodeId | null {
+    const owners = [...this.nodes.values()].filter((node) => node.core?.status(partition).ready === true);
+    if (owners.length === 0) return null;
     // Several nodes may believe they lead in different epochs; the highest epoch wins.
-    leaders.sort((a, b) => (b.core?.status(partition).epoch ?? 0) - (a.core?.status(partition).epoch ?? 0));
-    return leaders[0]?.id ?? null;
+    owners.sort((a, b) => (b.core?.status(partition).epoch ?? 0) - (a.core?.status(partition).epoch ?? 0));
+    return owners[0]?.id ?? null;
   }
 
-  waitForLeader(partition = 0, limitMs = 10_000): NodeId {
-    this.advanceUntil(() => this.readyLeader(partition) !== null, limitMs);
-    return this.readyLeader(partition) as NodeId;
+  waitForOwner(partition = 0, limitMs = 10_000): NodeId {
+    this.advanceUntil(() => this.readyOwner(partition) !== null, limitMs);
+    return this.readyOwner(partition) as NodeId;
   }
 
   isolate(id: NodeId): void {
@@ -254,7 +254,7 @@ export class Harness {
   }
 }
 
-/** Makes `id` campaign at once, as a leadership transfer would (no pre-vote, no lease). */
+/** Makes `id` campaign at once, as a ownership transfer would (no pre-vote, no lease). */
 export function forceCampaign(harness: Harness, id: NodeId, partition = 0): void {
   const epoch = harness.status(id, partition).epoch;
   harness.core(id).step('test-driver', { type: 'timeout-now', partition, epoch });

@@ -81,9 +81,9 @@ describe('log', () => {
 
   it("log - a follower's conflicting uncommitted suffix is truncated and replaced by the owner's", () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(3000);
-    const old = h.readyLeader() as string;
+    const old = h.readyOwner() as string;
     const [b, c] = ['a', 'b', 'c'].filter((id) => id !== old) as [string, string];
     h.isolate(old);
     // Two proposals that only the isolated owner stores.
@@ -92,7 +92,7 @@ describe('log', () => {
     h.process(old);
     const divergentLast = h.status(old).lastPosition;
     h.advance(3000);
-    const fresh = h.readyLeader() as string;
+    const fresh = h.readyOwner() as string;
     expect([b, c]).toContain(fresh);
     h.core(fresh).propose(0, 'kept');
     h.process(fresh);

@@ -50,21 +50,21 @@ describe('membership', () => {
 
   it('membership - replacing a replica moves the data to the new node and keeps every write', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(2000);
-    for (const payload of ['x1', 'x2', 'x3']) h.core(h.readyLeader() as string).propose(0, payload);
+    for (const payload of ['x1', 'x2', 'x3']) h.core(h.readyOwner() as string).propose(0, payload);
     h.processAll();
     h.advance(200);
     h.addNode('d');
     for (const id of ['a', 'b', 'c', 'd']) h.core(id).setReplicaSet(0, ['a', 'b', 'd']);
     h.advanceUntil(() => {
-      const leader = h.readyLeader();
-      if (leader === null) return false;
-      const status = h.status(leader);
+      const owner = h.readyOwner();
+      if (owner === null) return false;
+      const status = h.status(owner);
       return status.membership.voters.length === 3 && status.membership.voters.includes('d') && !status.membershipPending;
     }, 10_000);
     h.advance(500);
-    const leader = h.readyLeader() as string;
+    const leader = h.readyOwner() as string;
     expect([...h.status(leader).membership.voters].sort()).toEqual(['a', 'b', 'd']);
     expect(h.status(leader).membership.learners).toEqual([]);
     expect(h.committedPayloads('d')).toEqual(['x1', 'x2', 'x3']);
@@ -86,18 +86,18 @@ describe('membership', () => {
 
   it('membership - removing the owner hands leadership to a remaining replica first', () => {
     const h = new Harness(['a', 'b', 'c']);
-    h.waitForLeader();
+    h.waitForOwner();
     h.advance(2000);
-    const owner = h.readyLeader() as string;
+    const owner = h.readyOwner() as string;
     const remaining = ['a', 'b', 'c'].filter((id) => id !== owner);
     h.addNode('d');
     for (const id of ['a', 'b', 'c', 'd']) h.core(id).setReplicaSet(0, [...remaining, 'd']);
     h.advanceUntil(() => {
-      const leader = h.readyLeader();
+      const leader = h.readyOwner();
       return leader !== null && leader !== owner && !h.status(leader).membership.voters.includes(owner) && !h.status(leader).membershipPending;
     }, 15_000);
-    const leader = h.readyLeader() as string;
+    const leader = h.readyOwner() as string;
     expect([...h.status(leader).membership.voters].sort()).toEqual([...remaining, 'd'].sort());
-    expect(h.status(owner).role).not.toBe('leader');
+    expect(h.status(owner).role).not.toBe('owner');
   });
 });

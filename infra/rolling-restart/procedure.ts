@@ -16,7 +16,7 @@
  * How a node is stopped and started is injected (NodeController): local processes, systemd over
  * ssh, or Kubernetes pods. The procedure only talks HTTP to the nodes' admin API.
  */
-import type { ClusterView } from '../../server/src/observability/index.ts';
+import { clusterViewOf, type ClusterView } from '../../server/src/observability/index.ts';
 
 export interface NodeTarget {
   /** Client address host:port (HTTP API and /readyz). */
@@ -68,7 +68,7 @@ export async function fetchView(host: string, adminToken: string | undefined): P
       const how = adminToken === undefined ? 'pass --admin-token or set RINGSTATE_ADMIN_TOKEN (outside dev mode every admin request needs it)' : 'the admin token given does not match the node\'s admin.token';
       throw new RollingRestartError(`${host} refused the admin API: ${how}`);
     }
-    return response.ok ? ((await response.json()) as AdminClusterView) : undefined;
+    return response.ok ? clusterViewOf(await response.json()) : undefined;
   } catch (error) {
     if (error instanceof RollingRestartError) throw error;
     return undefined;

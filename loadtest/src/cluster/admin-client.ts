@@ -1,4 +1,5 @@
 /** Reads nodes' admin views (GET /v1/admin/cluster) for the load tester, benchmarks and tests. */
+import { clusterViewOf } from '../../../server/src/observability/index.ts';
 
 export interface PartitionRowView {
   readonly partition: number;
@@ -53,7 +54,7 @@ export async function fetchClusterView(host: string, adminToken?: string): Promi
     throw new AdminRefusedError(`${host} refused GET /v1/admin/cluster (HTTP ${response.status}): ${adminToken === undefined ? 'pass --admin-token or set RINGSTATE_ADMIN_TOKEN' : 'the admin token does not match the node\'s admin.token'}`);
   }
   try {
-    return response.ok ? ((await response.json()) as ClusterViewResponse) : undefined;
+    return response.ok ? (clusterViewOf(await response.json()) as ClusterViewResponse) : undefined;
   } catch {
     return undefined;
   }

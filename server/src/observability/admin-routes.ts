@@ -49,6 +49,22 @@ export interface PartitionRow {
   readonly lag: number;
 }
 
+/**
+ * A GET /v1/admin/cluster answer as this build names it. Nodes before 0.2 named a partition's
+ * owner `leader` and its role 'leader': tools that talk to a cluster during a rolling upgrade
+ * read both through this.
+ */
+export function clusterViewOf(json: unknown): ClusterView {
+  const view = json as ClusterView;
+  const partitions = view.partitions.map((row) => {
+    const legacy = row as PartitionRow & { leader?: string | null };
+    if (legacy.owner !== undefined && legacy.role !== 'leader') return row;
+    const { leader, ...rest } = legacy;
+    return { ...rest, owner: legacy.owner ?? leader ?? null, role: legacy.role === 'leader' ? 'owner' : legacy.role };
+  });
+  return { ...view, partitions };
+}
+
 export interface ClusterView {
   readonly nodeId: string;
   readonly ringVersion: number;

@@ -1,7 +1,7 @@
 export { createLogger, type Logger } from './logger.ts';
 export { NodeMetrics } from './metrics.ts';
 export { adminVerdict, refuseAdmin, type AdminAccess, type AdminScope } from './admin-access.ts';
-export { adminRoutes, type AdminRouteOptions, type AggregateLog, type ClusterView, type MemberRow, type PartitionRow } from './admin-routes.ts';
+export { adminRoutes, clusterViewOf, type AdminRouteOptions, type AggregateLog, type ClusterView, type MemberRow, type PartitionRow } from './admin-routes.ts';
 export { dashboardRoutes, type DashboardOptions } from './dashboard-routes.ts';
 export { CommandStats, type CommandRates } from './command-stats.ts';
 export { OwnershipHistory, type OwnershipEvent } from './ownership-history.ts';

@@ -53,7 +53,7 @@ const HANDOVER_WAIT_MS = 3_000;
 /** Pause between rounds of a join or leave that is still in progress. */
 const MEMBERSHIP_RETRY_MS = 500;
 /** How long a removal is reapplied if a concurrent ring change wins over it. */
-const REMOVAL_HOLD_MS = 10_000;
+const REMOVAL_KEEP_OUT_MS = 10_000;
 /** How long founders of a new cluster wait for every founder before a majority may found (at most half of cluster.bootstrapWaitMs). */
 const ALL_FOUNDERS_WAIT_MS = 10_000;
 
@@ -267,7 +267,7 @@ export class ClusterServices implements Forwarder {
         return false;
       }
     };
-    return this.membership.removeAndHold(nodeId, `removal of ${nodeId}`, { holdMs: REMOVAL_HOLD_MS, retryMs: MEMBERSHIP_RETRY_MS, stillWanted });
+    return this.membership.removeAndKeepOut(nodeId, `removal of ${nodeId}`, { keepOutMs: REMOVAL_KEEP_OUT_MS, retryMs: MEMBERSHIP_RETRY_MS, stillWanted });
   }
 
   private checkShrink(nodeId: string, force: boolean): void {

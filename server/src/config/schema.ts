@@ -40,7 +40,7 @@ export const configSchema = z
     indexBatchEntries: positiveInt
       .max(65_536)
       .default(2048)
-      .describe('Applied log entries whose aggregate-index and dedupe records are held in memory and written to the store together (rebuilt from the log after a restart); 1 writes them with every entry. Larger batches cost less CPU per command and more memory and start-up reading.'),
+      .describe('Applied log entries whose aggregate-index and dedupe records are deferred in memory and written to the store together (rebuilt from the log after a restart); 1 writes them with every entry. Larger batches cost less CPU per command and more memory and start-up reading.'),
     snapshotEveryEvents: positiveInt.default(100).describe('An aggregate snapshot is written into the log every this many events, bounding activation replay.'),
     dedupeRetentionMs: positiveInt.default(24 * 60 * 60 * 1000).describe('How long command ids are remembered for deduplication (ms). Retries must happen within this window.'),
     aggregateIdleMs: positiveInt.default(5 * 60 * 1000).describe('An aggregate with no command or subscriber for this long is passivated (ms).'),
@@ -148,7 +148,7 @@ export const configSchema = z
           .int()
           .min(0)
           .default(40)
-          .describe('How long a replica may hold committed entries before it writes them to its aggregate index in a store transaction of their own (ms); until then they ride along with its next store write. Fewer synced transactions per command, at the price of up to this much later state updates to clients subscribed through a replica. 0: at once.'),
+          .describe('How long a replica may defer applying committed entries before it writes them to its aggregate index in a store transaction of their own (ms); until then they ride along with its next store write. Fewer synced transactions per command, at the price of up to this much later state updates to clients subscribed through a replica. 0: at once.'),
         forwardTimeoutMs: positiveInt.default(5000).describe('Deadline of a command forwarded to the partition owner (ms).'),
         snapshotEntries: z
           .number()

@@ -1,5 +1,5 @@
 /**
- * Aggregate-index and dedupe records of applied entries, held in memory until the store writes
+ * Aggregate-index and dedupe records of applied entries, deferred in memory until the store writes
  * them in bulk.
  *
  * Every applied command entry needs two derived records: `[aggregate, seq] -> position` (how
@@ -15,23 +15,23 @@
  * (LogStore.open). Readers consult this and the on-disk records together, so what they see does
  * not depend on when the records were last written out.
  *
- * Only small references are held (seq and position; the dedupe record), not the entries: the
+ * Only small references are deferred (seq and position; the dedupe record), not the entries: the
  * store reads an entry when a reader asks for it, so memory stays small whatever the entries
  * carry, and every reader gets its own decoded copy, as it did when the records were on disk.
  *
  * Adding is idempotent: an entry at or below its partition's indexed position, or at or below
- * its aggregate's newest held seq, is ignored (a replica may apply an entry again after a
+ * its aggregate's newest deferred seq, is ignored (a replica may apply an entry again after a
  * restart; its records are then already here or on disk, and readers merge by seq).
  */
 import type { DedupeRecord, LogEntry } from './types.ts';
 
-/** Where a held aggregate entry is. */
-export interface HeldRef {
+/** Where a deferred aggregate entry is. */
+export interface DeferredRef {
   readonly seq: number;
   readonly position: number;
 }
 
-export interface HeldDedupe {
+export interface DeferredDedupe {
   readonly aggregate: string;
   readonly playerId: string;
   readonly commandId: string;
@@ -39,14 +39,14 @@ export interface HeldDedupe {
 }
 
 export class DeferredIndex {
-  /** Held references per aggregate, in seq order. */
-  readonly #byAggregate = new Map<string, HeldRef[]>();
-  readonly #dedupe = new Map<string, HeldDedupe>();
+  /** Deferred references per aggregate, in seq order. */
+  readonly #byAggregate = new Map<string, DeferredRef[]>();
+  readonly #dedupe = new Map<string, DeferredDedupe>();
   /** Per tracked partition: the last position whose records are on disk (its `indexed` record). */
   readonly #indexedTo = new Map<number, number>();
   #size = 0;
 
-  /** Held entries, all partitions together. */
+  /** Deferred entries, all partitions together. */
   get size(): number {
     return this.#size;
   }
@@ -69,7 +69,7 @@ export class DeferredIndex {
     if (!this.#indexedTo.has(partition)) this.#indexedTo.set(partition, indexedTo);
   }
 
-  /** Holds `entry`'s records; its partition must be tracked. */
+  /** Defers `entry`'s records; its partition must be tracked. */
   add(entry: LogEntry): void {
     const indexedTo = this.#indexedTo.get(entry.partition);
     if (indexedTo === undefined) throw new Error(`deferred index: partition ${entry.partition} is not tracked`);
@@ -96,20 +96,20 @@ export class DeferredIndex {
     return this.#dedupe.get(dedupeKey(aggregate, playerId, commandId))?.record;
   }
 
-  /** The aggregate's held references in seq order (empty when none). */
-  refsOf(aggregate: string): readonly HeldRef[] {
+  /** The aggregate's deferred references in seq order (empty when none). */
+  refsOf(aggregate: string): readonly DeferredRef[] {
     return this.#byAggregate.get(aggregate) ?? [];
   }
 
-  /** Every held aggregate-index record, for writing them out. */
-  *indexRecords(): IterableIterator<{ readonly aggregate: string; readonly ref: HeldRef }> {
+  /** Every deferred aggregate-index record, for writing them out. */
+  *indexRecords(): IterableIterator<{ readonly aggregate: string; readonly ref: DeferredRef }> {
     for (const [aggregate, refs] of this.#byAggregate) {
       for (const ref of refs) yield { aggregate, ref };
     }
   }
 
-  /** The held dedupe records that were not pruned, for writing them out. */
-  dedupeRecords(): IterableIterator<HeldDedupe> {
+  /** The deferred dedupe records that were not pruned, for writing them out. */
+  dedupeRecords(): IterableIterator<DeferredDedupe> {
     return this.#dedupe.values();
   }
 

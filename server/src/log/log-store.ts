@@ -145,7 +145,7 @@ export class LogStore {
       throw new Error(`log at ${options.path} has format ${String(format)}, this build reads ${FORMAT_PLAIN} and ${FORMAT_DEFERRED}`);
     }
     store.rebuildDeferredIndex();
-    // Held records on disk under format 1 cannot come from this store's transactions, which
+    // Deferred records on disk under format 1 cannot come from this store's transactions, which
     // write both together; mark the store so an older build refuses it rather than miss them.
     if (store.deferred.indexedPositions().size > 0 && !store.formatDeferred) {
       store.meta.putSync('formatVersion', FORMAT_DEFERRED);
@@ -246,7 +246,7 @@ export class LogStore {
         next += 1;
       }
       const commands = part.applied.filter(isCommandEntry);
-      // indexedTo counts only for a partition not tracked yet (holdIndex): read the disk then.
+      // indexedTo counts only for a partition not tracked yet (deferIndex): read the disk then.
       const indexedTo = commands.length === 0 || this.deferred.tracks(part.partition) ? 0 : this.appliedPosition(part.partition);
       return { part, stored, keepTo, lastAfter: next - 1, applied: { partition: part.partition, entries: commands, indexedTo } };
     });
@@ -291,7 +291,7 @@ export class LogStore {
    */
   private commit(work: (write: Writer) => void): Promise<void> {
     const done = this.commitNow(work).catch(async (error: unknown) => {
-      await this.resyncHeldIndex();
+      await this.resyncDeferredIndex();
       throw error;
     });
     this.lastCommit = done;
@@ -299,15 +299,15 @@ export class LogStore {
   }
 
   /**
-   * After a failed commit the held records in memory may no longer match the disk: with the
+   * After a failed commit the deferred records in memory may no longer match the disk: with the
    * `fsync` policy the writes queued before `work` threw still commit (lmdb-js commits each
    * event turn's writes together), and the after-commit step that updates memory did not run.
    * So memory is read again from the disk, as at open.
    */
-  private async resyncHeldIndex(): Promise<void> {
+  private async resyncDeferredIndex(): Promise<void> {
     try {
       await this.root.committed;
-      this.forgetHeldIndex();
+      this.forgetDeferredIndex();
       this.formatDeferred = this.meta.get('formatVersion') === FORMAT_DEFERRED;
       this.rebuildDeferredIndex();
     } catch {
@@ -364,7 +364,7 @@ export class LogStore {
 
   /**
    * The aggregate-index and dedupe records of command entries applied in this transaction:
-   * held in memory while fewer than `indexBatchEntries` are, else written with every held one.
+   * deferred in memory while fewer than `indexBatchEntries` are, else written with every deferred one.
    * Returns what to do once the transaction has committed (readers see the records then, as
    * they see the entries).
    */
@@ -372,16 +372,16 @@ export class LogStore {
     let count = 0;
     for (const commands of applied) count += commands.entries.length;
     if (count === 0) return () => {};
-    if (this.deferred.size + count < this.indexBatchEntries) return this.holdIndex(write, applied);
-    this.writeHeldIndex(write);
+    if (this.deferred.size + count < this.indexBatchEntries) return this.deferIndex(write, applied);
+    this.writeDeferredIndex(write);
     for (const { entries } of applied) {
       for (const entry of entries) this.writeIndexRecords(write, entry);
     }
-    return () => this.forgetHeldIndex();
+    return () => this.forgetDeferredIndex();
   }
 
-  /** Holds the records of `applied` in memory; partitions not tracked yet get their `indexed` record. */
-  private holdIndex(write: Writer, applied: readonly AppliedCommands[]): () => void {
+  /** Defers the records of `applied` in memory; partitions not tracked yet get their `indexed` record. */
+  private deferIndex(write: Writer, applied: readonly AppliedCommands[]): () => void {
     const started = applied.filter(({ partition }) => !this.deferred.tracks(partition));
     for (const { partition, indexedTo } of started) write.put(this.indexed, partition, indexedTo);
     if (started.length > 0 && !this.formatDeferred) write.put(this.meta, 'formatVersion', FORMAT_DEFERRED);
@@ -394,15 +394,15 @@ export class LogStore {
     };
   }
 
-  /** Writes every held record out and removes the `indexed` records; forgetHeldIndex() once committed. */
-  private writeHeldIndex(write: Writer): void {
+  /** Writes every deferred record out and removes the `indexed` records; forgetDeferredIndex() once committed. */
+  private writeDeferredIndex(write: Writer): void {
     for (const { aggregate, ref } of this.deferred.indexRecords()) write.put(this.aggregates, [aggregate, ref.seq], ref.position);
     for (const { aggregate, playerId, commandId, record } of this.deferred.dedupeRecords()) write.put(this.dedupe, [aggregate, playerId, commandId], record);
     for (const partition of this.deferred.indexedPositions().keys()) write.remove(this.indexed, partition);
     if (this.formatDeferred) write.put(this.meta, 'formatVersion', FORMAT_PLAIN);
   }
 
-  private forgetHeldIndex(): void {
+  private forgetDeferredIndex(): void {
     this.deferred.clear();
     this.formatDeferred = false;
   }
@@ -440,7 +440,7 @@ export class LogStore {
     for (const { key, value: position } of this.aggregates.getRange({ start: [aggregate, afterSeq + 1], end: [aggregate, Number.MAX_SAFE_INTEGER] })) {
       out.push(this.indexedEntry(partition, aggregate, key[1], position));
     }
-    // Held references continue the records on disk (a write-out may have put both in view).
+    // Deferred references continue the records on disk (a write-out may have put both in view).
     const storedTo = out.at(-1)?.seq ?? afterSeq;
     for (const ref of this.deferred.refsOf(aggregate)) {
       if (ref.seq > storedTo) out.push(this.indexedEntry(partition, aggregate, ref.seq, ref.position));
@@ -448,7 +448,7 @@ export class LogStore {
     return out;
   }
 
-  /** The entry an index record (on disk or held) points at; anything else is a broken invariant. */
+  /** The entry an index record (on disk or deferred) points at; anything else is a broken invariant. */
   private indexedEntry(partition: number, aggregate: string, seq: number, position: number): LogEntry {
     const entry = this.entries.get([partition, position]);
     if (entry === undefined || !isCommandEntry(entry) || entry.aggregate !== aggregate || entry.seq !== seq) {
@@ -459,8 +459,8 @@ export class LogStore {
 
   /** Highest committed seq of an aggregate, 0 when it has none. */
   aggregateSeq(aggregate: string): number {
-    const held = this.deferred.refsOf(aggregate).at(-1);
-    if (held !== undefined) return held.seq;
+    const deferred = this.deferred.refsOf(aggregate).at(-1);
+    if (deferred !== undefined) return deferred.seq;
     for (const key of this.aggregates.getKeys({ start: [aggregate, Number.MAX_SAFE_INTEGER], end: [aggregate, 0], reverse: true, limit: 1 })) {
       return key[1];
     }
@@ -535,12 +535,12 @@ export class LogStore {
     for (const { key: partition, value: indexedTo } of this.indexed.getRange({})) {
       if (this.deferred.indexedPositions().get(partition) !== indexedTo) throw new Error(`partition ${partition}: indexed record ${indexedTo} is not tracked in memory`);
     }
-    if (this.deferred.indexedPositions().size > 0 && !this.formatDeferred) throw new Error('held index records in a store marked format 1');
+    if (this.deferred.indexedPositions().size > 0 && !this.formatDeferred) throw new Error('deferred index records in a store marked format 1');
     return { partitions: partitions.length, entries: entryCount, aggregates: aggregateSeqs.size };
   }
 
   /**
-   * Refuses further writes, lets the last commit finish, writes the held index records out
+   * Refuses further writes, lets the last commit finish, writes the deferred index records out
    * (which also sets format 1 again), and closes. If that last write fails nothing is lost:
    * the next open rebuilds the records from the log.
    */
@@ -555,8 +555,8 @@ export class LogStore {
     await this.lastCommit.catch(() => undefined);
     if (this.deferred.indexedPositions().size > 0 || this.formatDeferred) {
       try {
-        await this.commit((write) => this.writeHeldIndex(write));
-        this.forgetHeldIndex();
+        await this.commit((write) => this.writeDeferredIndex(write));
+        this.forgetDeferredIndex();
       } catch {
         // Rebuilt at the next open (see above).
       }

@@ -199,14 +199,14 @@ export class RingMembership {
   }
 
   /**
-   * Removes `nodeId` (a change, as above) and keeps it out for `holdMs`: a concurrent change
+   * Removes `nodeId` (a change, as above) and keeps it out for `keepOutMs`: a concurrent change
    * accepted elsewhere at the same generation can win the tie and bring it back, so every
    * `retryMs` the removal is applied again on top of the agreed record while `stillWanted()`
    * (the node is still down, the removal still allowed) holds.
    */
-  removeAndHold(nodeId: string, reason: string, options: { holdMs: number; retryMs: number; stillWanted: () => boolean }): RingRecord {
+  removeAndKeepOut(nodeId: string, reason: string, options: { keepOutMs: number; retryMs: number; stillWanted: () => boolean }): RingRecord {
     const record = this.change(this.current.members.filter((member) => member !== nodeId), reason);
-    const deadline = Date.now() + options.holdMs;
+    const deadline = Date.now() + options.keepOutMs;
     const check = (): void => {
       if (this.timer === undefined || Date.now() >= deadline) return;
       if (this.current.members.includes(nodeId) && options.stillWanted()) {

@@ -23,7 +23,7 @@ export class NodeMetrics {
   readonly activeAggregates = new Gauge({ name: 'ringstate_active_aggregates', help: 'Aggregates held in memory.', registers: [this.registry] });
   readonly deferredIndexEntries = new Gauge({
     name: 'ringstate_store_deferred_index_entries',
-    help: 'Applied log entries whose aggregate-index and dedupe records are held in memory, not yet written (at most indexBatchEntries).',
+    help: 'Applied log entries whose aggregate-index and dedupe records are deferred in memory, not yet written (at most indexBatchEntries).',
     registers: [this.registry],
   });
   readonly limitTrips = new Counter({

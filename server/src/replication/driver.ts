@@ -5,14 +5,14 @@
  * here, once:
  *
  *   1. Take the core's Ready. Send its early messages (an owner's appends and heartbeats),
- *      together with the previous Ready's late messages if they were held back (step 3).
+ *      together with the previous Ready's late messages if they waited (step 3).
  *      Early messages do not depend on this Ready's writes, so the replicas write while the
  *      owner does; an owner counts its own copy only once its write is durable.
  *   2. Persist: the writes (entries, hard state, snapshots) and, in the same transaction if
  *      the storage can, the committed entries to apply. Persisting may complete later
  *      (an fsync); the driver takes no other Ready meanwhile (inputs still reach the core).
  *   3. The late messages (votes, acknowledgements) depend on the writes just made durable:
- *      they leave only now. When another Ready follows at once, they are held and leave with
+ *      they leave only now. When another Ready follows at once, they wait and leave with
  *      its early messages, so each peer gets one frame for both; otherwise they leave at once.
  *   4. Apply the committed entries, in order, and settle the proposals they answer.
  *   5. Act on ownership changes. After applying, because (a) a proposal whose entry
@@ -98,7 +98,7 @@ export class ReadyDriver<P> {
   private readonly readyAt = new Map<number, { readonly epoch: number; readonly position: number }>();
   private readonly applied = new Map<number, number>();
   /** Late messages of the last Ready, waiting for the next Ready's early ones (step 3). */
-  private held: readonly OutboundMessage<P>[] = [];
+  private late: readonly OutboundMessage<P>[] = [];
   private persisting = false;
   private stopped = false;
   private failure: Error | undefined;
@@ -158,8 +158,8 @@ export class ReadyDriver<P> {
     if (this.persisting || this.stopped || this.failure !== undefined) return;
     while (this.core.hasReady()) {
       const ready = this.core.ready();
-      this.send(this.held.length === 0 ? ready.earlyMessages : [...this.held, ...ready.earlyMessages]);
-      this.held = [];
+      this.send(this.late.length === 0 ? ready.earlyMessages : [...this.late, ...ready.earlyMessages]);
+      this.late = [];
       if (this.stopped) return;
       this.persisting = true;
       let returned = false;
@@ -181,19 +181,19 @@ export class ReadyDriver<P> {
       this.finish(ready);
       if (this.stopped || this.failure !== undefined) return;
     }
-    const held = this.held;
-    this.held = [];
-    this.send(held);
+    const late = this.late;
+    this.late = [];
+    this.send(late);
   }
 
   /**
-   * Stops taking Readies; every open proposal is answered `unknown`. Messages held back are
+   * Stops taking Readies; every open proposal is answered `unknown`. Late messages still waiting are
    * dropped, as a crash would drop them (the protocol tolerates loss).
    */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.held = [];
+    this.late = [];
     for (const partition of [...this.proposals.keys()]) this.settleAll(partition, { kind: 'unknown', reason: 'stopped', ownerHint: null });
   }
 
@@ -201,7 +201,7 @@ export class ReadyDriver<P> {
     this.persisting = false;
     if (this.stopped) return;
     // Step 3: late messages wait for the next Ready's early ones (see pump).
-    this.held = ready.messages;
+    this.late = ready.messages;
     const { application } = this.components;
     for (const apply of ready.applies) {
       application.apply(apply);
@@ -253,7 +253,7 @@ export class ReadyDriver<P> {
   private fail(error: Error): void {
     this.persisting = false;
     this.failure = error;
-    this.held = [];
+    this.late = [];
     for (const partition of [...this.proposals.keys()]) this.settleAll(partition, { kind: 'unknown', reason: 'failed', ownerHint: null, error });
     this.components.application.failed?.(error);
   }

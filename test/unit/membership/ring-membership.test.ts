@@ -168,7 +168,7 @@ describe('ring membership - agreement', () => {
       const n1 = node(bus, 'n1', all, ['n1', 'n2', 'n3', 'n4']);
       n1.membership.adoptConfigured();
       let wanted = true;
-      const removal = n1.membership.removeAndHold('n4', 'removal of n4', { holdMs: 10_000, retryMs: 500, stillWanted: () => wanted });
+      const removal = n1.membership.removeAndKeepOut('n4', 'removal of n4', { keepOutMs: 10_000, retryMs: 500, stillWanted: () => wanted });
       expect(removal.members).toEqual(['n1', 'n2', 'n3']);
       // Another node admitted a joiner at the same generation, and its record wins the tie.
       const rival = ['n5', 'n6', 'n7', 'n8', 'n9']

@@ -1,5 +1,5 @@
 /**
- * Property test of the log store's held index records (docs/storage.md): random sequences of
+ * Property test of the log store's deferred index records (docs/storage.md): random sequences of
  * replicated writes (store, apply, apply again), crashes (a copy of the files opened as a new
  * store, held records lost) and clean restarts, each with a random `indexBatchEntries`. After
  * every step the readers must answer exactly what a plain model of the applied log says, and
@@ -13,7 +13,7 @@ import { tempDir } from '../../support/temp-dir.ts';
 
 // Property tests print their seed; rerun a failure with FC_SEED=<seed>.
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
-console.log(`held index records: fast-check seed ${seed}`);
+console.log(`deferred index records: fast-check seed ${seed}`);
 
 /** Aggregates and the partition each belongs to. */
 const AGGREGATES = [
@@ -60,7 +60,7 @@ function openStore(path: string, indexBatchEntries: number, durability: Durabili
 }
 
 async function run(steps: readonly Step[], firstBatchEntries: number, durability: DurabilityPolicy): Promise<void> {
-  let dir = tempDir('held-index');
+  let dir = tempDir('deferred-index');
   dirs.push(dir);
   let store = openStore(dir.path, firstBatchEntries, durability);
   const model: Model = { stored: new Map(PARTITIONS.map((p) => [p, []])), applied: new Map(PARTITIONS.map((p) => [p, 0])) };
@@ -110,7 +110,7 @@ async function run(steps: readonly Step[], firstBatchEntries: number, durability
       }
       case 'crash': {
         // The files as they are now, opened as a new store: held records are lost, as in a kill -9.
-        const copy = tempDir('held-index-crash');
+        const copy = tempDir('deferred-index-crash');
         dirs.push(copy);
         cpSync(dir.path, copy.path, { recursive: true });
         dir = copy;
@@ -150,13 +150,13 @@ function check(store: LogStore, model: Model): void {
   expect(verified.aggregates).toBe(aggregates.size);
 }
 
-describe('held index records (property)', () => {
+describe('deferred index records (property)', () => {
   // os commits synchronously on this thread; fsync goes through lmdb-js's writer thread and
   // syncs every commit, so it runs fewer cases.
   it.each([
     ['os', 300],
     ['fsync', 150],
-  ] as const)('held index - readers match the applied log after any sequence of writes, crashes and restarts (%s)', async (durability, numRuns) => {
+  ] as const)('deferred index - readers match the applied log after any sequence of writes, crashes and restarts (%s)', async (durability, numRuns) => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: MAX_BATCH_ENTRIES }), async (steps, firstBatchEntries) => {
         try {

@@ -83,7 +83,7 @@ describe('cluster faults - real processes', () => {
   it('faults - a node restarted with its disk wiped catches up by snapshot transfer and the history holds', async () => {
     // Owners compact their replication logs every 20 entries, so the wiped node must install
     // snapshots (fetching the committed entries) before it can follow entry by entry.
-    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS, cluster: { snapshotEntries: 20 } });
+    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS, cluster: { compactEveryEntries: 20 } });
     const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
     const players = Array.from({ length: 9 }, (_, n) => `wp${n}`);
     let victim = '';

@@ -22,7 +22,7 @@ afterAll(async () => {
 describe('cluster membership - real processes', () => {
   it('membership - two nodes join and take partitions, then one leaves by the admin API and one by SIGTERM; no command fails and no append is lost', async () => {
     // leaveOnStop: a SIGTERM makes a node leave the ring before it exits (scale-in by stopping).
-    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS, cluster: { snapshotEntries: 20, leaveOnStop: true } });
+    cluster = await startProcessCluster(3, { partitionCount: PARTITIONS, cluster: { compactEveryEntries: 20, leaveOnStop: true } });
     const running = cluster;
     const address = (index: number): string => `${running.members[index]?.host}:${running.members[index]?.port}`;
     const hosts = [0, 1, 2].map(address);
@@ -51,7 +51,7 @@ describe('cluster membership - real processes', () => {
         const owned = (await fetchClusterView(all[4] ?? ''))?.partitions.filter((row) => row.owner === 'node-5').length ?? 0;
         timings.push(`node-5 owns ${owned} partitions`);
         expect(owned).toBeGreaterThan(0);
-        // The owners had compacted their replication logs (snapshotEntries 20), so the new nodes
+        // The owners had compacted their replication logs (compactEveryEntries 20), so the new nodes
         // caught up by snapshot transfer, then by entries.
         const metrics = await fetchMetrics(all[4] ?? '');
         const installs = metrics.get('ringstate_snapshot_installs_total') ?? 0;

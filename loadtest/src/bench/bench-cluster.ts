@@ -22,7 +22,7 @@
  * Catch-up phase (--fill-seconds > 0): pipelined commands fill the partition logs, then one
  * node is stopped, its data directory wiped, and restarted; the figure is the time from its
  * start until it has applied, on every partition, what the owners had committed (entries/s),
- * and how much of it came by snapshot transfer (--snapshot-entries sets the compaction interval).
+ * and how much of it came by snapshot transfer (--compact-every-entries sets the compaction interval).
  */
 import '../../../server/src/polyfills.ts';
 import { spawn } from 'node:child_process';
@@ -50,6 +50,8 @@ const { values } = parseArgs({
     durability: { type: 'string', default: 'fsync' },
     'fill-seconds': { type: 'string', default: '15' },
     // The server's default (10,000 per partition) unless given: lower it to see snapshot transfer.
+    'compact-every-entries': { type: 'string' },
+    /** The flag's name before the rename to compact-every-entries. */
     'snapshot-entries': { type: 'string' },
     // Skip the baselines when comparing two builds of the cluster itself (ratios print as '-').
     'cluster-only': { type: 'boolean', default: false },
@@ -64,7 +66,8 @@ const kills = Number(values.kills);
 const partitionCount = Number(values.partitions);
 const durability = String(values.durability);
 const fillMs = Number(values['fill-seconds']) * 1000;
-const snapshotEntries = values['snapshot-entries'] === undefined ? undefined : Number(values['snapshot-entries']);
+const compactEveryFlag = values['compact-every-entries'] ?? values['snapshot-entries'];
+const compactEveryEntries = compactEveryFlag === undefined ? undefined : Number(compactEveryFlag);
 const offeredRates = String(values.rates)
   .split(',')
   .filter((rate) => rate.trim() !== '')
@@ -304,7 +307,7 @@ const cluster = await startProcessCluster(3, {
   durability,
   logLevel: 'warn',
   limits: { messagesPerSecondMax: 1_000_000 },
-  ...(snapshotEntries === undefined ? {} : { cluster: { snapshotEntries } }),
+  ...(compactEveryEntries === undefined ? {} : { cluster: { compactEveryEntries } }),
 });
 try {
   await waitConverged(cluster.members.map((member) => `${member.host}:${member.port}`), 60_000);

@@ -138,7 +138,7 @@ export class ClusterServices implements Forwarder {
         nodeId: config.nodeId,
         partitionCount: config.partitionCount,
         tickIntervalMs: this.settings.tickIntervalMs,
-        snapshotEntries: this.settings.snapshotEntries,
+        compactEveryEntries: this.settings.compactEveryEntries,
         settings: {
           heartbeatIntervalMs: this.settings.replicationHeartbeatMs,
           electionTimeoutMinMs: this.settings.electionTimeoutMinMs,

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { configSchema } from './schema.ts';
 import { envName } from './env-name.ts';
-import { settingPaths, unwrap } from './load.ts';
+import { RENAMED, settingPaths, unwrap } from './load.ts';
 
 export function renderConfigDocs(): string {
   const defaults = configSchema.parse({}) as Record<string, unknown>;
@@ -37,6 +37,15 @@ naming the settings to set, while \`tokens.keys\` or \`admin.token\` (always), \
 built-in dev value. Make each secret with \`openssl rand -hex 32\` and pass it through the
 environment, for example \`RINGSTATE_TOKENS_KEYS='[{"kid":"2026-11","secret":"<secret>"}]'\`
 (docs/operations.md, "Secrets").
+
+## Renamed settings
+
+An old name still works, in the file and as its environment variable; when both are set the
+new name wins.
+
+| old name | new name |
+| --- | --- |
+${RENAMED.map(([from, to]) => `| \`${from.join('.')}\` (\`${envName([...from])}\`) | \`${to.join('.')}\` |`).join('\n')}
 `;
 }
 

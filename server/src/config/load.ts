@@ -31,6 +31,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (sources.file !== undefined) merged = deepMerge(merged, readConfigFile(sources.file));
   if (sources.env !== undefined) merged = deepMerge(merged, fromEnv(sources.env));
   if (sources.overrides !== undefined) merged = deepMerge(merged, sources.overrides);
+  merged = renamedSettings(merged);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
@@ -40,6 +41,38 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   const refusal = secretsRefusal(parsed.data, merged);
   if (refusal !== undefined) throw new ConfigError(refusal);
   return deepFreeze(parsed.data);
+}
+
+/**
+ * Settings renamed since an earlier release, old path -> new path. The old name still works
+ * (the new one wins when both are set), so existing config files and environments keep
+ * starting; docs/configuration.md lists the new names only.
+ */
+export const RENAMED: ReadonlyArray<readonly [readonly string[], readonly string[]]> = [[['cluster', 'snapshotEntries'], ['cluster', 'compactEveryEntries']]];
+
+function renamedSettings(merged: Record<string, unknown>): Record<string, unknown> {
+  let result = merged;
+  for (const [from, to] of RENAMED) {
+    const parentFrom = from.slice(0, -1).reduce<unknown>((at, key) => (isPlainObject(at) ? at[key] : undefined), result);
+    const oldKey = from.at(-1) as string;
+    if (!isPlainObject(parentFrom) || !(oldKey in parentFrom)) continue;
+    const { [oldKey]: value, ...rest } = parentFrom;
+    const moved: Record<string, unknown> = {};
+    let cursor = moved;
+    for (const key of to.slice(0, -1)) cursor = cursor[key] = {} as Record<string, unknown>;
+    cursor[to.at(-1) as string] = value;
+    // The new name wins over the old one: merge the old value under whatever is already set.
+    const withoutOld = setAt(result, from.slice(0, -1), rest);
+    result = deepMerge(moved, withoutOld);
+  }
+  return result;
+}
+
+function setAt(root: Record<string, unknown>, path: readonly string[], value: Record<string, unknown>): Record<string, unknown> {
+  if (path.length === 0) return value;
+  const [head, ...tail] = path as [string, ...string[]];
+  const child = isPlainObject(root[head]) ? (root[head] as Record<string, unknown>) : {};
+  return { ...root, [head]: setAt(child, tail, value) };
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -65,6 +98,11 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
     const raw = env[envName(path)];
     if (raw === undefined) continue;
     setPath(result, path, parseEnvValue(raw, leaf));
+  }
+  // A renamed setting's old variable still works (renamedSettings moves it to its new path).
+  for (const [from] of RENAMED) {
+    const raw = env[envName([...from])];
+    if (raw !== undefined) setPath(result, [...from], parseEnvValue(raw, z.unknown()));
   }
   return result;
 }

@@ -150,7 +150,7 @@ export const configSchema = z
           .default(40)
           .describe('How long a replica may defer applying committed entries before it writes them to its aggregate index in a store transaction of their own (ms); until then they ride along with its next store write. Fewer synced transactions per command, at the price of up to this much later state updates to clients subscribed through a replica. 0: at once.'),
         forwardTimeoutMs: positiveInt.default(5000).describe('Deadline of a command forwarded to the partition owner (ms).'),
-        snapshotEntries: z
+        compactEveryEntries: z
           .number()
           .int()
           .min(0)

@@ -49,7 +49,7 @@ export interface ReplicatedLogInit {
   readonly partitionCount: number;
   readonly tickIntervalMs: number;
   /** Compact a replica's replication log every this many applied entries (0: never); see snapshot-transfer.ts. */
-  readonly snapshotEntries?: number;
+  readonly compactEveryEntries?: number;
   readonly settings?: Partial<ReplicationSettings>;
 }
 
@@ -345,9 +345,9 @@ export class ReplicatedPartitionLog implements PartitionLog {
     return [...own, ...staged.entries.filter((entry) => entry.position > appliedTo)];
   }
 
-  /** Every `snapshotEntries` applied entries, the replication log may start later (snapshot-transfer.ts). */
+  /** Every `compactEveryEntries` applied entries, the replication log may start later (snapshot-transfer.ts). */
   private compaction(status: PartitionStatus): { position: number; data: Uint8Array } | undefined {
-    const every = this.init.snapshotEntries ?? 0;
+    const every = this.init.compactEveryEntries ?? 0;
     if (every <= 0) return undefined;
     const position = Math.min(status.applied, status.persistedPosition);
     if (position - status.snapshotPosition < every) return undefined;

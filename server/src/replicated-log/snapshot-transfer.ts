@@ -2,7 +2,7 @@
  * Snapshot transfer: how a replica that is far behind (a new node, a wiped disk, a long
  * outage) catches up once the owner's replication log no longer reaches back far enough.
  *
- * Every replica compacts its replication log every `cluster.snapshotEntries` applied entries:
+ * Every replica compacts its replication log every `cluster.compactEveryEntries` applied entries:
  * the core's log then starts after that position (replica-storage.ts). The entries stay on
  * disk, because they are the aggregates' event history, so a snapshot needs no separate state
  * image: the state at position X *is* the committed log up to X. When the owner finds that a

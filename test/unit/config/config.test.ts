@@ -5,6 +5,13 @@ import { ConfigError, loadConfig, redactConfig } from '../../../server/src/confi
 import { tempDir } from '../../support/temp-dir.ts';
 
 describe('config', () => {
+  it('config - a renamed setting still works under its old name, in overrides and env; the new name wins', () => {
+    expect(loadConfig({ overrides: { devMode: true, cluster: { snapshotEntries: 77 } } }).cluster.compactEveryEntries).toBe(77);
+    expect(loadConfig({ overrides: { devMode: true }, env: { RINGSTATE_CLUSTER_SNAPSHOT_ENTRIES: '55' } }).cluster.compactEveryEntries).toBe(55);
+    expect(loadConfig({ overrides: { devMode: true, cluster: { snapshotEntries: 77, compactEveryEntries: 88 } } }).cluster.compactEveryEntries).toBe(88);
+    expect(loadConfig({ overrides: { devMode: true, cluster: { enabled: true, snapshotEntries: 1 } } }).cluster.enabled).toBe(true);
+  });
+
   it('config - defaults are complete and frozen', () => {
     const config = loadConfig({ overrides: { devMode: true } });
     expect(config.port).toBe(9001);

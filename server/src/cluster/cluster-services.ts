@@ -446,7 +446,7 @@ export class ClusterServices implements Forwarder {
 
   private hasState(): boolean {
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
-      if (this.store.replicaState(partition) !== undefined) return true;
+      if (this.store.hardState(partition) !== undefined) return true;
     }
     return false;
   }
@@ -460,7 +460,7 @@ export class ClusterServices implements Forwarder {
    */
   private hasFoundingStateOnly(): boolean {
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
-      const state = this.store.replicaState(partition) as { epoch?: unknown; vote?: unknown } | undefined;
+      const state = this.store.hardState(partition) as { epoch?: unknown; vote?: unknown } | undefined;
       if (state === undefined) continue;
       if (typeof state.epoch !== 'number' || state.epoch > 1 || (state.vote !== null && state.vote !== undefined)) return false;
       if (this.store.lastPosition(partition) > 1) return false;

@@ -9,7 +9,7 @@
  *   snapshots  aggregateKey                       -> AggregateSnapshot (latest only)
  *   dedupe     [aggregateKey, playerId, commandId] -> DedupeRecord (seq, position, timestamp,
  *                                                    and the entry's command digest if it has one)
- *   replicas   partition                          -> ReplicaState (replicated mode: epoch, vote, commit)
+ *   replicas   partition                          -> HardState (replicated mode: epoch, vote, commit)
  *   applied    partition                          -> last applied position (replicated mode)
  *   replicaSnapshots partition                    -> ReplicaSnapshotMeta: where the replication
  *                                                    log starts (entries before it are kept: they
@@ -35,7 +35,7 @@
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
-import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type ReplicaBatch, type ReplicaSnapshotMeta, type ReplicaState, type StoredEntry } from './types.ts';
+import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type ReplicaBatch, type ReplicaSnapshotMeta, type HardState, type StoredEntry } from './types.ts';
 
 export type DurabilityPolicy = 'fsync' | 'os';
 
@@ -89,7 +89,7 @@ type DedupeKey = [string, string, string];
 export class LogStore {
   private readonly root: RootDatabase;
   private readonly entries: Database<StoredEntry, EntryKey>;
-  private readonly replicas: Database<ReplicaState, number>;
+  private readonly replicas: Database<HardState, number>;
   private readonly applied: Database<number, number>;
   private readonly replicaSnapshots: Database<ReplicaSnapshotMeta, number>;
   private readonly aggregates: Database<number, AggregateIndexKey>;
@@ -123,7 +123,7 @@ export class LogStore {
     if (!Number.isInteger(this.indexBatchEntries) || this.indexBatchEntries < 1) throw new Error(`indexBatchEntries must be a positive integer, got ${this.indexBatchEntries}`);
     this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
     this.entries = this.root.openDB<StoredEntry, EntryKey>({ name: 'entries' });
-    this.replicas = this.root.openDB<ReplicaState, number>({ name: 'replicas' });
+    this.replicas = this.root.openDB<HardState, number>({ name: 'replicas' });
     this.applied = this.root.openDB<number, number>({ name: 'applied' });
     this.replicaSnapshots = this.root.openDB<ReplicaSnapshotMeta, number>({ name: 'replicaSnapshots' });
     this.aggregates = this.root.openDB<number, AggregateIndexKey>({ name: 'aggregates' });
@@ -258,7 +258,7 @@ export class LogStore {
           const { partition } = part;
           for (let position = keepTo + 1; position <= stored; position += 1) write.remove(this.entries, [partition, position]);
           for (const entry of part.entries) write.put(this.entries, [partition, entry.position], entry);
-          if (part.replicaState !== undefined) write.put(this.replicas, partition, part.replicaState);
+          if (part.hardState !== undefined) write.put(this.replicas, partition, part.hardState);
           if (part.snapshot !== undefined) write.put(this.replicaSnapshots, partition, part.snapshot);
           for (const entry of plan.applied.entries) {
             if (entry.snapshot !== undefined) write.put(this.snapshots, entry.aggregate, entry.snapshot);
@@ -332,7 +332,7 @@ export class LogStore {
     await last;
   }
 
-  replicaState(partition: number): ReplicaState | undefined {
+  hardState(partition: number): HardState | undefined {
     return this.replicas.get(partition);
   }
 

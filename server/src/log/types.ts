@@ -5,6 +5,7 @@
  * committed command on one aggregate. `epoch` is the ownership epoch the entry was written in
  * (always 1 on a single node; the replication layer raises it on every failover).
  */
+import type { HardState } from '../replication/index.ts';
 export interface AggregateSnapshot {
   /** Aggregate sequence number the snapshot reflects (state after entry `seq`). */
   readonly seq: number;
@@ -73,14 +74,14 @@ export function isCommandEntry(entry: StoredEntry): entry is LogEntry {
 }
 
 /**
- * Durable per-partition replication state (the replication core's hard state: epoch, vote,
- * commit, ...). Opaque here: the storage keeps what the core gives it.
+ * Durable per-partition replication state: the replication core's hard state (epoch, vote,
+ * commit, amnesia), stored as the core gives it.
  */
-export type ReplicaState = { readonly [field: string]: unknown };
+export type { HardState };
 
 /**
  * One atomic write of the replicated log: per partition, drop the stored suffix from
- * `truncateFrom`, store `entries`, store `replicaState`; then apply `applied` command entries
+ * `truncateFrom`, store `entries`, store `hardState`; then apply `applied` command entries
  * (aggregate index, dedupe, aggregate snapshots) and record `appliedPosition`.
  */
 export interface ReplicaBatch {
@@ -88,7 +89,7 @@ export interface ReplicaBatch {
     readonly partition: number;
     readonly truncateFrom?: number;
     readonly entries: readonly StoredEntry[];
-    readonly replicaState?: ReplicaState;
+    readonly hardState?: HardState;
     readonly applied: readonly StoredEntry[];
     /** A replication snapshot taken (compaction) or installed at this batch. */
     readonly snapshot?: ReplicaSnapshotMeta;

@@ -48,7 +48,7 @@ export class LmdbReplicationStorage implements ReplicationStorage<CommandPayload
   constructor(private readonly store: LogStore) {}
 
   hardState(partition: number): HardState | undefined {
-    return this.store.replicaState(partition) as HardState | undefined;
+    return this.store.hardState(partition);
   }
 
   snapshotMeta(partition: number): SnapshotMeta | undefined {

@@ -30,6 +30,7 @@ import {
   ReadyDriver,
   ReplicationNode,
   type OwnershipChange,
+  type HardState,
   type PartitionApply,
   type PartitionStatus,
   type ReplicationSettings,
@@ -79,7 +80,7 @@ interface BatchPart {
   partition: number;
   truncateFrom?: number;
   entries: StoredEntry[];
-  replicaState?: Record<string, unknown>;
+  hardState?: HardState;
   applied: StoredEntry[];
   snapshot?: ReplicaSnapshotMeta;
 }
@@ -295,7 +296,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
     for (const write of ready.writes) {
       const target = part(write.partition);
       target.entries = write.entries.map((entry) => toStoredEntry(write.partition, entry));
-      if (write.hardState !== undefined) target.replicaState = { ...write.hardState };
+      if (write.hardState !== undefined) target.hardState = write.hardState;
       if (write.snapshot !== undefined) {
         const { position, epoch, membership } = write.snapshot.snapshot;
         target.snapshot = { position, epoch, membership };

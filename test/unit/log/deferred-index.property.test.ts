@@ -94,7 +94,7 @@ async function run(steps: readonly Step[], firstBatchEntries: number, durability
           byPartition.set(partition, [...(byPartition.get(partition) ?? []), entry]);
         }
         await store.writeReplicaBatch({
-          partitions: [...byPartition].map(([partition, entries]) => ({ partition, entries, replicaState: { epoch: 1 }, applied: [] })),
+          partitions: [...byPartition].map(([partition, entries]) => ({ partition, entries, hardState: { epoch: 1, vote: null, commit: 0, amnesia: 0 }, applied: [] })),
         });
         break;
       }

@@ -81,14 +81,14 @@ describe('log store', () => {
   });
 
   it('log - replicated batches store entries first and apply only committed ones', async () => {
-    const state = { epoch: 2, vote: 'node-1', commit: 1, amnesiac: false };
+    const state = { epoch: 2, vote: 'node-1', commit: 1, amnesia: 0 };
     await store.writeReplicaBatch({
-      partitions: [{ partition: 0, entries: [{ kind: 'noop', partition: 0, position: 1, epoch: 2 }, entry(0, 2, 'a/1', 1, { epoch: 2 })], replicaState: state, applied: [] }],
+      partitions: [{ partition: 0, entries: [{ kind: 'noop', partition: 0, position: 1, epoch: 2 }, entry(0, 2, 'a/1', 1, { epoch: 2 })], hardState: state, applied: [] }],
     });
     expect(store.lastPosition(0)).toBe(2);
     expect(store.aggregateSeq('a/1')).toBe(0);
     expect(store.findCommand('a/1', 'p', 'c-0-2')).toBeUndefined();
-    expect(store.replicaState(0)).toEqual(state);
+    expect(store.hardState(0)).toEqual(state);
     const second = store.storedEntries(0, 1, 3);
     await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [], applied: second }] });
     expect(store.appliedPosition(0)).toBe(2);
@@ -113,7 +113,7 @@ describe('log store', () => {
 
   it('log - an uncommitted suffix is replaced by a new owner\'s entries', async () => {
     await store.writeReplicaBatch({
-      partitions: [{ partition: 0, entries: [entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), entry(0, 3, 'a/1', 3)], replicaState: { epoch: 1, vote: null, commit: 1, amnesiac: false }, applied: [] }],
+      partitions: [{ partition: 0, entries: [entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), entry(0, 3, 'a/1', 3)], hardState: { epoch: 1, vote: null, commit: 1, amnesia: 0 }, applied: [] }],
     });
     await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [entry(0, 2, 'a/2', 1, { epoch: 2 })], applied: store.storedEntries(0, 1, 2) }] });
     expect(store.lastPosition(0)).toBe(2);
@@ -175,9 +175,9 @@ describe('log store', () => {
 
   it('log - a replica holds the records of applied entries only, rebuilds them up to its applied position, and re-applying changes nothing', async () => {
     await reopen({ indexBatchEntries: 3 });
-    const state = { epoch: 1, vote: 'node-1', commit: 2, amnesiac: false };
+    const state = { epoch: 1, vote: 'node-1', commit: 2, amnesia: 0 };
     const stored = Array.from({ length: 28 }, (_, n) => entry(5, n + 1, 'r/1', n + 1));
-    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: stored, replicaState: state, applied: [] }] });
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: stored, hardState: state, applied: [] }] });
     await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 1, 3) }] });
     expect(store.deferredIndexEntries).toBe(2);
     expect(store.aggregateSeq('r/1')).toBe(2);
@@ -212,8 +212,8 @@ describe('log store', () => {
       return record?.commandDigest === undefined ? undefined : [...record.commandDigest];
     };
     await store.append([entry(0, 1, 'a/1', 1, { commandDigest: digest }), entry(0, 2, 'a/1', 2)]);
-    const state = { epoch: 1, vote: 'node-1', commit: 1, amnesiac: false };
-    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [entry(5, 1, 'r/1', 1, { commandDigest: digest })], replicaState: state, applied: [] }] });
+    const state = { epoch: 1, vote: 'node-1', commit: 1, amnesia: 0 };
+    await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [entry(5, 1, 'r/1', 1, { commandDigest: digest })], hardState: state, applied: [] }] });
     await store.writeReplicaBatch({ partitions: [{ partition: 5, entries: [], applied: store.storedEntries(5, 1, 2) }] });
     expect(store.deferredIndexEntries).toBe(3);
     const expected = [...digest];
@@ -277,10 +277,10 @@ describe('log store', () => {
 
   it('log - after a failed write the held records are read again from the disk, so later ones are still found after a crash', async () => {
     await reopen({ indexBatchEntries: 3 });
-    const state = { epoch: 1, vote: 'node-1', commit: 4, amnesiac: false };
+    const state = { epoch: 1, vote: 'node-1', commit: 4, amnesia: 0 };
     // LMDB refuses keys over 1,978 bytes: this entry's dedupe record cannot be written.
     const unwritable = entry(0, 3, 'a/1', 3, { commandId: 'x'.repeat(3000) });
-    await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), unwritable, entry(0, 4, 'a/1', 4)], replicaState: state, applied: [] }] });
+    await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [entry(0, 1, 'a/1', 1), entry(0, 2, 'a/1', 2), unwritable, entry(0, 4, 'a/1', 4)], hardState: state, applied: [] }] });
     await store.writeReplicaBatch({ partitions: [{ partition: 0, entries: [], applied: store.storedEntries(0, 1, 2) }] });
     expect(store.deferredIndexEntries).toBe(1);
     // The write-out queues its records, then fails on the long key; lmdb commits what was queued.

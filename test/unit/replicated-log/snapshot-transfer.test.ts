@@ -17,7 +17,7 @@ async function pair(committedTo: number) {
   const dir = tempDir('ringstate-snapshot-');
   const store = LogStore.open({ path: dir.path, durability: 'os' });
   const entries = Array.from({ length: 30 }, (_, n) => command(0, n + 1, n < 20 ? 1 : 2));
-  await store.writeReplicaBatch({ partitions: [{ partition: 0, entries, replicaState: { epoch: 2 }, applied: entries }] });
+  await store.writeReplicaBatch({ partitions: [{ partition: 0, entries, hardState: { epoch: 2, vote: null, commit: 0, amnesia: 0 }, applied: entries }] });
   const handlers = new Map<string, RequestHandler>();
   const requests: unknown[] = [];
   const peers = {

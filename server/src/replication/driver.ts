@@ -85,6 +85,9 @@ export interface DriverComponents<P> {
   readonly appliedPosition?: (partition: number) => number;
 }
 
+/** Where this module was loaded from: the simulator prints it, to show it runs the driver that ships. */
+export const DRIVER_MODULE = import.meta.url;
+
 interface Proposal<P> {
   readonly epoch: number;
   readonly settle: (outcome: ProposalOutcome<P>) => void;

@@ -62,6 +62,7 @@ export type {
 } from './messages.ts';
 export { ReplicationNode, type Ready, type ReplicationNodeInit } from './node.ts';
 export {
+  DRIVER_MODULE,
   ReadyDriver,
   type DriverApplication,
   type DriverComponents,

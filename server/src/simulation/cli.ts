@@ -7,7 +7,10 @@
  *
  * Exits 1 when any seed violates a property, naming the seeds and how to replay one.
  */
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DRIVER_MODULE } from '../replication/index.ts';
 import { runSimulation } from './simulation.ts';
 import { SimulationSummary } from './summary.ts';
 
@@ -43,6 +46,7 @@ function main(): number {
     return 2;
   }
   const verbose = values.verbose === true;
+  process.stdout.write(`driver: ReadyDriver from ${relative(process.cwd(), fileURLToPath(DRIVER_MODULE))} (the one production runs)\n`);
   const summary = new SimulationSummary();
   const started = performance.now();
   const progressEvery = count >= 2000 ? 1000 : 0;

@@ -114,7 +114,9 @@ describe('peer network (real libp2p on loopback)', () => {
       }
     }
     const expected = (to: string) => (ids.length - 1) * count;
-    await waitFor('all messages', () => ids.every((to) => node(to).received.length >= expected(to)), 5_000);
+    // What is checked is order, not speed: allow a machine busy with other work (CI, a second
+    // test run) the time to carry 1,800 messages.
+    await waitFor('all messages', () => ids.every((to) => node(to).received.length >= expected(to)), 20_000);
     for (const to of ids) {
       for (const from of ids) {
         if (from === to) continue;

@@ -35,11 +35,19 @@ export function secretsRefusal(config: Readonly<Config>, input: Readonly<Record<
   return `${where}: set ${settings.join(', ')}; make each <secret> with \`${SECRET_COMMAND}\` (docs/operations.md, "Secrets")`;
 }
 
+/**
+ * The peer layer trims the cluster key before deriving the network key (peer/cluster-key.ts),
+ * so the dev key with whitespace around it is the dev key.
+ */
+function isDevClusterKey(key: string): boolean {
+  return key.trim() === DEV_CLUSTER_KEY.trim();
+}
+
 /** The settings of `config` that still hold a public dev value; dev mode logs them as a warning. */
 export function devSecretsInUse(config: Readonly<Config>): string[] {
   const inUse: string[] = [];
   if (config.tokens.keys.some((key) => key.secret === DEV_TOKEN_KEY.secret)) inUse.push('tokens.keys');
-  if (config.cluster.enabled && config.cluster.key === DEV_CLUSTER_KEY) inUse.push('cluster.key');
+  if (config.cluster.enabled && isDevClusterKey(config.cluster.key)) inUse.push('cluster.key');
   if (config.secondLife.enabled && config.secondLife.masterKey === DEV_SECOND_LIFE_MASTER_KEY) inUse.push('secondLife.masterKey');
   return inUse;
 }
@@ -57,7 +65,7 @@ function requirements(config: Readonly<Config>, input: Readonly<Record<string, u
       problem: devValue(['tokens', 'keys'], config.tokens.keys.some((key) => key.secret === DEV_TOKEN_KEY.secret)),
     },
     { path: ['admin', 'token'], valueForm: '<secret>', problem: production && config.admin.token === undefined ? 'missing' : undefined },
-    { path: ['cluster', 'key'], valueForm: '<secret>', problem: config.cluster.enabled ? devValue(['cluster', 'key'], config.cluster.key === DEV_CLUSTER_KEY) : undefined },
+    { path: ['cluster', 'key'], valueForm: '<secret>', problem: config.cluster.enabled ? devValue(['cluster', 'key'], isDevClusterKey(config.cluster.key)) : undefined },
     {
       path: ['secondLife', 'masterKey'],
       valueForm: '<secret>',

@@ -41,6 +41,12 @@ function refusal(sources: ConfigSources): string {
 }
 
 describe('config - secrets outside dev mode', () => {
+  it('secrets - the dev cluster key with whitespace around it (an env file\'s newline) is the dev key and refused', () => {
+    const env = { ...ownSecrets(), RINGSTATE_CLUSTER_KEY: `${DEV_CLUSTER_KEY}\n` };
+    expect(refusal({ env, overrides: PRODUCTION })).toContain('cluster.key');
+    expect(refusal({ env: { ...env, RINGSTATE_CLUSTER_KEY: ` ${DEV_CLUSTER_KEY}` }, overrides: PRODUCTION })).toContain('cluster.key');
+  });
+
   it('secrets - a node with its own secrets starts', () => {
     const env = ownSecrets();
     const config = loadConfig({ env, overrides: PRODUCTION });

@@ -37,14 +37,14 @@ describe('cluster faults - real processes', () => {
     await waitConverged(hosts, 30_000);
     // The restarted node takes back the partitions it is the preferred owner of.
     const deadline = Date.now() + 20_000;
-    let ledByVictim = 0;
+    let ownedByVictim = 0;
     while (Date.now() < deadline) {
-      const view = (await (await fetch(`http://${hosts[0]}/v1/admin/cluster`)).json()) as { partitions: Array<{ leader: string | null }> };
-      ledByVictim = view.partitions.filter((row) => row.leader === victim).length;
-      if (ledByVictim > 0) break;
+      const view = (await (await fetch(`http://${hosts[0]}/v1/admin/cluster`)).json()) as { partitions: Array<{ owner: string | null }> };
+      ownedByVictim = view.partitions.filter((row) => row.owner === victim).length;
+      if (ownedByVictim > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(ledByVictim).toBeGreaterThan(0);
+    expect(ownedByVictim).toBeGreaterThan(0);
     const recovery = recoveryTimesMs(histories, killAtMs);
     console.log(`kill -9 ${victim}: recovery ms p50 ${percentile(recovery, 0.5)} p99 ${percentile(recovery, 0.99)} max ${recovery.at(-1)}; acked ${histories.reduce((n, h) => n + h.acked.length, 0)}`);
     await current.stopAll();

@@ -168,9 +168,9 @@ function describeDivergence(hosts: readonly string[], views: ReadonlyArray<Clust
         return `${view.nodeId}:${own?.role ?? '?'}/owner=${own?.owner ?? 'none'}/commit=${own?.commit ?? -1}/applied=${own?.applied ?? -1}`;
       }),
       applied: live.map((view) => view.partitions[row.partition]?.applied ?? -1),
-      leader: row.owner,
+      owner: row.owner,
     }))
-    .filter((row) => row.leader === null || row.applied.some((value) => value !== row.applied[0]))
+    .filter((row) => row.owner === null || row.applied.some((value) => value !== row.applied[0]))
     .map((row) => `p${row.partition} [${row.states.join(' ')}]`);
   return [silent.length > 0 ? `no answer from ${silent.join(', ')}` : '', ...rows].filter(Boolean).join('; ');
 }

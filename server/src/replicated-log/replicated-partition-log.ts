@@ -385,7 +385,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
     // merely learning who owns the partition at debug, or every election floods the log.
     const ownerSide = change.role !== 'follower' || wasServing;
     this.components.logger[ownerSide && !this.quietOwnership ? 'info' : 'debug'](
-      { partition: change.partition, epoch: change.epoch, role: change.role, leader: change.owner, ready: change.ready, reason: change.reason },
+      { partition: change.partition, epoch: change.epoch, role: change.role, owner: change.owner, ready: change.ready, reason: change.reason },
       'partition ownership changed',
     );
     this.components.onOwnershipChange?.(change);

@@ -38,6 +38,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '64' },
     // limits.commandsInFlightMax of the cluster's nodes (the server default unless given).
     'in-flight-max': { type: 'string' },
+    // Which systems run, comma-separated, in this order: echo, ringstate, colyseus (default all three).
+    systems: { type: 'string', default: 'echo,ringstate,colyseus' },
   },
 });
 const players = Number(values.players);
@@ -264,7 +266,14 @@ function median(numbers: number[]): number {
 }
 
 console.log(`bench:peers: ${players} players x ${ratePerPlayer} cmd/s = ${players * ratePerPlayer} cmd/s offered, ${durationMs / 1000}s measured, median of ${repeats} interleaved runs`);
-const factories = [echoSystem, ringstateSystem, colyseusSystem];
+const systemFactories = { echo: echoSystem, ringstate: ringstateSystem, colyseus: colyseusSystem } as const;
+const systemNames = values.systems.split(',').map((name) => name.trim()).filter((name) => name !== '');
+const unknownSystems = systemNames.filter((name) => !Object.hasOwn(systemFactories, name));
+if (systemNames.length === 0 || unknownSystems.length > 0) {
+  console.error(`bench:peers: --systems takes a comma-separated list of ${Object.keys(systemFactories).join(', ')}; got '${values.systems}'`);
+  process.exit(2);
+}
+const factories = systemNames.map((name) => systemFactories[name as keyof typeof systemFactories]);
 const runs = new Map<string, Measured[]>();
 for (let round = 1; round <= repeats; round += 1) {
   for (const factory of factories) {

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { RingstateError } from '@ringstate/protocol';
 import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
-import { devSecretsInUse, type Config } from './config/index.ts';
+import { ConfigError, devSecretsInUse, secretsRefusal, type Config } from './config/index.ts';
 import { HostDirectory, parsePlayerQuery, UwsGateway, type ClientSideInfo } from './gateway/index.ts';
 import { HttpRouter, errorResult, json, parseJsonBody } from './http/index.ts';
 import { CommandRouter, InFlightCommands } from './router/index.ts';
@@ -63,6 +63,10 @@ export class GameNode {
 
   constructor(options: GameNodeOptions) {
     const config = options.config;
+    // loadConfig checks this too; an embedder that builds its config with configSchema.parse
+    // does not pass through it, and must not get a node that signs with public secrets (F1).
+    const refusal = secretsRefusal(config, config as unknown as Record<string, unknown>);
+    if (refusal !== undefined) throw new ConfigError(refusal);
     this.onLeft = options.onLeft;
     this.config = config;
     this.logger = options.logger ?? createLogger({ level: config.logLevel, nodeId: config.nodeId });

@@ -4,9 +4,11 @@
  * are public and would let anyone forge player tokens, join the cluster, open the admin API or
  * sign as any Second Life object.
  *
- * Checked once, by loadConfig, on the merged and parsed settings. The refusal is one line an
- * operator can act on: which settings to set, as config paths and environment variables, and
- * how to make a value.
+ * Checked by loadConfig on the merged and parsed settings, and again by GameNode's constructor
+ * (an embedder may build its config with configSchema.parse and never call loadConfig). The
+ * refusal is one line an operator can act on: which settings to set, as config paths and
+ * environment variables, and how to make a value. A value copied from an example file (it
+ * still says replace-me or change-me) is refused like a dev value.
  */
 import { DEV_CLUSTER_KEY, DEV_SECOND_LIFE_MASTER_KEY, DEV_TOKEN_KEY } from './dev-secrets.ts';
 import { envName } from './env-name.ts';
@@ -20,7 +22,20 @@ interface Requirement {
   /** What to write after the variable's `=`; `<secret>` stands for a generated value. */
   readonly valueForm: string;
   /** undefined: nothing wrong with this secret. */
-  readonly problem: 'missing' | 'the public dev value' | undefined;
+  readonly problem: Problem | undefined;
+}
+
+type Problem = 'missing' | 'the public dev value' | 'a placeholder from an example';
+
+/**
+ * The example files (infra/systemd/ringstate.env.example, infra/k8s/secret.example.yaml) and the
+ * dev values mark their secrets with these words; a value that still holds one was copied, not
+ * generated, and is as public as the file it came from.
+ */
+const PLACEHOLDER = /replace-me|change-me/i;
+
+export function isPlaceholderSecret(value: string): boolean {
+  return PLACEHOLDER.test(value);
 }
 
 /**
@@ -54,18 +69,24 @@ export function devSecretsInUse(config: Readonly<Config>): string[] {
 
 function requirements(config: Readonly<Config>, input: Readonly<Record<string, unknown>>): Requirement[] {
   const production = !config.devMode;
-  const devValue = (path: readonly string[], isDev: boolean): Requirement['problem'] => {
-    if (!production || !isDev) return undefined;
-    return provided(input, path) ? 'the public dev value' : 'missing';
+  const check = (path: readonly string[], values: readonly string[], isDev: boolean): Problem | undefined => {
+    if (!production) return undefined;
+    if (isDev) return provided(input, path) ? 'the public dev value' : 'missing';
+    return values.some(isPlaceholderSecret) ? 'a placeholder from an example' : undefined;
   };
+  const tokenSecrets = config.tokens.keys.map((key) => key.secret);
   return [
     {
       path: ['tokens', 'keys'],
       valueForm: `'[{"kid":"k1","secret":"<secret>"}]'`,
-      problem: devValue(['tokens', 'keys'], config.tokens.keys.some((key) => key.secret === DEV_TOKEN_KEY.secret)),
+      problem: check(['tokens', 'keys'], tokenSecrets, tokenSecrets.includes(DEV_TOKEN_KEY.secret)),
     },
-    { path: ['admin', 'token'], valueForm: '<secret>', problem: production && config.admin.token === undefined ? 'missing' : undefined },
-    { path: ['cluster', 'key'], valueForm: '<secret>', problem: config.cluster.enabled ? devValue(['cluster', 'key'], isDevClusterKey(config.cluster.key)) : undefined },
+    {
+      path: ['admin', 'token'],
+      valueForm: '<secret>',
+      problem: config.admin.token === undefined ? (production ? 'missing' : undefined) : check(['admin', 'token'], [config.admin.token], false),
+    },
+    { path: ['cluster', 'key'], valueForm: '<secret>', problem: config.cluster.enabled ? check(['cluster', 'key'], [config.cluster.key], isDevClusterKey(config.cluster.key)) : undefined },
     {
       path: ['secondLife', 'masterKey'],
       valueForm: '<secret>',
@@ -74,7 +95,7 @@ function requirements(config: Readonly<Config>, input: Readonly<Record<string, u
         ? undefined
         : config.secondLife.masterKey === undefined
           ? 'missing'
-          : devValue(['secondLife', 'masterKey'], config.secondLife.masterKey === DEV_SECOND_LIFE_MASTER_KEY),
+          : check(['secondLife', 'masterKey'], [config.secondLife.masterKey], config.secondLife.masterKey === DEV_SECOND_LIFE_MASTER_KEY),
     },
   ];
 }

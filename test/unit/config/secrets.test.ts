@@ -4,8 +4,12 @@
  * setting and its environment variable; dev mode keeps the built-in values.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_CLUSTER_KEY, DEV_SECOND_LIFE_MASTER_KEY, DEV_TOKEN_KEY, devSecretsInUse, loadConfig, type ConfigSources } from '../../../server/src/config/index.ts';
+import { ConfigError, DEV_CLUSTER_KEY, DEV_SECOND_LIFE_MASTER_KEY, DEV_TOKEN_KEY, configSchema, devSecretsInUse, loadConfig, type ConfigSources } from '../../../server/src/config/index.ts';
+import { GameNode } from '../../../server/src/game-node.ts';
 
 const secret = (): string => randomBytes(32).toString('hex');
 
@@ -96,6 +100,46 @@ describe('config - secrets outside dev mode', () => {
     const message = refusal({ overrides: PRODUCTION });
     for (const name of ['RINGSTATE_TOKENS_KEYS', 'RINGSTATE_ADMIN_TOKEN', 'RINGSTATE_CLUSTER_KEY', 'RINGSTATE_SECOND_LIFE_MASTER_KEY']) expect(message).toContain(name);
     expect(() => loadConfig()).toThrow(/tokens\.keys.*admin\.token/);
+  });
+});
+
+describe('config - secrets copied from an example file', () => {
+  /** The RINGSTATE_* lines of infra/systemd/ringstate.env.example, as an operator would copy them. */
+  function exampleEnv(): Record<string, string> {
+    const text = readFileSync(new URL('../../../infra/systemd/ringstate.env.example', import.meta.url), 'utf8');
+    const env: Record<string, string> = {};
+    for (const line of text.split('\n')) {
+      const match = /^#?(RINGSTATE_[A-Z_]+)=(.*)$/.exec(line.trim());
+      if (match !== null && /KEY|TOKEN/.test(match[1] as string)) env[match[1] as string] = match[2] as string;
+    }
+    return env;
+  }
+
+  it('secrets - every placeholder of the systemd example is refused as a placeholder, each setting named', () => {
+    const env = exampleEnv();
+    expect(Object.keys(env).sort()).toEqual(['RINGSTATE_ADMIN_TOKEN', 'RINGSTATE_CLUSTER_KEY', 'RINGSTATE_SECOND_LIFE_MASTER_KEY', 'RINGSTATE_TOKENS_KEYS']);
+    const message = refusal({ env, overrides: PRODUCTION });
+    for (const name of Object.keys(env)) expect(message).toContain(`${name}=`);
+    expect(message.match(/a placeholder from an example/g)).toHaveLength(4);
+  });
+
+  it('secrets - one placeholder among real secrets is refused alone; a second token key that is a placeholder too', () => {
+    expect(refusal({ env: { ...ownSecrets(), RINGSTATE_ADMIN_TOKEN: 'REPLACE-ME-with-at-least-32-random-characters' }, overrides: PRODUCTION })).toMatch(/^refusing to start outside dev mode: set admin\.token or RINGSTATE_ADMIN_TOKEN=<secret> \(a placeholder from an example\);/);
+    const keys = JSON.stringify([{ kid: 'k1', secret: secret() }, { kid: 'k0', secret: 'change-me-please-change-me-please-change-me' }]);
+    expect(refusal({ env: { ...ownSecrets(), RINGSTATE_TOKENS_KEYS: keys }, overrides: PRODUCTION })).toContain('tokens.keys');
+  });
+});
+
+describe('config - a node built without loadConfig', () => {
+  it('secrets - new GameNode with a config from configSchema.parse refuses the dev token key outside dev mode', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ringstate-secrets-'));
+    try {
+      const config = configSchema.parse({ dataDir, admin: { token: secret() } });
+      expect(() => new GameNode({ config, aggregates: [], processMetrics: false })).toThrow(ConfigError);
+      expect(() => new GameNode({ config, aggregates: [], processMetrics: false })).toThrow(/tokens\.keys/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

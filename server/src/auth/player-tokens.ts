@@ -21,7 +21,15 @@ export interface TokenSettings {
   readonly keys: readonly TokenKey[];
   /** Longest lifetime a token may claim (ms; JWT times are whole seconds, so rounded up to one). */
   readonly lifetimeMaxMs: number;
+  /**
+   * How far the issuer's clock may be off from ours (ms, default 30 s): allowed past `exp` and
+   * on top of the lifetime. Without it an issuer whose clock runs a second ahead mints
+   * full-lifetime tokens that look a second too long here, and every one is refused.
+   */
+  readonly clockSkewMs?: number;
 }
+
+const CLOCK_SKEW_DEFAULT_MS = 30_000;
 
 export interface VerifiedPlayer {
   readonly playerId: string;
@@ -47,7 +55,9 @@ export class PlayerTokens {
   async issue(playerId: string, ttlMs: number, nowMs: number): Promise<{ token: string; expiresAtMs: number }> {
     if (!PLAYER_ID.test(playerId)) throw new RingstateError('INVALID_MESSAGE', 'player id must be 1-64 characters of A-Z a-z 0-9 . _ : @ -');
     if (ttlMs > this.settings.lifetimeMaxMs) throw new Error(`token ttl ${ttlMs} ms exceeds lifetimeMaxMs ${this.settings.lifetimeMaxMs} ms`);
-    const expiresAtMs = nowMs + ttlMs;
+    // JWT times are whole seconds: the answer names the exp the token carries.
+    const expSeconds = Math.floor((nowMs + ttlMs) / 1000);
+    const expiresAtMs = expSeconds * 1000;
     const secret = this.keys.get(this.signingKey.kid);
     if (secret === undefined) throw new Error('signing key missing');
     const token = await new SignJWT({})
@@ -56,7 +66,7 @@ export class PlayerTokens {
       .setIssuer(this.settings.issuer)
       .setAudience(this.settings.audience)
       .setIssuedAt(Math.floor(nowMs / 1000))
-      .setExpirationTime(Math.floor(expiresAtMs / 1000))
+      .setExpirationTime(expSeconds)
       .sign(secret);
     return { token, expiresAtMs };
   }
@@ -72,6 +82,7 @@ export class PlayerTokens {
         audience: this.settings.audience,
         algorithms: ['HS256'],
         currentDate: new Date(nowMs),
+        clockTolerance: Math.floor(this.clockSkewMs / 1000),
         requiredClaims: ['sub', 'exp'],
       });
       const playerId = payload.sub;
@@ -92,14 +103,19 @@ export class PlayerTokens {
 
   /**
    * The lifetime a token claims is exp - iat, or exp - now without iat. An `iat` in the future
-   * does not shorten it: the token is usable from now, so exp - now counts then too.
+   * does not shorten it: the token is usable from now, so exp - now counts then too. The
+   * issuer's clock may be off by clockSkewMs, so that much more is allowed.
    */
   private checkLifetime(expSeconds: number, iatSeconds: number | undefined, nowMs: number): void {
     const fromSeconds = Math.min(iatSeconds ?? nowMs / 1000, nowMs / 1000);
     const allowedSeconds = Math.ceil(this.settings.lifetimeMaxMs / 1000);
-    if (expSeconds - fromSeconds > allowedSeconds) {
+    if (expSeconds - fromSeconds > allowedSeconds + this.clockSkewMs / 1000) {
       throw new RingstateError('AUTH_INVALID_TOKEN', `token lifetime exceeds tokens.lifetimeMaxMs (${allowedSeconds} s): issue tokens that expire sooner`);
     }
+  }
+
+  private get clockSkewMs(): number {
+    return this.settings.clockSkewMs ?? CLOCK_SKEW_DEFAULT_MS;
   }
 
   private keyFor(kid: string | undefined): Uint8Array {

@@ -60,6 +60,13 @@ export const configSchema = z
           .default(24 * 60 * 60 * 1000)
           .describe('Longest lifetime a player token may claim (exp - iat, or exp - now without iat), in ms rounded up to whole seconds; a longer-lived token is refused with AUTH_INVALID_TOKEN, so a leaked token stops working within this.'),
         devTokenTtlMs: positiveInt.default(24 * 60 * 60 * 1000).describe('Lifetime of dev-mode tokens (ms); at most tokens.lifetimeMaxMs.'),
+        clockSkewMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(5 * 60 * 1000)
+          .default(30_000)
+          .describe('How far the token issuer\'s clock may be off from this node\'s (ms): a token is accepted up to this long past its exp, and its lifetime may exceed tokens.lifetimeMaxMs by this much (an issuer whose clock runs ahead stamps iat in the node\'s future).'),
       })
       .strict()
       .superRefine((value, context) => {

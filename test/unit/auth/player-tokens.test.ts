@@ -12,7 +12,8 @@ const HOUR_MS = 60 * 60 * 1000;
 const KEY = { kid: 'k1', secret: randomBytes(32).toString('hex') };
 const NOW_MS = 1_800_000_000_000;
 const NOW_S = NOW_MS / 1000;
-const tokens = new PlayerTokens({ issuer: 'iss', audience: 'aud', keys: [KEY], lifetimeMaxMs: 24 * HOUR_MS });
+/** No clock skew allowed: the limits are exact. */
+const tokens = new PlayerTokens({ issuer: 'iss', audience: 'aud', keys: [KEY], lifetimeMaxMs: 24 * HOUR_MS, clockSkewMs: 0 });
 
 function sign(times: { iat?: number; exp?: number }): Promise<string> {
   const jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: KEY.kid }).setSubject('alice').setIssuer('iss').setAudience('aud');
@@ -21,8 +22,8 @@ function sign(times: { iat?: number; exp?: number }): Promise<string> {
   return jwt.sign(new TextEncoder().encode(KEY.secret));
 }
 
-async function refusal(token: string): Promise<RingstateError> {
-  const error = await tokens.verify(token, NOW_MS).then(
+async function refusal(token: string, verifier = tokens): Promise<RingstateError> {
+  const error = await verifier.verify(token, NOW_MS).then(
     () => undefined,
     (caught: unknown) => caught,
   );
@@ -54,9 +55,26 @@ describe('auth - player token expiry', () => {
       expect((await tokens.verify(await sign(times), NOW_MS)).playerId).toBe('alice');
     }
     // A TTL that is not whole seconds still fits: JWT times round to seconds.
-    const odd = new PlayerTokens({ issuer: 'iss', audience: 'aud', keys: [KEY], lifetimeMaxMs: 1500 });
+    const odd = new PlayerTokens({ issuer: 'iss', audience: 'aud', keys: [KEY], lifetimeMaxMs: 1500, clockSkewMs: 0 });
     const issued = await odd.issue('bob', 1500, NOW_MS + 600);
     expect((await odd.verify(issued.token, NOW_MS + 700)).playerId).toBe('bob');
+    // The answer names the exp the token carries (whole seconds), not a time between two.
+    expect(issued.expiresAtMs).toBe(Math.floor((NOW_MS + 2100) / 1000) * 1000);
+  });
+
+  it('tokens - clockSkewMs (default 30 s) allows an issuer clock that is off: ahead stamps a longer-looking lifetime, behind a recent exp', async () => {
+    const day = 24 * 60 * 60;
+    const skewed = new PlayerTokens({ issuer: 'iss', audience: 'aud', keys: [KEY], lifetimeMaxMs: 24 * HOUR_MS });
+    // The issuer's clock runs 20 s ahead: a full-lifetime token, iat in our future.
+    for (const times of [{ iat: NOW_S + 20, exp: NOW_S + 20 + day }, { exp: NOW_S + 20 + day }]) {
+      expect((await skewed.verify(await sign(times), NOW_MS)).playerId, JSON.stringify(times)).toBe('alice');
+      expect((await refusal(await sign(times))).message).toMatch(/lifetime exceeds/);
+    }
+    // The issuer's clock runs behind: exp 10 s ago by ours is still inside the allowance.
+    expect((await skewed.verify(await sign({ iat: NOW_S - 100, exp: NOW_S - 10 }), NOW_MS)).playerId).toBe('alice');
+    expect((await refusal(await sign({ iat: NOW_S - 100, exp: NOW_S - 31 }), skewed)).code).toBe('AUTH_TOKEN_EXPIRED');
+    // Beyond the allowance both still fail closed.
+    expect((await refusal(await sign({ iat: NOW_S + 31, exp: NOW_S + 31 + day }), skewed)).message).toMatch(/lifetime exceeds/);
   });
 
   it('tokens - issuing beyond lifetimeMaxMs is a programmer error', async () => {

@@ -144,8 +144,9 @@ export class Outbox {
     }
     pending.inFlight = false;
     if (!(serverSaysRetry && error.retryable)) {
-      // A definite answer: the server says this command will not take effect.
-      this.fail(id, error, true);
+      // A final answer. It proves nothing was applied only if the server looked the command id
+      // up before giving it; otherwise an earlier attempt may still have been applied.
+      this.fail(id, error, answeredAfterLookup(error));
       return;
     }
     if (!provesNotApplied(error)) pending.mayBeApplied = true;
@@ -241,6 +242,26 @@ export function provesNotApplied(error: RingstateError): boolean {
       return true;
     case 'NO_QUORUM':
       return error.reason !== OUTCOME_UNKNOWN_REASON;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Final codes the server gives only after it looked the command id up and found no earlier
+ * attempt applied (aggregate/runtime.ts: the dedupe check comes before the command schema, the
+ * authorization rule and `decide`). Other final codes (a frame or message the gateway refused,
+ * an aggregate type this node does not know, as during a rolling upgrade) are given before that
+ * lookup, so after an attempt that may have been applied they leave the outcome unknown.
+ */
+function answeredAfterLookup(error: RingstateError): boolean {
+  switch (error.code) {
+    case 'INVALID_COMMAND':
+    case 'FORBIDDEN':
+    case 'REJECTED':
+    case 'HANDLER_ERROR':
+    case 'COMMAND_ID_REUSED':
+      return true;
     default:
       return false;
   }

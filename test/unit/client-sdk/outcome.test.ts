@@ -80,6 +80,36 @@ describe('client-sdk command outcomes', () => {
     client.close();
   });
 
+  // Codes a server answers before it looks up the command id (validation, an aggregate type a
+  // node of another version does not know): they do not say an earlier attempt was not applied.
+  for (const code of ['UNKNOWN_AGGREGATE_TYPE', 'INVALID_MESSAGE'] as const satisfies readonly ErrorCode[]) {
+    it(`outcome - ${code} after an applied attempt whose ACK was lost ends as TIMEOUT with lastCode ${code}, not as "not applied"`, async () => {
+      const { client, server, clock } = harness(timing);
+      await client.connect();
+      let applied = false;
+      server.onCommand = () => {
+        applied = true;
+        return { kind: 'apply-lost' };
+      };
+      server.admit = () => (applied ? { code, retry: false } : undefined);
+      const outcome = client.send('player', 'p1', { type: 'move' }).catch((caught: unknown) => caught);
+      await clock.advance(3_000);
+      expect(server.aggregate('player', 'p1').seq).toBe(1);
+      expect(await outcome).toMatchObject({ code: 'TIMEOUT', lastCode: code, commandId: server.commands[0]?.message.id });
+      client.close();
+    });
+  }
+
+  it('outcome - UNKNOWN_AGGREGATE_TYPE on the first and only attempt ends with that code (nothing may have been applied)', async () => {
+    const { client, server, clock } = harness(timing);
+    await client.connect();
+    server.admit = () => ({ code: 'UNKNOWN_AGGREGATE_TYPE', retry: false });
+    const outcome = client.send('player', 'p1', { type: 'move' }).catch((caught: unknown) => caught);
+    await clock.advance(100);
+    expect(await outcome).toMatchObject({ code: 'UNKNOWN_AGGREGATE_TYPE', commandId: server.commands[0]?.message.id });
+    client.close();
+  });
+
   it('outcome - going offline after a lost ACK ends with DISCONNECTED, the command id and the last code', async () => {
     const { client, server, clock } = harness({ ...timing, commandTimeoutMs: 30_000, reconnect: { baseMs: 10, capMs: 10, attemptsMax: 1 } });
     await client.connect();

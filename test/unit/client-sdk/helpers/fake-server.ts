@@ -161,7 +161,8 @@ export class FakeServer {
    * Runs before dedupe, like a real node's admission or a partition without quorum: a refusal
    * returned here answers even a command id that was applied before.
    */
-  admit: (message: CommandMessage) => { readonly code: ErrorCode; readonly reason?: string } | undefined = () => undefined;
+  /** Refuses a command before the command id is looked up (admission, or validation with `retry: false`). */
+  admit: (message: CommandMessage) => { readonly code: ErrorCode; readonly reason?: string; readonly retry?: boolean } | undefined = () => undefined;
   /** Decides what happens to each command; default: apply it. */
   onCommand: (message: CommandMessage, connection: ServerConnection) => CommandAnswer = () => ({ kind: 'apply' });
 
@@ -296,7 +297,7 @@ export class FakeServer {
         code: refusal.code,
         msg: `refused: ${refusal.code}`,
         ...(refusal.reason === undefined ? {} : { reason: refusal.reason }),
-        retry: true,
+        retry: refusal.retry ?? true,
       });
       return;
     }

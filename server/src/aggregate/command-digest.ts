@@ -16,7 +16,8 @@
  * (len and count are 4-byte big-endian.) It is injective over the values the codecs produce,
  * and deliberately blind to differences that are not the client's: object key order, keys
  * whose value is undefined (dropped by JSON, kept by msgpack), undefined vs null in arrays,
- * -0 vs 0, Buffer vs Uint8Array, a Map vs an object with the same string keys. A command
+ * -0 vs 0, Buffer vs Uint8Array, a Map vs an object with the same string keys, a `__proto__`
+ * key as JSON keeps it vs `__proto_` as msgpackr renames it. A command
  * relayed by another node (forwarding re-encodes it) or sent over the other API must still
  * be recognised as the same command: a false "reused" would refuse a genuine retry, whereas
  * a false "same" is what every retry got before digests existed.
@@ -39,6 +40,13 @@ export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
   for (let n = 0; n < a.byteLength; n += 1) if (a[n] !== b[n]) return false;
   return true;
 }
+
+/**
+ * msgpackr decodes a `__proto__` key as `__proto_` (so a decoded map cannot set a prototype),
+ * and JSON.parse keeps it as an own property: the same command sent as JSON (Second Life) and
+ * relayed as msgpack (forwarding) must digest alike, so the digest writes it as msgpackr does.
+ */
+const MSGPACKR_PROTO_KEY = '__proto_';
 
 /** Deeper than any codec decodes (msgpackr refuses deeper input), so a cycle is a programmer error. */
 const DEPTH_MAX = 1_000;
@@ -78,7 +86,7 @@ function writeValue(hash: Hash, value: unknown, depth: number): void {
   tag(hash, 'o');
   writeLength(hash, present.length);
   for (const [key, item] of present) {
-    writeString(hash, key);
+    writeString(hash, key === '__proto__' ? MSGPACKR_PROTO_KEY : key);
     writeValue(hash, item, depth + 1);
   }
 }

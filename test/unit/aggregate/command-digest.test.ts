@@ -27,4 +27,12 @@ describe('command digest', () => {
     expect(same(command, packr.unpack(packr.pack(command)))).toBe(true);
     expect(same({ type: 'move', x: 1 }, JSON.parse(JSON.stringify({ x: 1, type: 'move' })))).toBe(true);
   });
+
+  it('digest - a __proto__ key from JSON (the Second Life API) matches the same command relayed as msgpack, which renames it', () => {
+    const json = JSON.parse('{"type":"set","bag":{"__proto__":{"x":1}}}') as unknown;
+    const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
+    const relayed = packr.unpack(packr.pack(json)) as unknown;
+    expect(same(json, relayed)).toBe(true);
+    expect(same(json, JSON.parse('{"type":"set","bag":{"__proto__":{"x":2}}}'))).toBe(false);
+  });
 });

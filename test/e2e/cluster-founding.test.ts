@@ -73,3 +73,65 @@ describe('cluster founding - founders started apart', () => {
     expect(own.some((msg) => msg.startsWith('founding the cluster'))).toBe(false);
   });
 });
+
+describe('cluster founding - a wiped founder after its fellow founders left', () => {
+  let grown: TestCluster | undefined;
+  afterAll(async () => {
+    await grown?.stopAll();
+  });
+
+  it('founding - a founder wiped after the cluster grew and the other founders were removed asks the live members and rejoins, never founds', async () => {
+    const lines: Record_[] = [];
+    const logger = (nodeId: string) =>
+      pino(
+        { level: 'info', base: { nodeId } },
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record_);
+            done();
+          },
+        }),
+      );
+    grown = await startTestCluster(3, {}, { spares: 2, logger, clusterSettings: { bootstrapWaitMs: 8_000 } });
+    const running = grown;
+    const node = (id: string) => {
+      const found = running.members.find((member) => member.nodeId === id);
+      if (found === undefined) throw new Error(`${id} not started`);
+      return found.node;
+    };
+    const ringOf = (id: string) => [...(node(id).cluster?.ring.members ?? [])].sort().join(',');
+    await running.start('node-4');
+    await running.start('node-5');
+    await expect.poll(() => ringOf('node-1'), { timeout: 30_000, interval: 100 }).toBe('node-1,node-2,node-3,node-4,node-5');
+    // The other founders go for good and are removed from the ring.
+    await running.stop('node-2');
+    await running.stop('node-3');
+    for (const gone of ['node-2', 'node-3']) {
+      await expect
+        .poll(
+          () => {
+            try {
+              node('node-1').cluster?.removeMember(gone);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { timeout: 30_000, interval: 200 },
+        )
+        .toBe(true);
+    }
+    await expect.poll(() => ['node-1', 'node-4', 'node-5'].map(ringOf), { timeout: 30_000, interval: 100 }).toEqual(Array(3).fill('node-1,node-4,node-5'));
+    // node-1 loses its disk. Its configured founders are gone; node-4 and node-5 hold the cluster.
+    const victim = running.members.find((member) => member.nodeId === 'node-1');
+    if (victim === undefined) throw new Error('node-1 missing');
+    await running.stop('node-1');
+    rmSync(victim.dataDir, { recursive: true, force: true });
+    lines.length = 0;
+    await running.start('node-1');
+    const own = lines.filter((record) => record.nodeId === 'node-1').map((record) => record.msg);
+    expect(own.some((msg) => msg.startsWith('founding the cluster'))).toBe(false);
+    expect(own.some((msg) => msg.includes('empty disk in an existing cluster: rejoining'))).toBe(true);
+    await expect.poll(() => ringOf('node-1'), { timeout: 15_000, interval: 100 }).toBe('node-1,node-4,node-5');
+  }, 120_000);
+});

@@ -28,12 +28,20 @@ export interface TestClusterOptions {
   staggerMs?: number;
   /** A logger per node (default: silent, or the level in CLUSTER_LOG). */
   logger?: (nodeId: string) => Logger;
+  /**
+   * Nodes prepared but not started: node-(size+1) ... , not founding members, in every node's
+   * bootstrap list; `start(id)` starts one, and it joins the ring (cluster.autoJoin).
+   */
+  spares?: number;
+  /** Settings under `cluster` besides members, peer port and bootstrap. */
+  clusterSettings?: Record<string, unknown>;
 }
 
 export async function startTestCluster(size: number, overrides: Record<string, unknown> = {}, options: TestClusterOptions = {}): Promise<TestCluster> {
   const ids = Array.from({ length: size }, (_, n) => `node-${n + 1}`);
+  const spares = Array.from({ length: options.spares ?? 0 }, (_, n) => `node-${size + n + 1}`);
   const ports = new Map<string, { port: number; peerPort: number; dir: ReturnType<typeof tempDir> }>();
-  for (const id of ids) ports.set(id, { port: await freePort(), peerPort: await freePort(), dir: tempDir(`cluster-${id}`) });
+  for (const id of [...ids, ...spares]) ports.set(id, { port: await freePort(), peerPort: await freePort(), dir: tempDir(`cluster-${id}`) });
   const members: ClusterMember[] = [];
   const start = async (nodeId: string): Promise<ClusterMember> => {
     const slot = ports.get(nodeId);
@@ -53,7 +61,8 @@ export async function startTestCluster(size: number, overrides: Record<string, u
           enabled: true,
           members: ids,
           peerPort: slot.peerPort,
-          bootstrap: ids.filter((id) => id !== nodeId).map((id) => `127.0.0.1:${ports.get(id)?.peerPort}`),
+          bootstrap: [...ports.keys()].filter((id) => id !== nodeId).map((id) => `127.0.0.1:${ports.get(id)?.peerPort}`),
+          ...(options.clusterSettings ?? {}),
         },
         ...overrides,
       },

@@ -483,15 +483,15 @@ export class ClusterServices implements Forwarder {
     // so a founder that never comes cannot block creation.
     const allFoundersUntilMs = startedMs + Math.min(ALL_FOUNDERS_WAIT_MS, this.settings.bootstrapWaitMs / 2);
     while (Date.now() < deadline) {
-      // Founders ask each other; a node that can only join asks every peer it has found, so it
-      // still starts after the founders have left the cluster.
-      const others = founder
-        ? configured.filter((member) => member !== this.config.nodeId)
-        : [...this.livePeers()];
+      // Founders ask each other, and everyone asks every peer it has found (through
+      // cluster.bootstrap): a founder whose disk was wiped after the cluster grew and its
+      // fellow founders left must learn the cluster exists from the members that hold it,
+      // not found a second cluster with whichever founders it can still reach.
+      const others = [...new Set([...(founder ? configured : []), ...this.livePeers()])].filter((member) => member !== this.config.nodeId);
       const answers = await Promise.all(
         others.map((member) =>
           this.peers.request(member, CLUSTER_INFO_PROTOCOL, {}, 1_000).then(
-            (answer) => answer as { hasState?: unknown; foundingOnly?: unknown; ring?: unknown },
+            (answer) => ({ member, ...(answer as { hasState?: unknown; foundingOnly?: unknown; ring?: unknown }) }),
             () => undefined,
           ),
         ),
@@ -505,7 +505,7 @@ export class ClusterServices implements Forwarder {
       if (existing.length > 0) return false;
       // Empty members and members holding only the founding state agree this is creation.
       // A node outside the configured members never founds: it waits for the cluster and joins.
-      const founding = answers.filter((answer) => answer?.hasState === false || answer?.foundingOnly === true).length + 1;
+      const founding = answers.filter((answer) => answer !== undefined && configured.includes(answer.member) && (answer.hasState === false || answer.foundingOnly === true)).length + 1;
       const needed = Date.now() < allFoundersUntilMs ? configured.length : majority;
       if (founder && founding >= needed) return true;
       await new Promise((resolve) => setTimeout(resolve, 250));

@@ -71,6 +71,16 @@ export class PlayerTokens {
     return { token, expiresAtMs };
   }
 
+  /**
+   * The resume token for a verified player: the same player, expiring when the presented token
+   * does, never later. Clamped to [0, lifetimeMaxMs] because clockSkewMs lets a token verify
+   * slightly past its exp or with slightly more than the maximum lifetime left.
+   */
+  resume(verified: VerifiedPlayer, nowMs: number): Promise<{ token: string; expiresAtMs: number }> {
+    const ttlMs = Math.max(0, Math.min(verified.expiresAtMs - nowMs, this.settings.lifetimeMaxMs));
+    return this.issue(verified.playerId, ttlMs, nowMs);
+  }
+
   /** Verifies a token; throws RingstateError AUTH_INVALID_TOKEN or AUTH_TOKEN_EXPIRED. */
   async verify(token: unknown, nowMs: number): Promise<VerifiedPlayer> {
     if (typeof token !== 'string' || token.length === 0 || token.length > TOKEN_LENGTH_MAX) {

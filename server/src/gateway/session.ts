@@ -157,7 +157,7 @@ export class ClientSession {
       // The resume token is a player token for the same player with the same expiry, signed with
       // the current key: any node accepts it, so the SDK reconnects anywhere without asking the
       // app's token provider again, and it never extends what the presented token allowed.
-      const resume = await this.deps.tokens.issue(verified.playerId, verified.expiresAtMs - nowMs, nowMs);
+      const resume = await this.deps.tokens.resume(verified, nowMs);
       if (this.phase !== 'verifying') return;
       this.playerId = verified.playerId;
       this.phase = 'ready';

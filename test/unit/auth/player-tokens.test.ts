@@ -73,6 +73,11 @@ describe('auth - player token expiry', () => {
     // The issuer's clock runs behind: exp 10 s ago by ours is still inside the allowance.
     expect((await skewed.verify(await sign({ iat: NOW_S - 100, exp: NOW_S - 10 }), NOW_MS)).playerId).toBe('alice');
     expect((await refusal(await sign({ iat: NOW_S - 100, exp: NOW_S - 31 }), skewed)).code).toBe('AUTH_TOKEN_EXPIRED');
+    // The resume token of such a token is clamped to the maximum lifetime and never outlives it.
+    const ahead = await skewed.verify(await sign({ iat: NOW_S + 20, exp: NOW_S + 20 + day }), NOW_MS);
+    expect((await skewed.resume(ahead, NOW_MS)).expiresAtMs).toBe(NOW_MS + 24 * HOUR_MS);
+    const late = await skewed.verify(await sign({ iat: NOW_S - 100, exp: NOW_S - 10 }), NOW_MS);
+    expect((await skewed.resume(late, NOW_MS)).expiresAtMs).toBe(NOW_MS);
     // Beyond the allowance both still fail closed.
     expect((await refusal(await sign({ iat: NOW_S + 31, exp: NOW_S + 31 + day }), skewed)).message).toMatch(/lifetime exceeds/);
   });

@@ -41,7 +41,7 @@ interface RunningNode {
   stop: () => Promise<void>;
 }
 
-async function startNode(devMode: boolean): Promise<RunningNode> {
+async function startNode(devMode: boolean, limits: Record<string, number> = {}): Promise<RunningNode> {
   const dir = tempDir(devMode ? 'fail-closed-dev' : 'fail-closed');
   const lines: LogLine[] = [];
   const config = loadConfig({
@@ -55,6 +55,7 @@ async function startNode(devMode: boolean): Promise<RunningNode> {
       tokens: { keys: [TOKEN_KEY] },
       admin: { token: ADMIN_TOKEN },
       secondLife: { enabled: true, masterKey: MASTER_KEY },
+      limits,
     },
   });
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
@@ -179,5 +180,42 @@ describe('fail closed - dev mode', () => {
     expect(refused.map((line) => line.reason)).toEqual(expect.arrayContaining(['UNSIGNED']));
     expect(refused[0]).toMatchObject({ level: 40, code: 'AUTH_INVALID_TOKEN', remoteAddress: '127.0.0.1', path: '/v1/sl/whoami' });
     expect(dev.lines.some((line) => line.security === 'auth_failed' && line.path === '/v1/sl/objects' && line.code === 'AUTH_INVALID_TOKEN')).toBe(true);
+  });
+});
+
+describe('fail closed - connections that have not said HELLO', () => {
+  /** Opens a WebSocket that never sends HELLO; resolves it open, or the HTTP status of a refused upgrade. */
+  function connect(url: string): Promise<WebSocket | number> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url);
+      socket.once('open', () => resolve(socket));
+      socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      socket.once('error', reject);
+    });
+  }
+
+  it('gateway - past limits.handshakesInFlightMax an upgrade gets 503 OVERLOADED and a security warning; a slot frees when one closes', async () => {
+    const node = await startNode(false, { handshakesInFlightMax: 3 });
+    try {
+      const waiting = await Promise.all([connect(node.ws), connect(node.ws), connect(node.ws)]);
+      expect(waiting.every((socket) => socket instanceof WebSocket)).toBe(true);
+      expect(await connect(node.ws)).toBe(503);
+      const refused = await fetch(`${node.base}/healthz`);
+      expect(refused.status).toBe(200);
+      const first = waiting[0] as WebSocket;
+      await new Promise((resolve) => {
+        first.once('close', resolve);
+        first.close();
+      });
+      await expect.poll(async () => {
+        const next = await connect(node.ws);
+        if (next instanceof WebSocket) next.close();
+        return next instanceof WebSocket;
+      }, { timeout: 5_000, interval: 50 }).toBe(true);
+      for (const socket of waiting.slice(1)) (socket as WebSocket).close();
+      expect(node.lines.filter((line) => line.security === 'handshakes_in_flight').map((line) => [line.code, line.remoteAddress])).toEqual([['OVERLOADED', '127.0.0.1']]);
+    } finally {
+      await node.stop();
+    }
   });
 });

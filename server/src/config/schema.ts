@@ -88,6 +88,9 @@ export const configSchema = z
         subscriptionsPerConnectionMax: positiveInt.default(64).describe('Aggregates one connection may subscribe to at once.'),
         outgoingBufferBytesMax: positiveInt.default(1024 * 1024).describe('Outgoing bytes buffered per connection before it is closed as a slow consumer (4009).'),
         handshakeTimeoutMs: positiveInt.default(10_000).describe('Time a new connection has to complete HELLO.'),
+        handshakesInFlightMax: positiveInt
+          .default(256)
+          .describe('WebSocket connections that have not completed HELLO, per node; further upgrades get HTTP 503 OVERLOADED. Bounds what strangers can make the node hold: each such connection may buffer one frame of up to 16 MiB for at most limits.handshakeTimeoutMs.'),
         idleTimeoutSeconds: positiveInt.min(8).default(60).describe('Connection closed after this long without any message (the SDK pings well within it).'),
         heartbeatMs: positiveInt.default(15_000).describe('Ping interval suggested to clients in WELCOME.'),
         httpBodyBytesMax: positiveInt.default(16 * 1024).describe('Largest HTTP request body accepted (bytes).'),

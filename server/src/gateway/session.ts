@@ -34,6 +34,8 @@ export interface ConnectionPort {
   bufferedBytes(): number;
   /** The peer's address as the transport sees it, for security logs. */
   readonly remoteAddress?: string;
+  /** HELLO was accepted: the connection no longer counts against limits.handshakesInFlightMax. */
+  handshakeDone?(): void;
 }
 
 export interface SessionDeps {
@@ -162,6 +164,7 @@ export class ClientSession {
       this.playerId = verified.playerId;
       this.phase = 'ready';
       clearTimeout(this.handshakeTimer);
+      this.port.handshakeDone?.();
       const { frameBytesMax, messagesPerSecondMax, subscriptionsPerConnectionMax, heartbeatMs } = this.deps.limits;
       this.sendMessage({
         t: MessageType.WELCOME,

@@ -24,6 +24,8 @@ interface SocketData {
   open: boolean;
   /** Counted against limits.connectionsPerIpMax; undefined when exempt (loopback) or unlimited. */
   countedIp?: string;
+  /** Counted against limits.handshakesInFlightMax until HELLO is accepted or the socket closes. */
+  handshaking?: boolean;
   remoteAddress: string;
 }
 
@@ -43,6 +45,8 @@ export class UwsGateway {
   private readonly sessionPrefix = Math.random().toString(36).slice(2, 8);
   /** Open connections per remote IP, for limits.connectionsPerIpMax. */
   private readonly connectionsPerIp = new Map<string, number>();
+  /** Connections upgraded and not yet past HELLO, for limits.handshakesInFlightMax. */
+  private handshakesInFlight = 0;
 
   constructor(
     private readonly options: GatewayOptions,
@@ -61,6 +65,16 @@ export class UwsGateway {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+        // Strangers get a bounded share: each connection before HELLO may buffer one frame of up
+        // to frameReadBytesMax, so their number is capped (and the handshake timeout ends each).
+        const handshakesMax = this.sessionDeps.limits.handshakesInFlightMax;
+        if (this.handshakesInFlight >= handshakesMax) {
+          this.sessionDeps.metrics.limitTrips.inc({ limit: 'handshakes_in_flight' });
+          this.sessionDeps.securityLog?.record({ kind: 'handshakes_in_flight', code: 'OVERLOADED', remoteAddress, detail: { handshakesInFlightMax: handshakesMax } });
+          const body = JSON.stringify({ error: { code: 'OVERLOADED', message: `${handshakesMax} connections are still completing HELLO; retry shortly` } });
+          res.cork(() => res.writeStatus(statusLine(503)).writeHeader('content-type', 'application/json').writeHeader('retry-after', '1').end(body));
+          return;
+        }
         const countedIp = this.admitIp(remoteAddress);
         if (countedIp === false) {
           this.sessionDeps.metrics.limitTrips.inc({ limit: 'connections_per_ip' });
@@ -80,6 +94,8 @@ export class UwsGateway {
       open: (ws) => {
         const data = ws.getUserData();
         data.open = true;
+        data.handshaking = true;
+        this.handshakesInFlight += 1;
         const port: ConnectionPort = {
           send: (frame) => {
             if (!data.open) return;
@@ -92,6 +108,7 @@ export class UwsGateway {
           },
           bufferedBytes: () => (data.open ? ws.getBufferedAmount() : 0),
           remoteAddress: data.remoteAddress,
+          handshakeDone: () => this.endHandshake(data),
         };
         this.sessionCounter += 1;
         const session = new ClientSession(port, this.sessionDeps, `${this.sessionDeps.nodeId}-${this.sessionPrefix}-${this.sessionCounter}`);
@@ -111,6 +128,7 @@ export class UwsGateway {
           this.sessionDeps.securityLog?.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE', remoteAddress: data.remoteAddress, player: data.session?.player, detail: { closedBy: 'uws', bytesMin: this.frameReadBytesMax + 1 } });
         }
         data.open = false;
+        this.endHandshake(data);
         if (data.countedIp !== undefined) this.releaseIp(data.countedIp);
         if (data.session !== undefined) {
           data.session.closed();
@@ -120,6 +138,12 @@ export class UwsGateway {
       },
     });
     this.app.any('/*', (res, req) => this.http(res, req));
+  }
+
+  private endHandshake(data: SocketData): void {
+    if (data.handshaking !== true) return;
+    data.handshaking = false;
+    this.handshakesInFlight -= 1;
   }
 
   private get frameReadBytesMax(): number {

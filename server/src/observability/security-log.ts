@@ -22,6 +22,7 @@ export const SecurityKinds = {
   rate_limited: 'A connection (or a Second Life object) sent more messages per second than allowed; each refusal is one event.',
   oversize: 'A WebSocket frame larger than `limits.frameBytesMax` (`code` FRAME_TOO_LARGE; closed with 1009 above 4x), or an HTTP body larger than `limits.httpBodyBytesMax` (BODY_TOO_LARGE).',
   connections_per_ip: 'An address already holding `limits.connectionsPerIpMax` connections tried to open another (HTTP 429).',
+  handshakes_in_flight: 'An upgrade arrived while `limits.handshakesInFlightMax` connections had not completed HELLO yet (HTTP 503 OVERLOADED).',
   slow_consumer: 'A client stopped reading until its outgoing buffer passed `limits.outgoingBufferBytesMax` (closed with 4009).',
   admin_refused: 'A request for /v1/admin/* or /dashboard came without a valid admin token, or from a remote address without one.',
   second_life_refused: 'A Second Life request was unsigned, badly signed, stale, replayed or from a revoked object.',

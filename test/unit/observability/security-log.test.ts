@@ -214,6 +214,6 @@ describe('security log - every kind logs', () => {
     log.stop();
     await settle();
     expect(lines).toEqual([expect.objectContaining({ security: 'admin_refused', code: 'FORBIDDEN', remoteAddress: '127.0.0.1', path: '/v1/admin/cluster', reason: 'token-missing' })]);
-    expect(Object.keys(SecurityKinds).sort()).toEqual(['admin_refused', 'auth_failed', 'connections_per_ip', 'flood_close', 'oversize', 'protocol_close', 'rate_limited', 'second_life_refused', 'slow_consumer']);
+    expect(Object.keys(SecurityKinds).sort()).toEqual(['admin_refused', 'auth_failed', 'connections_per_ip', 'flood_close', 'handshakes_in_flight', 'oversize', 'protocol_close', 'rate_limited', 'second_life_refused', 'slow_consumer']);
   });
 });

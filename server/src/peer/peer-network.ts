@@ -45,6 +45,7 @@ import {
 import { FailureDetector } from './failure-detector.ts';
 import { FrameDecoder, encodeFrame } from './framing.ts';
 import { MemberTable } from './member-table.ts';
+import { WarnLimiter } from './warn-limiter.ts';
 import {
   FORWARD_PROTOCOL,
   PEER_PROTOCOL,
@@ -87,9 +88,8 @@ const DEFAULTS = {
 const CONTROL_FRAME_BYTES_MAX = 256 * 1024;
 /** Streams per protocol a peer may have open to us at once (normally one, briefly two). */
 const INBOUND_STREAMS_PER_PROTOCOL_MAX = 4;
-/** Rate limit for repeated warnings of one kind about one peer or address. */
-const WARN_INTERVAL_MS = 10_000;
-const WARN_KEYS_MAX = 1_024;
+/** Rate limit for warnings: one per kind and peer or address, and all together, per interval (warn-limiter.ts). */
+const WARN_LIMITS = { intervalMs: 10_000, linesMax: 50, keysMax: 1_024 } as const;
 
 type Settings = Required<Omit<PeerNetworkInit, 'advertise' | 'bootstrap' | 'protocols' | 'listen' | 'nodeId' | 'clusterKey'>>;
 
@@ -179,7 +179,7 @@ export class Libp2pPeerNetwork implements PeerNetwork {
   };
   /** Inbound raw connections that completed Noise, i.e. proved they hold the cluster key. */
   readonly #authenticated = new WeakSet<MultiaddrConnection>();
-  readonly #lastWarnMs = new Map<string, number>();
+  readonly #warnings: WarnLimiter;
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   #libp2p: Libp2p | null = null;
   #address = '';
@@ -218,6 +218,7 @@ export class Libp2pPeerNetwork implements PeerNetwork {
     assert(!this.#protocols.has(PEER_PROTOCOL), 'the control protocol is not a data protocol');
     this.#log = components.logger.child({ component: 'peer-network' });
     this.#clock = components.clock ?? (() => performance.timeOrigin + performance.now());
+    this.#warnings = new WarnLimiter(WARN_LIMITS, this.#clock, (fields, message) => this.#log.warn(fields, message));
     this.#random = components.random ?? Math.random;
     // Both throw PeerConfigError for operator mistakes, before anything listens.
     this.#swarmKey = swarmKeyFromClusterKey(init.clusterKey);
@@ -1018,14 +1019,9 @@ export class Libp2pPeerNetwork implements PeerNetwork {
     return backoffDelayMs(attempt, { minMs: this.#settings.reconnectMinMs, maxMs: this.#settings.reconnectMaxMs }, this.#random);
   }
 
-  /** Logs a warning at most once per WARN_INTERVAL_MS per key, counting what it suppressed. */
+  /** Logs a warning at most once per interval per key, and a bounded number in all (WarnLimiter). */
   #warnLimited(key: string, fields: object, message: string): void {
-    const now = this.#clock();
-    const last = this.#lastWarnMs.get(key);
-    if (last !== undefined && now - last < WARN_INTERVAL_MS) return;
-    if (this.#lastWarnMs.size >= WARN_KEYS_MAX) this.#lastWarnMs.clear();
-    this.#lastWarnMs.set(key, now);
-    this.#log.warn(fields, message);
+    this.#warnings.record(key, fields, message);
   }
 }
 

@@ -80,7 +80,9 @@ export class GameNode {
           onOwnershipChange: (change) => {
             this.ownership.record({ atMs: Date.now(), partition: change.partition, epoch: change.epoch, role: change.role, owner: change.owner, ready: change.ready, reason: change.reason });
             this.metrics.ownershipChanges.inc({ reason: change.reason });
-            if (change.reason === 'campaign') this.metrics.elections.inc();
+            // A pre-vote round only asks whether an election could win; the election is the
+            // candidate's campaign, which raises the epoch.
+            if (change.reason === 'campaign') (change.role === 'pre-candidate' ? this.metrics.preVotes : this.metrics.elections).inc();
             if (epochs.get(change.partition) !== change.epoch) {
               epochs.set(change.partition, change.epoch);
               this.metrics.epochChanges.inc();

@@ -121,17 +121,19 @@ async function ringstateSystem(): Promise<System> {
     async stop() {
       // Elections under load mean heartbeats were starved: say so next to the figures.
       let elections = 0;
+      let preVotes = 0;
       const reasons = new Map<string, number>();
       const prefix = 'ringstate_ownership_changes_total{reason="';
       for (const host of hosts) {
         const metrics = await fetchMetrics(host);
         elections += metrics.get('ringstate_elections_total') ?? 0;
+        preVotes += metrics.get('ringstate_pre_votes_total') ?? 0;
         for (const [sample, value] of metrics) {
           if (sample.startsWith(prefix)) reasons.set(sample.slice(prefix.length, -2), (reasons.get(sample.slice(prefix.length, -2)) ?? 0) + value);
         }
       }
       const why = [...reasons].sort((a, b) => b[1] - a[1]).map(([reason, count]) => `${reason} ${count}`).join(', ');
-      console.log(`  ringstate cluster: ${elections} elections during the run (${partitionCount} partitions); ownership changes by reason: ${why}`);
+      console.log(`  ringstate cluster: ${elections} elections and ${preVotes} pre-vote rounds since founding (${partitionCount} partitions; before 0.3 the elections figure counted both); ownership changes by reason: ${why}`);
       await cluster.stopAll();
       cluster.remove();
     },

@@ -35,6 +35,7 @@
  * Cluster info with `{holds: nodeId}` also answers `led` (partitions this node owns) and
  * `holding` (those of them whose replica set still counts nodeId or has a change in flight).
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RingstateError, isErrorCode, partitionOf, type ErrorCode } from '@ringstate/protocol';
 import type { Logger } from 'pino';
@@ -86,6 +87,10 @@ export class ClusterServices implements Forwarder {
   private leaving: Promise<void> | undefined;
   /** The founding members from the config (empty for a node that can only join). */
   private readonly founders: readonly string[];
+  /** This process's start, so a founder can tell the same empty node it counted from a restart. */
+  private readonly bootId = randomBytes(8).toString('hex');
+  /** The boot ids of the empty founders this node counted when it founded (none if it did not). */
+  private countedFounders: string[] = [];
   /** The failure timers' clock (see stall-discounting-clock.ts). */
   private readonly clock: StallDiscountingClock;
   /** When an ownership change last happened here (the start's summary waits for a quiet moment). */
@@ -185,6 +190,8 @@ export class ClusterServices implements Forwarder {
       ...(await this.clientInfo()),
       hasState: this.hasState(),
       foundingOnly: this.hasFoundingStateOnly(),
+      bootId: this.bootId,
+      countedFounders: this.countedFounders,
       ringVersion: this.ring.version,
       ...(this.membership.isKnown ? { ring: encodeRingRecord(this.membership.record) } : {}),
       ...this.holdingReport(payload),
@@ -491,11 +498,16 @@ export class ClusterServices implements Forwarder {
       const answers = await Promise.all(
         others.map((member) =>
           this.peers.request(member, CLUSTER_INFO_PROTOCOL, {}, 1_000).then(
-            (answer) => ({ member, ...(answer as { hasState?: unknown; foundingOnly?: unknown; ring?: unknown }) }),
+            (answer) => ({ member, ...(answer as { hasState?: unknown; foundingOnly?: unknown; ring?: unknown; bootId?: unknown; countedFounders?: unknown }) }),
             () => undefined,
           ),
         ),
       );
+      // A founder that already founded counting this very process (same boot, still empty, so
+      // it never voted) as a fellow founder: founding is what it expects of us, even if its
+      // owners have been elected since. Only a restart (a wiped disk) changes the boot id.
+      const countedUs = answers.some((answer) => Array.isArray(answer?.countedFounders) && answer.countedFounders.includes(this.bootId));
+      if (founder && countedUs) return true;
       // A member that has lived past founding (elections, entries): the cluster exists; learn its ring.
       const existing = answers.filter((answer) => answer?.hasState === true && answer.foundingOnly !== true);
       for (const answer of existing) {
@@ -505,9 +517,12 @@ export class ClusterServices implements Forwarder {
       if (existing.length > 0) return false;
       // Empty members and members holding only the founding state agree this is creation.
       // A node outside the configured members never founds: it waits for the cluster and joins.
-      const founding = answers.filter((answer) => answer !== undefined && configured.includes(answer.member) && (answer.hasState === false || answer.foundingOnly === true)).length + 1;
+      const fellows = answers.filter((answer) => answer !== undefined && configured.includes(answer.member) && (answer.hasState === false || answer.foundingOnly === true));
       const needed = Date.now() < allFoundersUntilMs ? configured.length : majority;
-      if (founder && founding >= needed) return true;
+      if (founder && fellows.length + 1 >= needed) {
+        this.countedFounders = fellows.filter((answer) => answer?.hasState === false && typeof answer.bootId === 'string').map((answer) => answer?.bootId as string);
+        return true;
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     throw new Error(

@@ -53,7 +53,8 @@ export class NodeMetrics {
     help: 'Largest gap between a partition owner\'s commit and this replica\'s applied position.',
     registers: [this.registry],
   });
-  readonly elections = new Counter({ name: 'ringstate_elections_total', help: 'Elections this node started (campaigns).', registers: [this.registry] });
+  readonly elections = new Counter({ name: 'ringstate_elections_total', help: 'Elections this node started (candidate campaigns, each raising the epoch; pre-vote rounds are counted apart).', registers: [this.registry] });
+  readonly preVotes = new Counter({ name: 'ringstate_pre_votes_total', help: 'Pre-vote rounds this node started (asking whether an election could win, before campaigning).', registers: [this.registry] });
   readonly snapshotInstalls = new Counter({
     name: 'ringstate_snapshot_installs_total',
     help: 'Replication snapshots this node installed (it was too far behind for entry-by-entry catch-up).',

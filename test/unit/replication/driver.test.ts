@@ -177,6 +177,8 @@ describe('ready driver', () => {
     for (const id of ids.filter((id) => id !== leader)) expect((h.node(id).driver as ReadyDriver<Payload>).serving(0)).toBe(false);
     // Deposed: no longer serving, even before it hears of the new owner's entries.
     const [next] = ids.filter((id) => id !== leader) as [string];
+    // The ring now prefers `next`, so the old owner does not take ownership back at once.
+    for (const id of ids) h.core(id).setReplicaSet(0, [next, ...ids.filter((other) => other !== next)]);
     forceCampaign(h, next);
     h.deliverAll();
     h.advance(100);

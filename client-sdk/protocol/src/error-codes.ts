@@ -24,7 +24,7 @@ export const ErrorCodes = {
   TOO_MANY_SUBSCRIPTIONS: { retryable: false, meaning: 'The connection already holds `limits.subscriptionsPerConnectionMax` subscriptions.' },
   UNAVAILABLE: { retryable: true, meaning: 'This node cannot serve the partition right now (moving, electing, not owner). It does not say whether the command was applied: ownership may have moved while it was being committed (retry with the same id; it takes effect at most once).' },
   NO_QUORUM: { retryable: true, meaning: 'The partition\'s replica set has no write quorum reachable from here; the command was not applied. With `reason` `OUTCOME_UNKNOWN` it had already been proposed when the quorum was lost and may still take effect: retry with the same id.' },
-  OVERLOADED: { retryable: true, meaning: 'The node is overloaded (queues full); back off and retry.' },
+  OVERLOADED: { retryable: true, meaning: 'The node is overloaded (queues full); the command was not applied. Back off and retry: a REJECT carries `ra`, the node\'s hint in ms (Second Life: `retryAfterMs` and a Retry-After header), which the SDK waits at least.' },
   SHUTTING_DOWN: { retryable: true, meaning: 'The node is shutting down; reconnect elsewhere.' },
   TIMEOUT: { retryable: true, meaning: 'The request did not complete within its deadline (client-side).' },
   DISCONNECTED: { retryable: true, meaning: 'The connection was lost before an answer arrived (client-side).' },
@@ -73,11 +73,16 @@ export class RingstateError extends Error {
   readonly commandId: string | undefined;
   /** For `TIMEOUT`/`DISCONNECTED` ending a command (SDK): the last code the server answered it with, for diagnosis. */
   readonly lastCode: ErrorCode | undefined;
+  /**
+   * For a retryable refusal: the server's hint of how long to wait before retrying (ms),
+   * from how overloaded it is (REJECT `ra`). The SDK waits at least this long.
+   */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; reason?: string; commandId?: string; lastCode?: ErrorCode } = {},
+    options: { cause?: unknown; reason?: string; commandId?: string; lastCode?: ErrorCode; retryAfterMs?: number } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -85,5 +90,6 @@ export class RingstateError extends Error {
     this.reason = options.reason;
     this.commandId = options.commandId;
     this.lastCode = options.lastCode;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }

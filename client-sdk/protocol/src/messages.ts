@@ -8,7 +8,7 @@
  *   client -> server                           server -> client
  *   HELLO   {t:1, v, token, resume?}           WELCOME  {t:101, v, player, session, node, heartbeatMs, limits, resume?}
  *   COMMAND {t:2, id, a, i, c}                 ACK      {t:102, id, seq, dup?}
- *   SUB     {t:3, a, i, sv?}                   REJECT   {t:103, id, code, msg, reason?, retry}
+ *   SUB     {t:3, a, i, sv?}                   REJECT   {t:103, id, code, msg, reason?, retry, ra?}
  *   UNSUB   {t:4, a, i}                        SNAPSHOT {t:104, a, i, seq, u}
  *   PING    {t:5, n}                           UPDATE   {t:105, a, i, seq, u}
  *                                              ERROR    {t:106, code, msg, ref?, retry}
@@ -22,6 +22,7 @@
  * - `sv`: a Yjs state vector; SNAPSHOT then carries only what the client is missing.
  * - `u`: a Yjs update for the aggregate's public document.
  * - `ref` (ERROR): the command id or message type the error is about, when known.
+ * - `ra` (REJECT): retry after this many ms, on a retryable refusal (OVERLOADED); optional.
  * - `resume` (WELCOME): a resume token, a player token for the same player with the same expiry
  *   that every node of the cluster accepts as HELLO `token`; the SDK reconnects with it. HELLO's
  *   own `resume` field is reserved and ignored.
@@ -113,6 +114,11 @@ export interface RejectMessage {
   msg: string;
   reason?: string;
   retry: boolean;
+  /**
+   * Retry after (ms), on a retryable refusal such as OVERLOADED: the server's hint from how far
+   * over capacity it is. Clients wait at least this long (plus jitter) before the next attempt.
+   */
+  ra?: number;
 }
 export interface SnapshotMessage {
   t: typeof MessageType.SNAPSHOT;

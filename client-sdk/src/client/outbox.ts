@@ -184,7 +184,10 @@ export class Outbox {
 
   #scheduleRetry(pending: PendingCommand, error: RingstateError): void {
     const { clock, random, retry } = this.#settings;
-    const delayMs = fullJitterDelayMs(retry, pending.retries, random);
+    // The server's hint (OVERLOADED with `ra`) is a floor; jitter above it spreads the retries
+    // of many clients refused in the same moment.
+    const hintMs = error.retryAfterMs;
+    const delayMs = hintMs === undefined ? fullJitterDelayMs(retry, pending.retries, random) : Math.max(fullJitterDelayMs(retry, pending.retries, random), hintMs + Math.floor(random() * hintMs * 0.5));
     if (clock.now() + delayMs >= pending.deadlineAtMs) {
       // No retry fits before the deadline. If no attempt may have been applied, the server's
       // answer says more than TIMEOUT would; otherwise `fail` turns it into TIMEOUT.

@@ -503,7 +503,11 @@ export class RingstateClient<S extends SchemaShape<S> = LooseSchema> {
         this.#outbox.acknowledge(message);
         return;
       case MessageType.REJECT: {
-        const options = message.reason === undefined ? { commandId: message.id } : { commandId: message.id, reason: message.reason };
+        const options = {
+          commandId: message.id,
+          ...(message.reason === undefined ? {} : { reason: message.reason }),
+          ...(message.ra === undefined ? {} : { retryAfterMs: message.ra }),
+        };
         const error = new RingstateError(message.code, message.msg, options);
         this.#outbox.refuse(message.id, error, message.retry);
         this.#noteCommandAnswer(link, error, message.retry);

@@ -73,12 +73,18 @@ function parseWelcome(m: Fields): ServerMessage | undefined {
   return isString(m['resume']) && m['resume'] !== '' ? { ...welcome, resume: m['resume'] } : welcome;
 }
 
+/** Longest retry hint honoured (ms): a larger one is a server bug, not a reason to stall a command. */
+const RETRY_AFTER_MAX_MS = 30_000;
+
 function parseReject(m: Fields): ServerMessage | undefined {
   const code = errorCode(m['code']);
   if (!isString(m['id']) || code === undefined || !isString(m['msg'])) return undefined;
   if (!isOptional(m['reason'], isString)) return undefined;
   const message = { t: MessageType.REJECT, id: m['id'], code, msg: m['msg'], retry: m['retry'] === true } as const;
-  return isString(m['reason']) ? { ...message, reason: m['reason'] } : message;
+  const withReason = isString(m['reason']) ? { ...message, reason: m['reason'] } : message;
+  // A hint of the wrong type or out of range is ignored, not a protocol error (it is advice).
+  const ra = m['ra'];
+  return typeof ra === 'number' && Number.isFinite(ra) && ra > 0 && ra <= RETRY_AFTER_MAX_MS ? { ...withReason, ra } : withReason;
 }
 
 function parseError(m: Fields): ServerMessage | undefined {

@@ -5,7 +5,7 @@
  *
  * Forwarding (protocol /ringstate/forward/1.0.0), request and response are msgpack maps:
  *   request  {player, commandId, a, i, c, hop}
- *   response {ok: true, seq, dup} | {ok: false, code, msg, reason?}
+ *   response {ok: true, seq, dup} | {ok: false, code, msg, reason?, ra?}
  * `hop` counts the forwards before this one. The receiver hands a forwarded command to its
  * router (router/), which executes it or passes it on once more (hop 1, so at most two hops).
  * If ownership moved meanwhile the answer is UNAVAILABLE (retryable) and the client retries
@@ -410,10 +410,15 @@ export class ClusterServices implements Forwarder {
       if (this.log.ownership(partition).quorumLost === true) throw new NoQuorumError(partition, true);
       throw new RingstateError('UNAVAILABLE', `owner ${owner} did not answer`, { cause: error });
     }
-    const answer = response as { ok?: unknown; seq?: unknown; dup?: unknown; code?: unknown; msg?: unknown; reason?: unknown };
+    const answer = response as { ok?: unknown; seq?: unknown; dup?: unknown; code?: unknown; msg?: unknown; reason?: unknown; ra?: unknown };
     if (answer.ok === true && typeof answer.seq === 'number') return { seq: answer.seq, duplicate: answer.dup === true };
     const code: ErrorCode = isErrorCode(answer.code) ? answer.code : 'INTERNAL';
-    throw new RingstateError(code, typeof answer.msg === 'string' ? answer.msg : 'forwarded command failed', typeof answer.reason === 'string' ? { reason: answer.reason } : {});
+    // The owner's retry hint travels back to the client (an overloaded owner, not this node).
+    const options = {
+      ...(typeof answer.reason === 'string' ? { reason: answer.reason } : {}),
+      ...(typeof answer.ra === 'number' && Number.isFinite(answer.ra) && answer.ra > 0 ? { retryAfterMs: answer.ra } : {}),
+    };
+    throw new RingstateError(code, typeof answer.msg === 'string' ? answer.msg : 'forwarded command failed', options);
   }
 
   /**
@@ -542,7 +547,13 @@ function parseForward(payload: unknown): { request: CommandRequest; hop: number 
   return { request: { playerId: player, commandId, aggregateType: a, aggregateId: i, command: c }, hop };
 }
 
-function forwardFailure(error: unknown): { ok: false; code: ErrorCode; msg: string; reason?: string } {
+function forwardFailure(error: unknown): { ok: false; code: ErrorCode; msg: string; reason?: string; ra?: number } {
   const failure = error instanceof RingstateError ? error : new RingstateError('INTERNAL', 'forwarded command failed', { cause: error });
-  return { ok: false, code: failure.code, msg: failure.message, ...(failure.reason === undefined ? {} : { reason: failure.reason }) };
+  return {
+    ok: false,
+    code: failure.code,
+    msg: failure.message,
+    ...(failure.reason === undefined ? {} : { reason: failure.reason }),
+    ...(failure.retryAfterMs === undefined ? {} : { ra: failure.retryAfterMs }),
+  };
 }

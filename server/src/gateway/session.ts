@@ -209,6 +209,7 @@ export class ClientSession {
       msg: failure.message,
       retry: failure.retryable,
       ...(failure.reason === undefined ? {} : { reason: failure.reason }),
+      ...(failure.retryAfterMs === undefined ? {} : { ra: failure.retryAfterMs }),
     });
   }
 

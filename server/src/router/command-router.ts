@@ -61,10 +61,11 @@ export class CommandRouter {
       this.deps.onAdmissionRefused?.();
       throw refusal;
     }
+    const startedMs = performance.now();
     try {
       return await this.dispatch(request, origin);
     } finally {
-      this.deps.admission.release();
+      this.deps.admission.release(performance.now() - startedMs);
     }
   }
 

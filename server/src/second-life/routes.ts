@@ -350,7 +350,15 @@ function ok200(body: string, budget: number): HttpResult {
 function failure(error: RingstateError, extra: Readonly<Record<string, string | number>> = {}, outer: Readonly<Record<string, string>> = {}): HttpResult {
   const fields: Record<string, string | number> = { retry: isRetryable(error.code) ? 1 : 0, ...extra };
   if (error.reason !== undefined) fields['reason'] = error.reason.slice(0, 64);
-  return { status: statusOf(error.code), contentType: 'application/json', body: assertFits(errorBody(error.code, error.message, fields, outer), LSL_BODY_BYTES_DEFAULT) };
+  if (error.retryAfterMs === undefined) return { status: statusOf(error.code), contentType: 'application/json', body: assertFits(errorBody(error.code, error.message, fields, outer), LSL_BODY_BYTES_DEFAULT) };
+  // The retry hint: `retryAfterMs` in the body for scripts, Retry-After (whole seconds) for HTTP clients.
+  fields['retryAfterMs'] = error.retryAfterMs;
+  return {
+    status: statusOf(error.code),
+    contentType: 'application/json',
+    body: assertFits(errorBody(error.code, error.message, fields, outer), LSL_BODY_BYTES_DEFAULT),
+    headers: { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) },
+  };
 }
 
 /** The gateway's status for a code, so both APIs agree. */

@@ -136,4 +136,28 @@ describe('client-sdk command outcomes', () => {
     expect(() => client.send('player', 'p1', { type: 'move' }, { commandId: 'x'.repeat(129) })).toThrow(TypeError);
     client.close();
   });
+
+  it('outcome - OVERLOADED with a retry hint (ra) is retried no sooner than the hint; a malformed hint is ignored', async () => {
+    for (const [ra, floorMs] of [[1_500, 1_500], ['soon', 0], [-5, 0], [10 ** 9, 0]] as const) {
+      const { client, server, clock } = harness({ ...timing, commandTimeoutMs: 10_000 });
+      let refusals = 0;
+      server.admit = () => (refusals++ === 0 ? { code: 'OVERLOADED', ra } : undefined);
+      await client.connect();
+      const startedMs = clock.now();
+      const outcome = client.send('player', 'p1', { type: 'move' });
+      if (floorMs > 0) {
+        await clock.advance(floorMs - 1);
+        expect(server.commands.length, `ra ${String(ra)}: not retried before the hint`).toBe(1);
+      } else {
+        // The hint is ignored: retried within the normal backoff (capMs 200).
+        await clock.advance(201);
+        expect(server.commands.length, `ra ${String(ra)}: retried on the normal backoff`).toBe(2);
+      }
+      await clock.advance(1_000);
+      await expect(outcome).resolves.toMatchObject({ seq: 1 });
+      expect(server.commands.length).toBe(2);
+      expect(clock.now() - startedMs).toBeGreaterThanOrEqual(floorMs);
+      client.close();
+    }
+  });
 });

@@ -115,10 +115,11 @@ describe('session limits', () => {
     await Promise.resolve();
     await Promise.resolve();
     const refused = port.sent.find((m) => m.t === MessageType.REJECT && m.id === 'c1');
-    expect(refused).toMatchObject({ code: 'OVERLOADED', retry: true });
+    // With a retry hint (ms) the SDK waits for.
+    expect(refused).toMatchObject({ code: 'OVERLOADED', retry: true, ra: expect.any(Number) });
     // Slots released: the command is accepted, and its own slot is returned once it is answered.
-    inFlight.release();
-    inFlight.release();
+    inFlight.release(10);
+    inFlight.release(10);
     session.receive(encodeFrame({ t: MessageType.COMMAND, id: 'c2', a: 'player', i: 'ann', c: { type: 'move', x: 2, y: 1 } }), true);
     for (let tries = 0; tries < 100 && !port.sent.some((m) => m.t === MessageType.ACK && m.id === 'c2'); tries += 1) await new Promise((r) => setTimeout(r, 5));
     expect(port.sent.some((m) => m.t === MessageType.ACK && m.id === 'c2')).toBe(true);

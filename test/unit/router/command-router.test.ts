@@ -66,4 +66,25 @@ describe('command router', () => {
     await expect(first).resolves.toEqual({ seq: 3, duplicate: false });
     expect(admission.current).toBe(0);
   });
+
+  it('router - an OVERLOADED refusal carries a retry hint: the smoothed service time times the overload factor of the last second', () => {
+    let now = 0;
+    const admission = new InFlightCommands(1, () => now);
+    expect(admission.admit()).toBeUndefined();
+    admission.release(10);
+    expect(admission.admit()).toBeUndefined();
+    // 2 admitted, 1 refused: 10 ms x 3/2, raised to the 20 ms floor.
+    expect(admission.admit()?.retryAfterMs).toBe(20);
+    admission.admit();
+    // 2 admitted, 3 refused: 10 ms x 5/2.
+    expect(admission.admit()?.retryAfterMs).toBe(25);
+    // The next second still counts the last one: 2 admitted of 6 offered.
+    now = 1_500;
+    expect(admission.admit()?.retryAfterMs).toBe(30);
+    // After a quiet gap the factor starts over; a slow service time is capped at 5 s.
+    now = 10_000;
+    admission.release(1_000_000);
+    expect(admission.admit()).toBeUndefined();
+    expect(admission.admit()?.retryAfterMs).toBe(5_000);
+  });
 });

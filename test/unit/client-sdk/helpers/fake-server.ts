@@ -162,7 +162,7 @@ export class FakeServer {
    * returned here answers even a command id that was applied before.
    */
   /** Refuses a command before the command id is looked up (admission, or validation with `retry: false`). */
-  admit: (message: CommandMessage) => { readonly code: ErrorCode; readonly reason?: string; readonly retry?: boolean } | undefined = () => undefined;
+  admit: (message: CommandMessage) => { readonly code: ErrorCode; readonly reason?: string; readonly retry?: boolean; readonly ra?: unknown } | undefined = () => undefined;
   /** Decides what happens to each command; default: apply it. */
   onCommand: (message: CommandMessage, connection: ServerConnection) => CommandAnswer = () => ({ kind: 'apply' });
 
@@ -298,6 +298,7 @@ export class FakeServer {
         msg: `refused: ${refusal.code}`,
         ...(refusal.reason === undefined ? {} : { reason: refusal.reason }),
         retry: refusal.retry ?? true,
+        ...(refusal.ra === undefined ? {} : { ra: refusal.ra as number }),
       });
       return;
     }

@@ -124,7 +124,7 @@ export class GameNode {
     const cluster = this.cluster;
     this.router = new CommandRouter({
       runtime: this.runtime,
-      admission: new InFlightCommands(config.limits.commandsInFlightMax),
+      admission: new InFlightCommands(config.limits.commandsInFlightMax, () => performance.now(), config.limits.admissionDelayTargetMs),
       ...(cluster === undefined ? {} : { forwarder: cluster }),
       onForward: () => this.metrics.forwardedCommands.inc(),
       onAdmissionRefused: () => this.metrics.limitTrips.inc({ limit: 'commands_in_flight' }),

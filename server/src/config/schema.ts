@@ -84,6 +84,13 @@ export const configSchema = z
           .min(0)
           .default(1024)
           .describe('Commands a node accepts at once (from its clients and forwarded by other nodes) before it answers OVERLOADED (retryable): bounds queueing under overload so replication heartbeats stay on time. 0: no limit.'),
+        admissionDelayTargetMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(10_000)
+          .default(0)
+          .describe('Queueing delay a node aims to keep under (ms): the number of commands it admits at once adapts (at most commandsInFlightMax) so that the fastest command of each 100 ms takes at most this much longer than the fastest of the last 10 s; beyond it, OVERLOADED. 0: the count alone.'),
         rateViolationsBeforeClose: positiveInt.default(200).describe('Rate-limited messages tolerated before the connection is closed with 4008.'),
         subscriptionsPerConnectionMax: positiveInt.default(64).describe('Aggregates one connection may subscribe to at once.'),
         outgoingBufferBytesMax: positiveInt.default(1024 * 1024).describe('Outgoing bytes buffered per connection before it is closed as a slow consumer (4009).'),

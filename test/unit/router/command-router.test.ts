@@ -87,4 +87,41 @@ describe('command router', () => {
     expect(admission.admit()).toBeUndefined();
     expect(admission.admit()?.retryAfterMs).toBe(5_000);
   });
+
+  it('router - with a delay target the admission limit shrinks while commands queue beyond the no-queue floor, and grows back when they do not', () => {
+    let now = 0;
+    const admission = new InFlightCommands(1_000, () => now, 50);
+    const interval = (elapsedMs: number, admits: number) => {
+      for (let n = 0; n < admits; n += 1) admission.admit();
+      for (let n = 0; n < admits; n += 1) admission.release(elapsedMs);
+      now += 100;
+      admission.release(elapsedMs);
+    };
+    // A slow disk is not a queue: 80 ms per command from the start keeps the ceiling.
+    for (let n = 0; n < 20; n += 1) interval(80, 10);
+    expect(admission.currentLimit).toBe(1_000);
+    // Then a queue forms: even the fastest command waits 200 ms more than the floor.
+    for (let n = 0; n < 10; n += 1) interval(280, 10);
+    const shrunk = admission.currentLimit;
+    expect(shrunk).toBeLessThan(1_000 * 0.9 ** 9);
+    expect(admission.admit()).toBeUndefined();
+    // The queue drains; refusals at the limit with the queue under the target grow it again.
+    for (let n = 0; n < 10; n += 1) {
+      for (let k = 0; k < admission.currentLimit; k += 1) admission.admit();
+      expect(admission.admit()?.code).toBe('OVERLOADED');
+      const taken = admission.current;
+      for (let k = 0; k < taken; k += 1) admission.release(90);
+      now += 100;
+      admission.release(90);
+    }
+    expect(admission.currentLimit).toBeGreaterThan(shrunk);
+    // Without a target the count alone applies.
+    const plain = new InFlightCommands(4, () => now);
+    for (let n = 0; n < 50; n += 1) {
+      plain.admit();
+      plain.release(5_000);
+      now += 100;
+    }
+    expect(plain.currentLimit).toBe(4);
+  });
 });

@@ -14,7 +14,7 @@
  */
 import * as Y from 'yjs';
 import { aggregateKey, partitionOf, RingstateError } from '@ringstate/protocol';
-import type { DedupeRecord, LogEntry, LogStore } from '../log/index.ts';
+import type { DedupeRecord, LogEntry, LogStorage } from '../log/index.ts';
 import { NoQuorumError, NotOwnerError, type PartitionLog } from '../partition/index.ts';
 import { commandDigest, sameDigest } from './command-digest.ts';
 import type { AggregateDefinition } from './definition.ts';
@@ -40,10 +40,12 @@ export interface RuntimeHooks {
 
 export interface RuntimeDeps {
   readonly registry: AggregateRegistry;
-  readonly store: LogStore;
+  readonly store: LogStorage;
   readonly log: PartitionLog;
   readonly settings: RuntimeSettings;
   readonly nowMs: () => number;
+  /** Yjs client ids this node writes documents under (nonzero 32-bit); random by default, seeded in the simulator. */
+  readonly clientIds?: () => number;
   readonly hooks?: RuntimeHooks;
 }
 
@@ -358,7 +360,7 @@ export class AggregateRuntime {
       eventsSinceSnapshot += entry.events.length;
     }
     // Writes from here on need a client id no other writer of this document has used.
-    const clientId = randomClientId();
+    const clientId = (this.deps.clientIds ?? randomClientId)();
     doc.clientID = clientId;
     const seq = entries.at(-1)?.seq ?? snapshot?.seq ?? 0;
     const aggregate: ActiveAggregate = {
@@ -379,16 +381,22 @@ export class AggregateRuntime {
       broken: false,
     };
     this.active.set(key, aggregate);
-    this.evictBeyondLimit();
+    this.evictBeyondLimit(aggregate);
     return aggregate;
   }
 
-  private evictBeyondLimit(): void {
+  /**
+   * Drops the least recently used idle aggregates beyond the limit, never `activated`: it is
+   * about to take a command, and an aggregate dropped while its command is in flight would be
+   * activated again from the committed entries by its next command, which would then take the
+   * same seq (found by the simulator with every other aggregate busy).
+   */
+  private evictBeyondLimit(activated: ActiveAggregate): void {
     let excess = this.active.size - this.deps.settings.activeAggregatesMax;
     if (excess <= 0) return;
     for (const aggregate of this.active.values()) {
       if (excess <= 0) break;
-      if (aggregate.inflight > 0) continue;
+      if (aggregate.inflight > 0 || aggregate === activated) continue;
       this.active.delete(aggregate.key);
       excess -= 1;
     }

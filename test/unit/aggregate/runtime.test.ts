@@ -221,6 +221,17 @@ describe('aggregate runtime', () => {
     expect(runtime.activeCount).toBeLessThanOrEqual(5);
   });
 
+  it('runtime - an aggregate activated while every other one has commands in flight is not evicted (two commands took one seq; found by the simulator)', async () => {
+    const { runtime } = runtimeWith(counter(), { activeAggregatesMax: 2 });
+    // Two aggregates with commands in flight fill the limit; a third activates beyond it.
+    const inFlight = [send(runtime, 'busy-1', { type: 'add', n: 1 }), send(runtime, 'busy-2', { type: 'add', n: 1 })];
+    const first = send(runtime, 'late', { type: 'add', n: 1 });
+    const second = send(runtime, 'late', { type: 'add', n: 1 });
+    await Promise.all(inFlight);
+    expect([(await first).seq, (await second).seq]).toEqual([1, 2]);
+    expect(store.verify().entries).toBe(4);
+  });
+
   it('runtime - a subscriber of a never-commanded aggregate sees the initial view', () => {
     const { runtime } = runtimeWith(counter());
     const start = runtime.subscribe('counter', 'fresh', 'p1', undefined, { onUpdate: () => undefined });

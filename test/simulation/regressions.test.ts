@@ -38,13 +38,17 @@ const regressions: readonly Regression[] = [
     bug: 'a wiped replica was readmitted once its fence committed elsewhere, before it held the fence, and its empty log voted in a candidate missing committed entries (fix: readmit only a replica that acknowledged the fence)',
     seeds: [27388, 73138],
   },
+  {
+    bug: 'runtime: an aggregate activated while every other active one had a command in flight evicted itself, so its next command took the same seq (fix: never evict the aggregate being activated)',
+    seeds: [112, 96, 228, 288],
+  },
 ];
 
 describe('simulation regressions', () => {
   for (const { bug, seeds } of regressions) {
-    it(`simulation regressions - ${bug}`, () => {
+    it(`simulation regressions - ${bug}`, async () => {
       for (const seed of seeds) {
-        const { violations } = runSimulation(seed);
+        const { violations } = await runSimulation(seed);
         expect(violations.map((violation) => `seed ${seed}: ${violation.property}: ${violation.message}`)).toEqual([]);
       }
     }, 30_000);

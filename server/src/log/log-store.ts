@@ -35,6 +35,7 @@
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
+import type { LogStorage } from './log-storage.ts';
 import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type ReplicaBatch, type ReplicaSnapshotMeta, type HardState, type StoredEntry } from './types.ts';
 
 export type DurabilityPolicy = 'fsync' | 'os';
@@ -86,7 +87,7 @@ type EntryKey = [number, number];
 type AggregateIndexKey = [string, number];
 type DedupeKey = [string, string, string];
 
-export class LogStore {
+export class LogStore implements LogStorage {
   private readonly root: RootDatabase;
   private readonly entries: Database<StoredEntry, EntryKey>;
   private readonly replicas: Database<HardState, number>;

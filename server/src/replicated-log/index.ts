@@ -4,6 +4,6 @@
  * the partition's replica set holds it durably. Also the catch-up of far-behind replicas by
  * snapshot transfer.
  */
-export { ReplicatedPartitionLog, type ReplicatedLogInit, type ReplicatedLogComponents, type ReplicationWork } from './replicated-partition-log.ts';
+export { ReplicatedPartitionLog, type LogTimers, type ReplicatedLogInit, type ReplicatedLogComponents, type ReplicationWork } from './replicated-partition-log.ts';
 export { LmdbReplicationStorage, toCoreEntry, toStoredEntry, type CommandPayload } from './replica-storage.ts';
 export { SNAPSHOT_PROTOCOL } from './snapshot-transfer.ts';

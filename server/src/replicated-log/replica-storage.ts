@@ -12,7 +12,7 @@
  * because they are the aggregates' event history. A snapshot's `data` is empty: a replica that
  * installs one has fetched and applied the entries up to its position beforehand.
  */
-import type { LogEntry, LogStore, StoredEntry } from '../log/index.ts';
+import type { LogEntry, LogStorage, StoredEntry } from '../log/index.ts';
 import { isCommandEntry } from '../log/index.ts';
 import type { Entry, HardState, ReplicationStorage, Snapshot, SnapshotMeta } from '../replication/index.ts';
 
@@ -45,7 +45,7 @@ export function toStoredEntry(partition: number, entry: Entry<CommandPayload>): 
 }
 
 export class LmdbReplicationStorage implements ReplicationStorage<CommandPayload> {
-  constructor(private readonly store: LogStore) {}
+  constructor(private readonly store: LogStorage) {}
 
   hardState(partition: number): HardState | undefined {
     return this.store.hardState(partition);

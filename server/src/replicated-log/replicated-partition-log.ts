@@ -19,7 +19,7 @@
  */
 import { RingstateError } from '@ringstate/protocol';
 import type { Logger } from 'pino';
-import type { LogEntry, LogStore, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from '../log/index.ts';
+import type { LogEntry, LogStorage, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from '../log/index.ts';
 import type { EntryDraft, PartitionLog, PartitionOwnership } from '../partition/index.ts';
 import {
   NoQuorumError,
@@ -33,6 +33,7 @@ import {
   type HardState,
   type PartitionApply,
   type PartitionStatus,
+  type ReadState,
   type ReplicationSettings,
 } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
@@ -54,8 +55,32 @@ export interface ReplicatedLogInit {
   readonly settings?: Partial<ReplicationSettings>;
 }
 
+/**
+ * The log's timers. Node's by default; the simulator supplies its virtual clock's, so a seed
+ * replays the same (nothing here reads setImmediate or setInterval directly).
+ */
+export interface LogTimers {
+  /** Runs `run` once, after the inputs already waiting (setImmediate). */
+  immediate(run: () => void): void;
+  /** Runs `run` every `intervalMs` until the returned function is called; must not keep the process alive. */
+  every(intervalMs: number, run: () => void): () => void;
+  sleep(ms: number): Promise<void>;
+}
+
+const NODE_TIMERS: LogTimers = {
+  immediate: (run) => {
+    setImmediate(run);
+  },
+  every: (intervalMs, run) => {
+    const timer = setInterval(run, intervalMs);
+    timer.unref?.();
+    return () => clearInterval(timer);
+  },
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
 export interface ReplicatedLogComponents {
-  readonly store: LogStore;
+  readonly store: LogStorage;
   readonly peers: PeerNetwork;
   readonly logger: Logger;
   readonly nowMs: () => number;
@@ -64,6 +89,10 @@ export interface ReplicatedLogComponents {
   readonly onSnapshotInstalled?: (partition: number, fetchedEntries: number) => void;
   /** Called once per Ready the driver handled, for the replication work metrics. */
   readonly onReplicationWork?: (work: ReplicationWork) => void;
+  /** Answers to `core.readIndex` (production issues none; the simulator's linearizable reads do). */
+  readonly onReadState?: (state: ReadState) => void;
+  /** Default: Node's timers. */
+  readonly timers?: LogTimers;
 }
 
 /** What one Ready cost: messages to peers, the frames they travelled in, store transactions. */
@@ -94,7 +123,8 @@ export class ReplicatedPartitionLog implements PartitionLog {
   private ring: PartitionRing | undefined;
   private readonly committedListeners: Array<(entry: LogEntry) => void> = [];
   private readonly lostListeners: Array<(partition: number) => void> = [];
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private stopTicks: (() => void) | undefined;
+  private readonly timers: LogTimers;
   private unsubscribe: (() => void) | undefined;
   /**
    * While true, ownership changes log at debug: set while a start settles (founding elects an
@@ -109,6 +139,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
     private readonly init: ReplicatedLogInit,
     private readonly components: ReplicatedLogComponents,
   ) {
+    this.timers = components.timers ?? NODE_TIMERS;
     this.core = new ReplicationNode<CommandPayload>({
       nodeId: init.nodeId,
       partitionCount: init.partitionCount,
@@ -126,6 +157,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
         apply: (apply) => this.apply(apply),
         ownershipChanged: (change, wasReadyOwner) => this.ownershipChanged(change, wasReadyOwner),
         compaction: (partition, status) => this.compaction(status),
+        readState: (state) => components.onReadState?.(state),
         failed: (error) => components.logger.fatal({ err: error }, 'replicated log failed; the node stops serving'),
       },
       appliedPosition: (partition) => components.store.appliedPosition(partition),
@@ -134,7 +166,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
       if (this.stopped) return;
       this.core.step(from, message);
       this.schedule();
-    });
+    }, components.nowMs);
   }
 
   /** Founding members call this once, when the cluster is created (see cluster-node.ts). */
@@ -248,35 +280,36 @@ export class ReplicatedPartitionLog implements PartitionLog {
     // loop ran late, messages that arrived meanwhile (heartbeats, answers) are read before the
     // core sees the time pass, so a busy node does not start an election, or step down, over
     // messages that were only waiting in its socket buffer.
-    this.timer = setInterval(() => {
-      setImmediate(() => {
-        if (this.stopped) return;
-        this.core.tick(Math.max(this.components.nowMs(), 0));
-        this.schedule();
-      });
-    }, this.init.tickIntervalMs);
-    this.timer.unref?.();
+    this.stopTicks = this.timers.every(this.init.tickIntervalMs, () => this.timers.immediate(this.tickNow));
   }
+
+  private readonly tickNow = (): void => {
+    if (this.stopped) return;
+    this.core.tick(Math.max(this.components.nowMs(), 0));
+    this.schedule();
+  };
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.stopTicks?.();
     this.unsubscribe?.();
     this.snapshots.stop();
     this.driver.stop();
     // The store write under way finishes before the store may close.
-    while (this.driver.busy) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.driver.busy) await this.timers.sleep(5);
   }
 
   /** Coalesces the inputs of one event-loop turn into one pump. */
   private schedule(): void {
     if (this.scheduled || this.driver.busy || this.driver.failed !== undefined) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.driver.pump();
-    });
+    this.timers.immediate(this.pumpNow);
   }
+
+  private readonly pumpNow = (): void => {
+    this.scheduled = false;
+    this.driver.pump();
+  };
 
   /**
    * One LMDB transaction for the Ready: its writes and, applied in the same transaction, its

@@ -26,7 +26,7 @@
  * is reused while it matches the (position, epoch) the owner sends.
  */
 import type { Logger } from 'pino';
-import { isCommandEntry, type LogStore, type StoredEntry } from '../log/index.ts';
+import { isCommandEntry, type LogStorage, type StoredEntry } from '../log/index.ts';
 import type { SnapshotRequest } from '../replication/index.ts';
 import { encodedSize } from './payload-size.ts';
 import type { PeerNetwork } from '../peer/index.ts';
@@ -47,7 +47,7 @@ export interface StagedSnapshot {
 }
 
 /** Serves committed entry ranges to replicas that install a snapshot. */
-export function serveSnapshotRanges(peers: PeerNetwork, store: LogStore, partitionCount: number, committed: (partition: number) => number): void {
+export function serveSnapshotRanges(peers: PeerNetwork, store: LogStorage, partitionCount: number, committed: (partition: number) => number): void {
   peers.handle(SNAPSHOT_PROTOCOL, (payload) => {
     const { p, from, to } = (payload ?? {}) as { p?: unknown; from?: unknown; to?: unknown };
     if (!isIndex(p, partitionCount) || !isPosition(from) || !isPosition(to) || from > to) return { error: 'malformed range request' };
@@ -80,6 +80,8 @@ export class SnapshotFetcher {
     private readonly logger: Logger,
     /** Steps a held-back snapshot message into the core once its entries are staged. */
     private readonly release: (from: string, message: SnapshotRequest) => void,
+    /** The node's clock (only for the fetch's duration in the log). */
+    private readonly nowMs: () => number = Date.now,
   ) {}
 
   /**
@@ -120,7 +122,7 @@ export class SnapshotFetcher {
   private async fetch(from: string, message: SnapshotRequest, start: number): Promise<void> {
     const { partition, snapshot } = message;
     this.fetching.add(partition);
-    const startedMs = Date.now();
+    const startedMs = this.nowMs();
     try {
       const entries: StoredEntry[] = [];
       let next = start;
@@ -142,7 +144,7 @@ export class SnapshotFetcher {
       // Two stages at most per partition: the one an install may be using and the newest.
       const stages = [...(this.staged.get(partition) ?? []), { position: snapshot.position, epoch: snapshot.epoch, from: start, entries }];
       this.staged.set(partition, stages.slice(-STAGES_PER_PARTITION_MAX));
-      this.logger.info({ partition, from: start, to: snapshot.position, entries: entries.length, source: from, ms: Date.now() - startedMs }, 'fetched the entries of a snapshot');
+      this.logger.info({ partition, from: start, to: snapshot.position, entries: entries.length, source: from, ms: this.nowMs() - startedMs }, 'fetched the entries of a snapshot');
     } catch (error) {
       this.logger.warn({ partition, source: from, err: error }, 'snapshot fetch failed; the owner will send the snapshot again');
       return;

@@ -7,13 +7,17 @@
  * S2 at most one owner per partition and epoch, and every committed command was proposed
  *    by the owner of the entry's epoch (a deposed owner commits nothing).
  * S3 committed logs never diverge: whenever any replica applies position i of a partition
- *    it is the same entry; at the end every replica's state equals the replay of that one
- *    committed log (so snapshots carried the right state), and each key's list is identical
- *    everywhere (its gapless, strictly increasing sequence).
+ *    it is the same command entry; each aggregate's seqs in that log are gapless and
+ *    increasing; at the end every replica's lists, read through its AggregateRuntime, equal
+ *    the replay of that one committed log up to its applied position (so snapshot transfer
+ *    and aggregate snapshots carried the right state).
  * S4 each command id takes effect at most once: no value appears twice in any list.
+
+ * Entries arrive as the runtime hears of them (`PartitionLog.onCommitted`): command entries
+ * only, so no-ops and membership entries leave gaps in the positions the checker sees.
  */
-import type { Entry, NodeId, OwnershipChange } from '../replication/index.ts';
-import { type AppendCommand, ListAppendMachine } from './list-append.ts';
+import type { NodeId, OwnershipChange } from '../replication/index.ts';
+import type { AppliedAppend } from './list-append.ts';
 
 export type OpOutcome = 'ok' | 'fail' | 'info';
 
@@ -39,11 +43,19 @@ export interface Violation {
 /** Stops recording after this many, so a broken run cannot exhaust memory. */
 const VIOLATIONS_MAX = 20;
 
+/** One replica's state of one partition, as read through its runtime. */
+export interface ReplicaLists {
+  readonly node: NodeId;
+  readonly partition: number;
+  readonly appliedPosition: number;
+  readonly lists: ReadonlyMap<string, readonly number[]>;
+}
+
 export class Checker {
   readonly violations: Violation[] = [];
   readonly history: OpRecord[] = [];
   private readonly owners = new Map<number, Map<number, NodeId>>();
-  private readonly committed = new Map<number, Map<number, Entry<AppendCommand>>>();
+  private readonly committed = new Map<number, Map<number, AppliedAppend>>();
   private readonly nowMs: () => number;
 
   constructor(nowMs: () => number) {
@@ -68,7 +80,7 @@ export class Checker {
     byEpoch.set(change.epoch, node);
   }
 
-  onApply(node: NodeId, partition: number, entry: Entry<AppendCommand>): void {
+  onApply(node: NodeId, partition: number, entry: AppliedAppend): void {
     let log = this.committed.get(partition);
     if (log === undefined) {
       log = new Map();
@@ -77,11 +89,9 @@ export class Checker {
     const known = log.get(entry.position);
     if (known === undefined) {
       log.set(entry.position, entry);
-      if (entry.kind === 'command') {
-        const owner = this.owners.get(partition)?.get(entry.epoch);
-        if (owner !== entry.payload.proposer) {
-          this.fail('S2', `partition ${partition} position ${entry.position}: committed entry of epoch ${entry.epoch} proposed by ${entry.payload.proposer}, owner ${owner ?? 'unknown'}`);
-        }
+      const owner = this.owners.get(partition)?.get(entry.epoch);
+      if (owner !== entry.proposer) {
+        this.fail('S2', `partition ${partition} position ${entry.position}: committed entry of epoch ${entry.epoch} proposed by ${entry.proposer}, owner ${owner ?? 'unknown'}`);
       }
     } else if (signature(known) !== signature(entry)) {
       this.fail('S3', `partition ${partition} position ${entry.position}: ${node} applied ${signature(entry)}, others ${signature(known)}`);
@@ -92,53 +102,46 @@ export class Checker {
     this.history.push(op);
   }
 
-  /** Replays the one committed log of a partition up to `position` (the reference state). */
-  referenceState(partition: number, position: number): ListAppendMachine | null {
-    const log = this.committed.get(partition);
-    const machine = new ListAppendMachine();
-    for (let next = 1; next <= position; next += 1) {
-      const entry = log?.get(next);
-      if (entry === undefined) {
-        this.fail('S3', `partition ${partition}: committed position ${next} was never applied anywhere`);
-        return null;
+  /** Each key's list after replaying the one committed log of a partition up to `position`. */
+  referenceLists(partition: number, position: number): Map<string, number[]> {
+    const entries = [...(this.committed.get(partition)?.values() ?? [])].filter((entry) => entry.position <= position).sort((a, b) => a.position - b.position);
+    const lists = new Map<string, number[]>();
+    for (const entry of entries) {
+      let list = lists.get(entry.key);
+      if (list === undefined) {
+        list = [];
+        lists.set(entry.key, list);
       }
-      machine.apply(entry);
+      if (entry.seq !== list.length + 1) {
+        this.fail('S3', `partition ${partition} position ${entry.position}: ${entry.key} seq ${entry.seq} follows seq ${list.length}`);
+      }
+      list.push(entry.value);
     }
-    return machine;
-  }
-
-  highestCommitted(partition: number): number {
-    let highest = 0;
-    for (const position of this.committed.get(partition)?.keys() ?? []) highest = Math.max(highest, position);
-    return highest;
+    return lists;
   }
 
   /**
-   * End-of-run checks. `replicas` are the states of live replicas of each partition after the
-   * cluster converged; `partitionOfKey` maps a key to its partition.
+   * End-of-run checks. `replicas` are the lists live replicas read through their runtime after
+   * the cluster converged, each at its applied position.
    */
-  finish(
-    partitionCount: number,
-    replicas: readonly { node: NodeId; partition: number; machine: ListAppendMachine }[],
-    partitionOfKey: (key: string) => number,
-  ): void {
-    const finals = new Map<number, ListAppendMachine>();
-    for (let partition = 0; partition < partitionCount; partition += 1) {
-      const reference = this.referenceState(partition, this.highestCommitted(partition));
-      if (reference === null) return;
-      finals.set(partition, reference);
-    }
+  finish(partitionCount: number, replicas: readonly ReplicaLists[], partitionOfKey: (key: string) => number): void {
+    const finals = new Map<number, Map<string, number[]>>();
+    for (let partition = 0; partition < partitionCount; partition += 1) finals.set(partition, this.referenceLists(partition, Number.POSITIVE_INFINITY));
     for (const replica of replicas) {
-      const reference = this.referenceState(replica.partition, replica.machine.applied);
-      if (reference !== null && reference.fingerprint() !== replica.machine.fingerprint()) {
-        this.fail('S3', `partition ${replica.partition}: ${replica.node}'s state at ${replica.machine.applied} differs from the committed log`);
+      const reference = this.referenceLists(replica.partition, replica.appliedPosition);
+      for (const key of new Set([...reference.keys(), ...replica.lists.keys()])) {
+        const expected = (reference.get(key) ?? []).join(',');
+        const found = (replica.lists.get(key) ?? []).join(',');
+        if (expected !== found) {
+          this.fail('S3', `partition ${replica.partition}: ${replica.node} reads ${key} = [${found}] at ${replica.appliedPosition}, the committed log says [${expected}]`);
+        }
       }
     }
-    const finalList = (key: string): readonly number[] => finals.get(partitionOfKey(key))?.read(key) ?? [];
+    const finalList = (key: string): readonly number[] => finals.get(partitionOfKey(key))?.get(key) ?? [];
     const seen = new Set<number>();
-    for (const machine of finals.values()) {
-      for (const key of machine.keys()) {
-        for (const value of machine.read(key)) {
+    for (const lists of finals.values()) {
+      for (const [key, values] of lists) {
+        for (const value of values) {
           if (seen.has(value)) this.fail('S4', `value ${value} appears twice (key ${key})`);
           seen.add(value);
         }
@@ -146,7 +149,6 @@ export class Checker {
     }
     this.checkHistory(finalList);
   }
-
   private checkHistory(finalList: (key: string) => readonly number[]): void {
     const appends = this.history.filter((op) => op.kind === 'append');
     for (const op of appends) {
@@ -172,13 +174,6 @@ export class Checker {
   }
 }
 
-function signature(entry: Entry<AppendCommand>): string {
-  switch (entry.kind) {
-    case 'command':
-      return `${entry.epoch}:command:${entry.payload.commandId}:${entry.payload.key}:${entry.payload.value}`;
-    case 'noop':
-      return `${entry.epoch}:noop`;
-    case 'membership':
-      return `${entry.epoch}:membership:${entry.membership.voters.join(',')}/${entry.membership.learners.join(',')}`;
-  }
+function signature(entry: AppliedAppend): string {
+  return `${entry.epoch}:${entry.commandId}:${entry.key}#${entry.seq}:${entry.value}`;
 }

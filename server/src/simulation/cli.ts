@@ -18,7 +18,7 @@ const USAGE = 'usage: cli.ts [--seeds N] [--seed S] [--verbose] [--fail-fast]';
 /** How many failing seeds are listed in full. */
 const FAILED_SEEDS_SHOWN = 10;
 
-function main(): number {
+async function main(): Promise<number> {
   let values: { seeds?: string; seed?: string; verbose?: boolean; 'fail-fast'?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -51,7 +51,7 @@ function main(): number {
   const started = performance.now();
   const progressEvery = count >= 2000 ? 1000 : 0;
   for (let seed = first; seed < first + count; seed += 1) {
-    const result = runSimulation(seed, verbose ? { trace: (line) => process.stdout.write(`[seed ${seed}] ${line}\n`) } : {});
+    const result = await runSimulation(seed, verbose ? { trace: (line) => process.stdout.write(`[seed ${seed}] ${line}\n`) } : {});
     summary.add(result);
     for (const violation of result.violations) {
       process.stdout.write(`seed ${seed}: ${violation.property} violation at ${violation.atMs.toFixed(1)} ms: ${violation.message}\n`);
@@ -74,4 +74,4 @@ function parseCount(text: string | undefined, fallback: number): number | null {
   return /^\d+$/.test(text) ? Number(text) : null;
 }
 
-process.exitCode = main();
+process.exitCode = await main();

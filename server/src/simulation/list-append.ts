@@ -1,93 +1,79 @@
 /**
- * The simulated application: a list-append state machine (Jepsen/Elle style). Each key is an
- * "aggregate" holding a list; a command appends one unique value to one key. The dedupe
- * table of command ids is part of the replicated state (and of snapshots), so a command
- * retried across a failover takes effect once. Each list is the key's gapless sequence:
- * the value at index i has sequence number i + 1.
+ * The simulated game: a list-append aggregate (Jepsen/Elle style) written with
+ * `defineAggregate`, as a game developer would, and run by the production AggregateRuntime.
+ * Each key is an aggregate `list/<key>` holding a list; a command appends one unique value.
+ * The list is the aggregate's history: the value at index i is its event of seq i + 1, and the
+ * runtime's dedupe (part of the replicated state) must make a retried command take effect once.
+ *
+ * Each node defines the type with its own id: the event records which node decided it, so the
+ * checker can tie every committed entry to the owner of its epoch (S2).
  */
-import type { Entry, NodeId } from '../replication/index.ts';
+import { type AggregateDefinition, defineAggregate, type StandardSchemaV1 } from '../aggregate/index.ts';
+import type { LogEntry } from '../log/index.ts';
+
+export const LIST_TYPE = 'list';
+
+export interface ListState {
+  readonly values: readonly number[];
+}
 
 export interface AppendCommand {
+  readonly type: 'append';
+  readonly value: number;
+}
+
+export interface AppendedEvent {
+  readonly type: 'appended';
+  readonly value: number;
+  /** The node that decided it (the owner that proposed the entry). */
+  readonly by: string;
+}
+
+const appendSchema: StandardSchemaV1<unknown, AppendCommand> = {
+  '~standard': {
+    version: 1,
+    vendor: 'ringstate-simulation',
+    validate: (value) => {
+      const command = value as Partial<AppendCommand> | null;
+      if (command?.type === 'append' && typeof command.value === 'number') return { value: command as AppendCommand };
+      return { issues: [{ message: 'expected {type: "append", value: number}' }] };
+    },
+  },
+};
+
+export function listAppendAggregate(nodeId: string): AggregateDefinition<ListState, AppendCommand, AppendedEvent> {
+  return defineAggregate<ListState, AppendCommand, AppendedEvent>({
+    type: LIST_TYPE,
+    initialState: () => ({ values: [] }),
+    commandSchema: appendSchema,
+    decide: (_state, command) => ({ type: 'appended', value: command.value, by: nodeId }),
+    evolve: (state, event) => ({ values: [...state.values, event.value] }),
+    authorize: () => true,
+    view: (state) => ({ values: state.values }),
+  });
+}
+
+/** What the checker needs of a committed list-append entry. */
+export interface AppliedAppend {
+  readonly position: number;
+  readonly epoch: number;
   readonly key: string;
+  readonly seq: number;
   readonly value: number;
   readonly commandId: string;
-  /** The owner that proposed the entry (lets the checker tie commits to epochs). */
-  readonly proposer: NodeId;
+  readonly proposer: string;
 }
 
-export function commandBytes(command: AppendCommand): number {
-  return command.key.length + command.commandId.length + command.proposer.length + 8;
-}
-
-export type ApplyOutcome = 'applied' | 'duplicate' | 'other';
-
-interface EncodedState {
-  readonly applied: number;
-  readonly lists: [string, number[]][];
-  readonly commands: [string, number][];
-}
-
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
-
-export class ListAppendMachine {
-  applied = 0;
-  private readonly lists = new Map<string, number[]>();
-  /** Dedupe table: command id -> position of the entry that applied it. */
-  private readonly commands = new Map<string, number>();
-
-  static decode(data: Uint8Array): ListAppendMachine {
-    const state = JSON.parse(textDecoder.decode(data)) as EncodedState;
-    const machine = new ListAppendMachine();
-    machine.applied = state.applied;
-    for (const [key, values] of state.lists) machine.lists.set(key, values);
-    for (const [commandId, position] of state.commands) machine.commands.set(commandId, position);
-    return machine;
-  }
-
-  encode(): Uint8Array {
-    const state: EncodedState = {
-      applied: this.applied,
-      lists: [...this.lists].map(([key, values]) => [key, [...values]]),
-      commands: [...this.commands],
-    };
-    return textEncoder.encode(JSON.stringify(state));
-  }
-
-  apply(entry: Entry<AppendCommand>): ApplyOutcome {
-    if (entry.position !== this.applied + 1) {
-      throw new Error(`list-append: applying position ${entry.position} after ${this.applied}`);
-    }
-    this.applied = entry.position;
-    if (entry.kind !== 'command') return 'other';
-    const command = entry.payload;
-    if (this.commands.has(command.commandId)) return 'duplicate';
-    this.commands.set(command.commandId, entry.position);
-    let list = this.lists.get(command.key);
-    if (list === undefined) {
-      list = [];
-      this.lists.set(command.key, list);
-    }
-    list.push(command.value);
-    return 'applied';
-  }
-
-  hasCommand(commandId: string): boolean {
-    return this.commands.has(commandId);
-  }
-
-  read(key: string): readonly number[] {
-    return [...(this.lists.get(key) ?? [])];
-  }
-
-  keys(): string[] {
-    return [...this.lists.keys()].sort();
-  }
-
-  /** A canonical rendering of the whole state, for comparing replicas. */
-  fingerprint(): string {
-    const lists = [...this.lists].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const commands = [...this.commands].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return JSON.stringify({ applied: this.applied, lists, commands });
-  }
+export function appliedAppend(entry: LogEntry): AppliedAppend {
+  const event = entry.events[0] as AppendedEvent | undefined;
+  if (event === undefined || entry.events.length !== 1) throw new Error(`list-append entry ${entry.partition}/${entry.position} has ${entry.events.length} events`);
+  return {
+    position: entry.position,
+    epoch: entry.epoch,
+    key: entry.aggregate.slice(LIST_TYPE.length + 1),
+    seq: entry.seq,
+    value: event.value,
+    commandId: entry.commandId,
+    proposer: event.by,
+  };
 }

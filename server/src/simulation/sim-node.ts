@@ -1,36 +1,36 @@
 /**
- * One simulated server: the replication core run by the production Ready driver
- * (replication/driver.ts) over a simulated disk (persist with an fsync delay) and network,
- * the list-append application, and the request handling a real node's gateway would do
- * (propose on the ready owner, answer when the entry is applied, linearizable reads through
- * read-index).
+ * One simulated server, running the production data path from the runtime down: the
+ * AggregateRuntime (aggregate/runtime.ts) with the list-append aggregate, over the
+ * ReplicatedPartitionLog (replicated-log/), which runs the replication core under the one Ready
+ * driver (replication/driver.ts) and transfers snapshots (snapshot-transfer.ts). The simulator
+ * replaces only what touches the outside: the store is `MemoryLogStore` (the production storage
+ * interface, a disk that syncs after a delay), the peer network is `SimPeers` over the
+ * simulated links, and the clock, timers and randomness are the virtual clock's and the seed's.
  *
- * Crash semantics: a crash loses the core, the application state, everything written but
- * not yet synced, and the Ready being persisted (its messages were never sent). A paused node
- * (SIGSTOP) runs nothing; what arrives meanwhile is handled in order when it resumes.
+ * Clients send what a gateway would hand the router's local path: `runtime.execute` for an
+ * append; a linearizable read goes through the core's read-index and then reads the committed
+ * list through the runtime (production serves reads by subscription; the read-index keeps the
+ * checker's linearizability check).
+ *
+ * Crash semantics: a crash abandons the process (runtime, log, core, timers, connections) and
+ * loses every store write not yet synced; nothing of the abandoned run acts again. A paused
+ * node (SIGSTOP) runs nothing; what arrives meanwhile is handled in order when it resumes.
  * Crash points right after an fsync, before or after the messages that depended on it left,
  * probe the narrowest windows of the protocol.
  */
-import {
-  type Message,
-  type NodeId,
-  type OwnershipChange,
-  type PartitionApply,
-  type ProposalOutcome,
-  type ReadState,
-  type Ready,
-  ReadyDriver,
-  NotOwnerError,
-  type ReplicationCondition,
-  ReplicationError,
-  ReplicationNode,
-  type ReplicationSettings,
-} from '../replication/index.ts';
+import * as Y from 'yjs';
+import pino from 'pino';
+import { RingstateError } from '@ringstate/protocol';
+import { AggregateRegistry, AggregateRuntime, readView, type RuntimeSettings, type Subscriber } from '../aggregate/index.ts';
+import { NoQuorumError, NotOwnerError, type OwnershipChange, type ReadState, type ReplicationCondition, ReplicationError, type NodeId, type ReplicationSettings } from '../replication/index.ts';
+import { type LogTimers, ReplicatedPartitionLog } from '../replicated-log/index.ts';
+import type { PartitionRing } from '../ring/index.ts';
 import type { Checker } from './checker.ts';
 import type { EventQueue } from './event-queue.ts';
-import { type AppendCommand, commandBytes, ListAppendMachine } from './list-append.ts';
-import { MemoryStorage } from './memory-storage.ts';
+import { appliedAppend, LIST_TYPE, listAppendAggregate } from './list-append.ts';
+import { MemoryLogStore } from './memory-log-store.ts';
 import type { Prng } from './prng.ts';
+import { type PeerHost, SimPeers } from './sim-peers.ts';
 
 export type ClientRequest =
   | { readonly kind: 'append'; readonly partition: number; readonly key: string; readonly value: number; readonly commandId: string }
@@ -40,11 +40,11 @@ export type ClientResponse =
   | { readonly kind: 'ok' }
   | { readonly kind: 'read-ok'; readonly values: readonly number[] }
   /** Refused before proposing: this attempt had no effect. */
-  | { readonly kind: 'refused'; readonly condition: ReplicationCondition; readonly ownerHint: NodeId | null }
+  | { readonly kind: 'refused'; readonly condition: ReplicationCondition | 'REFUSED'; readonly ownerHint: NodeId | null }
   /** Proposed, but another entry took its position: this attempt can never commit. */
   | { readonly kind: 'lost' }
-  /** Proposed, then ownership changed: it may or may not commit. */
-  | { readonly kind: 'indeterminate' };
+  /** Maybe proposed, then ownership changed: it may or may not commit. */
+  | { readonly kind: 'indeterminate'; readonly ownerHint: NodeId | null };
 
 export type Reply = (response: ClientResponse) => void;
 
@@ -54,36 +54,53 @@ export interface NodeHost {
   readonly checker: Checker;
   readonly partitionCount: number;
   readonly settings: Partial<ReplicationSettings>;
+  readonly runtimeSettings: RuntimeSettings;
   readonly fsyncMinMs: number;
   readonly fsyncMaxMs: number;
   readonly compactEveryEntries: number;
-  sendMessage(from: NodeId, to: NodeId, message: Message<AppendCommand>): void;
+  readonly keys: readonly string[];
+  partitionOfKey(key: string): number;
+  /** Sends over the simulated link from -> to; `deliver` runs at the receiver's current run, if any. */
+  transmit(from: NodeId, to: NodeId, deliver: (target: SimPeers) => void): void;
+  nodeIds(): readonly NodeId[];
+  isAlive(from: NodeId, to: NodeId): boolean;
   /** Asked after each fsync; true when the fault schedule crashed the node right there. */
   crashAfterSync(node: SimNode): boolean;
+  /** Production code may have left promise callbacks to run: the simulation lets them run before its next event. */
+  settleMicrotasks(): void;
   trace(text: () => string): void;
 }
 
-/** Tick period of the driver's timer. */
+/** Tick period of the log's timer (production: cluster.tickIntervalMs). */
 export const TICK_MS = 10;
+/** Idle aggregates are passivated and idle documents compacted every this many ticks, as a node's housekeeping does. */
+const HOUSEKEEPING_TICKS = 20;
+const SILENT = pino({ level: 'silent' });
+const NO_SUBSCRIBER: Subscriber = { onUpdate: () => undefined };
+
+/** One run of the node's process, from boot to crash. */
+interface Run {
+  readonly boot: number;
+  readonly log: ReplicatedPartitionLog;
+  readonly runtime: AggregateRuntime;
+  readonly peers: SimPeers;
+}
 
 export class SimNode {
   readonly id: NodeId;
-  storage = new MemoryStorage<AppendCommand>();
-  core: ReplicationNode<AppendCommand> | null = null;
-  private driver: ReadyDriver<AppendCommand> | null = null;
-  /** Set after an fsync whose crash point comes after the next send (see persist). */
+  storage = new MemoryLogStore();
+  private run: Run | null = null;
+  /** Set after an fsync whose crash point comes after the next send (see diskWrite). */
   private crashAfterNextSend = false;
-  readonly machines = new Map<number, ListAppendMachine>();
-  /** Incremented at each restart; a message from an earlier run is not delivered. */
+  /** Incremented at each restart; nothing of an earlier run acts again. */
   boots = 0;
-  private crashes = 0;
   paused = false;
   /** Set when the node restarted with a wiped disk; cleared once every partition readmitted it. */
   wipedUnrecovered = false;
   /** Left the ring; stopped for good once no replica set includes it. */
   leaving = false;
   decommissioned = false;
-  /** What arrived while paused, per source (peer, client connection, disk): FIFO each. */
+  /** What arrived while paused, per source (peer, client connection, disk, timer): FIFO each. */
   private deferred = new Map<string, (() => void)[]>();
   private readonly pendingReads = new Map<number, { key: string; reply: Reply }>();
   private waitingReads: { partition: number; position: number; key: string; reply: Reply }[] = [];
@@ -95,75 +112,77 @@ export class SimNode {
     this.id = id;
     this.host = host;
     this.prng = prng;
-    // Each node's timer has its own phase, so nodes do not act in lockstep.
-    host.queue.schedule(prng.float() * TICK_MS, () => this.tickLoop());
   }
 
   get isUp(): boolean {
-    return this.core !== null;
+    return this.run !== null;
+  }
+
+  /** The running replicated log (its core's status is what the simulation watches), or null. */
+  get log(): ReplicatedPartitionLog | null {
+    return this.run?.log ?? null;
   }
 
   /** Starts the node on its current storage (replaced by an empty one when wiping). */
-  boot(options: { wipe: boolean; replicaSets: (partition: number) => readonly NodeId[]; bootstrap?: boolean }): void {
+  boot(options: { wipe: boolean; ring: PartitionRing; bootstrap?: boolean }): void {
     if (options.wipe) {
-      this.storage = new MemoryStorage();
+      this.storage = new MemoryLogStore();
       this.wipedUnrecovered = true;
     }
     this.boots += 1;
+    const boot = this.boots;
     this.paused = false;
-    this.machines.clear();
-    const random = this.prng.fork();
-    const core = new ReplicationNode<AppendCommand>({
-      nodeId: this.id,
-      partitionCount: this.host.partitionCount,
-      storage: this.storage,
-      random: () => random.float(),
-      payloadBytes: commandBytes,
-      nowMs: this.host.queue.nowMs,
-      settings: this.host.settings,
-    });
-    this.core = core;
     this.crashAfterNextSend = false;
-    this.driver = new ReadyDriver<AppendCommand>({
-      core,
-      storage: { persist: (ready, done) => this.persist(ready, done) },
-      network: { send: (messages) => this.send(messages) },
-      application: {
-        apply: (apply) => this.apply(apply),
-        ownershipChanged: (change) => this.onOwnership(change),
-        readState: (state) => this.onReadState(state),
-        compaction: (partition) => this.compaction(partition),
+    this.storage.disk = (commit) => this.diskWrite(boot, commit);
+    const random = this.prng.fork();
+    const peers = new SimPeers(this.id, this.peerHost(boot));
+    const nowMs = (): number => this.host.queue.nowMs;
+    const log = new ReplicatedPartitionLog(
+      { nodeId: this.id, partitionCount: this.host.partitionCount, tickIntervalMs: TICK_MS, compactEveryEntries: this.host.compactEveryEntries, settings: this.host.settings },
+      {
+        store: this.storage,
+        peers,
+        logger: SILENT,
+        nowMs,
+        random: () => random.float(),
+        onOwnershipChange: (change) => this.onOwnership(boot, change),
+        onReadState: (state) => this.onReadState(boot, state),
+        timers: this.timers(boot),
       },
+    );
+    const runtime = new AggregateRuntime({
+      registry: new AggregateRegistry([listAppendAggregate(this.id)]),
+      store: this.storage,
+      log,
+      settings: this.host.runtimeSettings,
+      nowMs,
+      clientIds: () => 1 + Math.floor(random.float() * 0xfffffffe),
     });
-    for (let partition = 0; partition < this.host.partitionCount; partition += 1) {
-      const snapshot = this.storage.snapshot(partition);
-      this.machines.set(partition, snapshot === undefined ? new ListAppendMachine() : ListAppendMachine.decode(snapshot.data));
-      const replicaSet = options.replicaSets(partition);
-      if (options.bootstrap === true && replicaSet.includes(this.id)) core.bootstrap(partition, replicaSet);
-      core.setReplicaSet(partition, replicaSet);
-    }
+    log.onCommitted((entry) => {
+      if (this.boots !== boot) return;
+      this.host.checker.onApply(this.id, entry.partition, appliedAppend(entry));
+      this.serveWaitingReads();
+    });
+    this.run = { boot, log, runtime, peers };
+    log.setRing(options.ring);
+    if (options.bootstrap === true) log.bootstrap(options.ring);
+    void log.start();
     this.host.trace(() => `${this.id} boot${options.wipe ? ' (wiped disk)' : ''}`);
-    this.pump();
   }
 
   crash(): void {
-    if (this.core === null) return;
-    this.core = null;
-    // The driver's open proposals are dropped unanswered: a crashed server answers nothing.
-    this.driver?.stop();
-    this.driver = null;
-    this.crashes += 1;
-    this.storage.crash();
+    if (this.run === null) return;
+    // The process is gone: its open commands are answered by nobody, its unsynced writes lost.
+    this.run = null;
     this.paused = false;
     this.deferred.clear();
-    this.machines.clear();
     this.pendingReads.clear();
     this.waitingReads = [];
     this.host.trace(() => `${this.id} crash`);
   }
 
   pause(): void {
-    if (this.core !== null) this.paused = true;
+    if (this.run !== null) this.paused = true;
   }
 
   resume(): void {
@@ -175,72 +194,56 @@ export class SimNode {
     this.deferred = new Map();
     for (;;) {
       const waiting = queues.filter((queue) => queue.length > 0);
-      if (waiting.length === 0 || this.core === null || this.paused) return;
-      const run = this.prng.pick(waiting).shift();
-      run?.();
+      if (waiting.length === 0 || this.run === null || this.paused) return;
+      const next = this.prng.pick(waiting).shift();
+      next?.();
+      this.host.settleMicrotasks();
     }
   }
 
-  setReplicaSet(partition: number, nodes: readonly NodeId[]): void {
-    this.core?.setReplicaSet(partition, nodes);
+  setRing(ring: PartitionRing): void {
+    this.run?.log.setRing(ring);
   }
 
   transferOwnership(partition: number, to: NodeId): void {
-    this.whenRunning('admin', () => {
-      this.core?.transferOwnership(partition, to);
-      this.pump();
-    });
-  }
-
-  receive(from: NodeId, message: Message<AppendCommand>): void {
-    this.whenRunning(from, () => {
-      this.core?.step(from, message);
-      this.pump();
-    });
+    // An operator's request; the log's next tick pumps it out.
+    this.whenRunning('admin', () => this.run?.log.core.transferOwnership(partition, to));
   }
 
   handleClient(client: string, request: ClientRequest, reply: Reply): void {
     this.whenRunning(client, () => {
-      this.serve(request, reply);
-      this.pump();
+      const run = this.run;
+      if (run === null) return;
+      const answer: Reply = (response) => {
+        if (this.run === run) reply(response);
+      };
+      if (request.kind === 'append') this.append(run, client, request, answer);
+      else this.read(run, request, answer);
+      this.host.settleMicrotasks();
     });
   }
 
-  private whenRunning(source: string, run: () => void): void {
-    if (this.core === null) return;
-    if (!this.paused) {
-      run();
+  private append(run: Run, client: string, request: Extract<ClientRequest, { kind: 'append' }>, reply: Reply): void {
+    let result: Promise<unknown>;
+    try {
+      result = run.runtime.execute({ aggregateType: LIST_TYPE, aggregateId: request.key, playerId: client, commandId: request.commandId, command: { type: 'append', value: request.value } });
+    } catch (error) {
+      // Thrown before anything was decided: not served here.
+      reply(refusal(error));
       return;
     }
-    const queue = this.deferred.get(source);
-    if (queue === undefined) this.deferred.set(source, [run]);
-    else queue.push(run);
+    result.then(
+      () => reply({ kind: 'ok' }),
+      (error: unknown) => {
+        this.host.trace(() => `${this.id} ${request.commandId} (${request.key} += ${request.value}) failed: ${error instanceof Error ? error.message : String(error)}`);
+        reply(rejection(error));
+      },
+    );
   }
 
-  private tickLoop(): void {
-    this.host.queue.schedule(TICK_MS, () => this.tickLoop());
-    if (this.core === null || this.paused) return;
-    this.core.tick(this.host.queue.nowMs);
-    this.pump();
-  }
-
-  private serve(request: ClientRequest, reply: Reply): void {
-    const core = this.core;
-    if (core === null) return;
-    const partition = request.partition;
-    if (request.kind === 'append') {
-      // Already applied here means already committed: acknowledge the retry.
-      if (this.machines.get(partition)?.hasCommand(request.commandId) === true) {
-        reply({ kind: 'ok' });
-        return;
-      }
-      const command: AppendCommand = { key: request.key, value: request.value, commandId: request.commandId, proposer: this.id };
-      const result = this.driver?.propose(partition, command, (outcome) => this.settle(partition, request.commandId, outcome, reply));
-      if (result !== undefined && !result.ok) reply(refusal(result.error));
-      return;
-    }
+  private read(run: Run, request: Extract<ClientRequest, { kind: 'read' }>, reply: Reply): void {
     const requestId = this.nextReadId++;
-    const result = core.readIndex(partition, requestId);
+    const result = run.log.core.readIndex(request.partition, requestId);
     if (!result.ok) {
       reply(refusal(result.error));
       return;
@@ -248,85 +251,8 @@ export class SimNode {
     this.pendingReads.set(requestId, { key: request.key, reply });
   }
 
-  private pump(): void {
-    if (this.core === null || this.paused) return;
-    this.driver?.pump();
-  }
-
-  /** The simulated disk: writes land in the page cache at once and are synced after a delay. */
-  private persist(ready: Ready<AppendCommand>, done: () => void): void {
-    for (const write of ready.writes) this.storage.write(write);
-    const crashes = this.crashes;
-    const synced = (): void => {
-      const crashAfterSend = this.prng.chance(0.5);
-      if (!crashAfterSend && this.host.crashAfterSync(this)) return;
-      this.crashAfterNextSend = crashAfterSend;
-      done();
-    };
-    if (ready.writes.length === 0) {
-      synced();
-      return;
-    }
-    const delayMs = this.host.fsyncMinMs + this.prng.float() * (this.host.fsyncMaxMs - this.host.fsyncMinMs);
-    this.host.queue.schedule(delayMs, () => {
-      if (this.crashes !== crashes) return;
-      this.whenRunning('disk', () => {
-        this.storage.sync();
-        synced();
-      });
-    });
-  }
-
-  private send(messages: readonly { to: NodeId; message: Message<AppendCommand> }[]): void {
-    for (const { to, message } of messages) this.host.sendMessage(this.id, to, message);
-    if (!this.crashAfterNextSend) return;
-    this.crashAfterNextSend = false;
-    this.host.crashAfterSync(this);
-  }
-
-  private apply(apply: PartitionApply<AppendCommand>): void {
-    if (apply.snapshot !== undefined) {
-      const machine = ListAppendMachine.decode(apply.snapshot.data);
-      if (machine.applied !== apply.snapshot.position) throw new Error('snapshot data does not match its position');
-      this.machines.set(apply.partition, machine);
-      this.host.trace(() => `${this.id} p${apply.partition} installed snapshot at ${apply.snapshot?.position ?? 0}`);
-    }
-    const machine = this.machines.get(apply.partition);
-    if (machine === undefined) throw new Error(`no state machine for partition ${apply.partition}`);
-    for (const entry of apply.entries) {
-      this.host.checker.onApply(this.id, apply.partition, entry);
-      machine.apply(entry);
-    }
-    this.serveWaitingReads();
-  }
-
-  private settle(partition: number, commandId: string, outcome: ProposalOutcome<AppendCommand>, reply: Reply): void {
-    switch (outcome.kind) {
-      case 'committed':
-        if (outcome.entry.payload.commandId !== commandId) {
-          this.host.checker.fail('S3', `${this.id} p${partition}: position ${outcome.entry.position} epoch ${outcome.entry.epoch} is not the entry it proposed`);
-          return;
-        }
-        reply({ kind: 'ok' });
-        return;
-      case 'lost':
-        reply({ kind: 'lost' });
-        return;
-      case 'unknown':
-        // A crash (stopped) answers nothing: the client's connection is gone.
-        if (outcome.reason !== 'stopped') reply({ kind: 'indeterminate' });
-        return;
-    }
-  }
-
-  private onOwnership(change: OwnershipChange): void {
-    this.host.checker.onOwnership(this.id, change);
-    this.host.trace(
-      () => `${this.id} p${change.partition} ${change.role}${change.ready ? ' (ready)' : ''} epoch ${change.epoch} leader ${change.owner ?? '-'} (${change.reason})`,
-    );
-  }
-
-  private onReadState(state: ReadState): void {
+  private onReadState(boot: number, state: ReadState): void {
+    if (this.boots !== boot) return;
     const read = this.pendingReads.get(state.requestId);
     if (read === undefined) return;
     this.pendingReads.delete(state.requestId);
@@ -341,26 +267,160 @@ export class SimNode {
   private serveWaitingReads(): void {
     if (this.waitingReads.length === 0) return;
     this.waitingReads = this.waitingReads.filter((read) => {
-      const machine = this.machines.get(read.partition);
-      if (machine === undefined || machine.applied < read.position) return true;
-      read.reply({ kind: 'read-ok', values: machine.read(read.key) });
+      if (this.storage.appliedPosition(read.partition) < read.position) return true;
+      read.reply({ kind: 'read-ok', values: this.readList(read.key) ?? [] });
       return false;
     });
   }
 
-  private compaction(partition: number): { position: number; data: Uint8Array } | undefined {
-    const machine = this.machines.get(partition);
-    if (machine === undefined) return undefined;
-    const snapshotPosition = this.storage.firstPosition(partition) - 1;
-    if (machine.applied - snapshotPosition < this.host.compactEveryEntries) return undefined;
-    return { position: machine.applied, data: machine.encode() };
+  /** A key's list as the runtime serves it (its committed public document), or null where this node holds no replica. */
+  readList(key: string): number[] | null {
+    const runtime = this.run?.runtime;
+    if (runtime === undefined) return null;
+    let update: Uint8Array;
+    try {
+      const start = runtime.subscribe(LIST_TYPE, key, 'checker', undefined, NO_SUBSCRIBER);
+      start.close();
+      update = start.update;
+    } catch (error) {
+      if (error instanceof RingstateError && error.code === 'UNAVAILABLE') return null;
+      throw error;
+    }
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, update);
+    const values = readView(doc).values;
+    doc.destroy();
+    return Array.isArray(values) ? (values as number[]) : [];
+  }
+
+  private whenRunning(source: string, run: () => void): void {
+    if (this.run === null) return;
+    if (!this.paused) {
+      run();
+      return;
+    }
+    const queue = this.deferred.get(source);
+    if (queue === undefined) this.deferred.set(source, [run]);
+    else queue.push(run);
+  }
+
+  /**
+   * `run` later, if this run of the node is still alive; waits while it is paused. Every such
+   * callback (a pump, a synced write, a timer) may settle promises of production code.
+   */
+  private later(boot: number, delayMs: number, source: string, run: () => void): void {
+    this.host.queue.schedule(delayMs, () => {
+      if (this.boots !== boot) return;
+      this.whenRunning(source, run);
+      this.host.settleMicrotasks();
+    });
+  }
+
+  private timers(boot: number): LogTimers {
+    return {
+      immediate: (run) => this.later(boot, 0, 'timer', run),
+      every: (intervalMs, run) => {
+        let stopped = false;
+        let ticks = 0;
+        const fire = (): void => {
+          if (stopped || this.boots !== boot) return;
+          this.host.queue.schedule(intervalMs, fire);
+          // A stopped process's timers do not fire; the first tick after resuming sees the time passed.
+          if (this.paused || this.run === null) return;
+          run();
+          ticks += 1;
+          this.serveWaitingReads();
+          if (ticks % HOUSEKEEPING_TICKS === 0) {
+            this.run.runtime.passivateIdle();
+            this.run.runtime.compactIdleDocs();
+          }
+        };
+        // Each node's timer has its own phase, so nodes do not act in lockstep.
+        this.host.queue.schedule(this.prng.float() * intervalMs, fire);
+        return () => {
+          stopped = true;
+        };
+      },
+      sleep: (ms) => new Promise((resolve) => this.later(boot, ms, 'timer', () => resolve())),
+    };
+  }
+
+  /** The simulated disk: a batch is synced (visible and durable) after a delay, unless the node crashed first. */
+  private diskWrite(boot: number, commit: () => void): Promise<void> {
+    return new Promise((resolve) => {
+      const delayMs = this.host.fsyncMinMs + this.prng.float() * (this.host.fsyncMaxMs - this.host.fsyncMinMs);
+      this.later(boot, delayMs, 'disk', () => {
+        commit();
+        const crashAfterSend = this.prng.chance(0.5);
+        if (!crashAfterSend && this.host.crashAfterSync(this)) return;
+        this.crashAfterNextSend = crashAfterSend;
+        resolve();
+      });
+    });
+  }
+
+  private peerHost(boot: number): PeerHost {
+    const node = this;
+    return {
+      transmit: (from, to, deliver) => this.host.transmit(from, to, deliver),
+      nodeIds: () => this.host.nodeIds(),
+      isAlive: (from, to) => this.host.isAlive(from, to),
+      schedule: (delayMs, run) => this.later(boot, delayMs, 'timer', run),
+      whenRunning: (source, run, settles) => {
+        if (this.boots !== boot) return;
+        this.whenRunning(source, run);
+        if (settles) this.host.settleMicrotasks();
+      },
+      afterSend: () => {
+        if (!this.crashAfterNextSend || this.boots !== boot) return;
+        this.crashAfterNextSend = false;
+        this.host.crashAfterSync(this);
+      },
+      get running() {
+        return node.boots === boot && node.run !== null;
+      },
+    };
+  }
+
+  /** The peers of the current run (the simulation delivers messages to them). */
+  get peers(): SimPeers | null {
+    return this.run?.peers ?? null;
+  }
+
+  private onOwnership(boot: number, change: OwnershipChange): void {
+    if (this.boots !== boot) return;
+    this.host.checker.onOwnership(this.id, change);
+    this.host.trace(
+      () => `${this.id} p${change.partition} ${change.role}${change.ready ? ' (ready)' : ''} epoch ${change.epoch} owner ${change.owner ?? '-'} (${change.reason})`,
+    );
   }
 }
 
-function refusal(error: Error): ClientResponse {
+/** Refused before proposing: a definite "not applied". */
+function refusal(error: unknown): ClientResponse {
   if (error instanceof ReplicationError) {
     const ownerHint = error instanceof NotOwnerError ? error.ownerHint : null;
     return { kind: 'refused', condition: error.condition, ownerHint };
+  }
+  if (error instanceof RingstateError) return { kind: 'refused', condition: 'REFUSED', ownerHint: null };
+  throw error;
+}
+
+/**
+ * A command the runtime took and then failed. Some failures are definite (the runtime refused
+ * it, or the core refused the proposal: NO_QUORUM without OUTCOME_UNKNOWN, OVERLOADED); a
+ * NOT_OWNER may come from the proposal's refusal or from an ownership change after it was
+ * proposed, which a client cannot tell apart: it is indeterminate, as for a real client.
+ */
+function rejection(error: unknown): ClientResponse {
+  if (error instanceof NotOwnerError) return { kind: 'indeterminate', ownerHint: error.ownerHint };
+  if (error instanceof NoQuorumError) return error.proposed ? { kind: 'indeterminate', ownerHint: null } : refusal(error);
+  if (error instanceof ReplicationError) return refusal(error);
+  if (error instanceof RingstateError) {
+    // UNAVAILABLE outside the core's errors: another entry took the proposal's position.
+    if (error.code === 'UNAVAILABLE') return { kind: 'lost' };
+    if (error.code === 'INTERNAL' || error.code === 'SHUTTING_DOWN') return { kind: 'indeterminate', ownerHint: null };
+    return refusal(error);
   }
   throw error;
 }

@@ -12,17 +12,20 @@
  *    and every pending client operation must have completed.
  * The checker (checker.ts) watches S1-S4 throughout and at the end.
  */
+import { partitionOf } from '@ringstate/protocol';
+import type { RuntimeSettings } from '../aggregate/index.ts';
 import { isMember, sameMembers } from '../replication/membership.ts';
-import type { Message, NodeId, PartitionStatus, ReplicationSettings } from '../replication/index.ts';
-import { Checker, type Violation } from './checker.ts';
+import type { NodeId, PartitionStatus, ReplicationSettings } from '../replication/index.ts';
+import { PartitionRing } from '../ring/index.ts';
+import { Checker, type ReplicaLists, type Violation } from './checker.ts';
 import { type ClientHost, SimClient } from './client.ts';
 import { EventQueue } from './event-queue.ts';
 import { type FaultKind, type FaultMode, FaultScheduler, type FaultTarget } from './faults.ts';
-import type { AppendCommand, ListAppendMachine } from './list-append.ts';
+import { LIST_TYPE } from './list-append.ts';
 import { calmNetwork, type NetworkConditions, SimNetwork } from './network.ts';
 import { Prng } from './prng.ts';
-import { SimRing } from './ring.ts';
 import { type ClientRequest, type ClientResponse, type NodeHost, SimNode } from './sim-node.ts';
+import type { SimPeers } from './sim-peers.ts';
 
 export interface Scenario {
   readonly seed: number;
@@ -45,6 +48,8 @@ export interface Scenario {
   readonly crashAfterSyncRate: number;
   /** Empty: the production defaults; else tight timing and small batches (see stressSettings). */
   readonly settings: Partial<ReplicationSettings>;
+  /** The aggregate runtime's: aggregate snapshots every few events, few active aggregates (passivation). */
+  readonly runtime: RuntimeSettings;
 }
 
 export interface SimulationResult {
@@ -108,6 +113,14 @@ export function scenarioFor(seed: number): Scenario {
     // The replica apply delay comes from the seed, not the PRNG, so that every earlier seed
     // still draws the same scenario (the regression seeds keep their meaning).
     settings: { ...(prng.chance(0.5) ? {} : stressSettings(prng)), replicaApplyDelayMs: REPLICA_APPLY_DELAYS_MS[seed % REPLICA_APPLY_DELAYS_MS.length] ?? 0 },
+    runtime: {
+      partitionCount: 0, // set below: the scenario's
+      snapshotEveryEvents: 2 + (seed % 9),
+      aggregateIdleMs: 300 + (seed % 5) * 200,
+      activeAggregatesMax: 2 + (seed % 4),
+      commandQueueMax: 16,
+      docResidentMs: 100 + (seed % 3) * 200,
+    },
   };
 }
 
@@ -127,10 +140,11 @@ function stressSettings(prng: Prng): Partial<ReplicationSettings> {
     electionTimeoutMinMs,
     electionTimeoutMaxMs: electionTimeoutMinMs + prng.int(1, electionTimeoutMinMs),
     appendEntriesMax: prng.int(1, 16),
-    appendBytesMax: prng.int(50, 500),
+    // A list-append command entry encodes to about 200-400 bytes (aggregate snapshots more).
+    appendBytesMax: prng.int(250, 2500),
     inflightAppendsMax: prng.int(1, 4),
-    entryBytesMax: 100,
-    uncommittedBytesMax: prng.int(100, 2000),
+    entryBytesMax: 4000,
+    uncommittedBytesMax: prng.int(4000, 20_000),
     applyEntriesMax: prng.int(1, 16),
     snapshotRetryMs: prng.int(100, 1000),
     preferredTransferBackoffMs: prng.int(200, 3000),
@@ -138,8 +152,10 @@ function stressSettings(prng: Prng): Partial<ReplicationSettings> {
   };
 }
 
-export function runSimulation(seed: number, options: SimulationOptions = {}): SimulationResult {
-  return new Simulation(scenarioFor(seed), options).run();
+/** Async: production code answers through promises, whose callbacks run between the simulation's events. */
+export function runSimulation(seed: number, options: SimulationOptions = {}): Promise<SimulationResult> {
+  const scenario = scenarioFor(seed);
+  return new Simulation({ ...scenario, runtime: { ...scenario.runtime, partitionCount: scenario.partitionCount } }, options).run();
 }
 
 class Simulation implements NodeHost, FaultTarget {
@@ -150,15 +166,16 @@ class Simulation implements NodeHost, FaultTarget {
   readonly fsyncMinMs: number;
   readonly fsyncMaxMs: number;
   readonly compactEveryEntries: number;
+  readonly runtimeSettings: RuntimeSettings;
   readonly nodeCountMax: number;
   private readonly scenario: Scenario;
   private readonly prng: Prng;
   private readonly network: SimNetwork;
   private readonly clientNetwork: SimNetwork;
-  private readonly ring: SimRing;
+  private ring: PartitionRing;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly clients: SimClient[] = [];
-  private readonly keys: string[];
+  readonly keys: string[];
   private readonly faults: FaultScheduler;
   private readonly traceLine: ((line: string) => void) | undefined;
   private nextNodeNumber = 1;
@@ -166,6 +183,8 @@ class Simulation implements NodeHost, FaultTarget {
   private healed = false;
   private healedAtMs = 0;
   private finished = false;
+  /** Some production code ran and may have left promise callbacks (see run). */
+  private microtasks = false;
 
   constructor(scenario: Scenario, options: SimulationOptions) {
     this.scenario = scenario;
@@ -177,6 +196,7 @@ class Simulation implements NodeHost, FaultTarget {
     this.fsyncMinMs = scenario.fsyncMinMs;
     this.fsyncMaxMs = scenario.fsyncMaxMs;
     this.compactEveryEntries = scenario.compactEveryEntries;
+    this.runtimeSettings = scenario.runtime;
     this.nodeCountMax = scenario.nodeCountMax;
     this.network = new SimNetwork(this.queue, this.prng.fork(), scenario.network);
     // Client connections are TCP-like: lossy and slow under faults, but never duplicating,
@@ -184,7 +204,7 @@ class Simulation implements NodeHost, FaultTarget {
     this.clientNetwork = new SimNetwork(this.queue, this.prng.fork(), { ...scenario.network, duplicateRate: 0 });
     this.keys = Array.from({ length: scenario.keyCount }, (_, index) => `k${index}`);
     const initial = Array.from({ length: scenario.initialNodeCount }, () => this.newNodeId());
-    this.ring = new SimRing(initial, REPLICATION_FACTOR);
+    this.ring = new PartitionRing(initial, scenario.partitionCount, REPLICATION_FACTOR);
     this.faults = new FaultScheduler(this, this.prng.fork(), scenario.mode, scenario.faultIntervalMinMs, scenario.faultIntervalMaxMs);
   }
 
@@ -192,11 +212,11 @@ class Simulation implements NodeHost, FaultTarget {
     return this.queue.nowMs;
   }
 
-  run(): SimulationResult {
-    for (const id of this.ring.list()) {
+  async run(): Promise<SimulationResult> {
+    for (const id of this.ring.members) {
       const node = new SimNode(id, this, this.prng.fork());
       this.nodes.set(id, node);
-      node.boot({ wipe: false, bootstrap: true, replicaSets: (partition) => this.ring.replicaSet(partition) });
+      node.boot({ wipe: false, bootstrap: true, ring: this.ring });
     }
     const clientHost = this.clientHost();
     for (let index = 0; index < this.scenario.clientCount; index += 1) {
@@ -206,8 +226,14 @@ class Simulation implements NodeHost, FaultTarget {
     this.queue.schedule(this.scenario.faultPhaseMs, () => this.heal());
     this.queue.schedule(MONITOR_INTERVAL_MS, () => this.monitor());
     try {
+      // Events run until the monitor declares the run finished. After an event that ran
+      // production code, its promise callbacks run before the next event, as Node runs
+      // microtasks before the next macrotask (one setImmediate turn lets every chain finish;
+      // nothing else is scheduled on the real event loop, so the order is the seed's).
       while (!this.finished && this.queue.runNext(Number.POSITIVE_INFINITY)) {
-        // Events run until the monitor declares the run finished.
+        if (!this.microtasks) continue;
+        this.microtasks = false;
+        await new Promise((resolve) => setImmediate(resolve));
       }
       this.finalChecks();
     } catch (error) {
@@ -219,15 +245,29 @@ class Simulation implements NodeHost, FaultTarget {
 
   // ---------------------------------------------------------------- NodeHost
 
-  sendMessage(from: NodeId, to: NodeId, message: Message<AppendCommand>): void {
+  transmit(from: NodeId, to: NodeId, deliver: (target: SimPeers) => void): void {
     const sender = this.nodes.get(from);
     const boots = sender?.boots ?? 0;
     this.network.send(from, to, () => {
       // Connections do not survive a restart: a message from an earlier run of the
       // sender that is still on its way is lost.
       if (sender !== undefined && sender.boots !== boots) return;
-      this.nodes.get(to)?.receive(from, message);
+      const target = this.nodes.get(to)?.peers;
+      if (target !== null && target !== undefined) deliver(target);
     });
+  }
+
+  nodeIds(): readonly NodeId[] {
+    return [...this.nodes.keys()];
+  }
+
+  isAlive(from: NodeId, to: NodeId): boolean {
+    const node = this.nodes.get(to);
+    return node !== undefined && node.isUp && !node.paused && !this.network.isBlocked(from, to);
+  }
+
+  settleMicrotasks(): void {
+    this.microtasks = true;
   }
 
   crashAfterSync(node: SimNode): boolean {
@@ -253,12 +293,12 @@ class Simulation implements NodeHost, FaultTarget {
   }
 
   ringMembers(): readonly NodeId[] {
-    return this.ring.list();
+    return this.ring.members;
   }
 
   restart(node: SimNode, wipe: boolean): void {
     if (node.decommissioned || node.isUp) return;
-    node.boot({ wipe, replicaSets: (partition) => this.ring.replicaSet(partition) });
+    node.boot({ wipe, ring: this.ring });
   }
 
   blockLink(from: NodeId, to: NodeId): void {
@@ -273,16 +313,16 @@ class Simulation implements NodeHost, FaultTarget {
     const id = this.newNodeId();
     const node = new SimNode(id, this, this.prng.fork());
     this.nodes.set(id, node);
-    this.ring.join(id);
-    node.boot({ wipe: false, replicaSets: (partition) => this.ring.replicaSet(partition) });
-    this.trace(() => `fault: join ${id}; ring ${this.ring.list().join(',')}`);
+    this.ring = new PartitionRing([...this.ring.members, id], this.partitionCount, REPLICATION_FACTOR);
+    node.boot({ wipe: false, ring: this.ring });
+    this.trace(() => `fault: join ${id}; ring ${this.ring.members.join(',')}`);
     this.publishRing();
   }
 
   leave(node: SimNode): void {
-    this.ring.leave(node.id);
+    this.ring = new PartitionRing(this.ring.members.filter((member) => member !== node.id), this.partitionCount, REPLICATION_FACTOR);
     node.leaving = true;
-    this.trace(() => `fault: leave ${node.id}; ring ${this.ring.list().join(',')}`);
+    this.trace(() => `fault: leave ${node.id}; ring ${this.ring.members.join(',')}`);
     this.publishRing();
   }
 
@@ -317,7 +357,7 @@ class Simulation implements NodeHost, FaultTarget {
       node.resume();
       if (!node.isUp && !node.decommissioned) {
         const wipe = this.faults.crashedNodes().get(node.id) ?? false;
-        node.boot({ wipe, replicaSets: (partition) => this.ring.replicaSet(partition) });
+        node.boot({ wipe, ring: this.ring });
       }
     }
   }
@@ -356,7 +396,7 @@ class Simulation implements NodeHost, FaultTarget {
       if (leader.node.id !== desired[0]) return `partition ${partition} owned by ${leader.node.id}, preferred ${desired[0] ?? '-'}`;
       for (const voter of desired) {
         const node = this.nodes.get(voter);
-        const status = node?.core?.status(partition);
+        const status = node?.log?.status(partition);
         if (status === undefined) return `partition ${partition} replica ${voter} is down`;
         if (status.amnesiac) return `partition ${partition} replica ${voter} not readmitted after its wipe`;
         if (status.applied < commit) return `partition ${partition} replica ${voter} applied ${status.applied} of ${commit}`;
@@ -370,7 +410,7 @@ class Simulation implements NodeHost, FaultTarget {
     for (let partition = 0; partition < this.partitionCount; partition += 1) {
       this.trace(() => `p${partition} ring wants ${this.ring.replicaSet(partition).join(',')}`);
       for (const node of this.nodes.values()) {
-        const status = node.core?.status(partition);
+        const status = node.log?.status(partition);
         if (status === undefined) continue;
         this.trace(
           () =>
@@ -386,8 +426,8 @@ class Simulation implements NodeHost, FaultTarget {
   private currentOwner(partition: number): { node: SimNode; status: PartitionStatus } | null {
     let best: { node: SimNode; status: PartitionStatus } | null = null;
     for (const node of this.nodes.values()) {
-      if (node.core === null || node.paused) continue;
-      const status = node.core.status(partition);
+      if (node.log === null || node.paused) continue;
+      const status = node.log.status(partition);
       if (status.ready && (best === null || status.epoch > best.status.epoch)) best = { node, status };
     }
     return best;
@@ -411,14 +451,15 @@ class Simulation implements NodeHost, FaultTarget {
 
   private noteWipeRecoveries(): void {
     for (const node of this.nodes.values()) {
-      if (!node.wipedUnrecovered || node.core === null) continue;
+      const log = node.log;
+      if (!node.wipedUnrecovered || log === null) continue;
       let recovered = true;
       for (let partition = 0; partition < this.partitionCount && recovered; partition += 1) {
         const owner = this.currentOwner(partition);
         recovered =
           owner !== null &&
           !owner.status.membershipPending &&
-          !(isMember(owner.status.membership, node.id) && node.core.status(partition).amnesiac);
+          !(isMember(owner.status.membership, node.id) && log.status(partition).amnesiac);
       }
       if (recovered) {
         node.wipedUnrecovered = false;
@@ -428,10 +469,21 @@ class Simulation implements NodeHost, FaultTarget {
   }
 
   private finalChecks(): void {
-    const replicas: { node: NodeId; partition: number; machine: ListAppendMachine }[] = [];
+    // Each live node's lists, read through its runtime, for the partitions it replicates.
+    const replicas: ReplicaLists[] = [];
     for (const node of this.nodes.values()) {
-      if (node.core === null) continue;
-      for (const [partition, machine] of node.machines) replicas.push({ node: node.id, partition, machine });
+      if (!node.isUp) continue;
+      for (const partition of node.storage.storedPartitions()) {
+        const lists = new Map<string, readonly number[]>();
+        let replicates = true;
+        for (const key of this.keys) {
+          if (this.partitionOfKey(key) !== partition) continue;
+          const list = node.readList(key);
+          if (list === null) replicates = false;
+          else if (list.length > 0) lists.set(key, list);
+        }
+        if (replicates) replicas.push({ node: node.id, partition, appliedPosition: node.storage.appliedPosition(partition), lists });
+      }
     }
     this.checker.finish(this.partitionCount, replicas, (key) => this.partitionOfKey(key));
   }
@@ -461,11 +513,7 @@ class Simulation implements NodeHost, FaultTarget {
   // ---------------------------------------------------------------- helpers
 
   private publishRing(): void {
-    for (const node of this.nodes.values()) {
-      for (let partition = 0; partition < this.partitionCount; partition += 1) {
-        node.setReplicaSet(partition, this.ring.replicaSet(partition));
-      }
-    }
+    for (const node of this.nodes.values()) node.setRing(this.ring);
   }
 
   private newNodeId(): NodeId {
@@ -474,8 +522,8 @@ class Simulation implements NodeHost, FaultTarget {
     return id;
   }
 
-  private partitionOfKey(key: string): number {
-    return Number(key.slice(1)) % this.partitionCount;
+  partitionOfKey(key: string): number {
+    return partitionOf(LIST_TYPE, key, this.partitionCount);
   }
 
   private clientHost(): ClientHost {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ROOT, settingEnvNames } from './k8s-manifests.ts';
+import { ROOT, fillPlaceholderSecrets, settingEnvNames } from './k8s-manifests.ts';
 
 const HANDOVER_WAIT_SECONDS = 3;
 const DOCKERFILE = join(ROOT, 'infra/k8s/Dockerfile');
@@ -66,9 +66,19 @@ describe('infra - Dockerfile, systemd unit, bundle', () => {
     const build = spawnSync(process.execPath, ['server/scripts/build-server.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(build.status, build.stderr).toBe(0);
     expect(existsSync(join(ROOT, 'server/dist/ringstate.mjs'))).toBe(true);
-    const env = readEnvFile(ENV_EXAMPLE);
+    const shipped = readEnvFile(ENV_EXAMPLE);
     const known = settingEnvNames();
-    expect(Object.keys(env).filter((name) => !known.has(name))).toEqual([]);
+    expect(Object.keys(shipped).filter((name) => !known.has(name))).toEqual([]);
+    // As shipped the env file holds placeholders: the node refuses them in one line.
+    const refused = spawnSync(process.execPath, ['server/dist/ringstate.mjs', 'start', '--config', NODE_EXAMPLE], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env['PATH'] ?? '', ...shipped },
+    });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('a placeholder from an example');
+    const env = fillPlaceholderSecrets(shipped);
     const run = spawnSync(process.execPath, ['server/dist/ringstate.mjs', 'start', '--config', NODE_EXAMPLE, '--print-config'], {
       cwd: ROOT,
       encoding: 'utf8',

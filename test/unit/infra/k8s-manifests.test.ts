@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../../server/src/config/index.ts';
-import { K8S_DIR, loadManifests, parseManifests, schemaErrors, settingEnvNames, strictFieldErrors, type Manifest } from './k8s-manifests.ts';
+import { K8S_DIR, fillPlaceholderSecrets, loadManifests, parseManifests, schemaErrors, settingEnvNames, strictFieldErrors, type Manifest } from './k8s-manifests.ts';
 
 // cluster-services.ts waits up to 3 s for partitions to move before it stops replicating.
 const HANDOVER_WAIT_SECONDS = 3;
@@ -109,13 +109,16 @@ describe('infra k8s - manifests', () => {
     // Resolve the pod's environment as the kubelet does ($(VAR) from earlier entries) for pod 1.
     const resolved: Record<string, string> = { POD_NAME: 'ringstate-1' };
     for (const entry of env) if (entry.value !== undefined) resolved[entry.name] = entry.value.replace(/\$\(([A-Z_]+)\)/g, (_, name: string) => resolved[name] ?? '');
-    Object.assign(resolved, secret['stringData']);
+    // The example Secret holds placeholders, refused as they are; filled in, the pod starts.
+    const asShipped = { ...resolved, ...secret['stringData'] };
+    Object.assign(resolved, fillPlaceholderSecrets(secret['stringData']));
     const dir = mkdtempSync(join(tmpdir(), 'ringstate-k8s-'));
     try {
       const file = join(dir, 'node.json');
       writeFileSync(file, byKind('ConfigMap')['data']['node.json']);
       const configFile = container.args[container.args.indexOf('--config') + 1] as string;
       expect(configFile).toBe(`${statefulSet['spec'].template.spec.containers[0].volumeMounts.find((mount: { name: string }) => mount.name === 'config').mountPath}/node.json`);
+      expect(() => loadConfig({ file, env: asShipped })).toThrow(/a placeholder from an example/);
       const config = loadConfig({ file, env: resolved });
       expect(config.nodeId).toBe('ringstate-1');
       expect(config.cluster.members).toContain(config.nodeId);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * Offline validation of the Kubernetes manifests in infra/k8s, since no cluster runs here.
  *
@@ -108,4 +109,16 @@ export function strictFieldErrors(manifests: readonly Manifest[]): string[] {
 export function settingEnvNames(): Set<string> {
   const text = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
   return new Set([...text.matchAll(/\| `[^`]+` \| `(RINGSTATE_[A-Z0-9_]+)` \|/g)].map((match) => match[1] as string));
+}
+
+/**
+ * The example files' secrets as an operator fills them in: every value that still holds the
+ * `replace-me` placeholder (alone or inside the token keys' JSON) becomes a fresh random secret.
+ */
+export function fillPlaceholderSecrets(env: Readonly<Record<string, string>>): Record<string, string> {
+  const filled: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    filled[name] = value.replace(/replace-me[A-Za-z0-9-]*/g, () => randomBytes(32).toString('hex'));
+  }
+  return filled;
 }

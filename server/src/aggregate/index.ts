@@ -15,4 +15,4 @@ export { decideCommand, replayEvents, type CommandOutcome } from './decide.ts';
 export { aggregateTestKit, Expectation, type TestKitOptions } from './test-kit.ts';
 export { AggregateRegistry } from './registry.ts';
 export { AggregateRuntime, type CommandRequest, type CommandResult, type Placement, type RuntimeSettings, type RuntimeDeps, type RuntimeHooks, type Subscriber, type SubscriptionStart } from './runtime.ts';
-export { VIEW_MAP, readView } from './view-doc.ts';
+export { VIEW_MAP, newViewDoc, readView } from './view-doc.ts';

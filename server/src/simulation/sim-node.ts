@@ -21,7 +21,7 @@
 import * as Y from 'yjs';
 import pino from 'pino';
 import { RingstateError } from '@ringstate/protocol';
-import { AggregateRegistry, AggregateRuntime, readView, type RuntimeSettings, type Subscriber } from '../aggregate/index.ts';
+import { AggregateRegistry, AggregateRuntime, newViewDoc, readView, type RuntimeSettings, type Subscriber } from '../aggregate/index.ts';
 import { NoQuorumError, NotOwnerError, type OwnershipChange, type ReadState, type ReplicationCondition, ReplicationError, type NodeId, type ReplicationSettings } from '../replication/index.ts';
 import { type LogTimers, ReplicatedPartitionLog } from '../replicated-log/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
@@ -286,7 +286,7 @@ export class SimNode {
       if (error instanceof RingstateError && error.code === 'UNAVAILABLE') return null;
       throw error;
     }
-    const doc = new Y.Doc();
+    const doc = newViewDoc();
     Y.applyUpdate(doc, update);
     const values = readView(doc).values;
     doc.destroy();

@@ -22,6 +22,7 @@ import { type ClientHost, SimClient } from './client.ts';
 import { EventQueue } from './event-queue.ts';
 import { type FaultKind, type FaultMode, FaultScheduler, type FaultTarget } from './faults.ts';
 import { LIST_TYPE } from './list-append.ts';
+import { MicrotaskDrain } from './microtasks.ts';
 import { calmNetwork, type NetworkConditions, SimNetwork } from './network.ts';
 import { Prng } from './prng.ts';
 import { type ClientRequest, type ClientResponse, type NodeHost, SimNode } from './sim-node.ts';
@@ -185,6 +186,7 @@ class Simulation implements NodeHost, FaultTarget {
   private finished = false;
   /** Some production code ran and may have left promise callbacks (see run). */
   private microtasks = false;
+  private readonly microtaskDrain = new MicrotaskDrain();
 
   constructor(scenario: Scenario, options: SimulationOptions) {
     this.scenario = scenario;
@@ -228,17 +230,20 @@ class Simulation implements NodeHost, FaultTarget {
     try {
       // Events run until the monitor declares the run finished. After an event that ran
       // production code, its promise callbacks run before the next event, as Node runs
-      // microtasks before the next macrotask (one setImmediate turn lets every chain finish;
-      // nothing else is scheduled on the real event loop, so the order is the seed's).
+      // microtasks before the next macrotask (the drain lets every chain finish; nothing else
+      // is scheduled on the real event loop, so the order is the seed's).
+      this.microtaskDrain.start();
       while (!this.finished && this.queue.runNext(Number.POSITIVE_INFINITY)) {
         if (!this.microtasks) continue;
         this.microtasks = false;
-        await new Promise((resolve) => setImmediate(resolve));
+        await this.microtaskDrain.drain();
       }
       this.finalChecks();
     } catch (error) {
       const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
       this.checker.fail('crash', text);
+    } finally {
+      this.microtaskDrain.stop();
     }
     return this.result();
   }

@@ -35,6 +35,8 @@ const { values } = parseArgs({
     'step-seconds': { type: 'string', default: '4' },
     'ramp-max': { type: 'string', default: '12000' },
     partitions: { type: 'string', default: '64' },
+    // limits.admissionDelayTargetMs of the nodes (the server default unless given).
+    'admission-target-ms': { type: 'string' },
   },
 });
 const players = Number(values.players);
@@ -60,7 +62,8 @@ interface Phase {
   generator: number;
 }
 
-const cluster = await startProcessCluster(3, { partitionCount, logLevel: 'warn', limits: { messagesPerSecondMax: 10_000 } });
+const admission = values['admission-target-ms'] === undefined ? {} : { admissionDelayTargetMs: Number(values['admission-target-ms']) };
+const cluster = await startProcessCluster(3, { partitionCount, logLevel: 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
 try {
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   await waitConverged(hosts, 60_000);
@@ -177,7 +180,7 @@ try {
   const headers = ['phase', 'offered/s', 'acked/s', 'p50 ms', 'p99 ms', 'refused', 'refusal p99 ms', 'gen%', 'elections'];
   const rows: string[][] = [];
 
-  console.log(`bench:overload: 3 nodes RF=3, ${partitionCount} partitions, ${players} players; idle ${phaseMs / 1000}s, ramp steps of ${stepMs / 1000}s, overload ${factor}x capacity for ${phaseMs / 1000}s`);
+  console.log(`bench:overload: 3 nodes RF=3, ${partitionCount} partitions, ${players} players, admission delay target ${values['admission-target-ms'] ?? 'default'}; idle ${phaseMs / 1000}s, ramp steps of ${stepMs / 1000}s, overload ${factor}x capacity for ${phaseMs / 1000}s`);
   const idleBefore = await elections();
   await sleep(phaseMs);
   const idleElections = (await elections()) - idleBefore;

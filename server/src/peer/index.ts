@@ -18,6 +18,7 @@ export {
   type PeerNetworkInit,
   type PeerNetworkStats,
   type RequestHandler,
+  zeroPeerNetworkStats,
 } from './types.ts';
 export {
   BadFrameError,

@@ -58,6 +58,7 @@ import {
   type PeerNetworkInit,
   type PeerNetworkStats,
   type RequestHandler,
+  zeroPeerNetworkStats,
 } from './types.ts';
 import {
   PEER_PROTOCOL_VERSION,
@@ -162,21 +163,7 @@ export class Libp2pPeerNetwork implements PeerNetwork {
   readonly #handlers = new Map<string, RequestHandler>();
   readonly #pending = new Map<number, PendingRequest>();
   readonly #emitter: TypedEmitter<PeerNetworkEvents>;
-  readonly #stats: PeerNetworkStats = {
-    messagesSent: 0,
-    messagesReceived: 0,
-    droppedUnreachable: 0,
-    droppedOversize: 0,
-    droppedQueueFull: 0,
-    droppedUnencodable: 0,
-    requestsSent: 0,
-    requestsTimedOut: 0,
-    requestsServed: 0,
-    connectionsRefused: 0,
-    hellosRefused: 0,
-    badStreams: 0,
-    listenerErrors: 0,
-  };
+  readonly #stats: PeerNetworkStats = zeroPeerNetworkStats();
   /** Inbound raw connections that completed Noise, i.e. proved they hold the cluster key. */
   readonly #authenticated = new WeakSet<MultiaddrConnection>();
   readonly #warnings: WarnLimiter;

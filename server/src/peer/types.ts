@@ -64,6 +64,25 @@ export interface PeerNetworkStats {
   listenerErrors: number;
 }
 
+/** Every counter at zero: where a network starts. */
+export function zeroPeerNetworkStats(): PeerNetworkStats {
+  return {
+    messagesSent: 0,
+    messagesReceived: 0,
+    droppedUnreachable: 0,
+    droppedOversize: 0,
+    droppedQueueFull: 0,
+    droppedUnencodable: 0,
+    requestsSent: 0,
+    requestsTimedOut: 0,
+    requestsServed: 0,
+    connectionsRefused: 0,
+    hellosRefused: 0,
+    badStreams: 0,
+    listenerErrors: 0,
+  };
+}
+
 export interface PeerNetwork {
   readonly nodeId: NodeId;
   start(): Promise<void>;

@@ -8,7 +8,7 @@
  * it runs, is not paused and the link to it is open. The production failure detector (peer/)
  * is replaced, like the sockets it listens on.
  */
-import { PeerUnavailableError, RequestTimeoutError, type MemberInfo, type NodeId, type PeerMessage, type PeerNetwork, type PeerNetworkEvents, type PeerNetworkStats, type RequestHandler } from '../peer/index.ts';
+import { PeerUnavailableError, RequestTimeoutError, type MemberInfo, type NodeId, type PeerMessage, type PeerNetwork, type PeerNetworkEvents, type PeerNetworkStats, type RequestHandler, zeroPeerNetworkStats } from '../peer/index.ts';
 
 /** What a node's peer network needs from the simulation. */
 export interface PeerHost {
@@ -33,21 +33,7 @@ export interface PeerHost {
 
 type Listener = (payload: PeerMessage) => void;
 
-const NO_STATS: PeerNetworkStats = {
-  messagesSent: 0,
-  messagesReceived: 0,
-  droppedUnreachable: 0,
-  droppedOversize: 0,
-  droppedQueueFull: 0,
-  droppedUnencodable: 0,
-  requestsSent: 0,
-  requestsTimedOut: 0,
-  requestsServed: 0,
-  connectionsRefused: 0,
-  hellosRefused: 0,
-  badStreams: 0,
-  listenerErrors: 0,
-};
+const NO_STATS: PeerNetworkStats = zeroPeerNetworkStats();
 
 export class SimPeers implements PeerNetwork {
   private readonly listeners = new Set<Listener>();

@@ -7,7 +7,7 @@
  *   npx tsx server/src/simulation/cli.ts --seeds 10000 --jobs 1 on this thread only
  *
  * Many seeds run on worker threads, one per core (`--jobs`, at most one per SEEDS_PER_JOB_MIN
- * seeds, since a worker takes about a second to load); a seed's result does not depend on
+ * seeds, since a worker takes a few seconds to load); a seed's result does not depend on
  * where it runs. Exits 1 when any seed violates a property, naming the seeds and how to
  * replay one.
  */
@@ -24,7 +24,7 @@ const USAGE = 'usage: cli.ts [--seeds N] [--seed S] [--jobs J] [--verbose] [--fa
 /** How many failing seeds are listed in full. */
 const FAILED_SEEDS_SHOWN = 10;
 /** By default a worker thread is started per this many seeds (up to one per core). */
-const SEEDS_PER_JOB_MIN = 200;
+const SEEDS_PER_JOB_MIN = 1000;
 
 async function main(): Promise<number> {
   let values: { seeds?: string; seed?: string; jobs?: string; verbose?: boolean; 'fail-fast'?: boolean; help?: boolean };

@@ -59,11 +59,12 @@ describe('cluster no quorum - real processes', () => {
     const host = `${survivor.host}:${survivor.port}`;
     // Enough players to cover partitions owned by every node.
     const players = await Promise.all(Array.from({ length: 24 }, (_, n) => connectPlayer(host, `nq${n}`)));
-    // Owners may still be settling after founding (a ownership transfer to the preferred
-    // owner answers UNAVAILABLE): retry a retryable answer under the same id, as a client would.
+    // Owners may still be settling after founding (a partition not yet owned, or owned by a
+    // replica other than the preferred one, answers UNAVAILABLE; on a loaded machine this can
+    // take seconds): retry a retryable answer under the same id for up to 15 s, as a client would.
     for (const player of players) {
       let answer = (await command(player, `${player.name}-warm`, Date.now())).answer;
-      for (let attempt = 1; answer.t === MessageType.REJECT && (answer as RejectMessage).retry && attempt < 20; attempt += 1) {
+      for (let attempt = 1; answer.t === MessageType.REJECT && (answer as RejectMessage).retry && attempt < 150; attempt += 1) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         answer = (await command(player, `${player.name}-warm`, Date.now())).answer;
       }

@@ -58,8 +58,9 @@ describe('second-life - cluster', () => {
 
     const body = JSON.stringify({ id: 'sl-forward-1', a: 'player', i: player, c: { type: 'append', value: 'from-sl' } });
     let answer = await post(url, creds, body);
-    // Owners may still be settling after founding: a retryable answer is retried with the same id.
-    for (let attempt = 0; answer.status !== 200 && attempt < 20; attempt += 1) {
+    // Owners may still be settling after founding (seconds on a loaded machine): a retryable
+    // answer is retried with the same id for up to 15 s.
+    for (let attempt = 0; answer.status !== 200 && attempt < 75; attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       answer = await post(url, creds, body);
     }

@@ -50,17 +50,6 @@ describe('cluster founding - founders started apart', () => {
         { timeout: 15_000, interval: 100 },
       )
       .toBe(true);
-    // Founding without churn: the preferred owner of each partition wins its first election
-    // (epoch 2) and keeps it; elections in all about one per partition (a little slack for a
-    // preferred owner too slow under a loaded machine), not one and a third with transfers.
-    const partitions = running.members[0]?.node.clusterView().partitions ?? [];
-    const ring = running.members[0]?.node.cluster?.ring;
-    const elections = await Promise.all(running.members.map(async (member) => (await member.node.metrics.registry.getSingleMetric('ringstate_elections_total')?.get())?.values[0]?.value ?? 0));
-    const total = elections.reduce((sum, value) => sum + value, 0);
-    expect(total, `elections per node ${elections.join(', ')}`).toBeGreaterThanOrEqual(partitions.length);
-    expect(total, `elections per node ${elections.join(', ')}`).toBeLessThanOrEqual(partitions.length + 2);
-    const direct = partitions.filter((row) => row.epoch === 2 && row.owner === ring?.replicaSet(row.partition)[0]);
-    expect(direct.length).toBeGreaterThanOrEqual(partitions.length - 2);
     // A person watching the start reads one summary per node, not a line per partition and change.
     const settled = (nodeId: string) => records.findIndex((record) => record.nodeId === nodeId && record.msg.startsWith('partitions settled'));
     await expect.poll(() => ['node-1', 'node-2', 'node-3'].map(settled).every((index) => index >= 0), { timeout: 10_000 }).toBe(true);

@@ -152,8 +152,6 @@ export class PartitionGroup<P> {
   private uncommitted: { position: number; bytes: number }[] = [];
   private uncommittedBytes = 0;
   private preferredTransferAfterMs = 0;
-  /** Founding's first election deadline is drawn at the next tick, from the current time. */
-  private foundingDeadlineDue = false;
 
   // Output waiting for the next Ready.
   private outbox: OutboundMessage<P>[] = [];
@@ -212,33 +210,17 @@ export class PartitionGroup<P> {
     this.log.append([entry]);
     this.log.commitTo(1);
     this.adoptMembershipEntries([entry]);
-    this.foundingDeadlineDue = true;
+    this.resetElectionDeadline();
   }
 
   setDesired(nodes: readonly NodeId[]): void {
     assert(new Set(nodes).size === nodes.length, 'replica set has duplicates');
-    const firstKnown = this.desired === null;
     this.desired = [...nodes];
-    // Founding learns the preferred owner after bootstrap: draw the first deadline again, at
-    // the next tick (this group's clock may be stale: founders wait for each other untick'd).
-    if (firstKnown && this.founding()) this.foundingDeadlineDue = true;
-  }
-
-  /**
-   * True until the partition's first election: the founding state (epoch 1 from bootstrap),
-   * no owner ever known. Nobody holds a lease, so whoever campaigns first wins.
-   */
-  private founding(): boolean {
-    return this.epoch === 1 && this.role === 'follower' && this.owner === null && this.amnesia === 0;
   }
 
   tick(nowMs: number): void {
     assert(nowMs >= this.nowMs, 'time went backwards');
     this.nowMs = nowMs;
-    if (this.foundingDeadlineDue) {
-      this.foundingDeadlineDue = false;
-      if (this.founding()) this.resetElectionDeadline();
-    }
     if (this.role === 'owner') this.tickOwner();
     else this.tickElection();
     // The clock of a replica's deferred apply starts at the first tick that sees it.
@@ -554,17 +536,6 @@ export class PartitionGroup<P> {
 
   private resetElectionDeadline(): void {
     const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.settings;
-    if (this.desired !== null && this.founding()) {
-      // Founding: the preferred owner campaigns after one short timeout; the others wait two
-      // more full timeouts, so a preferred owner that founded a moment later than they did
-      // still wins directly: one election per partition and no transfer afterwards. If it
-      // never comes, the others elect an owner after about 2.5 s.
-      const preferred = this.desired[0] === this.self;
-      const spanMs = (electionTimeoutMaxMs - electionTimeoutMinMs) / 2;
-      const waitMs = preferred ? electionTimeoutMinMs : electionTimeoutMinMs + 2 * electionTimeoutMaxMs;
-      this.electionDeadlineMs = this.nowMs + waitMs + Math.floor(this.env.random() * spanMs);
-      return;
-    }
     // The preferred owner draws from the lower half, so after a failure it usually
     // campaigns first and ownership lands where the ring wants it.
     const spanMs = (electionTimeoutMaxMs - electionTimeoutMinMs) / (this.desired?.[0] === this.self ? 2 : 1);

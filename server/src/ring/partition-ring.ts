@@ -9,15 +9,6 @@
  *
  * Every node that knows the same member set computes the same ring and the same `version`
  * (a hash of the sorted member ids), so "do we agree on the ring?" is one number.
- *
- * Owners are balanced inside the replica sets: hashing alone gave one of three nodes 28 of 64
- * preferred ownerships (the others 18), and since each node is one event loop, the busiest
- * owner bounds the cluster's capacity. So no member is preferred owner of more than
- * ceil(partitions / members) partitions: a partition whose first replica already has that many
- * prefers the next replica in its set with room (when every replica of a set is full, as can
- * happen with more members than replicas, the first keeps it: at most a few over). Only the
- * order inside a set changes (no data moves), it is deterministic, and a member change still
- * moves only some owners.
  */
 import HashRing from 'hashring';
 import { fnv1a32 } from '@ringstate/protocol';
@@ -34,8 +25,7 @@ export class PartitionRing {
     this.version = ringVersion(this.members);
     const ring = new HashRing([...this.members]);
     const size = Math.min(replicationFactor, this.members.length);
-    const hashed = Array.from({ length: partitionCount }, (_, partition) => ring.range(partitionKey(partition), size) as string[]);
-    this.replicaSets = balanceOwners(hashed, Math.ceil(partitionCount / this.members.length));
+    this.replicaSets = Array.from({ length: partitionCount }, (_, partition) => ring.range(partitionKey(partition), size));
   }
 
   /** The partition's replica set, preferred owner first. */
@@ -59,17 +49,6 @@ export class PartitionRing {
     });
     return out;
   }
-}
-
-/** Puts first in each set the earliest replica that owns fewer than `cap` partitions so far. */
-function balanceOwners(sets: ReadonlyArray<readonly string[]>, cap: number): ReadonlyArray<readonly string[]> {
-  const owned = new Map<string, number>();
-  return sets.map((set) => {
-    const owner = set.find((member) => (owned.get(member) ?? 0) < cap) ?? set[0];
-    if (owner === undefined) return set;
-    owned.set(owner, (owned.get(owner) ?? 0) + 1);
-    return owner === set[0] ? set : [owner, ...set.filter((member) => member !== owner)];
-  });
 }
 
 export function ringVersion(members: readonly string[]): number {

@@ -15,6 +15,7 @@ import { ConfigError, devSecretsInUse, secretsRefusal, type Config } from './con
 import { HostDirectory, parsePlayerQuery, UwsGateway, type ClientSideInfo } from './gateway/index.ts';
 import { HttpRouter, errorResult, json, parseJsonBody } from './http/index.ts';
 import { CommandRouter, InFlightCommands } from './router/index.ts';
+import { Courier } from './outbox/index.ts';
 import { LogStore } from './log/index.ts';
 import { CommandStats, NodeMetrics, OwnershipHistory, SecurityLog, adminRoutes, createLogger, dashboardRoutes, type AdminAccess, type ClusterView, type Logger } from './observability/index.ts';
 import { CLUSTER_INFO_PROTOCOL, ClusterServices } from './cluster/index.ts';
@@ -55,6 +56,8 @@ export class GameNode {
   private readonly gateway: UwsGateway;
   /** Admission, execution here or forwarding: every command's way in (router/). */
   private readonly router: CommandRouter;
+  /** Delivers what aggregates send each other, and their timers, from the owners of the senders (outbox/). */
+  private readonly courier: Courier;
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private boundPort = 0;
@@ -129,6 +132,21 @@ export class GameNode {
       onForward: () => this.metrics.forwardedCommands.inc(),
       onAdmissionRefused: () => this.metrics.limitTrips.inc({ limit: 'commands_in_flight' }),
     });
+    const router = this.router;
+    this.courier = new Courier({
+      log: this.log,
+      store: this.store,
+      route: (request) => router.route(request),
+      settle: (request) => this.runtime.settle(request),
+      partitionCount: config.partitionCount,
+      nowMs: Date.now,
+      timers: { setTimeout: (callback, ms) => setTimeout(callback, ms).unref(), clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout) },
+      random: Math.random,
+      hooks: {
+        onSettled: ({ outcome }) => this.metrics.deliveries.inc({ outcome: outcome.kind }),
+        onRetry: ({ code }) => this.metrics.deliveryRetries.inc({ code }),
+      },
+    });
     this.gateway = new UwsGateway(
       {
         host: config.host,
@@ -170,6 +188,7 @@ export class GameNode {
     }
     this.boundPort = await this.gateway.listen();
     this.state = 'running';
+    this.courier.start();
     this.timers.push(setInterval(() => this.passivate(), PASSIVATION_SWEEP_MS).unref());
     this.timers.push(setInterval(() => void this.pruneDedupe(), DEDUPE_SWEEP_MS).unref());
     this.logger.info({ host: this.config.host, port: this.boundPort, dataDir: this.config.dataDir, partitionsWithData: recovered, devMode: this.config.devMode }, 'node started');
@@ -189,6 +208,7 @@ export class GameNode {
     if (this.state === 'stopped') return;
     if (this.state === 'running') await this.leaveBeforeStop();
     this.state = 'stopping';
+    this.courier.stop();
     for (const timer of this.timers) clearInterval(timer);
     this.gateway.close();
     this.securityLog.stop();
@@ -289,6 +309,7 @@ export class GameNode {
     this.runtime.compactIdleDocs();
     if (dropped > 0) this.metrics.passivations.inc(dropped);
     this.metrics.activeAggregates.set(this.runtime.activeCount);
+    this.metrics.outboxPending.set(this.courier.pendingCount);
   }
 
   private async pruneDedupe(): Promise<void> {

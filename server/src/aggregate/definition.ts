@@ -15,12 +15,78 @@ export interface Typed {
 }
 
 export interface CommandContext {
-  /** The authenticated player that sent the command. */
+  /**
+   * The authenticated player that sent the command. For a command another aggregate sent (or
+   * a timer), the player whose command emitted it, so a reaction still knows who acted.
+   */
   readonly playerId: string;
   readonly aggregateId: string;
   readonly commandId: string;
   /** Wall-clock time on the owner when the command was decided (ms since epoch). */
   readonly nowMs: number;
+  /**
+   * Set when an aggregate sent this command (a send or a timer, see `Decision`), never when a
+   * player did: players cannot set it, so `decide` can trust it (e.g. accept `credit` only from
+   * a `bank` aggregate). Commands from aggregates skip `authorize`, which judges players.
+   */
+  readonly sender?: AggregateRef;
+  /**
+   * Set on an `onRejected` command: why the command it compensates for was refused by its
+   * target (a final error code, and the target's `reason` for REJECTED).
+   */
+  readonly rejection?: DeliveryRejection;
+}
+
+/** An aggregate's identity: its type and id. */
+export interface AggregateRef {
+  readonly type: string;
+  readonly id: string;
+}
+
+export interface DeliveryRejection {
+  readonly code: string;
+  readonly reason?: string;
+  readonly message: string;
+}
+
+/**
+ * A command for another aggregate (or this one), delivered after the sending command commits:
+ * at least once until the target answers, deduplicated there, so it takes effect exactly once
+ * unless the target refuses it (property S5). `onRejected`, a command of the *sending*
+ * aggregate's own type, runs on the sender if the target refuses with a final code (REJECTED,
+ * INVALID_COMMAND, HANDLER_ERROR, ...): the saga's compensation.
+ */
+export interface Send {
+  readonly to: AggregateRef;
+  readonly command: Typed;
+  readonly onRejected?: Typed;
+}
+
+/**
+ * A timer: a command delivered no earlier than `afterMs` from now (or at `atMs`, wall clock
+ * ms since epoch), to this aggregate unless `to` names another. `key` names it within this
+ * aggregate: scheduling a key again replaces the pending timer, `cancel` removes it.
+ */
+export interface Timer {
+  readonly key: string;
+  readonly afterMs?: number;
+  readonly atMs?: number;
+  readonly command: Typed;
+  readonly to?: AggregateRef;
+  readonly onRejected?: Typed;
+}
+
+/**
+ * What `decide` may return besides events: events plus commands to other aggregates, timers
+ * and timer cancellations, all committed in the same log entry (so they survive whatever the
+ * events survive). An object with no `type` field; every part optional.
+ */
+export interface Decision<E extends Typed = Typed> {
+  readonly events?: readonly E[];
+  readonly send?: readonly Send[];
+  readonly schedule?: readonly Timer[];
+  /** Keys of this aggregate's pending timers to cancel (before `schedule` applies). */
+  readonly cancel?: readonly string[];
 }
 
 export type AccessRequest<C> =
@@ -53,7 +119,8 @@ export interface AggregateSpec<S, C extends Typed, E extends Typed> {
    * A failure answers INVALID_COMMAND without calling `decide`.
    */
   readonly commandSchema: StandardSchemaV1<unknown, C>;
-  readonly decide: (state: S, command: C, context: CommandContext) => E | readonly E[] | Rejection;
+  /** Returns events, a `Decision` (events plus sends, timers and cancels), or a rejection. */
+  readonly decide: (state: S, command: C, context: CommandContext) => DecideResult<E>;
   readonly evolve: (state: S, event: E) => S;
   /** Who may read (subscribe) and who may command. Default: anyone reads, only the player whose id is the aggregate id commands. */
   readonly authorize?: (request: AccessRequest<C>) => boolean;
@@ -65,12 +132,14 @@ export interface AggregateSpec<S, C extends Typed, E extends Typed> {
   readonly upcast?: (event: unknown, storedVersion: number) => E;
 }
 
+export type DecideResult<E extends Typed> = E | readonly E[] | Decision<E> | Rejection;
+
 /** A registered aggregate type with defaults filled in; what the runtime works with. */
 export interface AggregateDefinition<S = unknown, C extends Typed = Typed, E extends Typed = Typed> {
   readonly type: string;
   readonly initialState: (aggregateId: string) => S;
   readonly commandSchema: StandardSchemaV1<unknown, C>;
-  readonly decide: (state: S, command: C, context: CommandContext) => E | readonly E[] | Rejection;
+  readonly decide: (state: S, command: C, context: CommandContext) => DecideResult<E>;
   readonly evolve: (state: S, event: E) => S;
   readonly authorize: (request: AccessRequest<C>) => boolean;
   readonly view: (state: S) => PublicView;
@@ -110,8 +179,32 @@ function defaultAuthorize(request: AccessRequest<unknown>): boolean {
   return request.action === 'read' || request.playerId === request.aggregateId;
 }
 
-/** Normalises what `decide` returned into a list of events or a rejection. */
-export function decisionEvents<E extends Typed>(decision: E | readonly E[] | Rejection): readonly E[] | Rejection {
+/** What `decide` returned, normalised: events and the outbox parts, each a list. */
+export interface NormalDecision<E> {
+  readonly events: readonly E[];
+  readonly send: readonly Send[];
+  readonly schedule: readonly Timer[];
+  readonly cancel: readonly string[];
+}
+
+const NOTHING: readonly never[] = Object.freeze([]);
+
+/** Normalises what `decide` returned into events plus outbox parts, or a rejection. */
+export function normaliseDecision<E extends Typed>(decision: DecideResult<E>): NormalDecision<E> | Rejection {
   if (isRejection(decision)) return decision;
-  return Array.isArray(decision) ? (decision as readonly E[]) : [decision as E];
+  if (Array.isArray(decision)) return { events: decision as readonly E[], send: NOTHING, schedule: NOTHING, cancel: NOTHING };
+  if (isDecision(decision)) {
+    return {
+      events: decision.events ?? NOTHING,
+      send: decision.send ?? NOTHING,
+      schedule: decision.schedule ?? NOTHING,
+      cancel: decision.cancel ?? NOTHING,
+    };
+  }
+  return { events: [decision as E], send: NOTHING, schedule: NOTHING, cancel: NOTHING };
+}
+
+/** A Decision is an object without `type` (every event has one). */
+function isDecision(value: unknown): value is Decision<Typed> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { type?: unknown }).type !== 'string';
 }

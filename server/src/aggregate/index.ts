@@ -6,13 +6,19 @@ export {
   type AggregateSpec,
   type AccessRequest,
   type CommandContext,
+  type AggregateRef,
+  type Decision,
+  type DecideResult,
+  type DeliveryRejection,
+  type Send,
+  type Timer,
   type PublicView,
   type Rejection,
   type Typed,
 } from './definition.ts';
 export type { StandardSchemaV1 } from './standard-schema.ts';
-export { decideCommand, replayEvents, type CommandOutcome } from './decide.ts';
+export { decideCommand, replayEvents, type CommandOutcome, type OutboxRequest } from './decide.ts';
 export { aggregateTestKit, Expectation, type TestKitOptions } from './test-kit.ts';
 export { AggregateRegistry } from './registry.ts';
-export { AggregateRuntime, type CommandRequest, type CommandResult, type Placement, type RuntimeSettings, type RuntimeDeps, type RuntimeHooks, type Subscriber, type SubscriptionStart } from './runtime.ts';
+export { AggregateRuntime, DELIVERY_PLAYER, type CommandRequest, type DeliveryOutcome, type DeliverySender, type SettleRequest, type CommandResult, type Placement, type RuntimeSettings, type RuntimeDeps, type RuntimeHooks, type Subscriber, type SubscriptionStart } from './runtime.ts';
 export { VIEW_MAP, newViewDoc, readView } from './view-doc.ts';

@@ -14,11 +14,11 @@
  */
 import * as Y from 'yjs';
 import { aggregateKey, partitionOf, RingstateError } from '@ringstate/protocol';
-import type { DedupeRecord, LogEntry, LogStorage } from '../log/index.ts';
+import { foldOutbox, type DedupeRecord, type LogEntry, type LogStorage, type OutboxChange, type OutboxItem } from '../log/index.ts';
 import { NoQuorumError, NotOwnerError, type PartitionLog } from '../partition/index.ts';
 import { commandDigest, sameDigest } from './command-digest.ts';
-import type { AggregateDefinition } from './definition.ts';
-import { decideCommand, replayEvents } from './decide.ts';
+import type { AggregateDefinition, CommandContext, DeliveryRejection } from './definition.ts';
+import { decideCommand, replayEvents, type CommandOutcome, type OutboxRequest } from './decide.ts';
 import type { AggregateRegistry } from './registry.ts';
 import { applyUpdate, genesisDoc, newViewDoc, writeView } from './view-doc.ts';
 
@@ -62,9 +62,40 @@ const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
 export interface CommandRequest {
   readonly aggregateType: string;
   readonly aggregateId: string;
+  /** Whose command this is for deduplication: the player, or DELIVERY_PLAYER for a delivery. */
   readonly playerId: string;
   readonly commandId: string;
   readonly command: unknown;
+  /** Set by the outbox courier only (outbox/): the aggregate and outbox item this command delivers. */
+  readonly sender?: DeliverySender;
+}
+
+/** Who sent a delivered command: the sending aggregate, its outbox item, and the player behind it. */
+export interface DeliverySender {
+  readonly type: string;
+  readonly id: string;
+  /** The outbox item's id (`seq.index`) in the sender's outbox. */
+  readonly item: string;
+  /** The player whose command emitted the item (the target's `context.playerId`). */
+  readonly playerId: string;
+}
+
+/**
+ * The player id under which delivered commands are deduplicated (their command id names the
+ * sender and the item). `#` is not allowed in player ids, so no token or Second Life object can
+ * claim it and pre-empt a delivery's command id.
+ */
+export const DELIVERY_PLAYER = '#aggregate';
+
+/** How a delivery ended on its target: taken (applied now or before), or refused for good. */
+export type DeliveryOutcome = { readonly kind: 'delivered' } | { readonly kind: 'refused'; readonly rejection: DeliveryRejection };
+
+export interface SettleRequest {
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  /** The outbox item delivered. */
+  readonly item: string;
+  readonly outcome: DeliveryOutcome;
 }
 
 export interface CommandResult {
@@ -107,6 +138,8 @@ interface ActiveAggregate {
   lastUsedMs: number;
   /** Commands decided but not committed, by `playerId \0 commandId`, so a retry waits for the first. Created on demand. */
   pending: Map<string, PendingCommand> | undefined;
+  /** Pending outbox items after the speculative entries too (log/outbox.ts). */
+  readonly outbox: Map<string, OutboxItem>;
   broken: boolean;
 }
 
@@ -161,12 +194,22 @@ export class AggregateRuntime {
       return Promise.reject(new RingstateError('OVERLOADED', `aggregate ${key} has ${aggregate.inflight} commands in flight`));
     }
 
-    const outcome = decideCommand(aggregate.definition, aggregate.state, request.command, {
-      playerId: request.playerId,
+    // A timer this aggregate set for itself, cancelled or replaced since it was sent: nothing
+    // to do (the courier's settle then finds nothing pending). A delivery to itself settles its
+    // item in the same entry, so it takes effect exactly when the item is still pending.
+    const toSelf = request.sender !== undefined && request.sender.type === request.aggregateType && request.sender.id === request.aggregateId;
+    if (toSelf && !this.outboxOf(aggregate).has(request.sender?.item ?? '')) {
+      this.report(key, 'duplicate', startedMs);
+      return Promise.resolve({ seq: aggregate.committedSeq, duplicate: true });
+    }
+    const context: CommandContext = {
+      playerId: request.sender?.playerId ?? request.playerId,
       aggregateId: request.aggregateId,
       commandId: request.commandId,
       nowMs: startedMs,
-    });
+      ...(request.sender === undefined ? {} : { sender: { type: request.sender.type, id: request.sender.id } }),
+    };
+    const outcome = this.checkTargets(decideCommand(aggregate.definition, aggregate.state, request.command, context));
     // A refused command changed nothing and leaves no record: a retry is decided again, and
     // may then succeed (REJECTED depends on the state) or be refused again.
     if (outcome.kind === 'refused') {
@@ -178,7 +221,8 @@ export class AggregateRuntime {
     // A command that decided no events is logged too, as an entry without events: it took
     // effect (it was accepted), so its id must be deduplicated like any other, on every replica
     // and after a failover; a retry decided again could otherwise apply a different outcome.
-    const committed = this.commit(aggregate, request, digest, outcome.events, outcome.state, startedMs);
+    const settle = toSelf && request.sender !== undefined ? [request.sender.item] : [];
+    const committed = this.commit(aggregate, request, digest, outcome.events, outcome.state, outcome.outbox, settle, startedMs, context.playerId);
     const pending = (aggregate.pending ??= new Map());
     pending.set(dedupeKey, { digest, result: committed });
     const forget = (): void => {
@@ -266,8 +310,89 @@ export class AggregateRuntime {
     return Promise.reject(new RingstateError('COMMAND_ID_REUSED', `command id ${JSON.stringify(request.commandId.slice(0, 128))} was already used on ${key} for another command`));
   }
 
-  private commit(aggregate: ActiveAggregate, request: CommandRequest, digest: Uint8Array, events: readonly unknown[], nextState: unknown, startedMs: number): Promise<CommandResult> {
+  /**
+   * Records that a delivery of the aggregate's outbox item ended (outbox/ calls this on the
+   * sender's owner): one entry that removes the item, and for a refusal also runs the item's
+   * `onRejected` command on the sender (the saga's compensation) in that same entry, so the
+   * compensation happens exactly when the settlement commits. Resolves at once when the item
+   * is no longer pending (settled before, by this node or a previous owner, or cancelled).
+   */
+  settle(request: SettleRequest): Promise<void> {
+    const startedMs = this.deps.nowMs();
+    const definition = this.definitionOf(request.aggregateType);
+    const key = aggregateKey(request.aggregateType, request.aggregateId);
+    const partition = this.partitionOf(request.aggregateType, request.aggregateId);
+    this.assertServing(partition);
+    const aggregate = this.activate(key, request.aggregateId, partition, definition);
+    const commandId = `settle:${request.item}`;
+    const dedupeKey = `${DELIVERY_PLAYER}\u0000${commandId}`;
+    const inFlight = aggregate.pending?.get(dedupeKey);
+    if (inFlight !== undefined) return inFlight.result.then(() => undefined);
+    const item = this.outboxOf(aggregate).get(request.item);
+    if (item === undefined) return Promise.resolve();
+
+    let events: readonly unknown[] = [];
+    let state = aggregate.state;
+    let outbox: OutboxRequest = NO_OUTBOX;
+    if (request.outcome.kind === 'refused' && item.onRejected !== undefined) {
+      const compensation = this.checkTargets(
+        decideCommand(aggregate.definition, aggregate.state, item.onRejected, {
+          playerId: item.playerId,
+          aggregateId: request.aggregateId,
+          commandId: `rejected:${request.item}`,
+          nowMs: startedMs,
+          rejection: request.outcome.rejection,
+        }),
+      );
+      if (compensation.kind === 'accepted') {
+        ({ events, state, outbox } = compensation);
+      } else {
+        // The item is settled all the same: a compensation its own aggregate refuses would be
+        // refused on every retry, and an outbox that never drains is worse. Logged loudly.
+        this.deps.hooks?.onHandlerError?.({ aggregate: key, commandId, cause: new Error(`onRejected command of outbox item ${request.item} was refused: ${compensation.code} ${compensation.message}`) });
+      }
+    }
+    const digest = commandDigest(request.aggregateType, request.aggregateId, { type: 'settle', item: request.item });
+    const committed = this.commit(aggregate, { playerId: DELIVERY_PLAYER, commandId }, digest, events, state, outbox, [request.item], startedMs, item.playerId);
+    const pending = (aggregate.pending ??= new Map());
+    pending.set(dedupeKey, { digest, result: committed });
+    const forget = (): void => {
+      pending.delete(dedupeKey);
+      if (pending.size === 0 && aggregate.pending === pending) aggregate.pending = undefined;
+    };
+    committed.then(forget, forget);
+    return committed.then(() => undefined);
+  }
+
+  /** An accepted decision that sends to a type no node here knows is the handler's bug: HANDLER_ERROR, nothing committed. */
+  private checkTargets<S, E>(outcome: CommandOutcome<S, E>): CommandOutcome<S, E> {
+    if (outcome.kind !== 'accepted') return outcome;
+    const unknown = [...outcome.outbox.send.map((send) => send.to.type), ...outcome.outbox.schedule.flatMap((timer) => (timer.to === undefined ? [] : [timer.to.type]))].find(
+      (type) => this.deps.registry.get(type) === undefined,
+    );
+    if (unknown === undefined) return outcome;
+    return { kind: 'refused', code: 'HANDLER_ERROR', message: `decide sent to unknown aggregate type ${JSON.stringify(unknown.slice(0, 64))}` };
+  }
+
+  private outboxOf(aggregate: ActiveAggregate): Map<string, OutboxItem> {
+    return aggregate.outbox;
+  }
+
+  private commit(
+    aggregate: ActiveAggregate,
+    request: Pick<CommandRequest, 'playerId' | 'commandId'>,
+    digest: Uint8Array,
+    events: readonly unknown[],
+    nextState: unknown,
+    outbox: OutboxRequest,
+    settle: readonly string[],
+    startedMs: number,
+    /** The player behind the command, whom the items it emits carry on. */
+    actor: string = request.playerId,
+  ): Promise<CommandResult> {
     const seq = aggregate.seq + 1;
+    const change = outboxChange(aggregate, seq, actor, outbox, settle, startedMs);
+    if (change !== undefined) foldOutbox(this.outboxOf(aggregate), change);
     const doc = residentDoc(aggregate);
     const incremental = writeView(doc, aggregate.definition.view(nextState));
     // The first entry carries the whole document (genesis included), see view-doc.ts.
@@ -291,6 +416,7 @@ export class AggregateRuntime {
       eventVersion: aggregate.definition.eventVersion,
       update,
       timestampMs: startedMs,
+      ...(change === undefined ? {} : { outbox: change }),
       ...(takeSnapshot
         ? { snapshot: { seq, state: nextState, doc: Y.encodeStateAsUpdate(doc), eventVersion: aggregate.definition.eventVersion } }
         : {}),
@@ -378,6 +504,8 @@ export class AggregateRuntime {
       inflight: 0,
       lastUsedMs: this.deps.nowMs(),
       pending: undefined,
+      // Read with the entries above, so it reflects exactly what they do.
+      outbox: new Map(store.outboxOf(partition, key).map((item) => [item.id, item])),
       broken: false,
     };
     this.active.set(key, aggregate);
@@ -449,6 +577,38 @@ export class AggregateRuntime {
   private report(aggregate: string, outcome: string, startedMs: number): void {
     this.deps.hooks?.onCommandDone?.({ aggregate, outcome, durationMs: this.deps.nowMs() - startedMs });
   }
+}
+
+const NO_OUTBOX: OutboxRequest = { send: [], schedule: [], cancel: [] };
+
+/**
+ * The entry's outbox change: sends and timers become items `seq.index` (sends first, then
+ * timers, in the order decided); a timer's delay becomes a due time on this node's clock.
+ */
+function outboxChange(aggregate: ActiveAggregate, seq: number, playerId: string, outbox: OutboxRequest, settle: readonly string[], nowMs: number): OutboxChange | undefined {
+  if (outbox.send.length === 0 && outbox.schedule.length === 0 && outbox.cancel.length === 0 && settle.length === 0) return undefined;
+  const self = { type: aggregate.definition.type, id: aggregate.id };
+  const add: OutboxItem[] = [];
+  for (const send of outbox.send) {
+    add.push({ id: `${seq}.${add.length}`, to: { type: send.to.type, id: send.to.id }, command: send.command, playerId, ...(send.onRejected === undefined ? {} : { onRejected: send.onRejected }) });
+  }
+  for (const timer of outbox.schedule) {
+    const to = timer.to ?? self;
+    add.push({
+      id: `${seq}.${add.length}`,
+      to: { type: to.type, id: to.id },
+      command: timer.command,
+      dueMs: timer.atMs ?? nowMs + (timer.afterMs ?? 0),
+      key: timer.key,
+      playerId,
+      ...(timer.onRejected === undefined ? {} : { onRejected: timer.onRejected }),
+    });
+  }
+  return {
+    ...(add.length === 0 ? {} : { add }),
+    ...(outbox.cancel.length === 0 ? {} : { cancel: [...outbox.cancel] }),
+    ...(settle.length === 0 ? {} : { settle: [...settle] }),
+  };
 }
 
 /** A record without a digest predates digests: unknown, so it is answered as a duplicate, as before. */

@@ -4,7 +4,8 @@
  * the founding decision (who bootstraps a new cluster).
  *
  * Forwarding (protocol /ringstate/forward/1.0.0), request and response are msgpack maps:
- *   request  {player, commandId, a, i, c, hop}
+ *   request  {player, commandId, a, i, c, hop, snd?}   snd: [type, id, item, player] of a delivery
+ *                                                      from another aggregate's outbox (outbox/)
  *   response {ok: true, seq, dup} | {ok: false, code, msg, reason?, ra?}
  * `hop` counts the forwards before this one. The receiver hands a forwarded command to its
  * router (router/), which executes it or passes it on once more (hop 1, so at most two hops).
@@ -399,7 +400,15 @@ export class ClusterServices implements Forwarder {
       response = await this.peers.request(
         owner,
         FORWARD_PROTOCOL,
-        { player: request.playerId, commandId: request.commandId, a: request.aggregateType, i: request.aggregateId, c: request.command, hop },
+        {
+          player: request.playerId,
+          commandId: request.commandId,
+          a: request.aggregateType,
+          i: request.aggregateId,
+          c: request.command,
+          hop,
+          ...(request.sender === undefined ? {} : { snd: [request.sender.type, request.sender.id, request.sender.item, request.sender.playerId] }),
+        },
         this.settings.forwardTimeoutMs,
       );
     } catch (error) {
@@ -540,11 +549,17 @@ export class ClusterServices implements Forwarder {
 
 function parseForward(payload: unknown): { request: CommandRequest; hop: number } | undefined {
   if (typeof payload !== 'object' || payload === null) return undefined;
-  const { player, commandId, a, i, c, hop = 0 } = payload as Record<string, unknown>;
+  const { player, commandId, a, i, c, hop = 0, snd } = payload as Record<string, unknown>;
   if (typeof player !== 'string' || typeof commandId !== 'string' || typeof a !== 'string' || typeof i !== 'string') return undefined;
   if (player.length > 64 || commandId.length > 128 || a.length > 32 || i.length > 64) return undefined;
   if (typeof hop !== 'number' || !Number.isInteger(hop) || hop < 0 || hop >= FORWARD_HOPS_MAX) return undefined;
-  return { request: { playerId: player, commandId, aggregateType: a, aggregateId: i, command: c }, hop };
+  const request = { playerId: player, commandId, aggregateType: a, aggregateId: i, command: c };
+  if (snd === undefined) return { request, hop };
+  // A delivery from an aggregate's outbox: peers passed the cluster-key handshake, so the
+  // sender is trusted as the sending node's courier stated it.
+  if (!Array.isArray(snd) || snd.length !== 4 || !snd.every((part) => typeof part === 'string' && part.length > 0 && part.length <= 64)) return undefined;
+  const [type, id, item, playerId] = snd as [string, string, string, string];
+  return { request: { ...request, sender: { type, id, item, playerId } }, hop };
 }
 
 function forwardFailure(error: unknown): { ok: false; code: ErrorCode; msg: string; reason?: string; ra?: number } {

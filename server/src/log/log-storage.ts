@@ -7,7 +7,7 @@
  * Only what those two callers need is here; the single-node log, recovery reporting, dedupe
  * pruning and the ring membership record stay on `LogStore` itself.
  */
-import type { AggregateSnapshot, DedupeRecord, HardState, LogEntry, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from './types.ts';
+import type { AggregateSnapshot, DedupeRecord, HardState, LogEntry, OutboxItem, PendingDelivery, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from './types.ts';
 
 export interface LogStorage {
   // The aggregate runtime: activation, dedupe, subscriptions (applied entries only).
@@ -17,6 +17,11 @@ export interface LogStorage {
   /** Highest applied seq of an aggregate, 0 when it has none. */
   aggregateSeq(aggregate: string): number;
   findCommand(aggregate: string, playerId: string, commandId: string): DedupeRecord | undefined;
+  /** The aggregate's pending outbox items after its applied entries (log/outbox.ts). */
+  outboxOf(partition: number, aggregate: string): OutboxItem[];
+
+  // The outbox courier (outbox/): what a partition's aggregates still have to deliver.
+  pendingDeliveries(partition: number): PendingDelivery[];
 
   // The replicated partition log and its snapshot transfer.
   hardState(partition: number): HardState | undefined;

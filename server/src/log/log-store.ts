@@ -14,6 +14,9 @@
  *   replicaSnapshots partition                    -> ReplicaSnapshotMeta: where the replication
  *                                                    log starts (entries before it are kept: they
  *                                                    are the event store)
+ *   outbox     [partition, aggregateKey, itemId]  -> OutboxItem: what the aggregate still has to
+ *                                                    deliver (sends, timers), folded from applied
+ *                                                    entries in their transaction (log/outbox.ts)
  *   indexed    partition                          -> the last position whose aggregate-index and
  *                                                    dedupe records are written; present only
  *                                                    while later applied entries have theirs
@@ -35,8 +38,9 @@
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
+import { foldOutbox, touchesOutbox } from './outbox.ts';
 import type { LogStorage } from './log-storage.ts';
-import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type ReplicaBatch, type ReplicaSnapshotMeta, type HardState, type StoredEntry } from './types.ts';
+import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type OutboxItem, type PendingDelivery, type ReplicaBatch, type ReplicaSnapshotMeta, type HardState, type StoredEntry } from './types.ts';
 
 export type DurabilityPolicy = 'fsync' | 'os';
 
@@ -86,6 +90,7 @@ const SYNC_WRITER: Writer = {
 type EntryKey = [number, number];
 type AggregateIndexKey = [string, number];
 type DedupeKey = [string, string, string];
+type OutboxKey = [number, string, string];
 
 export class LogStore implements LogStorage {
   private readonly root: RootDatabase;
@@ -96,6 +101,7 @@ export class LogStore implements LogStorage {
   private readonly aggregates: Database<number, AggregateIndexKey>;
   private readonly snapshots: Database<AggregateSnapshot, string>;
   private readonly dedupe: Database<DedupeRecord, DedupeKey>;
+  private readonly outbox: Database<OutboxItem, OutboxKey>;
   private readonly meta: Database<unknown, string>;
   private readonly indexed: Database<number, number>;
   private readonly deferred = new DeferredIndex();
@@ -130,6 +136,7 @@ export class LogStore implements LogStorage {
     this.aggregates = this.root.openDB<number, AggregateIndexKey>({ name: 'aggregates' });
     this.snapshots = this.root.openDB<AggregateSnapshot, string>({ name: 'snapshots' });
     this.dedupe = this.root.openDB<DedupeRecord, DedupeKey>({ name: 'dedupe' });
+    this.outbox = this.root.openDB<OutboxItem, OutboxKey>({ name: 'outbox' });
     this.meta = this.root.openDB<unknown, string>({ name: 'meta' });
     this.indexed = this.root.openDB<number, number>({ name: 'indexed' });
   }
@@ -221,6 +228,7 @@ export class LogStore implements LogStorage {
         write.put(this.entries, [entry.partition, entry.position], entry);
         if (entry.snapshot !== undefined) write.put(this.snapshots, entry.aggregate, entry.snapshot);
       }
+      this.writeOutbox(write, batch);
       afterCommit = this.writeIndex(write, [...applied.values()]);
     });
     afterCommit();
@@ -266,6 +274,7 @@ export class LogStore implements LogStorage {
           }
           const appliedTo = part.applied.at(-1)?.position;
           if (appliedTo !== undefined) write.put(this.applied, partition, appliedTo);
+          this.writeOutbox(write, plan.applied.entries);
         }
         afterCommit = this.writeIndex(write, plans.map((plan) => plan.applied).filter((commands) => commands.entries.length > 0));
       });
@@ -411,6 +420,52 @@ export class LogStore implements LogStorage {
   private writeIndexRecords(write: Writer, entry: LogEntry): void {
     write.put(this.aggregates, [entry.aggregate, entry.seq], entry.position);
     write.put(this.dedupe, [entry.aggregate, entry.playerId, entry.commandId], dedupeRecord(entry));
+  }
+
+  /**
+   * Folds the outbox changes of applied entries into the outbox records. The fold runs in
+   * memory over what the disk holds plus this batch's earlier entries (with the `fsync`
+   * policy the transaction's own writes are not readable before it commits), then writes
+   * the difference.
+   */
+  private writeOutbox(write: Writer, applied: readonly LogEntry[]): void {
+    let touched: Map<string, { partition: number; aggregate: string; before: Map<string, OutboxItem>; after: Map<string, OutboxItem> }> | undefined;
+    for (const entry of applied) {
+      if (!touchesOutbox(entry.outbox)) continue;
+      touched ??= new Map();
+      const at = `${entry.partition}\u0000${entry.aggregate}`;
+      let state = touched.get(at);
+      if (state === undefined) {
+        const before = new Map(this.outboxOf(entry.partition, entry.aggregate).map((item) => [item.id, item]));
+        state = { partition: entry.partition, aggregate: entry.aggregate, before, after: new Map(before) };
+        touched.set(at, state);
+      }
+      foldOutbox(state.after, entry.outbox);
+    }
+    if (touched === undefined) return;
+    for (const { partition, aggregate, before, after } of touched.values()) {
+      for (const id of before.keys()) if (!after.has(id)) write.remove(this.outbox, [partition, aggregate, id]);
+      for (const [id, item] of after) if (before.get(id) !== item) write.put(this.outbox, [partition, aggregate, id], item);
+    }
+  }
+
+  outboxOf(partition: number, aggregate: string): OutboxItem[] {
+    const out: OutboxItem[] = [];
+    // A key prefix sorts before every key it starts (ordered-binary): start there, stop past it.
+    for (const { key, value } of this.outbox.getRange({ start: [partition, aggregate] as unknown as OutboxKey })) {
+      if (key[0] !== partition || key[1] !== aggregate) break;
+      out.push(value);
+    }
+    return out;
+  }
+
+  pendingDeliveries(partition: number): PendingDelivery[] {
+    const out: PendingDelivery[] = [];
+    for (const { key, value } of this.outbox.getRange({ start: [partition] as unknown as OutboxKey })) {
+      if (key[0] !== partition) break;
+      out.push({ aggregate: key[1], item: value });
+    }
+    return out;
   }
 
   /** Highest position written for a partition, 0 when empty. */

@@ -43,6 +43,44 @@ export interface LogEntry {
   /** Present every `snapshotEveryEvents` events: the aggregate after this entry. */
   readonly snapshot?: AggregateSnapshot;
   readonly timestampMs: number;
+  /** What the entry changes in its aggregate's outbox (sends, timers, cancels, settled deliveries); absent when nothing. */
+  readonly outbox?: OutboxChange;
+}
+
+/**
+ * One command an aggregate asked to deliver (a send, or a timer when `dueMs` is set), pending in
+ * its aggregate's outbox from the entry that added it until an entry settles or cancels it.
+ */
+export interface OutboxItem {
+  /** `seq.index`: the adding entry's seq and the item's index in it; unique within the aggregate. */
+  readonly id: string;
+  readonly to: { readonly type: string; readonly id: string };
+  readonly command: unknown;
+  /** Timers: not delivered before this wall-clock time (ms since epoch). */
+  readonly dueMs?: number;
+  /** Timers: the name that `cancel` and a later timer of the same key replace. */
+  readonly key?: string;
+  /** A command of the sending aggregate to run if the target refuses this one for good. */
+  readonly onRejected?: unknown;
+  /** The player whose command emitted this item (the target's `context.playerId`). */
+  readonly playerId: string;
+}
+
+/**
+ * An entry's outbox change, applied in this order (log/outbox.ts): `cancel` removes pending
+ * timers by key, `settle` removes delivered or refused items by id, then `add` adds items
+ * (an added timer replaces a pending one of the same key).
+ */
+export interface OutboxChange {
+  readonly add?: readonly OutboxItem[];
+  readonly cancel?: readonly string[];
+  readonly settle?: readonly string[];
+}
+
+/** A pending outbox item with the aggregate that sends it (`type/id`). */
+export interface PendingDelivery {
+  readonly aggregate: string;
+  readonly item: OutboxItem;
 }
 
 /** What a command id resolved to; stored so a retried command returns its first answer. */

@@ -38,6 +38,19 @@ export class NodeMetrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly deliveries = new Counter({
+    name: 'ringstate_deliveries_total',
+    help: 'Outbox deliveries (commands aggregates sent, timers) settled by this node, by outcome: delivered (taken by the target) or refused (refused for good, onRejected ran).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveryRetries = new Counter({
+    name: 'ringstate_delivery_retries_total',
+    help: 'Outbox deliveries answered with a retryable code and tried again later, by code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly outboxPending = new Gauge({ name: 'ringstate_outbox_pending', help: 'Outbox items (sends, timers) pending in the partitions this node owns.', registers: [this.registry] });
   readonly handlerErrors = new Counter({ name: 'ringstate_handler_errors_total', help: 'Aggregate handlers that threw.', registers: [this.registry] });
   readonly passivations = new Counter({ name: 'ringstate_passivations_total', help: 'Aggregates dropped from memory when idle.', registers: [this.registry] });
 

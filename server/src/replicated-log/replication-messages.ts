@@ -22,6 +22,27 @@ const commandPayload = z.object({
   update: z.instanceof(Uint8Array),
   snapshot: z.object({ seq: count, state: z.unknown(), doc: z.instanceof(Uint8Array), eventVersion: count }).optional(),
   timestampMs: z.number(),
+  // Optional like the digest, and for the same reason listed: an entry's outbox change must
+  // reach every replica, or a new owner would not deliver what the old one had to (S5).
+  outbox: z
+    .object({
+      add: z
+        .array(
+          z.object({
+            id: z.string().min(1).max(40),
+            to: z.object({ type: z.string().min(1).max(32), id: z.string().min(1).max(64) }),
+            command: z.unknown(),
+            dueMs: z.number().optional(),
+            key: z.string().min(1).max(64).optional(),
+            onRejected: z.unknown().optional(),
+            playerId: z.string().min(1).max(64),
+          }),
+        )
+        .optional(),
+      cancel: z.array(z.string().min(1).max(64)).optional(),
+      settle: z.array(z.string().min(1).max(40)).optional(),
+    })
+    .optional(),
 });
 
 function parsePayload(value: unknown): CommandPayload | undefined {

@@ -13,8 +13,8 @@
  * (deferred-index.ts) is a cost optimisation whose records a restart rebuilds, so it has no
  * behaviour of its own to simulate.
  */
-import type { AggregateSnapshot, DedupeRecord, HardState, LogEntry, LogStorage, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from '../log/index.ts';
-import { isCommandEntry } from '../log/index.ts';
+import type { AggregateSnapshot, DedupeRecord, HardState, LogEntry, LogStorage, OutboxItem, PendingDelivery, ReplicaBatch, ReplicaSnapshotMeta, StoredEntry } from '../log/index.ts';
+import { foldOutbox, isCommandEntry, touchesOutbox } from '../log/index.ts';
 
 /** Makes a batch durable: calls `commit` once synced (or never, if the node crashes first), then resolves. */
 export type SimDisk = (commit: () => void) => Promise<void>;
@@ -33,6 +33,8 @@ export class MemoryLogStore implements LogStorage {
   private readonly aggregates = new Map<string, number[]>();
   private readonly snapshots = new Map<string, AggregateSnapshot>();
   private readonly dedupe = new Map<string, DedupeRecord>();
+  /** partition -> aggregate -> pending outbox items by id. */
+  private readonly outbox = new Map<number, Map<string, Map<string, OutboxItem>>>();
   /** Where the next batch goes; set by the node that runs on this store. */
   disk: SimDisk = (commit) => {
     commit();
@@ -63,6 +65,18 @@ export class MemoryLogStore implements LogStorage {
 
   findCommand(aggregate: string, playerId: string, commandId: string): DedupeRecord | undefined {
     return this.dedupe.get(dedupeKey(aggregate, playerId, commandId));
+  }
+
+  outboxOf(partition: number, aggregate: string): OutboxItem[] {
+    return [...(this.outbox.get(partition)?.get(aggregate)?.values() ?? [])];
+  }
+
+  pendingDeliveries(partition: number): PendingDelivery[] {
+    const out: PendingDelivery[] = [];
+    for (const [aggregate, items] of this.outbox.get(partition) ?? []) {
+      for (const item of items.values()) out.push({ aggregate, item });
+    }
+    return out;
   }
 
   hardState(partition: number): HardState | undefined {
@@ -131,10 +145,23 @@ export class MemoryLogStore implements LogStorage {
         const record = { seq: entry.seq, position: entry.position, timestampMs: entry.timestampMs };
         this.dedupe.set(dedupeKey(entry.aggregate, entry.playerId, entry.commandId), entry.commandDigest === undefined ? record : { ...record, commandDigest: entry.commandDigest });
         if (entry.snapshot !== undefined) this.snapshots.set(entry.aggregate, entry.snapshot);
+        if (touchesOutbox(entry.outbox)) this.foldOutbox(entry);
       }
       const appliedTo = part.applied.at(-1)?.position;
       if (appliedTo !== undefined) data.applied = appliedTo;
     }
+  }
+
+  private foldOutbox(entry: LogEntry): void {
+    let aggregates = this.outbox.get(entry.partition);
+    if (aggregates === undefined) {
+      aggregates = new Map();
+      this.outbox.set(entry.partition, aggregates);
+    }
+    const items = aggregates.get(entry.aggregate) ?? new Map<string, OutboxItem>();
+    foldOutbox(items, entry.outbox);
+    if (items.size === 0) aggregates.delete(entry.aggregate);
+    else aggregates.set(entry.aggregate, items);
   }
 
   private partition(partition: number): PartitionData {

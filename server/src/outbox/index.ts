@@ -1,0 +1,1 @@
+export { Courier, COURIER_DEFAULTS, type CourierDeps, type CourierHooks, type CourierSettings, type CourierTimers } from './courier.ts';

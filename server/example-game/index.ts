@@ -1,7 +1,8 @@
 /** The example game: register these definitions with a node (see server/src/main.ts). */
 import { arena } from './arena.ts';
 import { player } from './player.ts';
+import { wallet } from './wallet.ts';
 
-export { arena, player };
+export { arena, player, wallet };
 export * from './schema.ts';
-export const exampleGame = [player, arena] as const;
+export const exampleGame = [player, arena, wallet] as const;

@@ -52,12 +52,38 @@ export interface ArenaView {
   lastHit: { by: string; target: string; damage: number } | null;
 }
 
+/** `receive` and `refund` are sent by wallets (a player's are refused); players send `give` and `close`. */
+export type WalletCommand =
+  | { type: 'give'; to: string; amount: number }
+  | { type: 'receive'; amount: number }
+  | { type: 'refund'; amount: number }
+  | { type: 'close' };
+
+export type WalletEvent =
+  | { type: 'given'; to: string; amount: number }
+  | { type: 'received'; from: string; amount: number }
+  | { type: 'refunded'; amount: number }
+  | { type: 'closed' };
+
+export interface WalletView {
+  gold: number;
+  closed: boolean;
+  /** Totals since the wallet opened, so a client (or the load tester's oracle) can audit it. */
+  given: number;
+  received: number;
+  refunded: number;
+}
+
 /** The schema the client SDK is typed with: `new RingstateClient<GameSchema>(...)`. */
 export interface GameSchema {
   player: { command: PlayerCommand; view: PlayerView };
   arena: { command: ArenaCommand; view: ArenaView };
+  wallet: { command: WalletCommand; view: WalletView };
 }
 
 export const INVENTORY_LIMIT = 8;
 export const ARENA_CAPACITY = 64;
 export const START_HEALTH = 100;
+/** Every wallet starts with this much gold (so a bank's total is known without opening anything). */
+export const WALLET_START = 1_000;
+export const WALLET_MAX = 1_000_000_000;

@@ -13,8 +13,8 @@
  * `aggregateIdleMs`, and the least recently used ones are dropped beyond `activeAggregatesMax`.
  */
 import * as Y from 'yjs';
-import { aggregateKey, partitionOf, RingstateError } from '@ringstate/protocol';
-import { foldOutbox, type DedupeRecord, type LogEntry, type LogStorage, type OutboxChange, type OutboxItem } from '../log/index.ts';
+import { aggregateKey, isErrorCode, partitionOf, RingstateError, type ErrorCode } from '@ringstate/protocol';
+import { foldOutbox, isCommandEntry, type DedupeRecord, type LogEntry, type LogStorage, type OutboxChange, type OutboxItem, type RecordedRefusal } from '../log/index.ts';
 import { NoQuorumError, NotOwnerError, type PartitionLog } from '../partition/index.ts';
 import { commandDigest, sameDigest } from './command-digest.ts';
 import type { AggregateDefinition, CommandContext, DeliveryRejection } from './definition.ts';
@@ -187,6 +187,11 @@ export class AggregateRuntime {
     const earlier = this.deps.store.findCommand(key, request.playerId, request.commandId);
     if (earlier !== undefined) {
       if (isReuse(earlier, digest)) return this.refuseReuse(key, request, startedMs);
+      const refusal = request.playerId === DELIVERY_PLAYER ? this.recordedRefusal(partition, earlier) : undefined;
+      if (refusal !== undefined) {
+        this.report(key, refusal.code, startedMs);
+        return Promise.reject(refusalError(refusal));
+      }
       this.report(key, 'duplicate', startedMs);
       return Promise.resolve({ seq: earlier.seq, duplicate: true });
     }
@@ -216,21 +221,45 @@ export class AggregateRuntime {
       if (outcome.code === 'HANDLER_ERROR') this.deps.hooks?.onHandlerError?.({ aggregate: key, commandId: request.commandId, cause: outcome.cause });
       this.report(key, outcome.code, startedMs);
       const options = outcome.reason === undefined ? { cause: outcome.cause } : { cause: outcome.cause, reason: outcome.reason };
+      // A delivery from another aggregate refused for good is recorded (an entry without
+      // events), so every later attempt under its command id gets this same answer. Otherwise
+      // a late copy of an earlier attempt (a forward that timed out but still arrived) could be
+      // decided again after the state changed and take effect although the sender already ran
+      // its compensation: both sides of a transfer would then happen (S5). A delivery to the
+      // sender itself needs no record: its entry settles the item, which the compensation does too.
+      if (request.sender !== undefined && !toSelf && RECORDED_REFUSALS.has(outcome.code)) {
+        // Bounded as replicas validate them (replication-messages.ts).
+        const refusal: RecordedRefusal = { code: outcome.code, message: outcome.message.slice(0, 500), ...(outcome.reason === undefined ? {} : { reason: outcome.reason.slice(0, 256) }) };
+        const recorded = this.commit(aggregate, request, digest, [], aggregate.state, NO_OUTBOX, [], startedMs, context.playerId, refusal).then((): CommandResult => {
+          throw refusalError(refusal);
+        });
+        return this.track(aggregate, dedupeKey, digest, recorded);
+      }
       return Promise.reject(new RingstateError(outcome.code, outcome.message, options));
     }
     // A command that decided no events is logged too, as an entry without events: it took
     // effect (it was accepted), so its id must be deduplicated like any other, on every replica
     // and after a failover; a retry decided again could otherwise apply a different outcome.
     const settle = toSelf && request.sender !== undefined ? [request.sender.item] : [];
-    const committed = this.commit(aggregate, request, digest, outcome.events, outcome.state, outcome.outbox, settle, startedMs, context.playerId);
+    return this.track(aggregate, dedupeKey, digest, this.commit(aggregate, request, digest, outcome.events, outcome.state, outcome.outbox, settle, startedMs, context.playerId));
+  }
+
+  /** Keeps a command's result while it commits, so a retry under its id waits for it. */
+  private track<T>(aggregate: ActiveAggregate, dedupeKey: string, digest: Uint8Array, committed: Promise<T>): Promise<T> {
     const pending = (aggregate.pending ??= new Map());
-    pending.set(dedupeKey, { digest, result: committed });
+    pending.set(dedupeKey, { digest, result: committed as Promise<unknown> as Promise<CommandResult> });
     const forget = (): void => {
       pending.delete(dedupeKey);
       if (pending.size === 0 && aggregate.pending === pending) aggregate.pending = undefined;
     };
     committed.then(forget, forget);
     return committed;
+  }
+
+  /** The refusal recorded by a delivery's entry, if that is what the dedupe record points at. */
+  private recordedRefusal(partition: number, record: DedupeRecord): RecordedRefusal | undefined {
+    const entry = this.deps.store.storedEntry(partition, record.position);
+    return entry !== undefined && isCommandEntry(entry) ? entry.refusal : undefined;
   }
 
   /**
@@ -354,14 +383,7 @@ export class AggregateRuntime {
     }
     const digest = commandDigest(request.aggregateType, request.aggregateId, { type: 'settle', item: request.item });
     const committed = this.commit(aggregate, { playerId: DELIVERY_PLAYER, commandId }, digest, events, state, outbox, [request.item], startedMs, item.playerId);
-    const pending = (aggregate.pending ??= new Map());
-    pending.set(dedupeKey, { digest, result: committed });
-    const forget = (): void => {
-      pending.delete(dedupeKey);
-      if (pending.size === 0 && aggregate.pending === pending) aggregate.pending = undefined;
-    };
-    committed.then(forget, forget);
-    return committed.then(() => undefined);
+    return this.track(aggregate, dedupeKey, digest, committed).then(() => undefined);
   }
 
   /** An accepted decision that sends to a type no node here knows is the handler's bug: HANDLER_ERROR, nothing committed. */
@@ -389,6 +411,8 @@ export class AggregateRuntime {
     startedMs: number,
     /** The player behind the command, whom the items it emits carry on. */
     actor: string = request.playerId,
+    /** A delivery refused for good, recorded (see execute). */
+    refusal?: RecordedRefusal,
   ): Promise<CommandResult> {
     const seq = aggregate.seq + 1;
     const change = outboxChange(aggregate, seq, actor, outbox, settle, startedMs);
@@ -417,6 +441,7 @@ export class AggregateRuntime {
       update,
       timestampMs: startedMs,
       ...(change === undefined ? {} : { outbox: change }),
+      ...(refusal === undefined ? {} : { refusal }),
       ...(takeSnapshot
         ? { snapshot: { seq, state: nextState, doc: Y.encodeStateAsUpdate(doc), eventVersion: aggregate.definition.eventVersion } }
         : {}),
@@ -580,6 +605,14 @@ export class AggregateRuntime {
 }
 
 const NO_OUTBOX: OutboxRequest = { send: [], schedule: [], cancel: [] };
+
+/** Final refusals that depend on the target's state or code, so a later attempt could differ: recorded. */
+const RECORDED_REFUSALS: ReadonlySet<string> = new Set(['REJECTED', 'HANDLER_ERROR', 'INVALID_COMMAND']);
+
+function refusalError(refusal: RecordedRefusal): RingstateError {
+  const code: ErrorCode = isErrorCode(refusal.code) ? refusal.code : 'REJECTED';
+  return new RingstateError(code, refusal.message, refusal.reason === undefined ? {} : { reason: refusal.reason });
+}
 
 /**
  * The entry's outbox change: sends and timers become items `seq.index` (sends first, then

@@ -1,4 +1,4 @@
 export { LogStore, type DurabilityPolicy, type LogStoreOptions } from './log-store.ts';
-export { isCommandEntry, type LogEntry, type AggregateSnapshot, type DedupeRecord, type ControlEntry, type StoredEntry, type HardState, type ReplicaBatch, type ReplicaSnapshotMeta, type OutboxItem, type OutboxChange, type PendingDelivery } from './types.ts';
+export { isCommandEntry, type LogEntry, type AggregateSnapshot, type DedupeRecord, type ControlEntry, type StoredEntry, type HardState, type ReplicaBatch, type ReplicaSnapshotMeta, type OutboxItem, type OutboxChange, type PendingDelivery, type RecordedRefusal } from './types.ts';
 export { foldOutbox, touchesOutbox } from './outbox.ts';
 export type { LogStorage } from './log-storage.ts';

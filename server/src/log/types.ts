@@ -45,6 +45,17 @@ export interface LogEntry {
   readonly timestampMs: number;
   /** What the entry changes in its aggregate's outbox (sends, timers, cancels, settled deliveries); absent when nothing. */
   readonly outbox?: OutboxChange;
+  /**
+   * Set on the entry that records a delivery (a command another aggregate sent) refused for
+   * good: no events; every later attempt under the same command id gets this answer.
+   */
+  readonly refusal?: RecordedRefusal;
+}
+
+export interface RecordedRefusal {
+  readonly code: string;
+  readonly message: string;
+  readonly reason?: string;
 }
 
 /**

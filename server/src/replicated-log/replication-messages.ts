@@ -43,6 +43,7 @@ const commandPayload = z.object({
       settle: z.array(z.string().min(1).max(40)).optional(),
     })
     .optional(),
+  refusal: z.object({ code: z.string().min(1).max(64), message: z.string().max(500), reason: z.string().max(256).optional() }).optional(),
 });
 
 function parsePayload(value: unknown): CommandPayload | undefined {

@@ -20,6 +20,7 @@ type AccountCommand =
   | { type: 'credit'; amount: number }
   | { type: 'refund'; amount: number }
   | { type: 'close' }
+  | { type: 'reopen' }
   | { type: 'tickIn'; ms: number; key: string }
   | { type: 'tick'; key: string }
   | { type: 'cancelTick'; key: string };
@@ -29,6 +30,7 @@ type AccountEvent =
   | { type: 'credited'; amount: number; from: string }
   | { type: 'refunded'; amount: number; code: string }
   | { type: 'closed' }
+  | { type: 'reopened' }
   | { type: 'ticked'; key: string; atMs: number };
 
 const account = defineAggregate<AccountState, AccountCommand, AccountEvent>({
@@ -40,6 +42,7 @@ const account = defineAggregate<AccountState, AccountCommand, AccountEvent>({
     z.object({ type: z.literal('credit'), amount: z.number().positive() }),
     z.object({ type: z.literal('refund'), amount: z.number().positive() }),
     z.object({ type: z.literal('close') }),
+    z.object({ type: z.literal('reopen') }),
     z.object({ type: z.literal('tickIn'), ms: z.number(), key: z.string() }),
     z.object({ type: z.literal('tick'), key: z.string() }),
     z.object({ type: z.literal('cancelTick'), key: z.string() }),
@@ -64,6 +67,8 @@ const account = defineAggregate<AccountState, AccountCommand, AccountEvent>({
         return { type: 'refunded', amount: command.amount, code: context.rejection?.reason ?? context.rejection?.code ?? '?' };
       case 'close':
         return { type: 'closed' };
+      case 'reopen':
+        return { type: 'reopened' };
       case 'tickIn':
         return { schedule: [{ key: command.key, afterMs: command.ms, command: { type: 'tick', key: command.key } }] };
       case 'tick':
@@ -84,6 +89,8 @@ const account = defineAggregate<AccountState, AccountCommand, AccountEvent>({
         return { ...state, balance: state.balance + event.amount, log: [...state.log, `refund:${event.code}`] };
       case 'closed':
         return { ...state, closed: true };
+      case 'reopened':
+        return { ...state, closed: false };
       case 'ticked':
         return { ...state, ticks: state.ticks + 1, log: [...state.log, `tick:${event.key}@${event.atMs}`] };
     }
@@ -244,6 +251,31 @@ describe('outbox courier on one node', () => {
       expect(stateOf(node, 'bob').balance).toBe(40);
       expect(stateOf(node, 'tim').ticks).toBe(1);
       expect(stateOf(node, 'ann').balance).toBe(60);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('records a delivery refused for good: a late copy of it gets the same refusal after the state changed', async () => {
+    const node = await startNode();
+    try {
+      node.courier.stop();
+      await run(node, 'cid', { type: 'close' });
+      const delivery = { aggregateType: 'account', aggregateId: 'cid', playerId: '#aggregate', commandId: 'account/ann:3.0', command: { type: 'credit', amount: 5 }, sender: { type: 'account', id: 'ann', item: '3.0', playerId: 'ann' } };
+      await expect(node.runtime.execute(delivery)).rejects.toMatchObject({ code: 'REJECTED', reason: 'ACCOUNT_CLOSED' });
+      const seqAfterRefusal = node.store.aggregateSeq('account/cid');
+      // The account reopens, so the credit decided again would be accepted...
+      await run(node, 'cid', { type: 'reopen' });
+      // ...yet the same delivery, arriving late, is answered as before and changes nothing.
+      await expect(node.runtime.execute(delivery)).rejects.toMatchObject({ code: 'REJECTED', reason: 'ACCOUNT_CLOSED' });
+      expect(node.store.aggregateSeq('account/cid')).toBe(seqAfterRefusal + 1);
+      expect(stateOf(node, 'cid').balance).toBe(0);
+      // Also while the first attempt is still committing.
+      const again = { ...delivery, commandId: 'account/ann:4.0', sender: { ...delivery.sender, item: '4.0' } };
+      await run(node, 'cid', { type: 'close' });
+      const [first, second] = await Promise.allSettled([node.runtime.execute(again), node.runtime.execute(again)]);
+      expect(first).toMatchObject({ status: 'rejected', reason: { code: 'REJECTED' } });
+      expect(second).toMatchObject({ status: 'rejected', reason: { code: 'REJECTED' } });
     } finally {
       await node.stop();
     }

@@ -211,8 +211,9 @@ export class Courier {
       attempts.notBeforeMs = this.deps.nowMs() + Math.max(hintMs, backoffMs * (0.5 + this.deps.random()));
       this.wake(partition, attempts.notBeforeMs);
     };
-    this.deps
-      .route(request)
+    // Through a promise first: a route or settle that throws synchronously is retried like one that rejects.
+    Promise.resolve()
+      .then(() => this.deps.route(request))
       .then(
         (): DeliveryOutcome => ({ kind: 'delivered' }),
         (error: unknown): DeliveryOutcome | undefined => {
@@ -230,6 +231,7 @@ export class Courier {
         // The settling entry removes the item when it applies here; should it not (ownership
         // moved meanwhile), a later poll delivers again, which the target answers as a duplicate.
         attempts.notBeforeMs = this.deps.nowMs() + this.settings.retryMaxMs;
+        this.wake(partition, attempts.notBeforeMs);
       })
       .catch(retry)
       .finally(() => {

@@ -142,6 +142,7 @@ export class GameNode {
       nowMs: Date.now,
       timers: { setTimeout: (callback, ms) => setTimeout(callback, ms).unref(), clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout) },
       random: Math.random,
+      settings: config.outbox,
       hooks: {
         onSettled: ({ outcome }) => this.metrics.deliveries.inc({ outcome: outcome.kind }),
         onRetry: ({ code }) => this.metrics.deliveryRetries.inc({ code }),

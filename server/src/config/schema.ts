@@ -185,6 +185,16 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe('Replication across nodes.'),
+    outbox: z
+      .object({
+        pollMs: positiveInt.max(10_000).default(50).describe('How often the courier checks which partitions this node owns and which timers are due (ms): a timer fires at most about this late on a healthy owner.'),
+        retryMinMs: positiveInt.default(100).describe('First wait before delivering again after a retryable answer (target unavailable, overloaded); doubles per attempt, with jitter (ms).'),
+        retryMaxMs: positiveInt.default(5_000).describe('Longest wait between delivery attempts (ms). Deliveries never give up: only an answer from the target ends them.'),
+        inFlightMax: positiveInt.default(256).describe('Deliveries in flight at once from this node; more wait for the next poll.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Delivery of commands aggregates send each other, and of timers (docs/game-developers.md). The target\'s dedupeRetentionMs must outlast the longest outage a delivery waits through.'),
     secondLife: z
       .object({
         enabled: z.boolean().default(false).describe('Serves the Second Life HTTP API under /v1/sl/ (docs/second-life.md). Requires `secondLife.masterKey`.'),

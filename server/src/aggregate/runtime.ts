@@ -138,8 +138,11 @@ interface ActiveAggregate {
   lastUsedMs: number;
   /** Commands decided but not committed, by `playerId \0 commandId`, so a retry waits for the first. Created on demand. */
   pending: Map<string, PendingCommand> | undefined;
-  /** Pending outbox items after the speculative entries too (log/outbox.ts). */
-  readonly outbox: Map<string, OutboxItem>;
+  /**
+   * Pending outbox items after the speculative entries too (log/outbox.ts), read from the store
+   * at activation; undefined while empty (most aggregates never send), see outboxOf.
+   */
+  outbox: Map<string, OutboxItem> | undefined;
   broken: boolean;
 }
 
@@ -203,7 +206,7 @@ export class AggregateRuntime {
     // to do (the courier's settle then finds nothing pending). A delivery to itself settles its
     // item in the same entry, so it takes effect exactly when the item is still pending.
     const toSelf = request.sender !== undefined && request.sender.type === request.aggregateType && request.sender.id === request.aggregateId;
-    if (toSelf && !this.outboxOf(aggregate).has(request.sender?.item ?? '')) {
+    if (toSelf && aggregate.outbox?.has(request.sender?.item ?? '') !== true) {
       this.report(key, 'duplicate', startedMs);
       return Promise.resolve({ seq: aggregate.committedSeq, duplicate: true });
     }
@@ -357,7 +360,7 @@ export class AggregateRuntime {
     const dedupeKey = `${DELIVERY_PLAYER}\u0000${commandId}`;
     const inFlight = aggregate.pending?.get(dedupeKey);
     if (inFlight !== undefined) return inFlight.result.then(() => undefined);
-    const item = this.outboxOf(aggregate).get(request.item);
+    const item = aggregate.outbox?.get(request.item);
     if (item === undefined) return Promise.resolve();
 
     let events: readonly unknown[] = [];
@@ -388,7 +391,7 @@ export class AggregateRuntime {
 
   /** An accepted decision that sends to a type no node here knows is the handler's bug: HANDLER_ERROR, nothing committed. */
   private checkTargets<S, E>(outcome: CommandOutcome<S, E>): CommandOutcome<S, E> {
-    if (outcome.kind !== 'accepted') return outcome;
+    if (outcome.kind !== 'accepted' || (outcome.outbox.send.length === 0 && outcome.outbox.schedule.length === 0)) return outcome;
     const unknown = [...outcome.outbox.send.map((send) => send.to.type), ...outcome.outbox.schedule.flatMap((timer) => (timer.to === undefined ? [] : [timer.to.type]))].find(
       (type) => this.deps.registry.get(type) === undefined,
     );
@@ -397,6 +400,7 @@ export class AggregateRuntime {
   }
 
   private outboxOf(aggregate: ActiveAggregate): Map<string, OutboxItem> {
+    aggregate.outbox ??= new Map();
     return aggregate.outbox;
   }
 
@@ -530,7 +534,7 @@ export class AggregateRuntime {
       lastUsedMs: this.deps.nowMs(),
       pending: undefined,
       // Read with the entries above, so it reflects exactly what they do.
-      outbox: new Map(store.outboxOf(partition, key).map((item) => [item.id, item])),
+      outbox: pendingItems(store.outboxOf(partition, key)),
       broken: false,
     };
     this.active.set(key, aggregate);
@@ -602,6 +606,10 @@ export class AggregateRuntime {
   private report(aggregate: string, outcome: string, startedMs: number): void {
     this.deps.hooks?.onCommandDone?.({ aggregate, outcome, durationMs: this.deps.nowMs() - startedMs });
   }
+}
+
+function pendingItems(items: readonly OutboxItem[]): Map<string, OutboxItem> | undefined {
+  return items.length === 0 ? undefined : new Map(items.map((item) => [item.id, item]));
 }
 
 const NO_OUTBOX: OutboxRequest = { send: [], schedule: [], cancel: [] };

@@ -348,7 +348,17 @@ export class GameNode {
           partition,
           replicated,
           seq: entries.at(-1)?.seq ?? 0,
-          entries: entries.map((entry) => ({ seq: entry.seq, commandId: entry.commandId, playerId: entry.playerId, events: entry.events })),
+          entries: entries.map((entry) => ({
+            seq: entry.seq,
+            commandId: entry.commandId,
+            playerId: entry.playerId,
+            events: entry.events,
+            timestampMs: entry.timestampMs,
+            ...(entry.refusal === undefined ? {} : { refusal: entry.refusal }),
+            ...(entry.outbox === undefined ? {} : { outbox: entry.outbox }),
+          })),
+          // What the aggregate still has to deliver (sends, timers), as this replica's applied entries leave it.
+          pending: replicated ? this.store.outboxOf(partition, `${type}/${id}`) : [],
         };
       },
     });

@@ -26,6 +26,7 @@
  */
 import { errorResult, json, parseJsonBody, type HttpRouter } from '../http/index.ts';
 import { refuseAdmin, type AdminAccess } from './admin-access.ts';
+import type { OutboxChange, OutboxItem, RecordedRefusal } from '../log/index.ts';
 
 export interface MemberRow {
   readonly nodeId: string;
@@ -80,7 +81,19 @@ export interface AggregateLog {
   /** False when this node holds no replica of the partition (entries is then empty). */
   readonly replicated: boolean;
   readonly seq: number;
-  readonly entries: ReadonlyArray<{ seq: number; commandId: string; playerId: string; events: readonly unknown[] }>;
+  readonly entries: ReadonlyArray<{
+    seq: number;
+    commandId: string;
+    playerId: string;
+    events: readonly unknown[];
+    timestampMs: number;
+    /** A delivery from another aggregate refused for good (recorded so repeats get the same answer). */
+    refusal?: RecordedRefusal;
+    /** What the entry changed in the aggregate's outbox (sends, timers, cancels, settled items). */
+    outbox?: OutboxChange;
+  }>;
+  /** The aggregate's outbox items still pending on this replica. */
+  readonly pending: readonly OutboxItem[];
 }
 
 export interface AdminRouteOptions {

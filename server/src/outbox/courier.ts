@@ -23,6 +23,7 @@
  * The target's deduplication window (`dedupeRetentionMs`) must outlast the longest outage a
  * delivery may wait through, or a repeat after it could apply twice (docs/game-developers.md).
  */
+import { Heap } from 'heap-js';
 import { RingstateError } from '@ringstate/protocol';
 import { DELIVERY_PLAYER, type CommandRequest, type CommandResult, type DeliveryOutcome, type SettleRequest } from '../aggregate/index.ts';
 import { foldOutbox, touchesOutbox, type LogEntry, type LogStorage, type OutboxItem } from '../log/index.ts';
@@ -80,8 +81,19 @@ interface ServedPartition {
   /** sender aggregate key -> item id -> item. */
   readonly items: Map<string, Map<string, OutboxItem>>;
   readonly attempts: Map<string, Attempts>;
-  /** No item is due before this (a lower bound), so most polls skip the scan. */
-  nextDueMs: number;
+  /**
+   * When each item is next looked at, earliest first, so a poll costs the due items, not all
+   * of them (a game may hold a timer per player). An item has one live entry, the time in
+   * `queued`; entries superseded since (re-queued, settled, cancelled) are skipped when popped.
+   */
+  readonly due: Heap<Due>;
+  readonly queued: Map<string, number>;
+}
+
+interface Due {
+  readonly atMs: number;
+  readonly sender: string;
+  readonly id: string;
 }
 
 export class Courier {
@@ -132,7 +144,8 @@ export class Courier {
         served = this.load(partition);
         this.served.set(partition, served);
       }
-      if (served.nextDueMs <= nowMs) this.deliverDue(partition, served, nowMs);
+      const next = served.due.peek();
+      if (next !== undefined && next.atMs <= nowMs) this.deliverDue(partition, served, nowMs);
     }
   }
 
@@ -147,45 +160,51 @@ export class Courier {
       served.items.set(entry.aggregate, items);
     }
     foldOutbox(items, entry.outbox);
-    for (const id of entry.outbox.settle ?? []) served.attempts.delete(attemptKey(entry.aggregate, id));
-    if (items.size === 0) served.items.delete(entry.aggregate);
-    if ((entry.outbox.add?.length ?? 0) > 0) {
-      served.nextDueMs = Math.min(served.nextDueMs, ...(entry.outbox.add ?? []).map((item) => item.dueMs ?? 0));
-      this.kick();
+    for (const id of entry.outbox.settle ?? []) {
+      served.attempts.delete(attemptKey(entry.aggregate, id));
+      served.queued.delete(attemptKey(entry.aggregate, id));
     }
+    if (items.size === 0) served.items.delete(entry.aggregate);
+    const added = entry.outbox.add ?? [];
+    for (const item of added) queue(served, entry.aggregate, item.id, item.dueMs ?? 0);
+    if (added.length > 0) this.kick();
   }
 
   private load(partition: number): ServedPartition {
-    const items = new Map<string, Map<string, OutboxItem>>();
+    const served: ServedPartition = { items: new Map(), attempts: new Map(), due: new Heap<Due>((a, b) => a.atMs - b.atMs), queued: new Map() };
     for (const { aggregate, item } of this.deps.store.pendingDeliveries(partition)) {
-      let byId = items.get(aggregate);
+      let byId = served.items.get(aggregate);
       if (byId === undefined) {
         byId = new Map();
-        items.set(aggregate, byId);
+        served.items.set(aggregate, byId);
       }
       byId.set(item.id, item);
+      queue(served, aggregate, item.id, item.dueMs ?? 0);
     }
-    return { items, attempts: new Map(), nextDueMs: items.size > 0 ? 0 : Number.POSITIVE_INFINITY };
+    return served;
   }
 
   private deliverDue(partition: number, served: ServedPartition, nowMs: number): void {
-    let nextDueMs = Number.POSITIVE_INFINITY;
-    for (const [sender, items] of served.items) {
-      for (const item of items.values()) {
-        const key = attemptKey(sender, item.id);
-        const attempts = served.attempts.get(key);
-        if (attempts?.inFlight === true) continue;
-        const dueMs = Math.max(item.dueMs ?? 0, attempts?.notBeforeMs ?? 0);
-        if (dueMs > nowMs || this.inFlight >= this.settings.inFlightMax) {
-          nextDueMs = Math.min(nextDueMs, Math.max(dueMs, nowMs + 1));
-          continue;
-        }
-        const started = attempts ?? { count: 0, notBeforeMs: 0, inFlight: false };
-        served.attempts.set(key, started);
-        this.deliver(partition, sender, item, started);
+    for (let next = served.due.peek(); next !== undefined && next.atMs <= nowMs; next = served.due.peek()) {
+      // At the limit the due entries stay queued for the next poll.
+      if (this.inFlight >= this.settings.inFlightMax) return;
+      served.due.pop();
+      const key = attemptKey(next.sender, next.id);
+      if (served.queued.get(key) !== next.atMs) continue; // superseded
+      served.queued.delete(key);
+      const item = served.items.get(next.sender)?.get(next.id);
+      if (item === undefined) {
+        served.attempts.delete(key);
+        continue;
       }
+      let attempts = served.attempts.get(key);
+      if (attempts === undefined) {
+        attempts = { count: 0, notBeforeMs: 0, inFlight: false };
+        served.attempts.set(key, attempts);
+      }
+      // An item in flight is queued again when its attempt ends.
+      if (!attempts.inFlight) this.deliver(partition, next.sender, item, attempts);
     }
-    served.nextDueMs = nextDueMs;
   }
 
   private deliver(partition: number, sender: string, item: OutboxItem, attempts: Attempts): void {
@@ -209,7 +228,7 @@ export class Courier {
       const backoffMs = Math.min(this.settings.retryMaxMs, this.settings.retryMinMs * 2 ** Math.min(attempts.count - 1, 16));
       const hintMs = error instanceof RingstateError && error.retryAfterMs !== undefined ? error.retryAfterMs : 0;
       attempts.notBeforeMs = this.deps.nowMs() + Math.max(hintMs, backoffMs * (0.5 + this.deps.random()));
-      this.wake(partition, attempts.notBeforeMs);
+      this.requeue(partition, sender, item.id, attempts.notBeforeMs);
     };
     // Through a promise first: a route or settle that throws synchronously is retried like one that rejects.
     Promise.resolve()
@@ -231,7 +250,7 @@ export class Courier {
         // The settling entry removes the item when it applies here; should it not (ownership
         // moved meanwhile), a later poll delivers again, which the target answers as a duplicate.
         attempts.notBeforeMs = this.deps.nowMs() + this.settings.retryMaxMs;
-        this.wake(partition, attempts.notBeforeMs);
+        this.requeue(partition, sender, item.id, attempts.notBeforeMs);
       })
       .catch(retry)
       .finally(() => {
@@ -240,9 +259,10 @@ export class Courier {
       });
   }
 
-  private wake(partition: number, atMs: number): void {
+  /** Looks at the item again at `atMs`, if this node still serves its partition and it is still pending. */
+  private requeue(partition: number, sender: string, id: string, atMs: number): void {
     const served = this.served.get(partition);
-    if (served !== undefined) served.nextDueMs = Math.min(served.nextDueMs, atMs);
+    if (served?.items.get(sender)?.has(id) === true) queue(served, sender, id, atMs);
   }
 
   /** New items: deliver them on the next turn rather than at the next poll. */
@@ -263,6 +283,11 @@ export class Courier {
       this.schedule(this.settings.pollMs);
     }, delayMs);
   }
+}
+
+function queue(served: ServedPartition, sender: string, id: string, atMs: number): void {
+  served.queued.set(attemptKey(sender, id), atMs);
+  served.due.push({ atMs, sender, id });
 }
 
 function attemptKey(sender: string, item: string): string {

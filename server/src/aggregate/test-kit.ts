@@ -4,14 +4,20 @@
  *   const kit = aggregateTestKit(player);
  *   kit.given([{ type: 'joined', name: 'ann' }]).when({ type: 'move', x: 1, y: 2 }).thenEvents([{ type: 'moved', x: 1, y: 2 }]);
  *   kit.given([]).when({ type: 'drop', item: 'x' }).thenRejected('ITEM_NOT_HELD');
+ *   wallets.given([]).when({ type: 'give', to: 'bob', amount: 5 }).thenSends([{ to: { type: 'wallet', id: 'bob' }, command: ... }]);
+ *
+ * A command's sends, timers and cancels (a `Decision`) are checked one part at a time with
+ * `thenSends`, `thenSchedules` and `thenCancels` (each returns the expectation, so they chain and
+ * end in `thenEvents`), or all at once with `thenDecision`. For a saga across several aggregates,
+ * see `testWorld` (test-world.ts), which delivers what they send to each other.
  *
  * Each `then*` throws an AssertionError with a readable diff when the expectation fails, so the
  * kit works with any test runner.
  */
 import { AssertionError, deepStrictEqual } from 'node:assert';
 import type { ErrorCode } from '@ringstate/protocol';
-import type { AggregateDefinition, CommandContext, Typed } from './definition.ts';
-import { decideCommand, replayEvents, type CommandOutcome } from './decide.ts';
+import type { AggregateDefinition, AggregateRef, CommandContext, Typed } from './definition.ts';
+import { decideCommand, replayEvents, type CommandOutcome, type OutboxRequest } from './decide.ts';
 
 export interface TestKitOptions {
   aggregateId?: string;
@@ -41,17 +47,90 @@ export function aggregateTestKit<S, C extends Typed, E extends Typed>(definition
   };
 }
 
+/** A command as a test writes it: a `type` and any fields (`Typed` alone would refuse the fields). */
+export interface AnyCommand {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** A `Send` as expected by `thenSends`. */
+export interface ExpectedSend {
+  readonly to: AggregateRef;
+  readonly command: AnyCommand;
+  readonly onRejected?: AnyCommand;
+}
+
+/** A `Timer` as expected by `thenSchedules`. */
+export interface ExpectedTimer {
+  readonly key: string;
+  readonly afterMs?: number;
+  readonly atMs?: number;
+  readonly command: AnyCommand;
+  readonly to?: AggregateRef;
+  readonly onRejected?: AnyCommand;
+}
+
+/** What `thenDecision` compares: every part the command decided; an omitted part means "none". */
+export interface ExpectedDecision<E> {
+  readonly events?: readonly E[];
+  readonly send?: readonly ExpectedSend[];
+  readonly schedule?: readonly ExpectedTimer[];
+  readonly cancel?: readonly string[];
+}
+
+/** An accepted command: its events, the state after them, and what it asked of the outbox. */
+export interface AcceptedOutcome<S, E> {
+  readonly events: readonly E[];
+  readonly state: S;
+  readonly outbox: OutboxRequest;
+}
+
 export class Expectation<S, E> {
   constructor(readonly outcome: CommandOutcome<S, E>) {}
 
-  thenEvents(expected: readonly E[]): S {
+  /** Asserts the command was accepted and returns what it decided, for checks of your own. */
+  accepted(): AcceptedOutcome<S, E> {
     if (this.outcome.kind !== 'accepted') {
-      throw new AssertionError({ message: `expected events but the command was refused: ${this.outcome.code} ${this.outcome.reason ?? ''} ${this.outcome.message}` });
+      throw new AssertionError({ message: `expected the command to be accepted but it was refused: ${this.outcome.code} ${this.outcome.reason ?? ''} ${this.outcome.message}` });
     }
-    deepStrictEqual(this.outcome.events, expected);
-    return this.outcome.state;
+    return this.outcome;
   }
 
+  thenEvents(expected: readonly E[]): S {
+    const { events, state } = this.accepted();
+    deepStrictEqual(events, expected);
+    return state;
+  }
+
+  // Each part is compared inside an object named after it, so the diff says which part differs.
+
+  /** Asserts the commands sent to other aggregates (`send`, in order); chain `thenEvents` for the events. */
+  thenSends(expected: readonly ExpectedSend[]): this {
+    deepStrictEqual({ send: this.accepted().outbox.send }, { send: expected });
+    return this;
+  }
+
+  /** Asserts the timers set (`schedule`, in order). */
+  thenSchedules(expected: readonly ExpectedTimer[]): this {
+    deepStrictEqual({ schedule: this.accepted().outbox.schedule }, { schedule: expected });
+    return this;
+  }
+
+  /** Asserts the timer keys cancelled (`cancel`, in order). */
+  thenCancels(expected: readonly string[]): this {
+    deepStrictEqual({ cancel: this.accepted().outbox.cancel }, { cancel: expected });
+    return this;
+  }
+
+  /** Asserts everything the command decided at once (parts left out must be empty); returns the state. */
+  thenDecision(expected: ExpectedDecision<E>): S {
+    const { events, state, outbox } = this.accepted();
+    deepStrictEqual(
+      { events, send: outbox.send, schedule: outbox.schedule, cancel: outbox.cancel },
+      { events: expected.events ?? [], send: expected.send ?? [], schedule: expected.schedule ?? [], cancel: expected.cancel ?? [] },
+    );
+    return state;
+  }
   thenRejected(reason: string): void {
     this.thenRefused('REJECTED');
     if (this.outcome.kind === 'refused' && this.outcome.reason !== reason) {

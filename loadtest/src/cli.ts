@@ -5,15 +5,17 @@
  *
  *   target   --cluster N (start a local N-node cluster, stop it afterwards) | --hosts h1:p,h2:p
  *            [--base-port P [--peer-base-port Q]] (node i of --cluster on P+i, peers on Q+i, Q = P+100)
- *   load     --players 100 --ramp 5 --rate 2 --duration 30 --scenario idle|movers|traders|list-append
+ *   load     --players 100 --ramp 5 --rate 2 --duration 30 --scenario idle|movers|traders|list-append|bank
+ *            [--accounts N (bank; default --players) --alpha 1.5 (Zipf contention on the target)]
  *   chaos    --kill-at S [--kill-node ID] | --kill-every S --restart-after S | --pause-at S --pause-for S
  *            | --partition-at S --partition-for S (nodes in network namespaces; root, ip, iptables)
  *   scale    --join-at S (a new node joins) | --leave-at S [--leave-node ID] (a node leaves and exits)
  *            (chaos needs --cluster: the load tester must own the processes)
  *   output   --report out.json --html out.html   [--admin-token T, or env RINGSTATE_ADMIN_TOKEN: for --hosts outside dev mode]
  *
- * Exit status: 0 when the oracle found no lost, duplicated or divergent event (or did not run)
- * and every chaos and scale step was carried out, 1 otherwise, 2 on bad options.
+ * Exit status: 0 when the oracle found no lost, duplicated or divergent event (or did not run;
+ * bank: nor a stuck transfer, a negative balance or a changed total) and every chaos and scale
+ * step was carried out, 1 otherwise, 2 on bad options.
  */
 import '../../server/src/polyfills.ts';
 import { writeFileSync } from 'node:fs';
@@ -22,13 +24,17 @@ import { adminTokenOption, waitConverged } from './cluster/admin-client.ts';
 import { createNetnsLab, type NetnsLab } from './cluster/netns-lab.ts';
 import { pinnedPorts, portsInUse, type PinnedPorts } from './cluster/pinned-ports.ts';
 import { startProcessCluster, type ProcessCluster } from './cluster/process-cluster.ts';
-import { checkOverAdminApi } from './oracle/admin-oracle.ts';
+import { checkBankOverAdminApi, checkOverAdminApi, waitOutboxesEmpty } from './oracle/admin-oracle.ts';
+import { bankBroken } from './oracle/bank.ts';
 import type { HistoryVerdict } from './oracle/compare.ts';
 import { renderHtml } from './report/html.ts';
-import { buildReport } from './report/report.ts';
+import { buildReport, type BankFindings } from './report/report.ts';
 import { formatInterval, summariseInterval, type LiveSecond } from './runner/live-interval.ts';
 import { runLoad } from './runner/load-run.ts';
-import { SCENARIOS, type ScenarioName } from './runner/scenarios.ts';
+import { BANK_DEFAULTS, SCENARIOS, accountOf, type BankPlan, type ScenarioName } from './runner/scenarios.ts';
+
+/** How long the bank oracle waits for every outbox to empty after the run before it reads the accounts. */
+const OUTBOX_SETTLE_TIMEOUT_MS = 60_000;
 
 function fail(message: string): never {
   process.stderr.write(`loadtest: ${message}\n`);
@@ -46,6 +52,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '2' },
     duration: { type: 'string', default: '30' },
     scenario: { type: 'string', default: 'list-append' },
+    accounts: { type: 'string' },
+    alpha: { type: 'string', default: String(BANK_DEFAULTS.alpha) },
     'kill-at': { type: 'string' },
     'kill-node': { type: 'string' },
     'kill-every': { type: 'string' },
@@ -67,7 +75,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write(`${(await import('node:fs')).readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(2, 16).join('\n')}\n`);
+  process.stdout.write(`${(await import('node:fs')).readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(2, 18).join('\n')}\n`);
   process.exit(0);
 }
 
@@ -83,6 +91,9 @@ if ((values.cluster === undefined) === (values.hosts === undefined)) fail('give 
 const clusterSize = number('cluster', values.cluster, 1, 9);
 const players = number('players', values.players, 1, 100_000) ?? 100;
 const durationSeconds = number('duration', values.duration, 1, 86_400) ?? 30;
+if (scenario !== 'bank' && values.accounts !== undefined) fail('--accounts is an option of --scenario bank');
+const bank: BankPlan | undefined =
+  scenario === 'bank' ? { accounts: number('accounts', values.accounts, 2, 100_000) ?? Math.max(2, players), alpha: number('alpha', values.alpha, 0, 10) ?? BANK_DEFAULTS.alpha, amountMax: BANK_DEFAULTS.amountMax } : undefined;
 const chaosRequested = ['kill-at', 'kill-every', 'pause-at', 'partition-at', 'join-at', 'leave-at'].some((name) => values[name as keyof typeof values] !== undefined);
 if (chaosRequested && clusterSize === undefined) fail('chaos (--kill-at, --kill-every, --pause-at, --partition-at, --join-at, --leave-at) needs --cluster: the load tester must own the node processes');
 if (values['join-at'] !== undefined && values['partition-at'] !== undefined) fail('--join-at adds a node on loopback and cannot be combined with --partition-at (network namespaces)');
@@ -163,6 +174,7 @@ try {
     ratePerPlayer: number('rate', values.rate, 0, 1000) ?? 2,
     durationSeconds,
     scenario,
+    ...(bank === undefined ? {} : { bank }),
     chaos: {
       ...(values['kill-at'] === undefined ? {} : { killAtSeconds: number('kill-at', values['kill-at'], 0, 86_400) as number }),
       ...(values['kill-node'] === undefined ? {} : { killNode: values['kill-node'] }),
@@ -181,7 +193,8 @@ try {
   });
   if (tty) process.stderr.write('\n');
   let verdict: HistoryVerdict | undefined;
-  if (scenario === 'list-append') {
+  let bankFindings: BankFindings | undefined;
+  if (scenario === 'list-append' || bank !== undefined) {
     if (cluster !== undefined) {
       // Bring every killed node back and let replicas catch up so every replica can be
       // compared; nodes that left stay gone, nodes that joined are compared too.
@@ -192,9 +205,17 @@ try {
     }
     netns?.heal();
     await waitConverged(hosts, 60_000, adminToken);
-    verdict = await checkOverAdminApi(hosts, result.acked, adminToken);
+    if (bank === undefined) verdict = await checkOverAdminApi(hosts, result.acked, adminToken);
+    else {
+      // Deliveries still in flight settle first (bounded), then the settlements replicate.
+      const outboxPendingAtCheck = await waitOutboxesEmpty(hosts, OUTBOX_SETTLE_TIMEOUT_MS);
+      await waitConverged(hosts, 60_000, adminToken);
+      const accounts = Array.from({ length: bank.accounts }, (_, index) => accountOf(index));
+      const bankVerdict = await checkBankOverAdminApi(hosts, accounts, result.gives, adminToken);
+      bankFindings = { plan: bank, verdict: bankVerdict, outboxPendingAtCheck, ok: !bankBroken(bankVerdict) && outboxPendingAtCheck === 0 };
+    }
   }
-  const report = buildReport(result, scenario, verdict);
+  const report = buildReport(result, scenario, verdict, bankFindings);
   const { timeline: _timeline, oracleDetails, ...summary } = report;
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   if (oracleDetails.length > 0) process.stderr.write(`oracle findings:\n  ${oracleDetails.join('\n  ')}\n`);
@@ -202,7 +223,7 @@ try {
   if (values.report !== undefined) writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
   if (values.html !== undefined) writeFileSync(values.html, renderHtml(report));
   if (result.chaosFailures.length > 0) process.stderr.write(`the run did not carry out its chaos plan:\n  ${result.chaosFailures.join('\n  ')}\n`);
-  const broken = verdict !== undefined && (verdict.ackedEventsLost > 0 || verdict.duplicateApplications > 0 || verdict.divergentReplicas > 0 || verdict.wrongSeq > 0);
+  const broken = (verdict !== undefined && (verdict.ackedEventsLost > 0 || verdict.duplicateApplications > 0 || verdict.divergentReplicas > 0 || verdict.wrongSeq > 0)) || bankFindings?.ok === false;
   process.exitCode = broken || result.chaosFailures.length > 0 ? 1 : 0;
 } finally {
   if (cluster !== undefined) {

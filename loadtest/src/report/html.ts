@@ -40,11 +40,28 @@ function chart(title: string, unit: string, series: readonly Series[], report: L
 ${lines}${chaos}${legend}</svg></section>`;
 }
 
+function bankRows(report: LoadReport): Array<[string, string]> {
+  const bank = report.bank;
+  if (bank === null) return [];
+  const delivery = bank.deliveryMs === null ? 'n/a (the nodes report no entry timestamps)' : `${bank.deliveryMs.p50} / ${bank.deliveryMs.p99} / ${bank.deliveryMs.max} ms`;
+  return [
+    ['bank verdict', bank.ok ? 'ok' : '<b>FAILED</b>'],
+    ['bank accounts (zipf alpha)', `${bank.accounts} (${bank.alpha})`],
+    ['bank total before / after', `${bank.totalBefore} / ${bank.totalAfter}; by node ${escape(JSON.stringify(bank.totalsByNode))}`],
+    ['transfers acknowledged / in the logs', `${bank.transfersAcknowledged} / ${bank.transfersInLog} (${bank.transfersPerSecond}/s)`],
+    ['applied once (delivered + refunded)', `${bank.appliedOnce} (${bank.delivered} + ${bank.refunded})`],
+    ['lost / duplicated / stuck in flight', `${bank.lost} / ${bank.duplicated} / ${bank.stuck} (outbox items pending at the check: ${bank.outboxPendingAtCheck ?? 'unknown'})`],
+    ['negative balances / divergent replicas', `${bank.negativeBalances} / ${bank.divergentReplicas}`],
+    ['give acknowledgement p50 / p99', `${bank.giveMs.p50} / ${bank.giveMs.p99} ms`],
+    ['delivery (given to received) p50 / p99 / max', delivery],
+  ];
+}
+
 export function renderHtml(report: LoadReport): string {
   const s = report.timeline.seconds;
   const verdict =
     report.ackedEventsLost === null
-      ? 'not checked (the oracle runs for the list-append scenario)'
+      ? 'not checked (the oracle runs for the list-append and bank scenarios)'
       : `${report.ackedEventsLost} acked events lost, ${report.duplicateApplications} duplicates, ${report.divergentReplicas} divergent replicas`;
   const rows: Array<[string, string]> = [
     ['players', String(report.players)],
@@ -58,6 +75,7 @@ export function renderHtml(report: LoadReport): string {
     ['reconnects', String(report.reconnects)],
     ['errors by code', escape(JSON.stringify(report.errorsByCode))],
     ['load tester event-loop utilisation', `${(report.loadTesterEventLoopUtilisation * 100).toFixed(0)} %`],
+    ...bankRows(report),
   ];
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ringstate load test</title>
 <style>body{font:14px system-ui,sans-serif;margin:24px;max-width:960px;color:#222}table{border-collapse:collapse}td{border-bottom:1px solid #ddd;padding:4px 12px 4px 0}h2{font-size:16px;margin:24px 0 4px}</style></head><body>

@@ -10,9 +10,10 @@ import type { NetnsLab } from '../cluster/netns-lab.ts';
 import { requestLeave, waitPlacement } from '../cluster/admin-client.ts';
 import type { ProcessCluster } from '../cluster/process-cluster.ts';
 import { failoverClient } from '../driver/failover-client.ts';
+import type { AckedGive } from '../oracle/bank.ts';
 import type { AckedAppend } from '../oracle/compare.ts';
 import type { LiveSecond } from './live-interval.ts';
-import { arenaOf, nextCommand, type ScenarioName } from './scenarios.ts';
+import { arenaOf, nextCommand, zipfTable, type BankPlan, type ScenarioContext, type ScenarioName } from './scenarios.ts';
 import { Timeline, newHistogram, type ChaosEvent } from './timeline.ts';
 
 export interface ChaosPlan {
@@ -44,6 +45,8 @@ export interface RunOptions {
   readonly ratePerPlayer: number;
   readonly durationSeconds: number;
   readonly scenario: ScenarioName;
+  /** Accounts and contention of the bank scenario (needed for it). */
+  readonly bank?: BankPlan;
   readonly chaos: ChaosPlan;
   /** Needed for chaos: the processes to kill and pause. */
   readonly cluster?: ProcessCluster;
@@ -68,6 +71,8 @@ export interface RunResult {
   readonly stateUpdates: { expected: number; delivered: number };
   readonly failover: { kills: number; playersAffected: number; recoveryMs: { p50: number; p99: number; max: number } };
   readonly acked: Map<string, AckedAppend[]>;
+  /** Gives the cluster acknowledged (bank scenario), for the bank oracle. */
+  readonly gives: readonly AckedGive[];
   readonly timeline: Timeline;
   /** Chaos or scale steps that could not be carried out, with why: the run did not test what was asked. */
   readonly chaosFailures: readonly string[];
@@ -93,6 +98,12 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
   const latency = newHistogram();
   const errorsByCode: Record<string, number> = {};
   const acked = new Map<string, AckedAppend[]>();
+  const gives: AckedGive[] = [];
+  const context: ScenarioContext = {
+    players: options.players,
+    random: Math.random,
+    ...(options.bank === undefined ? {} : { bank: { plan: options.bank, table: zipfTable(options.bank.accounts, options.bank.alpha) } }),
+  };
   const committedSeq = new Map<string, number>();
   let sent = 0;
   let ackedCount = 0;
@@ -123,13 +134,13 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
     players.push(player);
     pending.push(
       client.connect().then(() => {
-        watch(player, 'player', id);
+        watch(player, options.scenario === 'bank' ? 'wallet' : 'player', id);
         if (options.scenario === 'traders') watch(player, 'arena', arenaOf(index));
       }, () => undefined),
     );
   };
 
-  const watch = (player: Player, type: 'player' | 'arena', id: string): void => {
+  const watch = (player: Player, type: 'player' | 'arena' | 'wallet', id: string): void => {
     const subscription = player.client.subscribe(type, id);
     const key = `${type}/${id}`;
     subscription.whenReady().then(
@@ -145,7 +156,7 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
   };
 
   const sendOne = (player: Player): void => {
-    const next = nextCommand(options.scenario, player.id, player.index, player.counter, options.players, Math.random);
+    const next = nextCommand(options.scenario, player.id, player.index, player.counter, context);
     player.counter += 1;
     if (next === undefined) return;
     sent += 1;
@@ -153,7 +164,9 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
     const promise =
       next.aggregate === 'player'
         ? player.client.send('player', next.id, next.command, { timeoutMs: 20_000 })
-        : player.client.send('arena', next.id, next.command, { timeoutMs: 20_000 });
+        : next.aggregate === 'arena'
+          ? player.client.send('arena', next.id, next.command, { timeoutMs: 20_000 })
+          : player.client.send('wallet', next.id, next.command, { timeoutMs: 20_000 });
     pending.push(
       promise.then(
         (result) => {
@@ -172,6 +185,8 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
             }
             list.push({ value: next.appendValue, seq: result.seq });
           }
+          // A duplicate answer carries the seq of the first application: the oracle counts each give once.
+          if (next.aggregate === 'wallet') gives.push({ from: next.id, seq: result.seq, to: next.command.to, amount: next.command.amount });
         },
         (error: unknown) => {
           const code = error instanceof RingstateError ? error.code : 'INTERNAL';
@@ -406,6 +421,7 @@ export async function runLoad(options: RunOptions): Promise<RunResult> {
     stateUpdates: { expected, delivered },
     failover: { kills: killTimes.length, playersAffected: affected, recoveryMs: { p50: pct(0.5), p99: pct(0.99), max: recovery.length === 0 ? 0 : Math.round(recovery.at(-1) ?? 0) } },
     acked,
+    gives,
     timeline,
     chaosFailures,
     generatorUtilisation,

@@ -31,6 +31,23 @@ describe('example game - player', () => {
   it('player - another player may not command this player', () => {
     players.given([]).when({ type: 'score', points: 1 }, { playerId: 'bob' }).thenRefused('FORBIDDEN');
   });
+
+  it('player - a trade reserves a held item and answers the trade; a second trade is refused it', () => {
+    const gem = { id: 'gem', kind: 'gem' };
+    const fromTrade = (id: string) => ({ sender: { type: 'trade', id } });
+    const state = players
+      .given([{ type: 'picked-up', item: gem }])
+      .when({ type: 'reserve', itemId: 'gem' }, fromTrade('t1'))
+      .thenSends([{ to: { type: 'trade', id: 't1' }, command: { type: 'reserved', item: gem } }])
+      .thenEvents([{ type: 'reserved', itemId: 'gem', trade: 't1' }]);
+    if (state.reserved['gem'] !== 't1') throw new Error('gem not reserved');
+    const reserved: PlayerEvent[] = [{ type: 'picked-up', item: gem }, { type: 'reserved', itemId: 'gem', trade: 't1' }];
+    players.given(reserved).when({ type: 'reserve', itemId: 'gem' }, fromTrade('t2')).thenRejected('ITEM_RESERVED');
+    players.given(reserved).when({ type: 'swap', give: 'gem', get: { id: 'key', kind: 'key' } }, fromTrade('t2')).thenRejected('NOT_RESERVED');
+    players.given(reserved).when({ type: 'release' }, fromTrade('t2')).thenEvents([]);
+    players.given(reserved).when({ type: 'release' }, fromTrade('t1')).thenEvents([{ type: 'released', itemId: 'gem', trade: 't1' }]);
+    players.given(reserved).when({ type: 'reserve', itemId: 'gem' }).thenRefused('FORBIDDEN');
+  });
 });
 
 describe('example game - arena', () => {

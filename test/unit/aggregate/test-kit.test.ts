@@ -5,7 +5,7 @@
 import { AssertionError } from 'node:assert';
 import { describe, expect, it } from 'vitest';
 import { aggregateTestKit } from '../../../server/src/aggregate/index.ts';
-import { arena, wallet } from '../../../server/example-game/index.ts';
+import { arena, trade, wallet } from '../../../server/example-game/index.ts';
 
 const wallets = aggregateTestKit(wallet, { aggregateId: 'ann' });
 const arenas = aggregateTestKit(arena, { aggregateId: 'main', playerId: 'ann', nowMs: 5_000 });
@@ -36,6 +36,13 @@ describe('test kit - decisions', () => {
   it('test kit - context.sender and context.rejection can be given to when()', () => {
     wallets.given([]).when({ type: 'receive', amount: 5 }, { sender: { type: 'wallet', id: 'bob' }, playerId: 'bob' }).thenEvents([{ type: 'received', from: 'bob', amount: 5 }]);
     wallets.given([]).when({ type: 'receive', amount: 5 }, { playerId: 'ann' }).thenRefused('FORBIDDEN');
+    const trades = aggregateTestKit(trade, { aggregateId: 't1', playerId: 'ann' });
+    const reserving = [{ type: 'proposed' as const, by: 'ann', with: 'bob', give: 'gem', get: 'key' }, { type: 'accepted' as const }, { type: 'reserved' as const, player: 'ann', item: { id: 'gem', kind: 'gem' } }];
+    trades
+      .given(reserving)
+      .when({ type: 'fail' }, { rejection: { code: 'REJECTED', reason: 'ITEM_NOT_HELD', message: 'item key is not held' } })
+      .thenDecision({ events: [{ type: 'failed', reason: 'ITEM_NOT_HELD' }], send: [{ to: { type: 'player', id: 'ann' }, command: { type: 'release' } }] });
+    trades.given(reserving).when({ type: 'fail' }).thenRefused('FORBIDDEN');
   });
 
   it('test kit - thenSchedules and thenCancels check timers (arena rounds)', () => {

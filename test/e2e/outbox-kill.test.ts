@@ -4,6 +4,7 @@
  * SIGKILL and restarted on their disks (issue 15, property S5). Afterwards, once every outbox
  * is empty, the bank oracle reads every wallet on every replica: every acknowledged give was
  * received exactly once or refunded, the total is conserved on every node, nothing is stuck.
+ * One wallet is closed, so the gives to it come back as refunds through the same kills.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingstateError, partitionOf } from '@ringstate/protocol';
@@ -17,6 +18,8 @@ import { startProcessCluster, type ProcessCluster } from '../support/process-clu
 
 const PARTITIONS = 16;
 const WALLETS = Array.from({ length: 8 }, (_, n) => `ok${n}`);
+/** This wallet is closed before the load: it refuses every give, which comes back as a refund. */
+const CLOSED = 7;
 /** Gives each wallet keeps in flight. */
 const WINDOW = 2;
 
@@ -72,10 +75,11 @@ describe('outbox - kill -9 of the sender and receiver owners', () => {
     await waitConverged(hosts, 30_000);
     const clients = WALLETS.map((wallet, index) => failoverClient(wallet, hosts, index));
     await Promise.all(clients.map((client) => client.connect()));
+    await clients[CLOSED]?.send('wallet', WALLETS[CLOSED] ?? '', { type: 'close' }, { timeoutMs: 20_000 });
     // The source is ok0; the target a wallet whose partition another node owns.
     const sourceOwner = await ownerOf(hosts, 'ok0');
     let target = WALLETS[1] ?? '';
-    for (const wallet of WALLETS.slice(1)) {
+    for (const wallet of WALLETS.slice(1, CLOSED)) {
       if ((await ownerOf(hosts, wallet)) !== sourceOwner) {
         target = wallet;
         break;
@@ -118,6 +122,8 @@ describe('outbox - kill -9 of the sender and receiver owners', () => {
     expect(verdict.details).toEqual([]);
     expect(verdict).toMatchObject({ lost: 0, duplicated: 0, stuck: 0, negativeBalances: 0, divergentReplicas: 0, totalAfter: WALLETS.length * 1000 });
     expect(verdict.appliedOnce).toBe(verdict.transfersInLog);
+    expect(verdict.refunded, 'gives to the closed wallet came back').toBeGreaterThan(0);
+    expect(verdict.delivered).toBeGreaterThan(0);
     expect(verdict.transfersAcknowledged).toBe(new Set(acked.map((give) => `${give.from}:${give.seq}`)).size);
     // Every node holds every wallet (RF=3), and each holds the same total.
     expect(verdict.totalsByNode).toEqual(Object.fromEntries(current.members.map((member) => [member.nodeId, WALLETS.length * 1000])));

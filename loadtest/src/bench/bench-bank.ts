@@ -21,7 +21,7 @@
  *
  * Printed: per phase kind the median over repeats of offered/s, acknowledged/s (commands sent
  * in the phase and acknowledged, per second of the phase), p50 and p99; delivery p50/p99 over
- * all bank phases; elections during the phase (a busy machine moves owners, and deliveries
+ * all bank phases; server CPU (all nodes) per acknowledged command; elections during the phase (a busy machine moves owners, and deliveries
  * then wait); the delivery retries the nodes counted, by code; the bank verdict.
  */
 import '../../../server/src/polyfills.ts';
@@ -32,6 +32,7 @@ import { checkBankOverAdminApi, waitOutboxesEmpty } from '../oracle/admin-oracle
 import { bankBroken, type AckedGive } from '../oracle/bank.ts';
 import { runLoad, type RunResult } from '../runner/load-run.ts';
 import { BANK_DEFAULTS, accountOf, type BankPlan } from '../runner/scenarios.ts';
+import { processCpuMicros } from './process-cpu.ts';
 import { formatTable } from './table.ts';
 
 const { values } = parseArgs({
@@ -92,10 +93,15 @@ try {
   // Elections during each phase: on a busy machine missed heartbeats move owners, and a
   // delivery to a partition without an owner waits (UNAVAILABLE, NO_QUORUM retries).
   const elections: { baseline: number[]; bank: number[] } = { baseline: [], bank: [] };
+  // Server CPU (all nodes) per acknowledged command, over the phase and the runner's settling
+  // second after it (most deliveries of the phase are done by then).
+  const cpuMsPerCommand: { baseline: number[]; bank: number[] } = { baseline: [], bank: [] };
+  const serverCpuMicros = (): number => cluster.members.reduce((sum, member) => sum + (member.child?.pid === undefined ? 0 : processCpuMicros(member.child.pid)), 0);
   const gives: AckedGive[] = [];
   for (let repeat = 0; repeat < repeats; repeat += 1) {
     for (const kind of ['baseline', 'bank'] as const) {
       const electionsBefore = await counterSum(hosts, 'ringstate_elections_total');
+      const cpuBefore = serverCpuMicros();
       const result = await runLoad({
         hosts,
         players,
@@ -107,6 +113,7 @@ try {
         chaos: {},
       });
       runs[kind].push(result);
+      cpuMsPerCommand[kind].push((serverCpuMicros() - cpuBefore) / 1000 / Math.max(1, result.commandsAcked));
       elections[kind].push((await counterSum(hosts, 'ringstate_elections_total')) - electionsBefore);
       gives.push(...result.gives);
       process.stderr.write(`  ${kind} ${repeat + 1}: ${(result.commandsSent / durationSeconds).toFixed(1)} offered/s, ${(result.commandsAcked / durationSeconds).toFixed(1)} acked/s, p99 ${result.latencyMs.p99.toFixed(1)} ms, ${result.commandsRejected + result.commandsFailed} not acked, load tester ${(result.generatorUtilisation * 100).toFixed(0)}% busy, elections ${elections[kind].at(-1)}${Object.keys(result.errorsByCode).length === 0 ? '' : `, errors ${JSON.stringify(result.errorsByCode)}`}\n`);
@@ -120,21 +127,25 @@ try {
     gives,
   );
   const ok = !bankBroken(verdict) && pending === 0;
-  const row = (label: string, results: readonly RunResult[], delivery: string[], electionCounts: readonly number[]): string[] => [
+  const row = (label: string, results: readonly RunResult[], delivery: string[], electionCounts: readonly number[], cpuMs: readonly number[]): string[] => [
     label,
     median(results.map((result) => result.commandsSent / durationSeconds)).toFixed(1),
     median(results.map((result) => result.commandsAcked / durationSeconds)).toFixed(1),
     median(results.map((result) => result.latencyMs.p50)).toFixed(1),
     median(results.map((result) => result.latencyMs.p99)).toFixed(1),
     ...delivery,
+    median(cpuMs).toFixed(2),
     String(median(electionCounts)),
     median(results.map((result) => result.generatorUtilisation * 100)).toFixed(0),
   ];
   const delivery = verdict.deliveryMs === null ? ['n/a', 'n/a'] : [String(verdict.deliveryMs.p50), String(verdict.deliveryMs.p99)];
   process.stdout.write(
     `${formatTable(
-      ['phase (median of repeats)', 'offered/s', 'acked/s', 'p50 ms', 'p99 ms', 'delivery p50 ms', 'delivery p99 ms', 'elections', 'gen%'],
-      [row('baseline: move (1 entry)', runs.baseline, ['-', '-'], elections.baseline), row('bank: give (3 entries, 2 aggregates)', runs.bank, delivery, elections.bank)],
+      ['phase (median of repeats)', 'offered/s', 'acked/s', 'p50 ms', 'p99 ms', 'delivery p50 ms', 'delivery p99 ms', 'server CPU ms/cmd', 'elections', 'gen%'],
+      [
+        row('baseline: move (1 entry)', runs.baseline, ['-', '-'], elections.baseline, cpuMsPerCommand.baseline),
+        row('bank: give (3 entries, 2 aggregates)', runs.bank, delivery, elections.bank, cpuMsPerCommand.bank),
+      ],
     )}\n`,
   );
   process.stdout.write(

@@ -15,8 +15,8 @@ export interface PlayerState {
   score: number;
   inventory: Item[];
   appendCount: number;
-  /** item id -> the trade holding it. */
-  reserved: Record<string, string>;
+  /** item id -> the trade holding it. Optional: snapshots taken before trades existed lack it. */
+  reserved?: Record<string, string>;
 }
 
 const coordinate = z.number().finite().min(-1_000_000).max(1_000_000);
@@ -53,7 +53,7 @@ export const player = defineAggregate<PlayerState, PlayerCommand, PlayerEvent>({
         return { type: 'picked-up', item: command.item };
       case 'drop':
         if (!state.inventory.some((item) => item.id === command.itemId)) return reject('ITEM_NOT_HELD', `item ${command.itemId} is not held`);
-        if (state.reserved[command.itemId] !== undefined) return reject('ITEM_RESERVED', `item ${command.itemId} is reserved for a trade`);
+        if (state.reserved?.[command.itemId] !== undefined) return reject('ITEM_RESERVED', `item ${command.itemId} is reserved for a trade`);
         return { type: 'dropped', itemId: command.itemId };
       case 'score':
         return { type: 'scored', points: command.points };
@@ -63,14 +63,14 @@ export const player = defineAggregate<PlayerState, PlayerCommand, PlayerEvent>({
         if (sender?.type !== 'trade') return reject('NOT_FROM_A_TRADE', 'items are reserved by trades');
         const item = state.inventory.find((held) => held.id === command.itemId);
         if (item === undefined) return reject('ITEM_NOT_HELD', `item ${command.itemId} is not held`);
-        if (state.reserved[item.id] !== undefined) return reject('ITEM_RESERVED', `item ${item.id} is reserved for another trade`);
+        if (state.reserved?.[item.id] !== undefined) return reject('ITEM_RESERVED', `item ${item.id} is reserved for another trade`);
         return { events: [{ type: 'reserved', itemId: item.id, trade: sender.id }], send: [{ to: sender, command: { type: 'reserved', item } }] };
       }
       case 'release':
         if (sender?.type !== 'trade') return reject('NOT_FROM_A_TRADE', 'items are released by trades');
-        return Object.keys(state.reserved).flatMap((itemId) => (state.reserved[itemId] === sender.id ? [{ type: 'released', itemId, trade: sender.id } as const] : []));
+        return Object.keys(state.reserved ?? {}).flatMap((itemId) => (state.reserved?.[itemId] === sender.id ? [{ type: 'released', itemId, trade: sender.id } as const] : []));
       case 'swap':
-        if (sender?.type !== 'trade' || state.reserved[command.give] !== sender.id) return reject('NOT_RESERVED', `item ${command.give} is not reserved for this trade`);
+        if (sender?.type !== 'trade' || state.reserved?.[command.give] !== sender.id) return reject('NOT_RESERVED', `item ${command.give} is not reserved for this trade`);
         return { type: 'swapped', give: command.give, get: command.get, trade: sender.id };
     }
   },
@@ -89,14 +89,14 @@ export const player = defineAggregate<PlayerState, PlayerCommand, PlayerEvent>({
       case 'appended':
         return { ...state, appendCount: state.appendCount + 1 };
       case 'reserved':
-        return { ...state, reserved: { ...state.reserved, [event.itemId]: event.trade } };
+        return { ...state, reserved: { ...(state.reserved ?? {}), [event.itemId]: event.trade } };
       case 'released':
-        return { ...state, reserved: withoutKey(state.reserved, event.itemId) };
+        return { ...state, reserved: withoutKey(state.reserved ?? {}, event.itemId) };
       case 'swapped':
-        return { ...state, inventory: [...state.inventory.filter((item) => item.id !== event.give), event.get], reserved: withoutKey(state.reserved, event.give) };
+        return { ...state, inventory: [...state.inventory.filter((item) => item.id !== event.give), event.get], reserved: withoutKey(state.reserved ?? {}, event.give) };
     }
   },
-  view: (state): PlayerView & Record<string, unknown> => ({ ...state }),
+  view: (state): PlayerView & Record<string, unknown> => ({ ...state, reserved: state.reserved ?? {} }),
 });
 
 /** Commands only a trade sends (trade.ts). */

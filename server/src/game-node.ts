@@ -122,6 +122,10 @@ export class GameNode {
           this.metrics.handlerErrors.inc();
           this.logger.warn({ aggregate, commandId, err: cause }, 'aggregate handler threw; command rejected');
         },
+        onCompensationRefused: ({ aggregate, item, code, message, cause }) => {
+          this.metrics.deliveries.inc({ outcome: 'compensation_refused' });
+          this.logger.error({ aggregate, item, code, reason: message, err: cause }, 'an onRejected command was refused by its own aggregate: the outbox item is settled without its compensation (a bug in game code)');
+        },
       },
     });
     const cluster = this.cluster;

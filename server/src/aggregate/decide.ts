@@ -47,7 +47,7 @@ export function decideCommand<S, C extends Typed, E extends Typed>(
     const decision = normaliseDecision(definition.decide(state, command, context));
     if (isRejection(decision)) return { kind: 'refused', code: 'REJECTED', message: decision.message, reason: decision.reason };
     events = decision.events;
-    outbox = checkOutbox(decision);
+    outbox = checkOutbox(decision, context.nowMs);
   } catch (cause) {
     return { kind: 'refused', code: 'HANDLER_ERROR', message: `decide threw: ${describe(cause)}`, cause };
   }
@@ -73,7 +73,7 @@ const TIMER_KEY_MAX = 64;
 const TIMER_DELAY_MAX_MS = 366 * 24 * 3_600_000;
 
 /** Throws a TypeError (answered HANDLER_ERROR) when `decide` asked the outbox for something malformed. */
-function checkOutbox(decision: OutboxRequest): OutboxRequest {
+function checkOutbox(decision: OutboxRequest, nowMs: number): OutboxRequest {
   if (!Array.isArray(decision.send) || !Array.isArray(decision.schedule) || !Array.isArray(decision.cancel)) {
     throw new TypeError('send, schedule and cancel must be arrays');
   }
@@ -91,6 +91,7 @@ function checkOutbox(decision: OutboxRequest): OutboxRequest {
     const when = timer.afterMs ?? timer.atMs;
     if (typeof when !== 'number' || !Number.isFinite(when) || when < 0) throw new TypeError('afterMs/atMs must be a finite number >= 0');
     if (timer.afterMs !== undefined && timer.afterMs > TIMER_DELAY_MAX_MS) throw new TypeError(`afterMs ${timer.afterMs} is more than a year`);
+    if (timer.atMs !== undefined && timer.atMs > nowMs + TIMER_DELAY_MAX_MS) throw new TypeError(`atMs ${timer.atMs} is more than a year from now`);
     if (timer.to !== undefined) checkRef(timer.to, 'schedule.to');
     checkCommand(timer.command, 'schedule.command');
     if (timer.onRejected !== undefined) checkCommand(timer.onRejected, 'schedule.onRejected');

@@ -19,6 +19,7 @@ import { NoQuorumError, NotOwnerError, type PartitionLog } from '../partition/in
 import { commandDigest, sameDigest } from './command-digest.ts';
 import type { AggregateDefinition, CommandContext, DeliveryRejection } from './definition.ts';
 import { decideCommand, replayEvents, type CommandOutcome, type OutboxRequest } from './decide.ts';
+import { NO_OUTBOX, outboxChange, RECORDED_REFUSALS, refuseUnknownTargets } from './outbox-change.ts';
 import type { AggregateRegistry } from './registry.ts';
 import { applyUpdate, genesisDoc, newViewDoc, writeView } from './view-doc.ts';
 
@@ -35,6 +36,8 @@ export interface RuntimeSettings {
 export interface RuntimeHooks {
   /** A handler threw; the runtime already refused the command. */
   readonly onHandlerError?: (info: { aggregate: string; commandId: string; cause: unknown }) => void;
+  /** An item's `onRejected` command was refused by its own aggregate; the item is settled without it. */
+  readonly onCompensationRefused?: (info: { aggregate: string; item: string; code: string; message: string; cause: unknown }) => void;
   readonly onCommandDone?: (info: { aggregate: string; outcome: 'acked' | 'duplicate' | string; durationMs: number }) => void;
 }
 
@@ -381,7 +384,7 @@ export class AggregateRuntime {
       } else {
         // The item is settled all the same: a compensation its own aggregate refuses would be
         // refused on every retry, and an outbox that never drains is worse. Logged loudly.
-        this.deps.hooks?.onHandlerError?.({ aggregate: key, commandId, cause: new Error(`onRejected command of outbox item ${request.item} was refused: ${compensation.code} ${compensation.message}`) });
+        this.deps.hooks?.onCompensationRefused?.({ aggregate: key, item: request.item, code: compensation.code, message: compensation.message, cause: compensation.cause });
       }
     }
     const digest = commandDigest(request.aggregateType, request.aggregateId, { type: 'settle', item: request.item });
@@ -389,14 +392,8 @@ export class AggregateRuntime {
     return this.track(aggregate, dedupeKey, digest, committed).then(() => undefined);
   }
 
-  /** An accepted decision that sends to a type no node here knows is the handler's bug: HANDLER_ERROR, nothing committed. */
   private checkTargets<S, E>(outcome: CommandOutcome<S, E>): CommandOutcome<S, E> {
-    if (outcome.kind !== 'accepted' || (outcome.outbox.send.length === 0 && outcome.outbox.schedule.length === 0)) return outcome;
-    const unknown = [...outcome.outbox.send.map((send) => send.to.type), ...outcome.outbox.schedule.flatMap((timer) => (timer.to === undefined ? [] : [timer.to.type]))].find(
-      (type) => this.deps.registry.get(type) === undefined,
-    );
-    if (unknown === undefined) return outcome;
-    return { kind: 'refused', code: 'HANDLER_ERROR', message: `decide sent to unknown aggregate type ${JSON.stringify(unknown.slice(0, 64))}` };
+    return refuseUnknownTargets(outcome, (type) => this.deps.registry.get(type) !== undefined);
   }
 
   private outboxOf(aggregate: ActiveAggregate): Map<string, OutboxItem> {
@@ -419,7 +416,7 @@ export class AggregateRuntime {
     refusal?: RecordedRefusal,
   ): Promise<CommandResult> {
     const seq = aggregate.seq + 1;
-    const change = outboxChange(aggregate, seq, actor, outbox, settle, startedMs);
+    const change = outboxChange({ type: aggregate.definition.type, id: aggregate.id }, seq, actor, outbox, settle, startedMs);
     if (change !== undefined) foldOutbox(this.outboxOf(aggregate), change);
     const doc = residentDoc(aggregate);
     const incremental = writeView(doc, aggregate.definition.view(nextState));
@@ -612,44 +609,10 @@ function pendingItems(items: readonly OutboxItem[]): Map<string, OutboxItem> | u
   return items.length === 0 ? undefined : new Map(items.map((item) => [item.id, item]));
 }
 
-const NO_OUTBOX: OutboxRequest = { send: [], schedule: [], cancel: [] };
-
-/** Final refusals that depend on the target's state or code, so a later attempt could differ: recorded. */
-const RECORDED_REFUSALS: ReadonlySet<string> = new Set(['REJECTED', 'HANDLER_ERROR', 'INVALID_COMMAND']);
 
 function refusalError(refusal: RecordedRefusal): RingstateError {
   const code: ErrorCode = isErrorCode(refusal.code) ? refusal.code : 'REJECTED';
   return new RingstateError(code, refusal.message, refusal.reason === undefined ? {} : { reason: refusal.reason });
-}
-
-/**
- * The entry's outbox change: sends and timers become items `seq.index` (sends first, then
- * timers, in the order decided); a timer's delay becomes a due time on this node's clock.
- */
-function outboxChange(aggregate: ActiveAggregate, seq: number, playerId: string, outbox: OutboxRequest, settle: readonly string[], nowMs: number): OutboxChange | undefined {
-  if (outbox.send.length === 0 && outbox.schedule.length === 0 && outbox.cancel.length === 0 && settle.length === 0) return undefined;
-  const self = { type: aggregate.definition.type, id: aggregate.id };
-  const add: OutboxItem[] = [];
-  for (const send of outbox.send) {
-    add.push({ id: `${seq}.${add.length}`, to: { type: send.to.type, id: send.to.id }, command: send.command, playerId, ...(send.onRejected === undefined ? {} : { onRejected: send.onRejected }) });
-  }
-  for (const timer of outbox.schedule) {
-    const to = timer.to ?? self;
-    add.push({
-      id: `${seq}.${add.length}`,
-      to: { type: to.type, id: to.id },
-      command: timer.command,
-      dueMs: timer.atMs ?? nowMs + (timer.afterMs ?? 0),
-      key: timer.key,
-      playerId,
-      ...(timer.onRejected === undefined ? {} : { onRejected: timer.onRejected }),
-    });
-  }
-  return {
-    ...(add.length === 0 ? {} : { add }),
-    ...(outbox.cancel.length === 0 ? {} : { cancel: [...outbox.cancel] }),
-    ...(settle.length === 0 ? {} : { settle: [...settle] }),
-  };
 }
 
 /** A record without a digest predates digests: unknown, so it is answered as a duplicate, as before. */

@@ -7,8 +7,9 @@
  *   world.state(wallet, 'bob').gold;                                         // the receive was delivered
  *   world.advance(30_000);                                                   // timers due by then fire, in due order
  *
- * What it shares with the node: `decideCommand` (validation, authorize, decide, evolve) and
- * `foldOutbox` (how an entry's outbox change moves the pending items), so the same game code
+ * What it shares with the node: `decideCommand` (validation, authorize, decide, evolve),
+ * `foldOutbox` (how an entry's outbox change moves the pending items) and outbox-change.ts (how
+ * a decision becomes items, which refusals are recorded, unknown targets), so the same game code
  * takes the same decisions. What it mirrors from the runtime and the courier (runtime.ts,
  * outbox/courier.ts), rule for rule:
  *   - a delivery is a command under the reserved player `#aggregate` with command id
@@ -34,6 +35,7 @@ import { commandDigest, sameDigest } from './command-digest.ts';
 import type { AggregateDefinition, AggregateRef, CommandContext, DeliveryRejection, Typed } from './definition.ts';
 import { decideCommand, type CommandOutcome, type OutboxRequest } from './decide.ts';
 import { DELIVERY_PLAYER } from './runtime.ts';
+import { NO_OUTBOX, outboxChange, RECORDED_REFUSALS, refuseUnknownTargets } from './outbox-change.ts';
 
 export interface TestWorldOptions {
   /** The virtual clock's start (ms since epoch); `context.nowMs` reads it. Default 0. */
@@ -98,9 +100,6 @@ interface Request {
   readonly sender?: { readonly ref: AggregateRef; readonly item: string; readonly playerId: string };
 }
 
-const NO_OUTBOX: OutboxRequest = { send: [], schedule: [], cancel: [] };
-/** As runtime.ts: final refusals of a delivery that depend on the target's state or code, recorded there. */
-const RECORDED_REFUSALS: ReadonlySet<string> = new Set(['REJECTED', 'HANDLER_ERROR', 'INVALID_COMMAND']);
 
 export function testWorld(definitions: readonly AggregateDefinition<any, any, any>[], options: TestWorldOptions = {}): TestWorld {
   return new TestWorld(definitions, options);
@@ -304,10 +303,7 @@ export class TestWorld {
 
   /** As the runtime: sending to a type nobody registered is the handler's bug, refused before anything commits. */
   private checkTargets<S, E>(outcome: CommandOutcome<S, E>): CommandOutcome<S, E> {
-    if (outcome.kind !== 'accepted') return outcome;
-    const targets = [...outcome.outbox.send.map((send) => send.to), ...outcome.outbox.schedule.flatMap((timer) => (timer.to === undefined ? [] : [timer.to]))];
-    const unknown = targets.find((to) => !this.definitions.has(to.type));
-    return unknown === undefined ? outcome : { kind: 'refused', code: 'HANDLER_ERROR', message: `decide sent to unknown aggregate type ${JSON.stringify(unknown.type)}` };
+    return refuseUnknownTargets(outcome, (type) => this.definitions.has(type));
   }
 
   /** The next item to deliver at `nowMs`: the first committed among those due, or a seeded pick. */
@@ -349,34 +345,6 @@ export class TestWorld {
   }
 }
 
-/**
- * The entry's outbox change, as runtime.ts builds it: sends and timers become items `seq.index`
- * (sends first, then timers), a timer's delay a due time on the clock.
- */
-function outboxChange(self: AggregateRef, seq: number, playerId: string, outbox: OutboxRequest, settle: readonly string[], nowMs: number): OutboxChange | undefined {
-  if (outbox.send.length === 0 && outbox.schedule.length === 0 && outbox.cancel.length === 0 && settle.length === 0) return undefined;
-  const add: OutboxItem[] = [];
-  for (const send of outbox.send) {
-    add.push({ id: `${seq}.${add.length}`, to: { type: send.to.type, id: send.to.id }, command: send.command, playerId, ...(send.onRejected === undefined ? {} : { onRejected: send.onRejected }) });
-  }
-  for (const timer of outbox.schedule) {
-    const to = timer.to ?? self;
-    add.push({
-      id: `${seq}.${add.length}`,
-      to: { type: to.type, id: to.id },
-      command: timer.command,
-      dueMs: timer.atMs ?? nowMs + (timer.afterMs ?? 0),
-      key: timer.key,
-      playerId,
-      ...(timer.onRejected === undefined ? {} : { onRejected: timer.onRejected }),
-    });
-  }
-  return {
-    ...(add.length === 0 ? {} : { add }),
-    ...(outbox.cancel.length === 0 ? {} : { cancel: [...outbox.cancel] }),
-    ...(settle.length === 0 ? {} : { settle: [...settle] }),
-  };
-}
 
 function refused(rejection: DeliveryRejection): WorldResult {
   return { kind: 'refused', code: rejection.code as ErrorCode, message: rejection.message, ...(rejection.reason === undefined ? {} : { reason: rejection.reason }) };

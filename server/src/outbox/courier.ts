@@ -236,7 +236,9 @@ export class Courier {
       .then(
         (): DeliveryOutcome => ({ kind: 'delivered' }),
         (error: unknown): DeliveryOutcome | undefined => {
-          if (error instanceof RingstateError && !error.retryable) {
+          // UNKNOWN_AGGREGATE_TYPE is final for a player but not here: the sender's node knows the
+          // type (the runtime checked it), so the target's node runs an older build mid-deploy.
+          if (error instanceof RingstateError && !error.retryable && error.code !== 'UNKNOWN_AGGREGATE_TYPE') {
             return { kind: 'refused', rejection: { code: error.code, message: error.message, ...(error.reason === undefined ? {} : { reason: error.reason }) } };
           }
           retry(error);

@@ -1,5 +1,5 @@
-import { describe, it } from 'vitest';
-import { aggregateTestKit } from '../../../server/src/aggregate/index.ts';
+import { describe, expect, it } from 'vitest';
+import { aggregateTestKit, decideCommand } from '../../../server/src/aggregate/index.ts';
 import { arena, player, INVENTORY_LIMIT, type PlayerEvent } from '../../../server/example-game/index.ts';
 
 const players = aggregateTestKit(player, { aggregateId: 'ann' });
@@ -40,7 +40,7 @@ describe('example game - player', () => {
       .when({ type: 'reserve', itemId: 'gem' }, fromTrade('t1'))
       .thenSends([{ to: { type: 'trade', id: 't1' }, command: { type: 'reserved', item: gem } }])
       .thenEvents([{ type: 'reserved', itemId: 'gem', trade: 't1' }]);
-    if (state.reserved['gem'] !== 't1') throw new Error('gem not reserved');
+    if (state.reserved?.['gem'] !== 't1') throw new Error('gem not reserved');
     const reserved: PlayerEvent[] = [{ type: 'picked-up', item: gem }, { type: 'reserved', itemId: 'gem', trade: 't1' }];
     players.given(reserved).when({ type: 'reserve', itemId: 'gem' }, fromTrade('t2')).thenRejected('ITEM_RESERVED');
     players.given(reserved).when({ type: 'swap', give: 'gem', get: { id: 'key', kind: 'key' } }, fromTrade('t2')).thenRejected('NOT_RESERVED');
@@ -62,5 +62,16 @@ describe('example game - arena', () => {
       .when({ type: 'hit', target: 'bob', damage: 5 })
       .thenEvents([{ type: 'hit', by: 'ann', target: 'bob', damage: 5 }]);
     if (state.health['bob'] !== 95) throw new Error(`bob has ${state.health['bob']}`);
+  });
+});
+
+describe('example game - data from before trades', () => {
+  it('a player restored from a snapshot without `reserved` still drops, reserves and releases', () => {
+    const old = { name: 'ann', x: 0, y: 0, score: 0, inventory: [{ id: 'gem', kind: 'gem' }], appendCount: 0 };
+    const fromTrade = { sender: { type: 'trade', id: 't1' } };
+    expect(decideCommand(player, old, { type: 'drop', itemId: 'gem' }, { playerId: 'ann', aggregateId: 'ann', commandId: 'c1', nowMs: 0 })).toMatchObject({ kind: 'accepted' });
+    const reserved = decideCommand(player, old, { type: 'reserve', itemId: 'gem' }, { playerId: 'ann', aggregateId: 'ann', commandId: 'c2', nowMs: 0, ...fromTrade });
+    expect(reserved).toMatchObject({ kind: 'accepted', state: { reserved: { gem: 't1' } } });
+    expect(decideCommand(player, old, { type: 'release' }, { playerId: 'ann', aggregateId: 'ann', commandId: 'c3', nowMs: 0, ...fromTrade })).toMatchObject({ kind: 'accepted', events: [] });
   });
 });

@@ -73,4 +73,31 @@ describe('cluster - outbox', () => {
       expect(received).toBe(given - 21);
     }
   }, 60_000);
+
+  it('cluster - an arena round timer fires once on the new owner after its owner stops', async () => {
+    const port = cluster.members[0]!.port;
+    const [ann, bob] = [clientOn(port, 'ann'), clientOn(port, 'bob')];
+    await Promise.all([ann.connect(), bob.connect()]);
+    await ann.send('arena', 'timed', { type: 'enter' });
+    await bob.send('arena', 'timed', { type: 'enter' });
+    await ann.send('arena', 'timed', { type: 'start-round', durationMs: 2_500 });
+    ann.close();
+    bob.close();
+    const partition = cluster.members[0]!.node.runtime.partitionOf('arena', 'timed');
+    const owner = cluster.members[0]!.node.clusterView().partitions[partition]?.owner;
+    const victim = cluster.members.find((member) => member.nodeId === owner);
+    expect(victim).toBeDefined();
+    await cluster.stop(owner as string);
+    const survivor = cluster.members.find((member) => member.nodeId !== owner)!;
+    const events = () => survivor.node.store.aggregateEntries(partition, 'arena/timed', 0).flatMap((entry) => entry.events.map((event) => ({ event: event as { type: string; endsAtMs?: number; reason?: string }, atMs: entry.timestampMs })));
+    await expect.poll(() => events().filter(({ event }) => event.type === 'round-ended').length, { timeout: 15_000 }).toBe(1);
+    const started = events().find(({ event }) => event.type === 'round-started');
+    const ended = events().find(({ event }) => event.type === 'round-ended');
+    expect(ended?.event.reason).toBe('time');
+    // Never early: decided on the new owner at or after the due time.
+    expect(ended!.atMs).toBeGreaterThanOrEqual(started!.event.endsAtMs!);
+    // And once: no second end after a while.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(events().filter(({ event }) => event.type === 'round-ended')).toHaveLength(1);
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 /**
  * A simulated game client running a list-append workload: one operation at a time, each an
- * append of a unique value to a key (with a command id) or a read of a key. Like the SDK it
+ * append of a unique value to a key (with a command id) or a read of a key, or, now and then,
+ * a command to an account (accounts.ts: a transfer, or a timer set or cancelled). Like the SDK it
  * sends to the node it believes owns the partition, follows owner hints, and retries an
  * append whose outcome it does not know with the same command id, so that the replicated
  * dedupe table must make the retry take effect at most once.
@@ -16,9 +17,13 @@ export interface ClientHost {
   readonly checker: Checker;
   readonly keys: readonly string[];
   readonly readRatio: number;
+  readonly accounts: readonly string[];
+  /** Share of operations that are account commands. */
+  readonly accountRatio: number;
   /** No operation starts after this time. */
   readonly workloadEndMs: number;
   partitionOfKey(key: string): number;
+  partitionOfAccount(id: string): number;
   nextValue(): number;
   contactableNodes(): readonly NodeId[];
   sendRequest(client: string, node: NodeId, request: ClientRequest, onResponse: (response: ClientResponse) => void): void;
@@ -28,11 +33,13 @@ export interface ClientHost {
 }
 
 interface Operation {
-  readonly kind: 'append' | 'read';
+  readonly kind: 'append' | 'read' | 'account';
   readonly key: string;
   readonly partition: number;
   readonly value: number;
   readonly commandId: string;
+  /** An account command's body. */
+  readonly command: unknown;
   readonly invokedMs: number;
   attempt: number;
   /** Some attempt may have been proposed (timed out, or answered indeterminate). */
@@ -42,6 +49,9 @@ interface Operation {
 
 const ATTEMPT_TIMEOUT_MIN_MS = 300;
 const ATTEMPT_TIMEOUT_MAX_MS = 700;
+/** Timer keys of the account workload: self timers (arm) and timers to other accounts (poke). */
+const SELF_TIMER_KEYS = ['t0', 't1', 't2'] as const;
+const OTHER_TIMER_KEYS = ['p0', 'p1'] as const;
 
 export class SimClient {
   readonly id: string;
@@ -66,21 +76,53 @@ export class SimClient {
 
   private startOperation(): void {
     if (this.host.queue.nowMs >= this.host.workloadEndMs) return;
+    this.sequence += 1;
+    if (this.host.accounts.length > 1 && this.prng.chance(this.host.accountRatio)) {
+      const id = this.prng.pick(this.host.accounts);
+      this.operation = {
+        kind: 'account',
+        key: id,
+        partition: this.host.partitionOfAccount(id),
+        value: 0,
+        commandId: `${this.id}-${this.sequence}`,
+        command: this.accountCommand(id),
+        invokedMs: this.host.queue.nowMs,
+        attempt: 0,
+        mayHaveEffect: false,
+        done: false,
+      };
+      this.send(this.operation);
+      return;
+    }
     const key = this.prng.pick(this.host.keys);
     const kind = this.prng.chance(this.host.readRatio) ? 'read' : 'append';
-    this.sequence += 1;
     this.operation = {
       kind,
       key,
       partition: this.host.partitionOfKey(key),
       value: kind === 'append' ? this.host.nextValue() : 0,
       commandId: kind === 'append' ? `${this.id}-${this.sequence}` : '',
+      command: null,
       invokedMs: this.host.queue.nowMs,
       attempt: 0,
       mayHaveEffect: false,
       done: false,
     };
     this.send(this.operation);
+  }
+
+  /** Transfers (some delayed, by a timer to the payee), self timers, timers to others, cancels. */
+  private accountCommand(id: string): unknown {
+    const other = (): string => this.prng.pick(this.host.accounts.filter((account) => account !== id));
+    const draw = this.prng.float();
+    if (draw < 0.5) {
+      const to = other();
+      const amount = this.prng.int(1, 40);
+      return this.prng.chance(0.3) ? { type: 'transfer', to, amount, delayMs: this.prng.int(0, 800) } : { type: 'transfer', to, amount };
+    }
+    if (draw < 0.7) return { type: 'arm', key: this.prng.pick(SELF_TIMER_KEYS), afterMs: this.prng.int(0, 1000) };
+    if (draw < 0.85) return { type: 'disarm', key: this.prng.pick([...SELF_TIMER_KEYS, ...OTHER_TIMER_KEYS]) };
+    return { type: 'poke', to: other(), key: this.prng.pick(OTHER_TIMER_KEYS), afterMs: this.prng.int(0, 1000) };
   }
 
   private send(operation: Operation): void {
@@ -91,12 +133,14 @@ export class SimClient {
     const request: ClientRequest =
       operation.kind === 'append'
         ? { kind: 'append', partition: operation.partition, key: operation.key, value: operation.value, commandId: operation.commandId }
-        : { kind: 'read', partition: operation.partition, key: operation.key };
+        : operation.kind === 'account'
+          ? { kind: 'account', partition: operation.partition, id: operation.key, commandId: operation.commandId, command: operation.command }
+          : { kind: 'read', partition: operation.partition, key: operation.key };
     this.host.sendRequest(this.id, target, request, (response) => this.onResponse(operation, attempt, target, response));
     const timeoutMs = this.prng.int(ATTEMPT_TIMEOUT_MIN_MS, ATTEMPT_TIMEOUT_MAX_MS);
     this.host.queue.schedule(timeoutMs, () => {
       if (operation.done || operation.attempt !== attempt) return;
-      if (operation.kind === 'append') operation.mayHaveEffect = true;
+      if (operation.kind !== 'read') operation.mayHaveEffect = true;
       this.ownerGuess.delete(operation.partition);
       this.retry(operation, 0);
     });
@@ -112,6 +156,10 @@ export class SimClient {
     }
     if (attempt !== operation.attempt) return;
     switch (response.kind) {
+      case 'rejected':
+        // Decided and refused by the aggregate (a transfer beyond the balance): final.
+        this.complete(operation, 'fail', null);
+        return;
       case 'refused':
         if (response.ownerHint !== null && response.ownerHint !== target) {
           this.ownerGuess.set(operation.partition, response.ownerHint);
@@ -137,7 +185,7 @@ export class SimClient {
     operation.attempt += 1;
     const deadlineMs = this.host.operationDeadlineMs();
     if (deadlineMs !== null && this.host.queue.nowMs - operation.invokedMs > deadlineMs) {
-      const outcome: OpOutcome = operation.kind === 'append' && operation.mayHaveEffect ? 'info' : 'fail';
+      const outcome: OpOutcome = operation.kind !== 'read' && operation.mayHaveEffect ? 'info' : 'fail';
       this.complete(operation, outcome, null);
       return;
     }
@@ -160,7 +208,8 @@ export class SimClient {
       outcome,
       result,
     });
-    this.host.trace(() => `${this.id} ${operation.kind} ${operation.key}${operation.kind === 'append' ? ` += ${operation.value}` : ''} -> ${outcome}${result === null ? '' : ` [${result.join(',')}]`}`);
+    const what = operation.kind === 'append' ? ` += ${operation.value}` : operation.kind === 'account' ? ` ${JSON.stringify(operation.command)}` : '';
+    this.host.trace(() => `${this.id} ${operation.kind} ${operation.key}${what} -> ${outcome}${result === null ? '' : ` [${result.join(',')}]`}`);
     this.host.queue.schedule(this.prng.float() * this.thinkMaxMs, () => this.startOperation());
   }
 }

@@ -1,16 +1,19 @@
 /**
  * One simulated server, running the production data path from the runtime down: the
- * AggregateRuntime (aggregate/runtime.ts) with the list-append aggregate, over the
+ * AggregateRuntime (aggregate/runtime.ts) with the list-append and account aggregates, over the
  * ReplicatedPartitionLog (replicated-log/), which runs the replication core under the one Ready
  * driver (replication/driver.ts) and transfers snapshots (snapshot-transfer.ts). The simulator
  * replaces only what touches the outside: the store is `MemoryLogStore` (the production storage
  * interface, a disk that syncs after a delay), the peer network is `SimPeers` over the
  * simulated links, and the clock, timers and randomness are the virtual clock's and the seed's.
  *
- * Clients send what a gateway would hand the router's local path: `runtime.execute` for an
- * append; a linearizable read goes through the core's read-index and then reads the committed
- * list through the runtime (production serves reads by subscription; the read-index keeps the
- * checker's linearizability check).
+ * Clients send what a gateway hands the production `CommandRouter` (router/): admission, then
+ * execution here or forwarding to the owner hint through `SimForwarder` over the simulated links
+ * (sim-forwarder.ts). The production outbox `Courier` (outbox/) delivers what aggregates send
+ * each other, and their timers, through that same router, on the virtual clock. A linearizable
+ * read goes through the core's read-index and then reads the committed list through the runtime
+ * (production serves reads by subscription; the read-index keeps the checker's linearizability
+ * check).
  *
  * Crash semantics: a crash abandons the process (runtime, log, core, timers, connections) and
  * loses every store write not yet synced; nothing of the abandoned run acts again. A paused
@@ -21,19 +24,25 @@
 import * as Y from 'yjs';
 import pino from 'pino';
 import { RingstateError } from '@ringstate/protocol';
-import { AggregateRegistry, AggregateRuntime, newViewDoc, readView, type RuntimeSettings, type Subscriber } from '../aggregate/index.ts';
+import { AggregateRegistry, AggregateRuntime, newViewDoc, readView, type CommandRequest, type RuntimeSettings, type Subscriber } from '../aggregate/index.ts';
+import { Courier, type CourierSettings, type CourierTimers } from '../outbox/index.ts';
 import { NoQuorumError, NotOwnerError, type OwnershipChange, type ReadState, type ReplicationCondition, ReplicationError, type NodeId, type ReplicationSettings } from '../replication/index.ts';
 import { type LogTimers, ReplicatedPartitionLog } from '../replicated-log/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
+import { type Admission, CommandRouter, InFlightCommands } from '../router/index.ts';
+import { ACCOUNT_TYPE, accountAggregate } from './accounts.ts';
 import type { Checker } from './checker.ts';
 import type { EventQueue } from './event-queue.ts';
-import { appliedAppend, LIST_TYPE, listAppendAggregate } from './list-append.ts';
+import { LIST_TYPE, listAppendAggregate } from './list-append.ts';
 import { MemoryLogStore } from './memory-log-store.ts';
 import type { Prng } from './prng.ts';
+import { serveForwarding, SimForwarder } from './sim-forwarder.ts';
 import { type PeerHost, SimPeers } from './sim-peers.ts';
 
 export type ClientRequest =
   | { readonly kind: 'append'; readonly partition: number; readonly key: string; readonly value: number; readonly commandId: string }
+  /** A command to an account (accounts.ts): routed like an append. */
+  | { readonly kind: 'account'; readonly partition: number; readonly id: string; readonly commandId: string; readonly command: unknown }
   | { readonly kind: 'read'; readonly partition: number; readonly key: string };
 
 export type ClientResponse =
@@ -41,6 +50,8 @@ export type ClientResponse =
   | { readonly kind: 'read-ok'; readonly values: readonly number[] }
   /** Refused before proposing: this attempt had no effect. */
   | { readonly kind: 'refused'; readonly condition: ReplicationCondition | 'REFUSED'; readonly ownerHint: NodeId | null }
+  /** Decided and refused by the aggregate (REJECTED and other final codes): nothing took effect. */
+  | { readonly kind: 'rejected'; readonly code: string }
   /** Proposed, but another entry took its position: this attempt can never commit. */
   | { readonly kind: 'lost' }
   /** Maybe proposed, then ownership changed: it may or may not commit. */
@@ -59,6 +70,10 @@ export interface NodeHost {
   readonly fsyncMaxMs: number;
   readonly compactEveryEntries: number;
   readonly keys: readonly string[];
+  /** The courier's settings (production defaults unless the scenario tightens them). */
+  readonly courierSettings: Partial<CourierSettings>;
+  /** Commands admitted at once by a node's router (limits.commandsInFlightMax). */
+  readonly admissionMax: number;
   partitionOfKey(key: string): number;
   /** Sends over the simulated link from -> to; `deliver` runs at the receiver's current run, if any. */
   transmit(from: NodeId, to: NodeId, deliver: (target: SimPeers) => void): void;
@@ -83,6 +98,8 @@ interface Run {
   readonly boot: number;
   readonly log: ReplicatedPartitionLog;
   readonly runtime: AggregateRuntime;
+  readonly router: CommandRouter;
+  readonly courier: Courier;
   readonly peers: SimPeers;
 }
 
@@ -151,7 +168,7 @@ export class SimNode {
       },
     );
     const runtime = new AggregateRuntime({
-      registry: new AggregateRegistry([listAppendAggregate(this.id)]),
+      registry: new AggregateRegistry([listAppendAggregate(this.id), accountAggregate(this.id)]),
       store: this.storage,
       log,
       settings: this.host.runtimeSettings,
@@ -160,13 +177,33 @@ export class SimNode {
     });
     log.onCommitted((entry) => {
       if (this.boots !== boot) return;
-      this.host.checker.onApply(this.id, entry.partition, appliedAppend(entry));
+      this.host.checker.onApply(this.id, entry.partition, entry);
       this.serveWaitingReads();
     });
-    this.run = { boot, log, runtime, peers };
+    // The production router and courier: client commands and outbox deliveries are admitted,
+    // executed here or forwarded to the owner over the simulated links, as in production.
+    const router = new CommandRouter({ runtime, admission: deterministicAdmission(this.host.admissionMax, nowMs), forwarder: new SimForwarder(peers) });
+    serveForwarding(peers, router);
+    const courier = new Courier({
+      log,
+      store: this.storage,
+      route: (request) => router.route(request),
+      settle: (request) => runtime.settle(request),
+      partitionCount: this.host.partitionCount,
+      nowMs,
+      timers: this.courierTimers(boot),
+      random: () => random.float(),
+      settings: this.host.courierSettings,
+      hooks: {
+        onSettled: ({ sender, item, outcome }) => this.host.trace(() => `${this.id} courier: ${sender}:${item} ${outcome.kind === 'delivered' ? 'delivered' : `refused (${outcome.rejection.code})`}, settled`),
+        onRetry: ({ sender, item, code }) => this.host.trace(() => `${this.id} courier: ${sender}:${item} ${code}, retrying`),
+      },
+    });
+    this.run = { boot, log, runtime, router, courier, peers };
     log.setRing(options.ring);
     if (options.bootstrap === true) log.bootstrap(options.ring);
     void log.start();
+    courier.start();
     this.host.trace(() => `${this.id} boot${options.wipe ? ' (wiped disk)' : ''}`);
   }
 
@@ -217,26 +254,33 @@ export class SimNode {
       const answer: Reply = (response) => {
         if (this.run === run) reply(response);
       };
-      if (request.kind === 'append') this.append(run, client, request, answer);
-      else this.read(run, request, answer);
+      if (request.kind === 'append') {
+        this.command(run, { aggregateType: LIST_TYPE, aggregateId: request.key, playerId: client, commandId: request.commandId, command: { type: 'append', value: request.value } }, answer);
+      } else if (request.kind === 'account') {
+        this.command(run, { aggregateType: ACCOUNT_TYPE, aggregateId: request.id, playerId: client, commandId: request.commandId, command: request.command }, answer);
+      } else {
+        this.read(run, request, answer);
+      }
       this.host.settleMicrotasks();
     });
   }
 
-  private append(run: Run, client: string, request: Extract<ClientRequest, { kind: 'append' }>, reply: Reply): void {
-    let result: Promise<unknown>;
-    try {
-      result = run.runtime.execute({ aggregateType: LIST_TYPE, aggregateId: request.key, playerId: client, commandId: request.commandId, command: { type: 'append', value: request.value } });
-    } catch (error) {
-      // Thrown before anything was decided: not served here.
-      reply(refusal(error));
-      return;
-    }
-    result.then(
+  /**
+   * A client's command, through the router as a gateway hands it over. Served here, its
+   * failures are told apart as before (see rejection); forwarded, any failure but the local
+   * placement's own refusal may hide a commit at the owner (a lost answer, a timeout), so it is
+   * indeterminate, as it is for a real client.
+   */
+  private command(run: Run, request: CommandRequest, reply: Reply): void {
+    const forwarded = !run.runtime.placement(request.aggregateType, request.aggregateId).here;
+    run.router.route(request).then(
       () => reply({ kind: 'ok' }),
       (error: unknown) => {
-        this.host.trace(() => `${this.id} ${request.commandId} (${request.key} += ${request.value}) failed: ${error instanceof Error ? error.message : String(error)}`);
-        reply(rejection(error));
+        this.host.trace(() => `${this.id} ${request.commandId} (${request.aggregateType}/${request.aggregateId} ${JSON.stringify(request.command)})${forwarded ? ' forwarded' : ''} failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (!forwarded) reply(rejection(error));
+        else if (error instanceof ReplicationError) reply(refusal(error));
+        else if (error instanceof RingstateError && !error.retryable) reply({ kind: 'rejected', code: error.code });
+        else reply({ kind: 'indeterminate', ownerHint: null });
       },
     );
   }
@@ -275,11 +319,29 @@ export class SimNode {
 
   /** A key's list as the runtime serves it (its committed public document), or null where this node holds no replica. */
   readList(key: string): number[] | null {
+    const view = this.readPublicView(LIST_TYPE, key);
+    if (view === null) return null;
+    return Array.isArray(view.values) ? (view.values as number[]) : [];
+  }
+
+  /** An account's balance as the runtime serves it, or null where this node holds no replica. */
+  readBalance(id: string): number | null {
+    const view = this.readPublicView(ACCOUNT_TYPE, id);
+    if (view === null) return null;
+    return typeof view.balance === 'number' ? view.balance : Number.NaN;
+  }
+
+  /** Outbox items this node's store holds for a partition (pending deliveries, timers included). */
+  pendingDeliveries(partition: number): number {
+    return this.storage.pendingDeliveries(partition).length;
+  }
+
+  private readPublicView(type: string, id: string): Record<string, unknown> | null {
     const runtime = this.run?.runtime;
     if (runtime === undefined) return null;
     let update: Uint8Array;
     try {
-      const start = runtime.subscribe(LIST_TYPE, key, 'checker', undefined, NO_SUBSCRIBER);
+      const start = runtime.subscribe(type, id, 'checker', undefined, NO_SUBSCRIBER);
       start.close();
       update = start.update;
     } catch (error) {
@@ -288,9 +350,9 @@ export class SimNode {
     }
     const doc = newViewDoc();
     Y.applyUpdate(doc, update);
-    const values = readView(doc).values;
+    const view = readView(doc);
     doc.destroy();
-    return Array.isArray(values) ? (values as number[]) : [];
+    return view;
   }
 
   private whenRunning(source: string, run: () => void): void {
@@ -314,6 +376,22 @@ export class SimNode {
       this.whenRunning(source, run);
       this.host.settleMicrotasks();
     });
+  }
+
+  /** The courier's timers: on the virtual clock, waiting while paused, gone with the run. */
+  private courierTimers(boot: number): CourierTimers {
+    return {
+      setTimeout: (callback, ms) => {
+        const handle = { cancelled: false };
+        this.later(boot, ms, 'timer', () => {
+          if (!handle.cancelled) callback();
+        });
+        return handle;
+      },
+      clearTimeout: (handle) => {
+        (handle as { cancelled: boolean }).cancelled = true;
+      },
+    };
   }
 
   private timers(boot: number): LogTimers {
@@ -396,13 +474,23 @@ export class SimNode {
   }
 }
 
+/**
+ * The production admission (a count of commands in flight, InFlightCommands) without its
+ * delay target, and fed no elapsed times: the router measures them with performance.now(),
+ * the real clock, which would make a seed's retry hints depend on the machine.
+ */
+function deterministicAdmission(max: number, nowMs: () => number): Admission {
+  const inner = new InFlightCommands(max, nowMs, 0);
+  return { admit: () => inner.admit(), release: () => inner.release(Number.NaN) };
+}
+
 /** Refused before proposing: a definite "not applied". */
 function refusal(error: unknown): ClientResponse {
   if (error instanceof ReplicationError) {
     const ownerHint = error instanceof NotOwnerError ? error.ownerHint : null;
     return { kind: 'refused', condition: error.condition, ownerHint };
   }
-  if (error instanceof RingstateError) return { kind: 'refused', condition: 'REFUSED', ownerHint: null };
+  if (error instanceof RingstateError) return error.retryable ? { kind: 'refused', condition: 'REFUSED', ownerHint: null } : { kind: 'rejected', code: error.code };
   throw error;
 }
 

@@ -3,20 +3,25 @@
  *
  * A seed fixes everything: the scenario (cluster size, partitions, workload, network
  * conditions, fault mode) and every random draw after it. The run has two phases:
- * 1. faults: clients run the list-append workload while the fault scheduler crashes,
+ * 1. faults: clients run the list-append workload and the account workflows (transfers
+ *    between aggregates with compensations, timers, cancels) while the fault scheduler crashes,
  *    wipes, pauses, isolates and splits nodes, adds and removes ring members and moves
  *    ownership; the network drops, duplicates and reorders messages throughout;
  * 2. healing: every fault is repaired and the network becomes reliable; no operation starts.
  *    Within `LIVENESS_BOUND_MS` every partition must have a ready owner (the preferred one)
  *    whose membership is the ring's replica set, every replica must have applied everything,
- *    and every pending client operation must have completed.
- * The checker (checker.ts) watches S1-S4 throughout and at the end.
+ *    every pending client operation must have completed, and every outbox item (sends and
+ *    timers) must have been settled, cancelled or replaced on every replica.
+ * The checker (checker.ts) watches S1-S4 throughout and at the end, and S5 at the end
+ * (workflow-checker.ts).
  */
 import { partitionOf } from '@ringstate/protocol';
 import type { RuntimeSettings } from '../aggregate/index.ts';
+import type { CourierSettings } from '../outbox/index.ts';
 import { isMember, sameMembers } from '../replication/membership.ts';
 import type { NodeId, PartitionStatus, ReplicationSettings } from '../replication/index.ts';
 import { PartitionRing } from '../ring/index.ts';
+import { ACCOUNT_TYPE, accountId } from './accounts.ts';
 import { Checker, type ReplicaLists, type Violation } from './checker.ts';
 import { type ClientHost, SimClient } from './client.ts';
 import { EventQueue } from './event-queue.ts';
@@ -27,6 +32,7 @@ import { calmNetwork, type NetworkConditions, SimNetwork } from './network.ts';
 import { Prng } from './prng.ts';
 import { type ClientRequest, type ClientResponse, type NodeHost, SimNode } from './sim-node.ts';
 import type { SimPeers } from './sim-peers.ts';
+import type { WorkflowStats } from './workflow-checker.ts';
 
 export interface Scenario {
   readonly seed: number;
@@ -51,6 +57,13 @@ export interface Scenario {
   readonly settings: Partial<ReplicationSettings>;
   /** The aggregate runtime's: aggregate snapshots every few events, few active aggregates (passivation). */
   readonly runtime: RuntimeSettings;
+  /** Accounts of the workflow workload (accounts.ts), and the share of operations on them. */
+  readonly accountCount: number;
+  readonly accountRatio: number;
+  /** Empty: the production defaults; else quick retries and few deliveries in flight. */
+  readonly courier: Partial<CourierSettings>;
+  /** A node's router admits this many commands at once (0: no ceiling). */
+  readonly admissionMax: number;
 }
 
 export interface SimulationResult {
@@ -63,6 +76,9 @@ export interface SimulationResult {
   readonly messages: { readonly sent: number; readonly dropped: number; readonly duplicated: number };
   readonly appends: { readonly ok: number; readonly fail: number; readonly info: number };
   readonly reads: { readonly ok: number; readonly fail: number };
+  readonly accountOps: { readonly ok: number; readonly fail: number; readonly info: number };
+  /** What the workflows did (null when the run ended before the final checks). */
+  readonly workflows: WorkflowStats | null;
   readonly violations: readonly Violation[];
 }
 
@@ -75,6 +91,27 @@ export interface SimulationOptions {
 const REPLICATION_FACTOR = 3;
 /** After healing, the cluster must converge within this much virtual time. */
 export const LIVENESS_BOUND_MS = 15_000;
+/**
+ * Named in a liveness violation when an outbox delivery is stuck behind a production bug the
+ * simulator found (2026-12-05, test/simulation/outbox-regressions.test.ts): a node removed from
+ * a partition's replica set while cut off never learns it, keeps its old membership (itself
+ * included) and pre-campaigns for ever; `ReplicatedPartitionLog.ownership` then reports the
+ * quorum lost with no owner hint, so its router refuses NO_QUORUM instead of forwarding, and
+ * deliveries from the partitions it owns to that one wait for ever.
+ */
+export const REMOVED_REPLICA_REFUSES = 'a removed replica refuses NO_QUORUM instead of forwarding';
+
+/**
+ * Whether a run's violations are only the known bug above and what follows from it (the items
+ * it holds back still pending, so money in flight is missing), nothing else.
+ */
+export function onlyRemovedReplicaBug(violations: readonly Violation[]): boolean {
+  const consequence = /still pending after the run quiesced|pending outbox items after the run quiesced|^money not conserved/;
+  return (
+    violations.some((violation) => violation.property === 'liveness' && violation.message.includes(REMOVED_REPLICA_REFUSES)) &&
+    violations.every((violation) => (violation.property === 'liveness' && violation.message.includes(REMOVED_REPLICA_REFUSES)) || (violation.property === 'S5' && consequence.test(violation.message)))
+  );
+}
 /** How often convergence, decommissioning and wipe recovery are checked. */
 const MONITOR_INTERVAL_MS = 50;
 /** During the fault phase an operation is given up after retrying this long. */
@@ -122,6 +159,11 @@ export function scenarioFor(seed: number): Scenario {
       commandQueueMax: 16,
       docResidentMs: 100 + (seed % 3) * 200,
     },
+    // Drawn last, so that the fields above stay what earlier versions drew for a seed.
+    accountCount: prng.int(3, 5),
+    accountRatio: 0.15 + prng.float() * 0.35,
+    courier: prng.chance(0.5) ? {} : { retryMinMs: prng.int(5, 100), retryMaxMs: prng.int(100, 2000), inFlightMax: prng.int(1, 8) },
+    admissionMax: prng.chance(0.5) ? 0 : prng.int(4, 32),
   };
 }
 
@@ -169,6 +211,9 @@ class Simulation implements NodeHost, FaultTarget {
   readonly compactEveryEntries: number;
   readonly runtimeSettings: RuntimeSettings;
   readonly nodeCountMax: number;
+  readonly courierSettings: Partial<CourierSettings>;
+  readonly admissionMax: number;
+  readonly accounts: string[];
   private readonly scenario: Scenario;
   private readonly prng: Prng;
   private readonly network: SimNetwork;
@@ -200,6 +245,9 @@ class Simulation implements NodeHost, FaultTarget {
     this.compactEveryEntries = scenario.compactEveryEntries;
     this.runtimeSettings = scenario.runtime;
     this.nodeCountMax = scenario.nodeCountMax;
+    this.courierSettings = scenario.courier;
+    this.admissionMax = scenario.admissionMax;
+    this.accounts = Array.from({ length: scenario.accountCount }, (_, index) => accountId(index));
     this.network = new SimNetwork(this.queue, this.prng.fork(), scenario.network);
     // Client connections are TCP-like: lossy and slow under faults, but never duplicating,
     // so a refusal is a definite "not applied" for that attempt.
@@ -376,7 +424,8 @@ class Simulation implements NodeHost, FaultTarget {
       this.trace(() => `converged ${(this.queue.nowMs - this.healedAtMs).toFixed(0)} ms after healing`);
       this.finished = true;
     } else if (this.queue.nowMs - this.healedAtMs > LIVENESS_BOUND_MS) {
-      this.checker.fail('liveness', `not converged ${LIVENESS_BOUND_MS} ms after healing: ${this.convergenceProblem() ?? '?'}`);
+      const stuck = this.stuckDelivery();
+      this.checker.fail('liveness', `not converged ${LIVENESS_BOUND_MS} ms after healing: ${this.convergenceProblem() ?? '?'}${stuck === null ? '' : `; ${stuck}`}`);
       this.traceStatuses();
       this.finished = true;
     }
@@ -402,9 +451,29 @@ class Simulation implements NodeHost, FaultTarget {
       for (const voter of desired) {
         const node = this.nodes.get(voter);
         const status = node?.log?.status(partition);
-        if (status === undefined) return `partition ${partition} replica ${voter} is down`;
+        if (node === undefined || status === undefined) return `partition ${partition} replica ${voter} is down`;
         if (status.amnesiac) return `partition ${partition} replica ${voter} not readmitted after its wipe`;
         if (status.applied < commit) return `partition ${partition} replica ${voter} applied ${status.applied} of ${commit}`;
+        const pending = node.pendingDeliveries(partition);
+        if (pending > 0) return `partition ${partition} replica ${voter} holds ${pending} pending outbox items`;
+      }
+    }
+    return null;
+  }
+
+  /** Why an owner cannot deliver a pending outbox item, when it is the known bug (see REMOVED_REPLICA_REFUSES). */
+  private stuckDelivery(): string | null {
+    for (let partition = 0; partition < this.partitionCount; partition += 1) {
+      const sender = this.currentOwner(partition)?.node;
+      const log = sender?.log;
+      if (sender === undefined || log === null || log === undefined) continue;
+      for (const { aggregate, item } of sender.storage.pendingDeliveries(partition)) {
+        const target = partitionOf(item.to.type, item.to.id, this.partitionCount);
+        const ownership = log.ownership(target);
+        const owner = this.currentOwner(target)?.node.id;
+        if (ownership.serving || ownership.quorumLost !== true || owner === undefined || this.ring.replicaSet(target).includes(sender.id)) continue;
+        const voters = log.status(target).membership.voters.join(',');
+        return `${sender.id}, owner of partition ${partition}, cannot deliver ${aggregate}:${item.id} to partition ${target}: removed from its replica set (now ${this.ring.replicaSet(target).join(',')}, owner ${owner}) without learning it (its membership ${voters}), ${REMOVED_REPLICA_REFUSES}`;
       }
     }
     return null;
@@ -480,6 +549,7 @@ class Simulation implements NodeHost, FaultTarget {
       if (!node.isUp) continue;
       for (const partition of node.storage.storedPartitions()) {
         const lists = new Map<string, readonly number[]>();
+        const balances = new Map<string, number>();
         let replicates = true;
         for (const key of this.keys) {
           if (this.partitionOfKey(key) !== partition) continue;
@@ -487,17 +557,29 @@ class Simulation implements NodeHost, FaultTarget {
           if (list === null) replicates = false;
           else if (list.length > 0) lists.set(key, list);
         }
-        if (replicates) replicas.push({ node: node.id, partition, appliedPosition: node.storage.appliedPosition(partition), lists });
+        for (const id of this.accounts) {
+          if (this.partitionOfAccount(id) !== partition) continue;
+          const balance = node.readBalance(id);
+          if (balance === null) replicates = false;
+          else balances.set(id, balance);
+        }
+        if (replicates) {
+          // A node that is no longer in the partition's replica set keeps what it had: only members must have drained.
+          const member = this.ring.replicaSet(partition).includes(node.id);
+          replicas.push({ node: node.id, partition, appliedPosition: node.storage.appliedPosition(partition), lists, balances, pendingDeliveries: member ? node.pendingDeliveries(partition) : 0 });
+        }
       }
     }
-    this.checker.finish(this.partitionCount, replicas, (key) => this.partitionOfKey(key));
+    this.checker.finish(this.partitionCount, replicas, (key) => this.partitionOfKey(key), this.accounts);
   }
 
   private result(): SimulationResult {
     const appends = { ok: 0, fail: 0, info: 0 };
+    const accountOps = { ok: 0, fail: 0, info: 0 };
     const reads = { ok: 0, fail: 0 };
     for (const op of this.checker.history) {
       if (op.kind === 'append') appends[op.outcome] += 1;
+      else if (op.kind === 'account') accountOps[op.outcome] += 1;
       else if (op.outcome === 'ok') reads.ok += 1;
       else reads.fail += 1;
     }
@@ -511,6 +593,8 @@ class Simulation implements NodeHost, FaultTarget {
       messages: { sent, dropped, duplicated },
       appends,
       reads,
+      accountOps,
+      workflows: this.checker.workflows,
       violations: this.checker.violations,
     };
   }
@@ -531,12 +615,19 @@ class Simulation implements NodeHost, FaultTarget {
     return partitionOf(LIST_TYPE, key, this.partitionCount);
   }
 
+  partitionOfAccount(id: string): number {
+    return partitionOf(ACCOUNT_TYPE, id, this.partitionCount);
+  }
+
   private clientHost(): ClientHost {
     return {
       queue: this.queue,
       checker: this.checker,
       keys: this.keys,
       readRatio: this.scenario.readRatio,
+      accounts: this.accounts,
+      accountRatio: this.scenario.accountRatio,
+      partitionOfAccount: (id) => this.partitionOfAccount(id),
       workloadEndMs: this.scenario.faultPhaseMs,
       partitionOfKey: (key) => this.partitionOfKey(key),
       nextValue: () => this.nextValue++,

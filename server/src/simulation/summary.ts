@@ -2,7 +2,7 @@
  * Totals over many simulation runs, and their printable report.
  */
 import { FAULT_KINDS, type FaultKind } from './faults.ts';
-import type { SimulationResult } from './simulation.ts';
+import { onlyRemovedReplicaBug, type SimulationResult } from './simulation.ts';
 
 export interface FailedSeed {
   readonly seed: number;
@@ -18,8 +18,12 @@ export class SimulationSummary {
   readonly messages = { sent: 0, dropped: 0, duplicated: 0 };
   readonly appends = { ok: 0, fail: 0, info: 0 };
   readonly reads = { ok: 0, fail: 0 };
+  readonly accountOps = { ok: 0, fail: 0, info: 0 };
+  readonly workflows = { items: 0, delivered: 0, compensated: 0, timersFired: 0, cancelled: 0 };
   violations = 0;
   readonly failed: FailedSeed[] = [];
+  /** Failed seeds whose violations are only the known removed-replica bug (simulation.ts). */
+  knownBugSeeds = 0;
 
   add(result: SimulationResult): void {
     this.seeds += 1;
@@ -35,8 +39,19 @@ export class SimulationSummary {
     this.appends.info += result.appends.info;
     this.reads.ok += result.reads.ok;
     this.reads.fail += result.reads.fail;
+    this.accountOps.ok += result.accountOps.ok;
+    this.accountOps.fail += result.accountOps.fail;
+    this.accountOps.info += result.accountOps.info;
+    if (result.workflows !== null) {
+      this.workflows.items += result.workflows.items;
+      this.workflows.delivered += result.workflows.delivered;
+      this.workflows.compensated += result.workflows.compensated;
+      this.workflows.timersFired += result.workflows.timersFired;
+      this.workflows.cancelled += result.workflows.cancelled;
+    }
     this.violations += result.violations.length;
     if (result.violations.length > 0) this.failed.push({ seed: result.seed, violations: result.violations });
+    if (result.violations.length > 0 && onlyRemovedReplicaBug(result.violations)) this.knownBugSeeds += 1;
   }
 
   format(wallMs: number): string {
@@ -48,7 +63,9 @@ export class SimulationSummary {
       `messages:               ${this.messages.sent} sent, ${this.messages.dropped} dropped, ${this.messages.duplicated} duplicated`,
       `appends:                ${this.appends.ok} acknowledged, ${this.appends.fail} failed, ${this.appends.info} indeterminate`,
       `reads:                  ${this.reads.ok} acknowledged, ${this.reads.fail} failed`,
-      `violations:             ${this.violations}${this.failed.length > 0 ? ` in ${this.failed.length} seeds` : ''}`,
+      `account commands:       ${this.accountOps.ok} acknowledged, ${this.accountOps.fail} failed or refused, ${this.accountOps.info} indeterminate`,
+      `outbox items:           ${this.workflows.items} committed, ${this.workflows.delivered} delivered (${this.workflows.timersFired} timers, ${this.workflows.compensated} refused and compensated), ${this.workflows.cancelled} cancelled or replaced first`,
+      `violations:             ${this.violations}${this.failed.length > 0 ? ` in ${this.failed.length} seeds` : ''}${this.knownBugSeeds > 0 ? ` (${this.knownBugSeeds} of them only the known removed-replica bug)` : ''}`,
       `wall time:              ${(wallMs / 1000).toFixed(1)} s (${(wallMs / Math.max(1, this.seeds)).toFixed(1)} ms per seed)`,
     ];
     return lines.join('\n');

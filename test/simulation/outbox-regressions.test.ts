@@ -1,6 +1,6 @@
 /**
- * Seeds that break S5 (issue 15) through a production bug the simulator found on 2026-12-05,
- * not fixed yet: these tests fail until it is.
+ * Seeds that broke S5 (issue 15) through a production bug the simulator found on 2026-12-05,
+ * fixed the same day; they fail without the fix.
  *
  * A node removed from a partition's replica set while it was cut off never learns of its
  * removal: it keeps its old membership (itself included) and pre-campaigns for ever.
@@ -13,8 +13,8 @@
  * for ever (the item stays pending, the transfer's money stays in flight). In seed 32, n2 owns
  * partition 1 and was removed from partition 2 (now n5,n1,n6); its membership of partition 2
  * still reads n5,n1,n2,n6. The liveness violation names the case (REMOVED_REPLICA_REFUSES).
- * With the ring consulted first in `ownership` (a node outside the ring's replica set hints its
- * first live member), the seeds below and 1,000 seeds in a row pass (an experiment, not committed).
+ * The fix: `ownership` consults the ring first; a node outside the ring's replica set hints the
+ * owner it knows or the ring's first live replica, so its router forwards.
  */
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from '../../server/src/simulation/simulation.ts';

@@ -6,12 +6,10 @@
  * bug also has a targeted unit test under test/unit/replication.
  *
  * Since the simulator runs the account workflows (issue 15) some of these seeds replay other
- * scenarios, and a few now end in the known removed-replica bug of the outbox deliveries
- * (outbox-regressions.test.ts, which fails until it is fixed); those violations alone are not
- * counted here, so each group keeps guarding the bug it names.
+ * scenarios than when they were found; they still run every check.
  */
 import { describe, expect, it } from 'vitest';
-import { onlyRemovedReplicaBug, runSimulation } from '../../server/src/simulation/simulation.ts';
+import { runSimulation } from '../../server/src/simulation/simulation.ts';
 
 interface Regression {
   readonly bug: string;
@@ -54,7 +52,6 @@ describe('simulation regressions', () => {
     it(`simulation regressions - ${bug}`, async () => {
       for (const seed of seeds) {
         const { violations } = await runSimulation(seed);
-        if (onlyRemovedReplicaBug(violations)) continue;
         expect(violations.map((violation) => `seed ${seed}: ${violation.property}: ${violation.message}`)).toEqual([]);
       }
     }, 30_000);

@@ -2,14 +2,9 @@
  * Runs the deterministic cluster simulator over a fixed range of seeds (1..1200): whole
  * clusters under crashes, disk wipes, pauses, partitions, membership changes and a lossy,
  * reordering network, checked for S1-S5 and liveness. A failing seed prints how to replay it.
- *
- * Seeds whose only violations are the known removed-replica bug (an outbox delivery stuck
- * behind a replica that never learned of its removal, see outbox-regressions.test.ts, which
- * fails until it is fixed) are counted, not failed here, so that any other violation still
- * fails these blocks. Any other violation in such a seed fails them too.
  */
 import { describe, expect, it } from 'vitest';
-import { onlyRemovedReplicaBug, runSimulation } from '../../server/src/simulation/simulation.ts';
+import { runSimulation } from '../../server/src/simulation/simulation.ts';
 import { SimulationSummary } from '../../server/src/simulation/summary.ts';
 
 // Eight blocks of 150: each seed runs the production runtime and partition log (about 5x the
@@ -25,7 +20,6 @@ async function runSeeds(first: number, count: number): Promise<SimulationSummary
 
 function report(summary: SimulationSummary): string {
   return summary.failed
-    .filter(({ violations }) => !onlyRemovedReplicaBug(violations))
     .map(({ seed, violations }) =>
       [
         `seed ${seed}: ${violations.map((violation) => `${violation.property}: ${violation.message.split('\n')[0] ?? ''}`).join('; ')}`,
@@ -51,8 +45,6 @@ describe('simulation', () => {
         expect(summary.workflows.delivered).toBeGreaterThan(BLOCK_SEEDS * 5);
         expect(summary.workflows.compensated).toBeGreaterThan(BLOCK_SEEDS / 2);
         expect(summary.workflows.timersFired).toBeGreaterThan(BLOCK_SEEDS * 2);
-        // The known bug stays rare; more would hide a new failure behind its name.
-        expect(summary.knownBugSeeds).toBeLessThan(BLOCK_SEEDS / 10);
       },
       BLOCK_TIMEOUT_MS,
     );

@@ -193,6 +193,15 @@ export class ReplicatedPartitionLog implements PartitionLog {
   ownership(partition: number): PartitionOwnership {
     const status = this.core.status(partition);
     if (!this.stopped && this.driver.serving(partition)) return { serving: true, epoch: status.epoch };
+    // A replica the ring no longer places here may have been removed from the replica set while
+    // it was cut off: it never learns of it, keeps its stale membership and sees no quorum. The
+    // partition lives on the ring's replicas, so send commands there instead of refusing them
+    // (found by the simulator, seed 32: a courier on such a node waited for ever).
+    if (this.ring !== undefined && !this.ring.replicaSet(partition).includes(this.init.nodeId)) {
+      const leader = status.owner !== null && status.owner !== this.init.nodeId && this.isAlive(status.owner) ? status.owner : undefined;
+      const hint = leader ?? this.firstLiveRingReplica(partition);
+      if (hint !== undefined) return { serving: false, epoch: status.epoch, ownerHint: hint };
+    }
     // No quorum reachable: the core stepped down or failed to campaign for lack of one, or the
     // failure detector sees too few live voters for any owner to commit (a follower learns this
     // before its election timeouts run out). Refused at once rather than forwarded or waited on.
@@ -222,6 +231,11 @@ export class ReplicatedPartitionLog implements PartitionLog {
    */
   private ringHint(partition: number, status: PartitionStatus): string | undefined {
     if (this.ring === undefined || status.membership.voters.includes(this.init.nodeId)) return undefined;
+    return this.firstLiveRingReplica(partition);
+  }
+
+  private firstLiveRingReplica(partition: number): string | undefined {
+    if (this.ring === undefined) return undefined;
     const alive = new Set(this.components.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
     return this.ring.replicaSet(partition).find((node) => alive.has(node));
   }

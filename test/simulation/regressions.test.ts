@@ -45,6 +45,10 @@ const regressions: readonly Regression[] = [
     bug: 'runtime: an aggregate activated while every other active one had a command in flight evicted itself, so its next command took the same seq (fix: never evict the aggregate being activated)',
     seeds: [112, 96, 228, 288],
   },
+  {
+    bug: 'runtime: an aggregate discarded after a failed commit was activated again from the store while its earlier entries were still in flight, so its next command took a seq one of them held (fix: not activated until they settle)',
+    seeds: [8707, 9419],
+  },
 ];
 
 describe('simulation regressions', () => {

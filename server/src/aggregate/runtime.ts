@@ -157,6 +157,8 @@ interface PendingCommand {
 export class AggregateRuntime {
   private readonly active = new Map<string, ActiveAggregate>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
+  /** Discarded aggregates whose entries are still in flight; not activated again until those settle. */
+  private readonly draining = new Map<string, ActiveAggregate>();
 
   constructor(private readonly deps: RuntimeDeps) {
     // Subscribers hear about entries when they commit on this node, whichever node decided
@@ -333,10 +335,7 @@ export class AggregateRuntime {
   /** Forgets every active aggregate of a partition (this node stopped owning it). */
   dropPartition(partition: number): void {
     for (const aggregate of this.active.values()) {
-      if (aggregate.partition === partition) {
-        aggregate.broken = true;
-        this.active.delete(aggregate.key);
-      }
+      if (aggregate.partition === partition) this.discard(aggregate);
     }
   }
 
@@ -450,6 +449,7 @@ export class AggregateRuntime {
     return this.deps.log.append(draft).then(
       (entry) => {
         aggregate.inflight -= 1;
+        this.drained(aggregate);
         aggregate.committedSeq = entry.seq;
         this.report(aggregate.key, 'acked', startedMs);
         return { seq: entry.seq, duplicate: false };
@@ -457,6 +457,7 @@ export class AggregateRuntime {
       (error: unknown) => {
         aggregate.inflight -= 1;
         this.discard(aggregate);
+        this.drained(aggregate);
         this.report(aggregate.key, error instanceof RingstateError ? error.code : 'INTERNAL', startedMs);
         throw error instanceof RingstateError ? error : new RingstateError('INTERNAL', 'commit failed', { cause: error });
       },
@@ -480,9 +481,19 @@ export class AggregateRuntime {
     if (aggregate.broken) return;
     aggregate.broken = true;
     if (this.active.get(aggregate.key) === aggregate) this.active.delete(aggregate.key);
+    // Entries decided before the failure may still be in flight and commit later: until they
+    // settle, the store does not show them, and an activation from it would give the next
+    // command a seq one of them holds (two entries with one seq; simulator seeds 8707, 9419).
+    if (aggregate.inflight > 0) this.draining.set(aggregate.key, aggregate);
+  }
+
+  /** A discarded aggregate's last in-flight entry settled: it may be activated from the store again. */
+  private drained(aggregate: ActiveAggregate): void {
+    if (aggregate.broken && aggregate.inflight === 0 && this.draining.get(aggregate.key) === aggregate) this.draining.delete(aggregate.key);
   }
 
   private activate(key: string, id: string, partition: number, definition: AggregateDefinition<unknown, any, any>): ActiveAggregate {
+    if (this.draining.has(key)) throw new RingstateError('UNAVAILABLE', `aggregate ${key} is recovering from a failed commit; retry`);
     const existing = this.active.get(key);
     if (existing !== undefined) {
       // Re-insert so Map order is least-recently-used first.

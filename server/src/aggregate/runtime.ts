@@ -178,12 +178,7 @@ export class AggregateRuntime {
   /** Runs one command; resolves once it is committed, rejects with a RingstateError otherwise. */
   execute(request: CommandRequest): Promise<CommandResult> {
     const startedMs = this.deps.nowMs();
-    const definition = this.definitionOf(request.aggregateType);
-    const key = aggregateKey(request.aggregateType, request.aggregateId);
-    const partition = this.partitionOf(request.aggregateType, request.aggregateId);
-    this.assertServing(partition);
-
-    const aggregate = this.activate(key, request.aggregateId, partition, definition);
+    const { key, partition, aggregate } = this.served(request.aggregateType, request.aggregateId);
     // A command id means one command (S4): a repeat is a retry only if its body is the same.
     const digest = commandDigest(request.aggregateType, request.aggregateId, request.command);
     const dedupeKey = `${request.playerId}\u0000${request.commandId}`;
@@ -250,6 +245,15 @@ export class AggregateRuntime {
     // and after a failover; a retry decided again could otherwise apply a different outcome.
     const settle = toSelf && request.sender !== undefined ? [request.sender.item] : [];
     return this.track(aggregate, dedupeKey, digest, this.commit(aggregate, request, digest, outcome.events, outcome.state, outcome.outbox, settle, startedMs, context.playerId));
+  }
+
+  /** The aggregate, activated, if its partition is served here; throws the placement's refusal otherwise. */
+  private served(aggregateType: string, aggregateId: string): { key: string; partition: number; aggregate: ActiveAggregate } {
+    const definition = this.definitionOf(aggregateType);
+    const key = aggregateKey(aggregateType, aggregateId);
+    const partition = this.partitionOf(aggregateType, aggregateId);
+    this.assertServing(partition);
+    return { key, partition, aggregate: this.activate(key, aggregateId, partition, definition) };
   }
 
   /** Keeps a command's result while it commits, so a retry under its id waits for it. */
@@ -353,11 +357,7 @@ export class AggregateRuntime {
    */
   settle(request: SettleRequest): Promise<void> {
     const startedMs = this.deps.nowMs();
-    const definition = this.definitionOf(request.aggregateType);
-    const key = aggregateKey(request.aggregateType, request.aggregateId);
-    const partition = this.partitionOf(request.aggregateType, request.aggregateId);
-    this.assertServing(partition);
-    const aggregate = this.activate(key, request.aggregateId, partition, definition);
+    const { key, aggregate } = this.served(request.aggregateType, request.aggregateId);
     const commandId = `settle:${request.item}`;
     const dedupeKey = `${DELIVERY_PLAYER}\u0000${commandId}`;
     const inFlight = aggregate.pending?.get(dedupeKey);

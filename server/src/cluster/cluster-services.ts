@@ -43,7 +43,7 @@ import type { Logger } from 'pino';
 import type { AggregateRuntime, CommandRequest, CommandResult } from '../aggregate/index.ts';
 import type { Config } from '../config/index.ts';
 import type { LogStore } from '../log/index.ts';
-import { FORWARD_HOPS_MAX, type CommandRouter, type Forwarder } from '../router/index.ts';
+import { FORWARD_HOPS_MAX, forwardFailure, parseForward, type CommandRouter, type Forwarder } from '../router/index.ts';
 import { NoQuorumError, type OwnershipChange } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, StallDiscountingClock, type PeerNetwork } from '../peer/index.ts';
@@ -545,30 +545,4 @@ export class ClusterServices implements Forwarder {
         : 'found no running cluster through cluster.bootstrap within cluster.bootstrapWaitMs (this node is not a founding member, so it only joins)',
     );
   }
-}
-
-function parseForward(payload: unknown): { request: CommandRequest; hop: number } | undefined {
-  if (typeof payload !== 'object' || payload === null) return undefined;
-  const { player, commandId, a, i, c, hop = 0, snd } = payload as Record<string, unknown>;
-  if (typeof player !== 'string' || typeof commandId !== 'string' || typeof a !== 'string' || typeof i !== 'string') return undefined;
-  if (player.length > 64 || commandId.length > 128 || a.length > 32 || i.length > 64) return undefined;
-  if (typeof hop !== 'number' || !Number.isInteger(hop) || hop < 0 || hop >= FORWARD_HOPS_MAX) return undefined;
-  const request = { playerId: player, commandId, aggregateType: a, aggregateId: i, command: c };
-  if (snd === undefined) return { request, hop };
-  // A delivery from an aggregate's outbox: peers passed the cluster-key handshake, so the
-  // sender is trusted as the sending node's courier stated it.
-  if (!Array.isArray(snd) || snd.length !== 4 || !snd.every((part) => typeof part === 'string' && part.length > 0 && part.length <= 64)) return undefined;
-  const [type, id, item, playerId] = snd as [string, string, string, string];
-  return { request: { ...request, sender: { type, id, item, playerId } }, hop };
-}
-
-function forwardFailure(error: unknown): { ok: false; code: ErrorCode; msg: string; reason?: string; ra?: number } {
-  const failure = error instanceof RingstateError ? error : new RingstateError('INTERNAL', 'forwarded command failed', { cause: error });
-  return {
-    ok: false,
-    code: failure.code,
-    msg: failure.message,
-    ...(failure.reason === undefined ? {} : { reason: failure.reason }),
-    ...(failure.retryAfterMs === undefined ? {} : { ra: failure.retryAfterMs }),
-  };
 }

@@ -4,3 +4,4 @@
  */
 export { CommandRouter, FORWARD_HOPS_MAX, type Forwarder, type Origin, type RouterDeps } from './command-router.ts';
 export { InFlightCommands, type Admission } from './admission.ts';
+export { forwardFailure, parseForward } from './forward-wire.ts';

@@ -4,9 +4,9 @@
  * simulated links, with their loss, delay, duplication and partitions, and times out on the
  * virtual clock.
  *
- * It speaks what production speaks (cluster/cluster-services.ts, `forward`, `serveForwarding`,
- * `parseForward`, `forwardFailure`; those are methods of the libp2p composition or private
- * there, so the layout is repeated here):
+ * It speaks what production speaks: requests are parsed and failures answered by the router's
+ * forward wire (router/forward-wire.ts, as cluster/cluster-services.ts does); the request it
+ * sends repeats the layout of cluster-services.ts `forward`:
  *   request  {player, commandId, a, i, c, hop, snd?}   snd: [type, id, item, player] of a delivery
  *   response {ok: true, seq, dup} | {ok: false, code, msg, reason?, ra?}
  * A forward that gets no answer is UNAVAILABLE (retryable), as production says when the owner
@@ -16,7 +16,7 @@
 import { RingstateError, isErrorCode, type ErrorCode } from '@ringstate/protocol';
 import type { CommandRequest, CommandResult } from '../aggregate/index.ts';
 import { FORWARD_PROTOCOL } from '../peer/index.ts';
-import { FORWARD_HOPS_MAX, type CommandRouter, type Forwarder } from '../router/index.ts';
+import { forwardFailure, parseForward, type CommandRouter, type Forwarder } from '../router/index.ts';
 import type { SimPeers } from './sim-peers.ts';
 
 /** The production default (cluster.forwardTimeoutMs). */
@@ -67,27 +67,4 @@ export function serveForwarding(peers: SimPeers, router: Pick<CommandRouter, 'ro
       (failure: unknown) => forwardFailure(failure),
     );
   });
-}
-
-function parseForward(payload: unknown): { request: CommandRequest; hop: number } | undefined {
-  if (typeof payload !== 'object' || payload === null) return undefined;
-  const { player, commandId, a, i, c, hop = 0, snd } = payload as Record<string, unknown>;
-  if (typeof player !== 'string' || typeof commandId !== 'string' || typeof a !== 'string' || typeof i !== 'string') return undefined;
-  if (typeof hop !== 'number' || !Number.isInteger(hop) || hop < 0 || hop >= FORWARD_HOPS_MAX) return undefined;
-  const request = { playerId: player, commandId, aggregateType: a, aggregateId: i, command: c };
-  if (snd === undefined) return { request, hop };
-  if (!Array.isArray(snd) || snd.length !== 4 || !snd.every((part) => typeof part === 'string' && part.length > 0)) return undefined;
-  const [type, id, item, playerId] = snd as [string, string, string, string];
-  return { request: { ...request, sender: { type, id, item, playerId } }, hop };
-}
-
-function forwardFailure(error: unknown): { ok: false; code: ErrorCode; msg: string; reason?: string; ra?: number } {
-  const failure = error instanceof RingstateError ? error : new RingstateError('INTERNAL', 'forwarded command failed', { cause: error });
-  return {
-    ok: false,
-    code: failure.code,
-    msg: failure.message,
-    ...(failure.reason === undefined ? {} : { reason: failure.reason }),
-    ...(failure.retryAfterMs === undefined ? {} : { ra: failure.retryAfterMs }),
-  };
 }

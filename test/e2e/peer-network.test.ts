@@ -75,6 +75,8 @@ describe('peer network (real libp2p on loopback)', () => {
     return n;
   };
   const ids = ['node-a', 'node-b', 'node-c'];
+  /** Releases node-a's answers to `held` requests, in arrival order. */
+  const heldAnswers: (() => void)[] = [];
 
   beforeAll(async () => {
     const seed = await startNode('node-a');
@@ -136,6 +138,7 @@ describe('peer network (real libp2p on loopback)', () => {
     a.handle(FORWARD_PROTOCOL, (payload, from) => {
       const p = payload as { op: string };
       if (p.op === 'hang') return new Promise(() => undefined);
+      if (p.op === 'held') return new Promise((resolve) => heldAnswers.push(() => resolve({ held: payload, from })));
       if (p.op === 'throw') throw Object.assign(new Error('handler exploded'), { code: 'BOOM' });
       return { echo: payload, from };
     });
@@ -263,6 +266,9 @@ describe('peer network (real libp2p on loopback)', () => {
         if (e.nodeId === 'node-c') downAt.set(id, performance.now());
       }),
     );
+    // A request of this process that node-a answers only after node-c restarted (below).
+    void c.net.request('node-a', FORWARD_PROTOCOL, { op: 'held', run: 'old' }, 30_000).catch(() => undefined);
+    await waitFor('the old request held at node-a', () => heldAnswers.length === 1, 2_000);
     const stoppedAt = performance.now();
     await c.net.stop();
     await waitFor('node-c down on a and b', () => downAt.size === 2, FAILURE_TIMEOUT_MS + SLACK_MS + 500);
@@ -294,5 +300,15 @@ describe('peer network (real libp2p on loopback)', () => {
       },
       2_000,
     );
+
+    // node-a now answers the old process's request, over its link to the new process, while a
+    // request of the new process waits: the old answer must not settle it (with request ids
+    // restarting at 1 in each process it did: a forwarded command got another command's result).
+    const fresh = restarted.net.request('node-a', FORWARD_PROTOCOL, { op: 'held', run: 'new' }, 5_000);
+    await waitFor('the new request held at node-a', () => heldAnswers.length === 2, 2_000);
+    heldAnswers.shift()?.();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    heldAnswers.shift()?.();
+    await expect(fresh).resolves.toEqual({ held: { op: 'held', run: 'new' }, from: 'node-c' });
   });
 });

@@ -49,6 +49,22 @@ const regressions: readonly Regression[] = [
     bug: 'runtime: an aggregate discarded after a failed commit was activated again from the store while its earlier entries were still in flight, so its next command took a seq one of them held (fix: not activated until they settle)',
     seeds: [8707, 9419],
   },
+  {
+    bug: 'ring membership: a node that had joined was dropped by a change computed elsewhere from a record without it, and stayed out (fix: RingMembership.join keeps the node a member, joining again)',
+    seeds: [175],
+  },
+  {
+    bug: "simulator: an operator's leave ignored the leaving node's own ring size, shrinking below the replication factor (fix: shrinkRefusal on the node's record)",
+    seeds: [225],
+  },
+  {
+    bug: 'a lost snapshot range request stalled catch-up for 10 s while the other voter was amnesiac (fix: 3 s request timeout)',
+    seeds: [289],
+  },
+  {
+    bug: "peer requests: an answer to a request of a node's previous run settled a request of its new run with the same id, acknowledging a command that never committed (fix: request ids start per run: random in production, per boot in the simulator)",
+    seeds: [79524],
+  },
 ];
 
 describe('simulation regressions', () => {

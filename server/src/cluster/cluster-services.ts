@@ -25,7 +25,8 @@
  *
  * Joining and leaving (ring-membership.ts holds the agreed member record):
  *   - A node that starts outside the ring (a new node, or one that left) asks a ring member to
- *     add it and retries until the converged ring includes it (`cluster.autoJoin`). Owners
+ *     add it and retries until the converged ring includes it (`cluster.autoJoin`); it also
+ *     joins again if a concurrent change drops it later (RingMembership.join). Owners
  *     then add it to the replica sets the ring now gives it: as a learner that catches up
  *     from the owner's log, then as a voter, then the node it replaces is removed.
  *   - `leave()` takes this node out of the ring, hands over the partitions it owns, and
@@ -37,7 +38,6 @@
  * `holding` (those of them whose replica set still counts nodeId or has a change in flight).
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RingstateError, isErrorCode, partitionOf, type ErrorCode } from '@ringstate/protocol';
 import type { Logger } from 'pino';
 import type { AggregateRuntime, CommandRequest, CommandResult } from '../aggregate/index.ts';
@@ -48,12 +48,10 @@ import { NoQuorumError, type OwnershipChange } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, StallDiscountingClock, type PeerNetwork } from '../peer/index.ts';
 import { ReplicatedPartitionLog, SNAPSHOT_PROTOCOL, type ReplicatedLogComponents } from '../replicated-log/index.ts';
-import { encodeRingRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from '../membership/index.ts';
+import { encodeRingRecord, MEMBERSHIP_RETRY_MS, parseRingRecord, RING_PROTOCOL, RingMembership, shrinkRefusal, type RingRecord } from '../membership/index.ts';
 
 export const CLUSTER_INFO_PROTOCOL = '/ringstate/cluster-info/1.0.0';
 const HANDOVER_WAIT_MS = 3_000;
-/** Pause between rounds of a join or leave that is still in progress. */
-const MEMBERSHIP_RETRY_MS = 500;
 /** How long a removal is reapplied if a concurrent ring change wins over it. */
 const REMOVAL_KEEP_OUT_MS = 10_000;
 /** How long founders of a new cluster wait for every founder before a majority may found (at most half of cluster.bootstrapWaitMs). */
@@ -217,7 +215,8 @@ export class ClusterServices implements Forwarder {
     await this.log.start();
     this.logger.info({ ringVersion: this.ring.version, members: this.ring.members, peerAddress: this.peers.address(), recovered: hadState }, 'cluster member started');
     this.watchSettle();
-    if (this.settings.autoJoin && !this.membership.includes(this.config.nodeId)) void this.join();
+    // With autoJoin a node also stays a member: a concurrent change that drops it makes it join again (RingMembership.join).
+    if (this.settings.autoJoin) void this.join();
   }
 
   /**
@@ -225,25 +224,10 @@ export class ClusterServices implements Forwarder {
    * background: meanwhile the node serves clients by forwarding to the owners.
    */
   async join(): Promise<void> {
-    const self = this.config.nodeId;
-    this.logger.info({ members: this.ring.members }, 'not a ring member: joining');
-    let refusalLogged = false;
-    while (!this.stopped && this.leaving === undefined && !this.membership.includes(self)) {
-      const candidates = this.aliveRingMembers();
-      const target = candidates[Math.floor(Math.random() * candidates.length)];
-      if (target !== undefined) {
-        const answer = await this.peers.request(target, RING_PROTOCOL, this.membership.joinRequest(), 2_000).catch(() => undefined);
-        const record = parseRingRecord(answer);
-        if (record !== undefined) this.membership.offer(record, target);
-        const refusal = (answer as { error?: unknown } | undefined)?.error;
-        if (typeof refusal === 'string' && !refusalLogged) {
-          refusalLogged = true;
-          this.logger.warn({ target, refusal }, 'join refused; retrying with other members');
-        }
-      }
-      if (!this.membership.includes(self)) await sleep(MEMBERSHIP_RETRY_MS);
-    }
-    if (this.membership.includes(self)) this.logger.info({ ringVersion: this.ring.version, members: this.ring.members }, 'joined the ring');
+    const wasMember = this.membership.includes(this.config.nodeId);
+    if (!wasMember) this.logger.info({ members: this.ring.members }, 'not a ring member: joining');
+    const joined = await this.membership.join(() => this.stopped || this.leaving !== undefined);
+    if (joined && !wasMember) this.logger.info({ ringVersion: this.ring.version, members: this.ring.members }, 'joined the ring');
   }
 
   /**
@@ -279,26 +263,17 @@ export class ClusterServices implements Forwarder {
   }
 
   private checkShrink(nodeId: string, force: boolean): void {
-    const members = this.ring.members;
-    if (!members.includes(nodeId)) throw new MembershipRefusedError(`${nodeId} is not a ring member (members: ${members.join(', ')})`);
-    if (members.length === 1) throw new MembershipRefusedError('the last member cannot leave the ring');
-    if (!force && members.length - 1 < this.config.replicationFactor) {
-      throw new MembershipRefusedError(
-        `removing ${nodeId} leaves ${members.length - 1} members, fewer than replicationFactor ${this.config.replicationFactor}: partitions would lose fault tolerance (pass force to do it anyway)`,
-      );
-    }
+    const refusal = shrinkRefusal(this.ring.members, nodeId, this.config.replicationFactor, force);
+    if (refusal !== undefined) throw new MembershipRefusedError(refusal);
   }
 
   private async runLeave(): Promise<void> {
-    const self = this.config.nodeId;
     this.logger.info({ members: this.ring.members }, 'leaving the ring: moving replicas away');
-    for (;;) {
-      if (this.stopped) throw new RingstateError('SHUTTING_DOWN', 'node stopped before its leave completed');
-      // A concurrent change may have won over ours: take this node out again.
-      if (this.membership.includes(self)) this.membership.change(this.ring.members.filter((member) => member !== self), 'leave');
-      if (await this.replicasMovedAway()) break;
-      await sleep(MEMBERSHIP_RETRY_MS);
-    }
+    await this.membership.leave({
+      stopped: () => this.stopped,
+      stoppedError: () => new RingstateError('SHUTTING_DOWN', 'node stopped before its leave completed'),
+      done: () => this.replicasMovedAway(),
+    });
     this.logger.info({ ringVersion: this.ring.version }, 'left the ring: no partition counts this node any more');
   }
 

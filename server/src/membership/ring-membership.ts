@@ -36,7 +36,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { LogStore } from '../log/index.ts';
 import { PartitionRing, ringVersion } from '../ring/index.ts';
 import type { PeerNetwork } from '../peer/index.ts';
 
@@ -46,12 +45,29 @@ const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const MEMBERS_MAX = 256;
 const CLUSTER_ID = /^[0-9a-f]{16}$/;
 const FOREIGN_WARN_INTERVAL_MS = 10_000;
+/** Pause between rounds of a join or leave that is still in progress. */
+export const MEMBERSHIP_RETRY_MS = 500;
+/** How long one join request waits for its answer. */
+const JOIN_REQUEST_TIMEOUT_MS = 2_000;
 
 export interface RingRecord {
   readonly generation: number;
   readonly members: readonly string[];
   /** The cluster this record belongs to ('': a provisional record, or one from before cluster ids). */
   readonly clusterId: string;
+}
+
+/**
+ * Why taking `nodeId` out of a ring of `members` must be refused, or undefined when it may go:
+ * not a member, the last member, or (without `force`) fewer members left than copies wanted.
+ */
+export function shrinkRefusal(members: readonly string[], nodeId: string, replicationFactor: number, force: boolean): string | undefined {
+  if (!members.includes(nodeId)) return `${nodeId} is not a ring member (members: ${members.join(', ')})`;
+  if (members.length === 1) return 'the last member cannot leave the ring';
+  if (!force && members.length - 1 < replicationFactor) {
+    return `removing ${nodeId} leaves ${members.length - 1} members, fewer than replicationFactor ${replicationFactor}: partitions would lose fault tolerance (pass force to do it anyway)`;
+  }
+  return undefined;
 }
 
 /** The id of a cluster founded with these members (the same on every founder). */
@@ -90,11 +106,42 @@ export interface RingMembershipInit {
   readonly syncIntervalMs: number;
 }
 
+/** Where the record is kept: a small synchronous, durable key-value write (LogStore's meta database). */
+export interface MembershipStore {
+  readMeta(key: string): unknown;
+  writeMeta(key: string, value: unknown): void;
+}
+
+/**
+ * The timers of gossip and of the join, leave and removal loops. Node's by default; the
+ * simulator supplies its virtual clock's, so the same loops run in the seeds.
+ */
+export interface MembershipTimers {
+  /** Runs `run` every `intervalMs` until the returned function is called; must not keep the process alive. */
+  every(intervalMs: number, run: () => void): () => void;
+  sleep(ms: number): Promise<void>;
+  nowMs(): number;
+}
+
+const NODE_TIMERS: MembershipTimers = {
+  every: (intervalMs, run) => {
+    const timer = setInterval(run, intervalMs);
+    timer.unref?.();
+    return () => clearInterval(timer);
+  },
+  sleep: (ms) =>
+    new Promise((resolve) => {
+      setTimeout(resolve, ms).unref?.();
+    }),
+  nowMs: () => Date.now(),
+};
+
 export interface RingMembershipComponents {
-  readonly store: LogStore;
+  readonly store: MembershipStore;
   readonly peers: PeerNetwork;
   readonly logger: Logger;
   readonly random: () => number;
+  readonly timers?: MembershipTimers;
   /** Called after every adopted change, with the new ring. */
   readonly onChange: (ring: PartitionRing, record: RingRecord) => void;
 }
@@ -104,7 +151,11 @@ export class RingMembership {
   /** False until a record was founded, stored, or learned from a peer (a new node's config is only provisional). */
   private known: boolean;
   private currentRing: PartitionRing;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private stopGossip: (() => void) | undefined;
+  /** Set by `join`: this node stays a member until this says stop (see join). */
+  private joinStopped: (() => boolean) | undefined;
+  private joining: Promise<boolean> | undefined;
+  private readonly timers: MembershipTimers;
   private readonly unsubscribe: Array<() => void> = [];
   private foreignWarnedAtMs = Number.NEGATIVE_INFINITY;
 
@@ -119,6 +170,7 @@ export class RingMembership {
     // Provisional for a node that has no record yet: generation -1 loses to any real record.
     this.current = stored ?? { generation: -1, members: [...init.configuredMembers].sort(), clusterId: '' };
     this.currentRing = this.ringOf(this.current);
+    this.timers = components.timers ?? NODE_TIMERS;
   }
 
   get ring(): PartitionRing {
@@ -162,13 +214,16 @@ export class RingMembership {
         if (this.known) peers.send(nodeId, encodeRingRecord(this.current), RING_PROTOCOL);
       }),
     );
-    this.timer = setInterval(() => this.gossipOnce(), this.init.syncIntervalMs);
-    this.timer.unref?.();
+    this.stopGossip = this.timers.every(this.init.syncIntervalMs, () => this.gossipOnce());
+  }
+
+  get running(): boolean {
+    return this.stopGossip !== undefined;
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.stopGossip?.();
+    this.stopGossip = undefined;
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
@@ -206,16 +261,75 @@ export class RingMembership {
    */
   removeAndKeepOut(nodeId: string, reason: string, options: { keepOutMs: number; retryMs: number; stillWanted: () => boolean }): RingRecord {
     const record = this.change(this.current.members.filter((member) => member !== nodeId), reason);
-    const deadline = Date.now() + options.keepOutMs;
-    const check = (): void => {
-      if (this.timer === undefined || Date.now() >= deadline) return;
-      if (this.current.members.includes(nodeId) && options.stillWanted()) {
-        this.change(this.current.members.filter((member) => member !== nodeId), `${reason} (again: a concurrent change had won)`);
+    const deadline = this.timers.nowMs() + options.keepOutMs;
+    void (async () => {
+      for (;;) {
+        await this.timers.sleep(options.retryMs);
+        if (!this.running || this.timers.nowMs() >= deadline) return;
+        if (this.current.members.includes(nodeId) && options.stillWanted()) {
+          this.change(this.current.members.filter((member) => member !== nodeId), `${reason} (again: a concurrent change had won)`);
+        }
       }
-      setTimeout(check, options.retryMs).unref?.();
-    };
-    setTimeout(check, options.retryMs).unref?.();
+    })();
     return record;
+  }
+
+  /**
+   * Asks live ring members to add this node until the agreed record includes it, and keeps it
+   * there: a change made elsewhere from a record that did not include this node yet (a leave
+   * computed before the join spread) can drop it again, so every adopted record that leaves
+   * this node out starts the loop again, until `stopped()` or `leave`. Resolves true once a
+   * member, false if `stopped()` said to give up first.
+   */
+  async join(stopped: () => boolean): Promise<boolean> {
+    this.joinStopped = stopped;
+    if (this.joining !== undefined) return this.joining;
+    this.joining = this.joinLoop(stopped).finally(() => {
+      this.joining = undefined;
+    });
+    return this.joining;
+  }
+
+  private async joinLoop(stopped: () => boolean): Promise<boolean> {
+    let refusalLogged = false;
+    while (!stopped() && !this.isMember()) {
+      const alive = new Set(this.components.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
+      const candidates = this.current.members.filter((member) => alive.has(member));
+      const target = candidates[Math.floor(this.components.random() * candidates.length)];
+      if (target !== undefined) {
+        const answer = await this.components.peers.request(target, RING_PROTOCOL, this.joinRequest(), JOIN_REQUEST_TIMEOUT_MS).catch(() => undefined);
+        const record = parseRingRecord(answer);
+        if (record !== undefined) this.offer(record, target);
+        const refusal = (answer as { error?: unknown } | undefined)?.error;
+        if (typeof refusal === 'string' && !refusalLogged) {
+          refusalLogged = true;
+          this.components.logger.warn({ target, refusal }, 'join refused; retrying with other members');
+        }
+      }
+      if (!this.isMember()) await this.timers.sleep(MEMBERSHIP_RETRY_MS);
+    }
+    return this.isMember();
+  }
+
+  /** In the agreed record: a provisional one (a new node's config, which may list it) does not count. */
+  private isMember(): boolean {
+    return this.known && this.includes(this.init.nodeId);
+  }
+
+  /**
+   * Takes this node out of the agreed record, again after every round in which a concurrent
+   * change brought it back, until `done()` (the caller's check that its replicas moved away)
+   * says so. Throws `stoppedError()` if `stopped()` first.
+   */
+  async leave(options: { stopped: () => boolean; stoppedError: () => Error; done: () => Promise<boolean> }): Promise<void> {
+    const self = this.init.nodeId;
+    this.joinStopped = undefined;
+    for (;;) {
+      if (options.stopped()) throw options.stoppedError();
+      if (this.includes(self)) this.change(this.current.members.filter((member) => member !== self), 'leave');
+      if (await options.done()) return;
+      await this.timers.sleep(MEMBERSHIP_RETRY_MS);
+    }
   }
 
   broadcast(): void {
@@ -262,10 +376,15 @@ export class RingMembership {
       'ring membership changed',
     );
     this.components.onChange(this.currentRing, record);
+    const stopped = this.joinStopped;
+    if (stopped !== undefined && !stopped() && this.joining === undefined && removed.includes(this.init.nodeId)) {
+      this.components.logger.warn({ generation: record.generation, reason }, 'a ring change made elsewhere left this node out: joining again');
+      void this.join(stopped);
+    }
   }
 
   private warnForeign(from: string | undefined, clusterId: unknown): void {
-    const now = Date.now();
+    const now = this.timers.nowMs();
     if (now - this.foreignWarnedAtMs < FOREIGN_WARN_INTERVAL_MS) return;
     this.foreignWarnedAtMs = now;
     this.components.logger.warn(

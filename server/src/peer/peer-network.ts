@@ -16,6 +16,7 @@
  * bound (any more) are refused, so a previous run of a node can never deliver after its
  * successor was accepted.
  */
+import { randomInt } from 'node:crypto';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -173,7 +174,15 @@ export class Libp2pPeerNetwork implements PeerNetwork {
   #incarnation = 0;
   #timer: ReturnType<typeof setInterval> | null = null;
   #nextHeartbeatAtMs = 0;
-  #nextRequestId = 1;
+  /**
+   * Starts at a random point, not at 1: a responder answers on whatever link it holds to the
+   * requester's node id, so an answer to a request of this node's previous process can reach
+   * this process. With ids restarting at 1 it matched a new request of the same id, and a
+   * forwarded command was acknowledged with another command's result (simulator seed 79524: an
+   * acknowledged append that was never committed). 2^47 possible starts make such a match
+   * vanishingly unlikely; `pending.toNodeId` already rules out answers from other nodes.
+   */
+  #nextRequestId = randomInt(1, 2 ** 47);
 
   constructor(init: PeerNetworkInit, components: PeerNetworkComponents) {
     assert(init.nodeId.length > 0 && init.nodeId.length <= 256, 'nodeId must be 1-256 characters');

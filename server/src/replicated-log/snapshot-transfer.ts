@@ -35,7 +35,13 @@ export const SNAPSHOT_PROTOCOL = '/ringstate/snapshot/1.0.0';
 /** Bytes of entries per answer at most (well under the peer layer's message limit). */
 const CHUNK_BYTES_MAX = 1024 * 1024;
 const CHUNK_ENTRIES_MAX = 2_000;
-const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * One chunk (at most 1 MiB) answers in milliseconds on a LAN. A request lost with a peer that
+ * stopped or restarted is only noticed by this timeout, and the replica does not fetch again
+ * meanwhile, so it bounds how long a lost request stalls catch-up (10 s stalled a partition
+ * whose other voter was amnesiac past the simulator's liveness bound).
+ */
+const REQUEST_TIMEOUT_MS = 3_000;
 const STAGES_PER_PARTITION_MAX = 2;
 
 export interface StagedSnapshot {

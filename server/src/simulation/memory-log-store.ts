@@ -35,11 +35,22 @@ export class MemoryLogStore implements LogStorage {
   private readonly dedupe = new Map<string, DedupeRecord>();
   /** partition -> aggregate -> pending outbox items by id. */
   private readonly outbox = new Map<number, Map<string, Map<string, OutboxItem>>>();
+  /** Node-level records (the ring membership): written synchronously and durably, as LogStore's meta database. */
+  private readonly meta = new Map<string, unknown>();
   /** Where the next batch goes; set by the node that runs on this store. */
   disk: SimDisk = (commit) => {
     commit();
     return Promise.resolve();
   };
+
+  readMeta(key: string): unknown {
+    const value = this.meta.get(key);
+    return value === undefined ? undefined : structuredClone(value);
+  }
+
+  writeMeta(key: string, value: unknown): void {
+    this.meta.set(key, structuredClone(value));
+  }
 
   latestSnapshot(aggregate: string): AggregateSnapshot | undefined {
     return this.snapshots.get(aggregate);

@@ -28,7 +28,7 @@ import { AggregateRegistry, AggregateRuntime, newViewDoc, readView, type Command
 import { Courier, type CourierSettings, type CourierTimers } from '../outbox/index.ts';
 import { NoQuorumError, NotOwnerError, type OwnershipChange, type ReadState, type ReplicationCondition, ReplicationError, type NodeId, type ReplicationSettings } from '../replication/index.ts';
 import { type LogTimers, ReplicatedPartitionLog } from '../replicated-log/index.ts';
-import type { PartitionRing } from '../ring/index.ts';
+import { RingMembership, shrinkRefusal, type MembershipTimers, type RingRecord } from '../membership/index.ts';
 import { type Admission, CommandRouter, InFlightCommands } from '../router/index.ts';
 import { ACCOUNT_TYPE, accountAggregate } from './accounts.ts';
 import type { Checker } from './checker.ts';
@@ -64,6 +64,7 @@ export interface NodeHost {
   readonly queue: EventQueue;
   readonly checker: Checker;
   readonly partitionCount: number;
+  readonly replicationFactor: number;
   readonly settings: Partial<ReplicationSettings>;
   readonly runtimeSettings: RuntimeSettings;
   readonly fsyncMinMs: number;
@@ -86,6 +87,8 @@ export interface NodeHost {
   trace(text: () => string): void;
 }
 
+/** How often a node gossips its ring record (production: cluster.ringSyncIntervalMs, 1,000 ms by default). */
+const RING_SYNC_MS = 1_000;
 /** Tick period of the log's timer (production: cluster.tickIntervalMs). */
 export const TICK_MS = 10;
 /** Idle aggregates are passivated and idle documents compacted every this many ticks, as a node's housekeeping does. */
@@ -101,6 +104,7 @@ interface Run {
   readonly router: CommandRouter;
   readonly courier: Courier;
   readonly peers: SimPeers;
+  readonly membership: RingMembership;
 }
 
 export class SimNode {
@@ -114,7 +118,7 @@ export class SimNode {
   paused = false;
   /** Set when the node restarted with a wiped disk; cleared once every partition readmitted it. */
   wipedUnrecovered = false;
-  /** Left the ring; stopped for good once no replica set includes it. */
+  /** Asked to leave the ring (the production leave loop runs on every boot until decommissioned). */
   leaving = false;
   decommissioned = false;
   /** What arrived while paused, per source (peer, client connection, disk, timer): FIFO each. */
@@ -125,10 +129,17 @@ export class SimNode {
   private readonly host: NodeHost;
   private readonly prng: Prng;
 
-  constructor(id: NodeId, host: NodeHost, prng: Prng) {
+  /**
+   * The members in this node's config: the founders for a founder; for a node added later, the
+   * members it was told to contact (its provisional ring until it learns the agreed record).
+   */
+  private readonly configuredMembers: readonly NodeId[];
+
+  constructor(id: NodeId, host: NodeHost, prng: Prng, configuredMembers: readonly NodeId[]) {
     this.id = id;
     this.host = host;
     this.prng = prng;
+    this.configuredMembers = configuredMembers;
   }
 
   get isUp(): boolean {
@@ -141,7 +152,7 @@ export class SimNode {
   }
 
   /** Starts the node on its current storage (replaced by an empty one when wiping). */
-  boot(options: { wipe: boolean; ring: PartitionRing; bootstrap?: boolean }): void {
+  boot(options: { wipe: boolean; bootstrap?: boolean }): void {
     if (options.wipe) {
       this.storage = new MemoryLogStore();
       this.wipedUnrecovered = true;
@@ -152,7 +163,7 @@ export class SimNode {
     this.crashAfterNextSend = false;
     this.storage.disk = (commit) => this.diskWrite(boot, commit);
     const random = this.prng.fork();
-    const peers = new SimPeers(this.id, this.peerHost(boot));
+    const peers = new SimPeers(this.id, this.peerHost(boot), boot * 2 ** 32);
     const nowMs = (): number => this.host.queue.nowMs;
     const log = new ReplicatedPartitionLog(
       { nodeId: this.id, partitionCount: this.host.partitionCount, tickIntervalMs: TICK_MS, compactEveryEntries: this.host.compactEveryEntries, settings: this.host.settings },
@@ -199,11 +210,31 @@ export class SimNode {
         onRetry: ({ sender, item, code }) => this.host.trace(() => `${this.id} courier: ${sender}:${item} ${code}, retrying`),
       },
     });
-    this.run = { boot, log, runtime, router, courier, peers };
-    log.setRing(options.ring);
-    if (options.bootstrap === true) log.bootstrap(options.ring);
+    // The production ring membership: the record is stored with the node's other state (a wiped
+    // node starts from its config, as production does), gossiped over the simulated links, and
+    // changed by the production join and leave loops.
+    const membership = new RingMembership(
+      { nodeId: this.id, partitionCount: this.host.partitionCount, replicationFactor: this.host.replicationFactor, configuredMembers: this.configuredMembers, syncIntervalMs: RING_SYNC_MS },
+      { store: this.storage, peers, logger: SILENT, random: () => random.float(), timers: this.membershipTimers(boot), onChange: (ring) => log.setRing(ring) },
+    );
+    this.run = { boot, log, runtime, router, courier, peers, membership };
+    membership.start();
+    if (options.bootstrap === true) {
+      membership.adoptConfigured();
+      log.bootstrap(membership.ring);
+    }
+    log.setRing(membership.ring);
     void log.start();
     courier.start();
+    const stopped = (): boolean => this.boots !== boot || this.run === null;
+    // As production with cluster.autoJoin: join if outside the ring, and stay a member.
+    if (this.leaving) this.startLeave(boot);
+    else {
+      const wasMember = membership.includes(this.id);
+      void membership.join(stopped).then((joined) => {
+        if (joined && !wasMember) this.host.trace(() => `${this.id} joined: ring ${membership.record.members.join(',')} (generation ${membership.record.generation})`);
+      });
+    }
     this.host.trace(() => `${this.id} boot${options.wipe ? ' (wiped disk)' : ''}`);
   }
 
@@ -238,8 +269,40 @@ export class SimNode {
     }
   }
 
-  setRing(ring: PartitionRing): void {
-    this.run?.log.setRing(ring);
+  /** The ring record this run of the node agrees on, or null while down. */
+  get ringRecord(): RingRecord | null {
+    return this.run?.membership.record ?? null;
+  }
+
+  /**
+   * The operator asks this node to leave the ring (POST /v1/admin/leave): refused, as in
+   * production, while the node is down or when its own ring would keep fewer members than copies.
+   */
+  leave(): boolean {
+    const run = this.run;
+    if (run === null || this.paused || this.leaving) return false;
+    const refusal = shrinkRefusal(run.membership.record.members, this.id, this.host.replicationFactor, false);
+    if (refusal !== undefined) {
+      this.host.trace(() => `${this.id} leave refused: ${refusal}`);
+      return false;
+    }
+    this.leaving = true;
+    this.startLeave(run.boot);
+    return true;
+  }
+
+  /**
+   * The production leave loop: takes this node out of the record again whenever a concurrent
+   * change brought it back. The operator (the simulation) stops the node once no owner counts
+   * it; until then the loop keeps going.
+   */
+  private startLeave(boot: number): void {
+    const membership = this.run?.membership;
+    if (membership === undefined) return;
+    this.host.trace(() => `${this.id} leaving the ring`);
+    void membership
+      .leave({ stopped: () => this.boots !== boot || this.run === null, stoppedError: () => new Error('stopped'), done: () => Promise.resolve(false) })
+      .catch(() => undefined);
   }
 
   transferOwnership(partition: number, to: NodeId): void {
@@ -376,6 +439,26 @@ export class SimNode {
       this.whenRunning(source, run);
       this.host.settleMicrotasks();
     });
+  }
+
+  /** The ring membership's timers: on the virtual clock, waiting while paused, gone with the run. */
+  private membershipTimers(boot: number): MembershipTimers {
+    return {
+      every: (intervalMs, run) => {
+        let stopped = false;
+        const fire = (): void => {
+          if (stopped) return;
+          this.later(boot, intervalMs, 'timer', fire);
+          run();
+        };
+        this.later(boot, this.prng.float() * intervalMs, 'timer', fire);
+        return () => {
+          stopped = true;
+        };
+      },
+      sleep: (ms) => new Promise((resolve) => this.later(boot, ms, 'timer', () => resolve())),
+      nowMs: () => this.host.queue.nowMs,
+    };
   }
 
   /** The courier's timers: on the virtual clock, waiting while paused, gone with the run. */

@@ -39,12 +39,21 @@ export class SimPeers implements PeerNetwork {
   private readonly listeners = new Set<Listener>();
   private readonly handlers = new Map<string, RequestHandler>();
   private readonly pending = new Map<number, { resolve: (answer: unknown) => void; reject: (error: Error) => void }>();
-  private nextRequestId = 1;
+  private nextRequestId: number;
 
+  /**
+   * `firstRequestId`: where this run's request ids start, distinct per run of the node. An
+   * answer to the previous run's request is delivered to the current run (as a real peer
+   * answers over its link to the node id), and must not match a request of this run; the
+   * production network starts at a random id for the same reason (peer-network.ts).
+   */
   constructor(
     readonly nodeId: NodeId,
     private readonly host: PeerHost,
-  ) {}
+    firstRequestId = 1,
+  ) {
+    this.nextRequestId = firstRequestId;
+  }
 
   async start(): Promise<void> {}
 

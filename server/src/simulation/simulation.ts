@@ -205,6 +205,7 @@ class Simulation implements NodeHost, FaultTarget {
   readonly queue = new EventQueue();
   readonly checker: Checker;
   readonly partitionCount: number;
+  readonly replicationFactor = REPLICATION_FACTOR;
   readonly settings: Partial<ReplicationSettings>;
   readonly fsyncMinMs: number;
   readonly fsyncMaxMs: number;
@@ -264,9 +265,9 @@ class Simulation implements NodeHost, FaultTarget {
 
   async run(): Promise<SimulationResult> {
     for (const id of this.ring.members) {
-      const node = new SimNode(id, this, this.prng.fork());
+      const node = new SimNode(id, this, this.prng.fork(), this.ring.members);
       this.nodes.set(id, node);
-      node.boot({ wipe: false, bootstrap: true, ring: this.ring });
+      node.boot({ wipe: false, bootstrap: true });
     }
     const clientHost = this.clientHost();
     for (let index = 0; index < this.scenario.clientCount; index += 1) {
@@ -351,7 +352,7 @@ class Simulation implements NodeHost, FaultTarget {
 
   restart(node: SimNode, wipe: boolean): void {
     if (node.decommissioned || node.isUp) return;
-    node.boot({ wipe, ring: this.ring });
+    node.boot({ wipe });
   }
 
   blockLink(from: NodeId, to: NodeId): void {
@@ -364,19 +365,19 @@ class Simulation implements NodeHost, FaultTarget {
 
   join(): void {
     const id = this.newNodeId();
-    const node = new SimNode(id, this, this.prng.fork());
+    // Configured with the current members to contact, as an operator starts a node to add: it
+    // joins through the production join loop (a request to a live member, retried).
+    const node = new SimNode(id, this, this.prng.fork(), this.ring.members);
     this.nodes.set(id, node);
     this.ring = new PartitionRing([...this.ring.members, id], this.partitionCount, REPLICATION_FACTOR);
-    node.boot({ wipe: false, ring: this.ring });
-    this.trace(() => `fault: join ${id}; ring ${this.ring.members.join(',')}`);
-    this.publishRing();
+    node.boot({ wipe: false });
+    this.trace(() => `fault: join ${id}; ring wanted ${this.ring.members.join(',')}`);
   }
 
   leave(node: SimNode): void {
+    if (!node.leave()) return;
     this.ring = new PartitionRing(this.ring.members.filter((member) => member !== node.id), this.partitionCount, REPLICATION_FACTOR);
-    node.leaving = true;
-    this.trace(() => `fault: leave ${node.id}; ring ${this.ring.members.join(',')}`);
-    this.publishRing();
+    this.trace(() => `fault: leave ${node.id}; ring wanted ${this.ring.members.join(',')}`);
   }
 
   transferSomeOwnership(prng: Prng): boolean {
@@ -410,7 +411,7 @@ class Simulation implements NodeHost, FaultTarget {
       node.resume();
       if (!node.isUp && !node.decommissioned) {
         const wipe = this.faults.crashedNodes().get(node.id) ?? false;
-        node.boot({ wipe, ring: this.ring });
+        node.boot({ wipe });
       }
     }
   }
@@ -439,6 +440,14 @@ class Simulation implements NodeHost, FaultTarget {
   private convergenceProblem(): string | null {
     const busy = this.clients.filter((client) => client.busy).map((client) => client.id);
     if (busy.length > 0) return `clients ${busy.join(',')} still have operations pending`;
+    // Every running node agrees on the ring the operator asked for (joins and leaves went
+    // through the production membership loops and gossip).
+    for (const node of this.liveNodes()) {
+      const record = node.ringRecord;
+      if (record !== null && !sameMembers(record.members, this.ring.members)) {
+        return `${node.id} holds ring ${record.members.join(',')} (generation ${record.generation}), wanted ${this.ring.members.join(',')}`;
+      }
+    }
     for (let partition = 0; partition < this.partitionCount; partition += 1) {
       const leader = this.currentOwner(partition);
       if (leader === null) return `partition ${partition} has no ready owner`;
@@ -510,6 +519,10 @@ class Simulation implements NodeHost, FaultTarget {
   private decommissionLeftNodes(): void {
     for (const node of this.nodes.values()) {
       if (!node.leaving || node.decommissioned) continue;
+      // The operator stops a leaving node only once every running node agreed to the ring
+      // without it (a concurrent join at the same generation can bring it back until then)...
+      if (this.liveNodes().some((other) => other.ringRecord?.members.includes(node.id) === true)) continue;
+      // ...and no owner counts it any more.
       let stillMember = false;
       for (let partition = 0; partition < this.partitionCount && !stillMember; partition += 1) {
         const owner = this.currentOwner(partition);
@@ -600,10 +613,6 @@ class Simulation implements NodeHost, FaultTarget {
   }
 
   // ---------------------------------------------------------------- helpers
-
-  private publishRing(): void {
-    for (const node of this.nodes.values()) node.setRing(this.ring);
-  }
 
   private newNodeId(): NodeId {
     const id = `n${this.nextNodeNumber}`;

@@ -1,6 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { foundingClusterId, isNewerRecord, parseRingRecord, RING_PROTOCOL, RingMembership, type RingRecord } from '../../../server/src/membership/ring-membership.ts';
+import {
+  foundingClusterId,
+  isNewerRecord,
+  parseRingRecord,
+  RING_PROTOCOL,
+  RingMembership,
+  shrinkRefusal,
+  type MembershipTimers,
+  type RingRecord,
+} from '../../../server/src/membership/ring-membership.ts';
 
 const C = '0123456789abcdef';
 import type { MemberInfo, PeerNetwork, PeerNetworkEvents, RequestHandler } from '../../../server/src/peer/index.ts';
@@ -51,11 +60,25 @@ function memoryStore(): LogStore & { saved: Map<string, unknown> } {
 
 const quiet = pino({ level: 'silent' });
 
-function node(bus: Bus, self: string, all: readonly string[], configured: readonly string[], store = memoryStore()) {
+/** Timers whose sleeps end on the next turn of the microtask queue, counted so a loop cannot spin unseen. */
+function quickTimers(): MembershipTimers & { sleeps: number } {
+  const timers = {
+    sleeps: 0,
+    every: () => () => undefined,
+    sleep: async () => {
+      timers.sleeps += 1;
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+    nowMs: () => 0,
+  };
+  return timers;
+}
+
+function node(bus: Bus, self: string, all: readonly string[], configured: readonly string[], store = memoryStore(), timers?: MembershipTimers) {
   const changes: RingRecord[] = [];
   const membership = new RingMembership(
     { nodeId: self, partitionCount: 8, replicationFactor: 3, configuredMembers: configured, syncIntervalMs: 60_000 },
-    { store, peers: bus.peers(self, all), logger: quiet, random: () => 0, onChange: (_ring, record) => changes.push(record) },
+    { store, peers: bus.peers(self, all), logger: quiet, random: () => 0, onChange: (_ring, record) => changes.push(record), ...(timers === undefined ? {} : { timers }) },
   );
   membership.start();
   return { membership, store, changes };
@@ -160,7 +183,7 @@ describe('ring membership - agreement', () => {
     expect(upgraded.membership.record.clusterId).toBe(C);
   });
 
-  it('ring membership - a removal that loses to a concurrent change is applied again on top of it', () => {
+  it('ring membership - a removal that loses to a concurrent change is applied again on top of it', async () => {
     vi.useFakeTimers();
     try {
       const bus = new Bus();
@@ -178,13 +201,13 @@ describe('ring membership - agreement', () => {
       if (rival === undefined) return;
       expect(n1.membership.offer(rival, 'n2')).toBe(true);
       expect(n1.membership.includes('n4')).toBe(true);
-      vi.advanceTimersByTime(500);
+      await vi.advanceTimersByTimeAsync(500);
       expect(n1.membership.record.generation).toBe(2);
       expect(n1.membership.record.members).toEqual(rival.members.filter((member) => member !== 'n4'));
       // Once the node is wanted again (it came back up), a later win of the old record stays.
       wanted = false;
       n1.membership.offer({ generation: 3, members: rival.members, clusterId: removal.clusterId }, 'n2');
-      vi.advanceTimersByTime(2_000);
+      await vi.advanceTimersByTimeAsync(2_000);
       expect(n1.membership.record.generation).toBe(3);
       expect(n1.membership.includes('n4')).toBe(true);
     } finally {
@@ -217,5 +240,76 @@ describe('ring membership - agreement', () => {
     const admitted = parseRingRecord(await bus.peers('x1', all).request('n1', RING_PROTOCOL, fresh.membership.joinRequest(), 1000));
     expect(admitted?.members).toEqual(['n1', 'n2', 'x1']);
     expect(admitted?.clusterId).toBe(ours.clusterId);
+  });
+});
+
+describe('ring membership - join and leave', () => {
+  it('ring membership - a shrink below the replication factor, of a non-member or of the last member is refused', () => {
+    expect(shrinkRefusal(['n1', 'n2', 'n3', 'n4'], 'n4', 3, false)).toBeUndefined();
+    expect(shrinkRefusal(['n1', 'n2', 'n3'], 'n3', 3, false)).toMatch(/fewer than replicationFactor 3/);
+    expect(shrinkRefusal(['n1', 'n2', 'n3'], 'n3', 3, true)).toBeUndefined();
+    expect(shrinkRefusal(['n1', 'n2'], 'n9', 3, true)).toMatch(/not a ring member/);
+    expect(shrinkRefusal(['n1'], 'n1', 1, true)).toBe('the last member cannot leave the ring');
+  });
+
+  it('ring membership - a joined node that a change made elsewhere leaves out joins again (simulator seed 175)', async () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'n3', 'n4'];
+    const n1 = node(bus, 'n1', all, ['n1', 'n2', 'n3']);
+    n1.membership.adoptConfigured();
+    const timers = quickTimers();
+    const n4 = node(bus, 'n4', all, ['n1', 'n2', 'n3', 'n4'], memoryStore(), timers);
+    await expect(n4.membership.join(() => false)).resolves.toBe(true);
+    expect(n1.membership.record.members).toEqual(['n1', 'n2', 'n3', 'n4']);
+    // n2 removed n3 from the record it held before n4's join spread: generation 2 without n4.
+    const stale = { generation: 2, members: ['n1', 'n2'], clusterId: n1.membership.record.clusterId };
+    expect(n4.membership.offer(stale, 'n2')).toBe(true);
+    expect(n1.membership.offer(stale, 'n2')).toBe(true);
+    expect(n4.membership.includes('n4')).toBe(false);
+    for (let i = 0; i < 20 && !n4.membership.includes('n4'); i += 1) await new Promise((resolve) => setImmediate(resolve));
+    expect(n4.membership.record.members).toEqual(['n1', 'n2', 'n4']);
+    expect(n1.membership.record.members).toEqual(['n1', 'n2', 'n4']);
+    expect(n1.membership.record.generation).toBe(3);
+  });
+
+  it('ring membership - a node that leaves is not joined again, and its leave is redone when a concurrent change brings it back', async () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'n3', 'n4'];
+    const timers = quickTimers();
+    const n4 = node(bus, 'n4', all, ['n1', 'n2', 'n3', 'n4'], memoryStore(), timers);
+    n4.membership.adoptConfigured();
+    const founded = n4.membership.record;
+    await expect(n4.membership.join(() => false)).resolves.toBe(true);
+    let rounds = 0;
+    await n4.membership.leave({
+      stopped: () => false,
+      stoppedError: () => new Error('stopped'),
+      done: async () => {
+        rounds += 1;
+        // The first round loses to a concurrent change that still lists n4 (a higher generation).
+        if (rounds === 1) n4.membership.offer({ generation: founded.generation + 5, members: ['n1', 'n2', 'n3', 'n4'], clusterId: founded.clusterId }, 'n1');
+        return !n4.membership.includes('n4');
+      },
+    });
+    expect(rounds).toBe(2);
+    expect(n4.membership.record.members).toEqual(['n1', 'n2', 'n3']);
+    expect(n4.membership.record.generation).toBe(founded.generation + 6);
+    // Left on purpose: a later record without this node does not start a join.
+    const sleeps = timers.sleeps;
+    n4.membership.offer({ generation: founded.generation + 7, members: ['n1', 'n2'], clusterId: founded.clusterId }, 'n1');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(n4.membership.includes('n4')).toBe(false);
+    expect(timers.sleeps).toBe(sleeps);
+  });
+
+  it('ring membership - a leave stopped before it finished throws the error the caller gave', async () => {
+    const bus = new Bus();
+    const n1 = node(bus, 'n1', ['n1', 'n2', 'n3'], ['n1', 'n2', 'n3'], memoryStore(), quickTimers());
+    n1.membership.adoptConfigured();
+    let stopped = false;
+    const leaving = n1.membership.leave({ stopped: () => stopped, stoppedError: () => new Error('node stopping'), done: async () => false });
+    await new Promise((resolve) => setImmediate(resolve));
+    stopped = true;
+    await expect(leaving).rejects.toThrow('node stopping');
   });
 });

@@ -65,6 +65,22 @@ const regressions: readonly Regression[] = [
     bug: "peer requests: an answer to a request of a node's previous run settled a request of its new run with the same id, acknowledging a command that never committed (fix: request ids start per run: random in production, per boot in the simulator)",
     seeds: [79524],
   },
+  {
+    bug: 'snapshot transfer fetched from the commit position + 1 while committed entries below it were only in memory; the install dropped them and the store write failed on the gap, stopping the replica (fix: fetch from the stored log end if earlier)',
+    seeds: [75429],
+  },
+  {
+    bug: "runtime: an aggregate whose snapshot made its entry exceed entryBytesMax failed every later command with an assertion (fix: the snapshot is left out; an entry too large even so is refused with ENTRY_TOO_LARGE)",
+    seeds: [49520, 79840],
+  },
+  {
+    bug: 'ring membership: a node restarted with an old record admitted a join on it, and that record won the tie against a leave of the same generation, bringing back a node that had left and stopped (fix: a restarted node admits joins only after a peer showed it its record)',
+    seeds: [1507],
+  },
+  {
+    bug: 'ring membership: a leave loop re-applied its removal on a record that had shrunk since (other leaves, a dropped joiner) and left two members, where one lost disk stopped a partition for good (fix: a leave waits rather than go below replicationFactor)',
+    seeds: [1634],
+  },
 ];
 
 describe('simulation regressions', () => {

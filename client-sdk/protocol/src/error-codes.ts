@@ -19,6 +19,7 @@ export const ErrorCodes = {
   INVALID_COMMAND: { retryable: false, meaning: 'The command failed the aggregate\'s command schema (an unknown command type included).' },
   REJECTED: { retryable: false, meaning: 'The aggregate\'s `decide` rejected the command; `reason` carries the domain code.' },
   HANDLER_ERROR: { retryable: false, meaning: 'The aggregate\'s handler threw; only this command was affected.' },
+  ENTRY_TOO_LARGE: { retryable: false, meaning: 'The command\'s committed entry (its events and view update) would be larger than the replication entry limit (1 MiB); nothing was applied. Split the change into smaller commands.' },
   COMMAND_ID_REUSED: { retryable: false, meaning: 'The player already used this command id on this aggregate for a command with another body; this one changed nothing. A command id means one command: send a new command under a new id.' },
   RATE_LIMITED: { retryable: true, meaning: 'The connection sent more messages per second than allowed.' },
   TOO_MANY_SUBSCRIPTIONS: { retryable: false, meaning: 'The connection already holds `limits.subscriptionsPerConnectionMax` subscriptions.' },

@@ -238,7 +238,7 @@ export class ClusterServices implements Forwarder {
   leave(options: { force?: boolean } = {}): Promise<void> {
     if (this.leaving !== undefined) return this.leaving;
     this.checkShrink(this.config.nodeId, options.force === true);
-    this.leaving = this.runLeave();
+    this.leaving = this.runLeave(options.force === true);
     return this.leaving;
   }
 
@@ -267,9 +267,10 @@ export class ClusterServices implements Forwarder {
     if (refusal !== undefined) throw new MembershipRefusedError(refusal);
   }
 
-  private async runLeave(): Promise<void> {
+  private async runLeave(force: boolean): Promise<void> {
     this.logger.info({ members: this.ring.members }, 'leaving the ring: moving replicas away');
     await this.membership.leave({
+      force,
       stopped: () => this.stopped,
       stoppedError: () => new RingstateError('SHUTTING_DOWN', 'node stopped before its leave completed'),
       done: () => this.replicasMovedAway(),

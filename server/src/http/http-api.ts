@@ -37,6 +37,7 @@ function statusOf(code: ErrorCode): number {
     case 'NOT_FOUND':
       return 404;
     case 'BODY_TOO_LARGE':
+    case 'ENTRY_TOO_LARGE':
       return 413;
     case 'AUTH_INVALID_TOKEN':
     case 'AUTH_TOKEN_EXPIRED':

@@ -150,6 +150,14 @@ export class RingMembership {
   private current: RingRecord;
   /** False until a record was founded, stored, or learned from a peer (a new node's config is only provisional). */
   private known: boolean;
+  /**
+   * False from start until a peer showed us its record (or a while passed with none to ask):
+   * a node that was down kept an old record, and a join it admitted on it could win a tie
+   * against a newer change of the same generation and undo it, say bring back a node that
+   * left and stopped (simulator seed 1507). Until then it refuses joins; the joiner asks another member.
+   */
+  private confirmed = false;
+  private startedMs = 0;
   private currentRing: PartitionRing;
   private stopGossip: (() => void) | undefined;
   /** Set by `join`: this node stays a member until this says stop (see join). */
@@ -195,6 +203,8 @@ export class RingMembership {
     if (this.known) return;
     const members = [...this.init.configuredMembers].sort();
     this.adopt({ generation: 0, members, clusterId: foundingClusterId(members) }, 'configured');
+    // Founding: every founder starts from this same record, there is nothing newer to learn.
+    this.confirmed = true;
   }
 
   start(): void {
@@ -212,9 +222,35 @@ export class RingMembership {
       }),
       peers.on('member-up', ({ nodeId }) => {
         if (this.known) peers.send(nodeId, encodeRingRecord(this.current), RING_PROTOCOL);
+        this.confirmWith([nodeId]);
       }),
     );
+    this.startedMs = this.timers.nowMs();
     this.stopGossip = this.timers.every(this.init.syncIntervalMs, () => this.gossipOnce());
+    this.confirmWith(this.aliveMembers());
+  }
+
+  /** Asks `nodeIds` for their records (any request answers with one), until one answered. */
+  private confirmWith(nodeIds: readonly string[]): void {
+    if (this.confirmed || !this.known) return;
+    for (const nodeId of nodeIds) {
+      void this.components.peers.request(nodeId, RING_PROTOCOL, { op: 'sync' }, JOIN_REQUEST_TIMEOUT_MS).then(
+        (answer) => {
+          const record = parseRingRecord(answer);
+          if (record !== undefined && this.running) this.offer(record, nodeId);
+        },
+        () => undefined,
+      );
+    }
+  }
+
+  private aliveMembers(): string[] {
+    return this.components.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId);
+  }
+
+  /** See `confirmed`: a lone node (none to ask) admits joins after two sync intervals. */
+  private mayAdmit(): boolean {
+    return this.confirmed || this.timers.nowMs() - this.startedMs >= 2 * this.init.syncIntervalMs;
   }
 
   get running(): boolean {
@@ -237,6 +273,8 @@ export class RingMembership {
       this.warnForeign(from, record.clusterId);
       return false;
     }
+    // After this, ours is at least as new as that peer's.
+    if (from !== undefined) this.confirmed = true;
     if (!this.known || isNewerRecord(record, this.current)) {
       this.adopt(record, from === undefined ? 'learned' : `from ${from}`);
       return true;
@@ -319,14 +357,27 @@ export class RingMembership {
   /**
    * Takes this node out of the agreed record, again after every round in which a concurrent
    * change brought it back, until `done()` (the caller's check that its replicas moved away)
-   * says so. Throws `stoppedError()` if `stopped()` first.
+   * says so; never below `replicationFactor` members unless `force` (shrinkRefusal). Throws
+   * `stoppedError()` if `stopped()` first.
    */
-  async leave(options: { stopped: () => boolean; stoppedError: () => Error; done: () => Promise<boolean> }): Promise<void> {
+  async leave(options: { stopped: () => boolean; stoppedError: () => Error; done: () => Promise<boolean>; force?: boolean }): Promise<void> {
     const self = this.init.nodeId;
     this.joinStopped = undefined;
+    let waitLogged = false;
     for (;;) {
       if (options.stopped()) throw options.stoppedError();
-      if (this.includes(self)) this.change(this.current.members.filter((member) => member !== self), 'leave');
+      if (this.includes(self)) {
+        // The caller checked the ring size when the leave was asked, but the record that won
+        // since may be smaller (other leaves, a joiner dropped by a concurrent change): taken
+        // out of it, this node could leave fewer members than copies, even two, where one
+        // lost disk stops a partition for good (simulator seed 1634). Wait for members instead.
+        const refusal = shrinkRefusal(this.current.members, self, this.init.replicationFactor, options.force === true);
+        if (refusal === undefined) this.change(this.current.members.filter((member) => member !== self), 'leave');
+        else if (!waitLogged) {
+          waitLogged = true;
+          this.components.logger.warn({ members: this.current.members, refusal }, 'leave waits: the ring has shrunk since it was asked');
+        }
+      }
       if (await options.done()) return;
       await this.timers.sleep(MEMBERSHIP_RETRY_MS);
     }
@@ -351,6 +402,7 @@ export class RingMembership {
     }
     if (op === 'join' && this.known && !this.current.members.includes(from)) {
       if (!NODE_ID.test(from)) return { error: 'bad node id' };
+      if (!this.mayAdmit()) return { error: 'this node has just started and not yet compared its ring record with a peer; ask another member' };
       this.change([...this.current.members, from], `join of ${from}`);
     }
     return encodeRingRecord(this.current);
@@ -358,6 +410,7 @@ export class RingMembership {
 
   private gossipOnce(): void {
     if (!this.known) return;
+    this.confirmWith(this.aliveMembers());
     const alive = this.components.peers.members().filter((member) => member.alive && !member.self);
     const target = alive[Math.floor(this.components.random() * alive.length)];
     if (target !== undefined) this.components.peers.send(target.nodeId, encodeRingRecord(this.current), RING_PROTOCOL);

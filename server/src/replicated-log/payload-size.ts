@@ -17,3 +17,17 @@ export function encodedSize(payload: CommandPayload): number {
 }
 
 const sizes = new WeakMap<CommandPayload, number>();
+
+/**
+ * The payload as proposed within `entryBytesMax`, or undefined when it cannot fit. An
+ * aggregate snapshot riding along is only a shortcut for activation (replaying the events
+ * gives the same state), so an entry too large with it goes without it (`snapshotDropped`): an
+ * aggregate whose state outgrew the entry limit keeps working instead of failing every
+ * snapshotting command (simulator seed 49520).
+ */
+export function fitPayload(payload: CommandPayload, entryBytesMax: number): { readonly payload: CommandPayload; readonly snapshotDropped: boolean } | undefined {
+  if (encodedSize(payload) <= entryBytesMax) return { payload, snapshotDropped: false };
+  if (payload.snapshot === undefined) return undefined;
+  const { snapshot: _dropped, ...rest } = payload;
+  return encodedSize(rest) <= entryBytesMax ? { payload: rest, snapshotDropped: true } : undefined;
+}

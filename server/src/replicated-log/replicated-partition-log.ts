@@ -35,13 +35,14 @@ import {
   type PartitionStatus,
   type ReadState,
   type ReplicationSettings,
+  resolveReplicationSettings,
 } from '../replication/index.ts';
 import type { PartitionRing } from '../ring/index.ts';
 import type { PeerNetwork } from '../peer/index.ts';
 import { REPLICATION_PROTOCOL } from '../peer/index.ts';
 import { parseReplicationMessage } from './replication-messages.ts';
 import { LmdbReplicationStorage, toStoredEntry, type CommandPayload } from './replica-storage.ts';
-import { encodedSize } from './payload-size.ts';
+import { encodedSize, fitPayload } from './payload-size.ts';
 import { serveSnapshotRanges, SnapshotFetcher, type StagedSnapshot } from './snapshot-transfer.ts';
 
 const NO_DATA = new Uint8Array(0);
@@ -125,6 +126,8 @@ export class ReplicatedPartitionLog implements PartitionLog {
   private readonly lostListeners: Array<(partition: number) => void> = [];
   private stopTicks: (() => void) | undefined;
   private readonly timers: LogTimers;
+  /** The core refuses larger entries; `append` checks first (fitPayload). */
+  private readonly entryBytesMax: number;
   private unsubscribe: (() => void) | undefined;
   /**
    * While true, ownership changes log at debug: set while a start settles (founding elects an
@@ -140,6 +143,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
     private readonly components: ReplicatedLogComponents,
   ) {
     this.timers = components.timers ?? NODE_TIMERS;
+    this.entryBytesMax = resolveReplicationSettings(init.settings).entryBytesMax;
     this.core = new ReplicationNode<CommandPayload>({
       nodeId: init.nodeId,
       partitionCount: init.partitionCount,
@@ -252,7 +256,21 @@ export class ReplicatedPartitionLog implements PartitionLog {
     if (this.stopped) return Promise.reject(new RingstateError('SHUTTING_DOWN', 'node is stopping'));
     const failure = this.driver.failed;
     if (failure !== undefined) return Promise.reject(new RingstateError('INTERNAL', 'replicated log failed', { cause: failure }));
-    const { partition, ...payload } = draft;
+    const { partition, ...drafted } = draft;
+    // Checked here, synchronously, so a refusal comes before any later command of the aggregate is proposed.
+    const fitted = fitPayload(drafted, this.entryBytesMax);
+    if (fitted === undefined) {
+      return Promise.reject(
+        new RingstateError('ENTRY_TOO_LARGE', `the entry of ${draft.aggregate} would take about ${encodedSize(drafted)} bytes, more than entryBytesMax (${this.entryBytesMax})`),
+      );
+    }
+    if (fitted.snapshotDropped) {
+      this.components.logger.warn(
+        { aggregate: draft.aggregate, seq: draft.seq, bytes: encodedSize(drafted), entryBytesMax: this.entryBytesMax },
+        'aggregate snapshot left out: the entry would exceed entryBytesMax (activation replays the events instead)',
+      );
+    }
+    const payload = fitted.payload;
     return new Promise<LogEntry>((resolve, reject) => {
       const result = this.driver.propose(partition, payload, (outcome) => settle(partition, outcome, resolve, reject));
       if (!result.ok) reject(result.error);
@@ -285,7 +303,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
           continue;
         }
         // A snapshot waits until the entries it stands for are fetched (snapshot-transfer.ts).
-        if (parsed.type === 'snapshot' && !this.snapshots.admit(from, parsed, this.core.status(parsed.partition))) continue;
+        if (parsed.type === 'snapshot' && !this.snapshots.admit(from, parsed, this.core.status(parsed.partition), this.components.store.lastPosition(parsed.partition))) continue;
         this.core.step(from, parsed);
       }
       this.schedule();

@@ -10,7 +10,7 @@
  * {position X, epoch, membership} with empty data. The replica's driver then:
  *
  *   1. holds the message back and fetches the committed entries it lacks, from its commit
- *      position + 1 up to X, in chunks from the sender (protocol /ringstate/snapshot/1.0.0,
+ *      position + 1 (or its stored log's end + 1, if earlier) up to X, in chunks from the sender (protocol /ringstate/snapshot/1.0.0,
  *      request {p, from, to} -> {entries: StoredEntry[]}; any replica that has committed X
  *      can answer, committed entries being identical everywhere);
  *   2. keeps them in memory (the entries a replica lacks, so a replica far behind on a large
@@ -47,7 +47,7 @@ const STAGES_PER_PARTITION_MAX = 2;
 export interface StagedSnapshot {
   readonly position: number;
   readonly epoch: number;
-  /** The first fetched position: the replica's commit position + 1 when the fetch started. */
+  /** The first fetched position: the replica's commit position (or stored log end, if earlier) + 1 when the fetch started. */
   readonly from: number;
   readonly entries: readonly StoredEntry[];
 }
@@ -95,14 +95,18 @@ export class SnapshotFetcher {
    * acknowledges or commits), or its entries are staged. Otherwise starts a fetch (unless one
    * runs for the partition) and returns false: the message is held back.
    */
-  admit(from: string, message: SnapshotRequest, status: { commit: number }): boolean {
+  admit(from: string, message: SnapshotRequest, status: { commit: number }, storedPosition: number): boolean {
     const { partition, snapshot } = message;
     // At or below the commit the core only acknowledges. Anything else may become an install,
     // so it waits for its entries even when this log might already hold them: the core decides
     // that from its own log, which can differ from the store while writes are in flight.
     if (snapshot.position <= status.commit) return true;
     if (this.find(partition, snapshot.position, snapshot.epoch) !== undefined) return true;
-    if (!this.fetching.has(partition)) void this.fetch(from, message, status.commit + 1);
+    // From what the store holds, not only what the core knows committed: committed entries the
+    // core held only in memory (not yet written) are dropped by the install, and the store
+    // would be left with a gap (simulator seed 75429: the install wrote 48.. over a store that
+    // ended at 46, the write failed and the replica stopped).
+    if (!this.fetching.has(partition)) void this.fetch(from, message, Math.min(status.commit, storedPosition) + 1);
     return false;
   }
 

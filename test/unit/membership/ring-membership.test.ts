@@ -302,6 +302,52 @@ describe('ring membership - join and leave', () => {
     expect(timers.sleeps).toBe(sleeps);
   });
 
+  it('ring membership - a restarted node admits a join only after a peer showed it its record (simulator seed 1507)', async () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const n1 = node(bus, 'n1', all, ['n1', 'n2', 'n3', 'n4']);
+    n1.membership.adoptConfigured();
+    const founded = n1.membership.record;
+    // n4 was down while n2 left: it restarts holding the founding record.
+    const stale = memoryStore();
+    stale.saved.set('ringMembership', { g: founded.generation, m: founded.members, c: founded.clusterId });
+    bus.down.add('n1');
+    const n4 = node(bus, 'n4', all, ['n1', 'n2', 'n3', 'n4'], stale, quickTimers());
+    n1.membership.change(['n1', 'n3', 'n4'], 'leave of n2');
+    const refused = await bus.peers('n5', all).request('n4', RING_PROTOCOL, { op: 'join', c: founded.clusterId }, 1000);
+    expect(refused).toEqual({ error: expect.stringContaining('not yet compared its ring record') });
+    expect(n4.membership.record.generation).toBe(founded.generation);
+    // Once n1 is up, n4 asks it, learns the leave, and admits the joiner on top of it.
+    bus.down.delete('n1');
+    n4.membership.offer(n1.membership.record, 'n1');
+    const admitted = parseRingRecord(await bus.peers('n5', all).request('n4', RING_PROTOCOL, { op: 'join', c: founded.clusterId }, 1000));
+    expect(admitted?.members).toEqual(['n1', 'n3', 'n4', 'n5']);
+  });
+
+  it('ring membership - a leave never takes the ring below the replication factor, even after the ring shrank (simulator seed 1634)', async () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const n4 = node(bus, 'n4', all, ['n1', 'n2', 'n3', 'n4'], memoryStore(), quickTimers());
+    n4.membership.adoptConfigured();
+    const { clusterId, generation } = n4.membership.record;
+    // Before the leave runs, another node's leave wins: three members are left, n4 among them.
+    n4.membership.offer({ generation: generation + 5, members: ['n1', 'n2', 'n4'], clusterId }, 'n1');
+    let rounds = 0;
+    await n4.membership.leave({
+      stopped: () => false,
+      stoppedError: () => new Error('stopped'),
+      done: async () => {
+        rounds += 1;
+        expect(n4.membership.record.members.length).toBeGreaterThanOrEqual(3);
+        // A joiner arrives in the third round; then the leave may go on.
+        if (rounds === 3) n4.membership.offer({ generation: generation + 6, members: ['n1', 'n2', 'n4', 'n5'], clusterId }, 'n1');
+        return !n4.membership.includes('n4');
+      },
+    });
+    expect(rounds).toBe(4);
+    expect(n4.membership.record.members).toEqual(['n1', 'n2', 'n5']);
+  });
+
   it('ring membership - a leave stopped before it finished throws the error the caller gave', async () => {
     const bus = new Bus();
     const n1 = node(bus, 'n1', ['n1', 'n2', 'n3'], ['n1', 'n2', 'n3'], memoryStore(), quickTimers());

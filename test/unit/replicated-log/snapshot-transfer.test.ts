@@ -52,15 +52,15 @@ describe('snapshot transfer', () => {
     const fetcher = new SnapshotFetcher(peers, quiet, (_from, message) => released.push(message));
     const message = snapshotMessage(30, 2);
     // Needs nothing: the snapshot is at or below the commit (the core only acknowledges).
-    expect(fetcher.admit('source', snapshotMessage(10, 1), { commit: 10 })).toBe(true);
+    expect(fetcher.admit('source', snapshotMessage(10, 1), { commit: 10 }, 10)).toBe(true);
     // Needs the entries: held back while they are fetched; a retry meanwhile starts nothing new.
-    expect(fetcher.admit('source', message, { commit: 12 })).toBe(false);
-    expect(fetcher.admit('source', message, { commit: 12 })).toBe(false);
+    expect(fetcher.admit('source', message, { commit: 12 }, 12)).toBe(false);
+    expect(fetcher.admit('source', message, { commit: 12 }, 12)).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(released).toEqual([message]);
     expect((requests[0] as { from: number }).from).toBe(13);
     expect(requests).toHaveLength(1);
-    expect(fetcher.admit('source', message, { commit: 12 })).toBe(true);
+    expect(fetcher.admit('source', message, { commit: 12 }, 12)).toBe(true);
     expect(fetcher.take(0, 30, 1)).toBeUndefined();
     const staged = fetcher.take(0, 30, 2);
     expect(staged?.from).toBe(13);
@@ -69,11 +69,23 @@ describe('snapshot transfer', () => {
     await cleanup();
   });
 
+  it('snapshot transfer - committed entries the store does not hold yet are fetched too (simulator seed 75429)', async () => {
+    const { peers, requests, cleanup } = await pair(30);
+    const fetcher = new SnapshotFetcher(peers, quiet, () => undefined);
+    // The core knows 12 committed, but 11 and 12 are only in its memory: the install drops
+    // them, so the stage must start where the store ends, or the store would be left with a gap.
+    expect(fetcher.admit('source', snapshotMessage(30, 2), { commit: 12 }, 10)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((requests[0] as { from: number }).from).toBe(11);
+    expect(fetcher.take(0, 30, 2)?.from).toBe(11);
+    await cleanup();
+  });
+
   it('snapshot transfer - a fetch whose last entry has another epoch is dropped, and nothing is released', async () => {
     const { peers, cleanup } = await pair(30);
     const released: SnapshotRequest[] = [];
     const fetcher = new SnapshotFetcher(peers, quiet, (_from, message) => released.push(message));
-    expect(fetcher.admit('source', snapshotMessage(30, 7), { commit: 0 })).toBe(false);
+    expect(fetcher.admit('source', snapshotMessage(30, 7), { commit: 0 }, 0)).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(released).toEqual([]);
     expect(fetcher.take(0, 30, 7)).toBeUndefined();
@@ -85,10 +97,10 @@ describe('snapshot transfer', () => {
     const fetcher = new SnapshotFetcher(peers, quiet, () => undefined);
     const older = snapshotMessage(20, 1);
     const newer = snapshotMessage(30, 2);
-    expect(fetcher.admit('source', older, { commit: 0 })).toBe(false);
+    expect(fetcher.admit('source', older, { commit: 0 }, 0)).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 50));
     // The core is installing 20 (released), and the owner, having compacted again, sends 30.
-    expect(fetcher.admit('source', newer, { commit: 0 })).toBe(false);
+    expect(fetcher.admit('source', newer, { commit: 0 }, 0)).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(fetcher.take(0, 20, 1)?.entries).toHaveLength(20);
     expect(fetcher.take(0, 30, 2)?.entries).toHaveLength(30);

@@ -243,6 +243,21 @@ describe('ring membership - agreement', () => {
   });
 });
 
+/** Runs `membership.leave` until the node is out of the record, calling `eachRound` first in every round; returns the rounds. */
+async function leaveUntilOut(membership: RingMembership, self: string, eachRound: (round: number) => void): Promise<number> {
+  let rounds = 0;
+  await membership.leave({
+    stopped: () => false,
+    stoppedError: () => new Error('stopped'),
+    done: async () => {
+      rounds += 1;
+      eachRound(rounds);
+      return !membership.includes(self);
+    },
+  });
+  return rounds;
+}
+
 describe('ring membership - join and leave', () => {
   it('ring membership - a shrink below the replication factor, of a non-member or of the last member is refused', () => {
     expect(shrinkRefusal(['n1', 'n2', 'n3', 'n4'], 'n4', 3, false)).toBeUndefined();
@@ -280,16 +295,9 @@ describe('ring membership - join and leave', () => {
     n4.membership.adoptConfigured();
     const founded = n4.membership.record;
     await expect(n4.membership.join(() => false)).resolves.toBe(true);
-    let rounds = 0;
-    await n4.membership.leave({
-      stopped: () => false,
-      stoppedError: () => new Error('stopped'),
-      done: async () => {
-        rounds += 1;
-        // The first round loses to a concurrent change that still lists n4 (a higher generation).
-        if (rounds === 1) n4.membership.offer({ generation: founded.generation + 5, members: ['n1', 'n2', 'n3', 'n4'], clusterId: founded.clusterId }, 'n1');
-        return !n4.membership.includes('n4');
-      },
+    const rounds = await leaveUntilOut(n4.membership, 'n4', (round) => {
+      // The first round loses to a concurrent change that still lists n4 (a higher generation).
+      if (round === 1) n4.membership.offer({ generation: founded.generation + 5, members: ['n1', 'n2', 'n3', 'n4'], clusterId: founded.clusterId }, 'n1');
     });
     expect(rounds).toBe(2);
     expect(n4.membership.record.members).toEqual(['n1', 'n2', 'n3']);
@@ -332,17 +340,10 @@ describe('ring membership - join and leave', () => {
     const { clusterId, generation } = n4.membership.record;
     // Before the leave runs, another node's leave wins: three members are left, n4 among them.
     n4.membership.offer({ generation: generation + 5, members: ['n1', 'n2', 'n4'], clusterId }, 'n1');
-    let rounds = 0;
-    await n4.membership.leave({
-      stopped: () => false,
-      stoppedError: () => new Error('stopped'),
-      done: async () => {
-        rounds += 1;
-        expect(n4.membership.record.members.length).toBeGreaterThanOrEqual(3);
-        // A joiner arrives in the third round; then the leave may go on.
-        if (rounds === 3) n4.membership.offer({ generation: generation + 6, members: ['n1', 'n2', 'n4', 'n5'], clusterId }, 'n1');
-        return !n4.membership.includes('n4');
-      },
+    const rounds = await leaveUntilOut(n4.membership, 'n4', (round) => {
+      expect(n4.membership.record.members.length).toBeGreaterThanOrEqual(3);
+      // A joiner arrives in the third round; then the leave may go on.
+      if (round === 3) n4.membership.offer({ generation: generation + 6, members: ['n1', 'n2', 'n4', 'n5'], clusterId }, 'n1');
     });
     expect(rounds).toBe(4);
     expect(n4.membership.record.members).toEqual(['n1', 'n2', 'n5']);

@@ -74,8 +74,8 @@ const regressions: readonly Regression[] = [
     seeds: [49520, 79840],
   },
   {
-    bug: 'ring membership: a node restarted with an old record admitted a join on it, and that record won the tie against a leave of the same generation, bringing back a node that had left and stopped (fix: a restarted node admits joins only after a peer showed it its record)',
-    seeds: [1507],
+    bug: 'ring membership: a node restarted with an old record admitted a join on it, and that record won the tie against a leave of the same generation, bringing back a node that had left and stopped (fix: a restarted node admits joins only after a peer showed it its record; records remember who left, and a node that sees a departed member come back without its own join takes it out again)',
+    seeds: [1507, 48216],
   },
   {
     bug: 'ring membership: a leave loop re-applied its removal on a record that had shrunk since (other leaves, a dropped joiner) and left two members, where one lost disk stopped a partition for good (fix: a leave waits rather than go below replicationFactor)',

@@ -11,7 +11,13 @@
  *
  * Concurrent changes can lose to each other (two joins accepted by two nodes at the same
  * generation: one survives). The party that wants a change therefore retries it until the
- * converged record shows it (ClusterServices.join/leave do).
+ * converged record shows it (RingMembership.join/leave do). A node that left and stopped
+ * retries nothing, so the record also remembers who left (`left`) and what its own change
+ * added (`added`): a node that adopts a record listing a member that left per its own record,
+ * which that record neither added nor lists as left, holds a record from a branch that never
+ * heard of the departure (a join admitted on an old record, say) and takes the member out again,
+ * the same way on every node that knew (simulator seeds 1507, 48216). A node that left and
+ * joins again is `added` by its join, so it stays.
  *
  * The ring only says which replica set each partition *should* have. Who may commit is
  * decided inside each partition's replication group (replication/): the owner moves its
@@ -28,7 +34,8 @@
  * replaced with a newer record that has one, so such a cluster stays unprotected until then.
  *
  * Wire (protocol /ringstate/ring/1.0.0, msgpack maps):
- *   push     {g, m, c}                  one-way: "here is my record"
+ *   push     {g, m, c, l?, a?}           one-way: "here is my record" (l: members that left, a:
+ *                                          members this record's change added; both optional)
  *   request  {op: 'join', c?}           -> {g, m, c}   add the requesting node (c: the
  *                                          cluster the requester belongs to, if it knows one)
  *                                       -> {error}     when c names another cluster
@@ -55,6 +62,10 @@ export interface RingRecord {
   readonly members: readonly string[];
   /** The cluster this record belongs to ('': a provisional record, or one from before cluster ids). */
   readonly clusterId: string;
+  /** Nodes removed (left or taken out) and not joined again since, oldest first; absent when none. */
+  readonly left?: readonly string[];
+  /** Nodes this record's change added (a join); absent when none. */
+  readonly added?: readonly string[];
 }
 
 /**
@@ -84,17 +95,37 @@ export function isNewerRecord(candidate: RingRecord, current: RingRecord): boole
 /** A record from the wire or the disk, or undefined when malformed. */
 export function parseRingRecord(value: unknown): RingRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { g, m, c } = value as { g?: unknown; m?: unknown; c?: unknown };
+  const { g, m, c, l, a } = value as { g?: unknown; m?: unknown; c?: unknown; l?: unknown; a?: unknown };
   if (typeof g !== 'number' || !Number.isInteger(g) || g < 0) return undefined;
   if (c !== undefined && c !== '' && (typeof c !== 'string' || !CLUSTER_ID.test(c))) return undefined;
   if (!Array.isArray(m) || m.length === 0 || m.length > MEMBERS_MAX) return undefined;
   if (!m.every((member): member is string => typeof member === 'string' && NODE_ID.test(member))) return undefined;
   if (new Set(m).size !== m.length) return undefined;
-  return { generation: g, members: [...m].sort(), clusterId: typeof c === 'string' ? c : '' };
+  const left = l === undefined ? [] : nodeIds(l);
+  const added = a === undefined ? [] : nodeIds(a);
+  if (left === undefined || added === undefined) return undefined;
+  return withChanges({ generation: g, members: [...m].sort(), clusterId: typeof c === 'string' ? c : '' }, left, added);
 }
 
-export function encodeRingRecord(record: RingRecord): { g: number; m: string[]; c: string } {
-  return { g: record.generation, m: [...record.members], c: record.clusterId };
+function nodeIds(value: unknown): string[] | undefined {
+  if (!Array.isArray(value) || value.length > MEMBERS_MAX) return undefined;
+  return value.every((id): id is string => typeof id === 'string' && NODE_ID.test(id)) ? [...value] : undefined;
+}
+
+/** `record` with `left` and `added` set, or left out when empty (older nodes never send them). */
+function withChanges(record: RingRecord, left: readonly string[], added: readonly string[]): RingRecord {
+  const { left: _left, added: _added, ...base } = record;
+  return { ...base, ...(left.length === 0 ? {} : { left: [...left] }), ...(added.length === 0 ? {} : { added: [...added] }) };
+}
+
+export function encodeRingRecord(record: RingRecord): { g: number; m: string[]; c: string; l?: string[]; a?: string[] } {
+  return {
+    g: record.generation,
+    m: [...record.members],
+    c: record.clusterId,
+    ...(record.left === undefined || record.left.length === 0 ? {} : { l: [...record.left] }),
+    ...(record.added === undefined || record.added.length === 0 ? {} : { a: [...record.added] }),
+  };
 }
 
 export interface RingMembershipInit {
@@ -157,6 +188,8 @@ export class RingMembership {
    * left and stopped (simulator seed 1507). Until then it refuses joins; the joiner asks another member.
    */
   private confirmed = false;
+  /** Nodes that left per the records adopted here, until a record adds them again (insertion order). */
+  private readonly departed = new Set<string>();
   private startedMs = 0;
   private currentRing: PartitionRing;
   private stopGossip: (() => void) | undefined;
@@ -179,6 +212,7 @@ export class RingMembership {
     this.current = stored ?? { generation: -1, members: [...init.configuredMembers].sort(), clusterId: '' };
     this.currentRing = this.ringOf(this.current);
     this.timers = components.timers ?? NODE_TIMERS;
+    this.noteDepartures(this.current);
   }
 
   get ring(): PartitionRing {
@@ -277,18 +311,52 @@ export class RingMembership {
     if (from !== undefined) this.confirmed = true;
     if (!this.known || isNewerRecord(record, this.current)) {
       this.adopt(record, from === undefined ? 'learned' : `from ${from}`);
+      this.keepOutDeparted(record);
       return true;
     }
     if (from !== undefined && isNewerRecord(this.current, record)) this.components.peers.send(from, encodeRingRecord(this.current), RING_PROTOCOL);
     return false;
   }
 
-  /** Applies a change here (generation + 1) and pushes it to every live peer. */
+  /**
+   * Applies a change here (generation + 1) and pushes it to every live peer. Members it removes
+   * join `left`; members it adds leave `left` and are its `added`.
+   */
   change(members: readonly string[], reason: string): RingRecord {
-    const record = { generation: this.current.generation + 1, members: [...new Set(members)].sort(), clusterId: this.current.clusterId };
+    const next = [...new Set(members)].sort();
+    const previous = this.current;
+    const added = next.filter((member) => !previous.members.includes(member));
+    const removed = previous.members.filter((member) => !next.includes(member));
+    const left = [...(previous.left ?? []).filter((member) => !next.includes(member) && !removed.includes(member)), ...removed].slice(-MEMBERS_MAX);
+    const record = withChanges({ generation: previous.generation + 1, members: next, clusterId: previous.clusterId }, left, added);
     this.adopt(record, reason);
     this.broadcast();
     return record;
+  }
+
+  /** Remembers who left per `record`, and forgets a node that `record` added (it joined again). */
+  private noteDepartures(record: RingRecord): void {
+    for (const member of record.left ?? []) this.departed.add(member);
+    for (const member of record.added ?? []) this.departed.delete(member);
+    while (this.departed.size > MEMBERS_MAX) this.departed.delete(this.departed.values().next().value as string);
+  }
+
+  /**
+   * After adopting `record`: members this node knows left, listed by `record` although its own
+   * change did not add them, come from a branch that missed the departure; they are taken out
+   * again (see the header), as far as `replicationFactor` members remain (a departed member
+   * still listed is better than a ring too small to survive one more failure; the next record
+   * adopted tries again). Nodes that know the same departures compute the same change.
+   */
+  private keepOutDeparted(record: RingRecord): void {
+    if (!this.running) return;
+    const stale = [...this.departed].filter((member) => record.members.includes(member) && member !== this.init.nodeId).sort();
+    const removable = stale.slice(0, Math.max(0, record.members.length - this.init.replicationFactor));
+    if (removable.length === 0) return;
+    this.change(
+      record.members.filter((member) => !removable.includes(member)),
+      `keeping out ${removable.join(', ')}: they left, and this record came from a change that had not heard of it`,
+    );
   }
 
   /**
@@ -419,6 +487,7 @@ export class RingMembership {
   private adopt(record: RingRecord, reason: string): void {
     const previous = this.current;
     this.current = record;
+    this.noteDepartures(record);
     this.known = true;
     this.currentRing = this.ringOf(record);
     this.components.store.writeMeta(META_KEY, encodeRingRecord(record));

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import {
+  encodeRingRecord,
   foundingClusterId,
   isNewerRecord,
   parseRingRecord,
@@ -150,16 +151,16 @@ describe('ring membership - agreement', () => {
     n2.membership.adoptConfigured();
     const clusterId = foundingClusterId(['n2', 'n1']);
     const answer = parseRingRecord(await bus.peers('n3', all).request('n1', RING_PROTOCOL, { op: 'join' }, 1000));
-    expect(answer).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId });
+    expect(answer).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId, added: ['n3'] });
     bus.deliver();
-    expect(n2.membership.record).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId });
+    expect(n2.membership.record).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId, added: ['n3'] });
     expect(n2.changes.at(-1)?.members).toEqual(['n1', 'n2', 'n3']);
     // A second join by the same node changes nothing.
     await bus.peers('n3', all).request('n2', RING_PROTOCOL, { op: 'join' }, 1000);
     expect(n2.membership.record.generation).toBe(1);
     const restarted = node(new Bus(), 'n2', all, ['n1', 'n2'], n2.store);
     expect(restarted.membership.isKnown).toBe(true);
-    expect(restarted.membership.record).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId });
+    expect(restarted.membership.record).toEqual({ generation: 1, members: ['n1', 'n2', 'n3'], clusterId, added: ['n3'] });
   });
 
   it('ring membership - a malformed push is dropped and changes nothing', () => {
@@ -193,22 +194,29 @@ describe('ring membership - agreement', () => {
       let wanted = true;
       const removal = n1.membership.removeAndKeepOut('n4', 'removal of n4', { keepOutMs: 10_000, retryMs: 500, stillWanted: () => wanted });
       expect(removal.members).toEqual(['n1', 'n2', 'n3']);
-      // Another node admitted a joiner at the same generation, and its record wins the tie.
+      // Another node admitted a joiner at the same generation, and its record wins the tie: it
+      // lists n4, but n1 knows n4 left and the record did not add it, so n1 takes it out at once.
       const rival = ['n5', 'n6', 'n7', 'n8', 'n9']
-        .map((joiner) => ({ generation: 1, members: ['n1', 'n2', 'n3', 'n4', joiner], clusterId: removal.clusterId }))
+        .map((joiner) => ({ generation: 1, members: ['n1', 'n2', 'n3', 'n4', joiner], clusterId: removal.clusterId, added: [joiner] }))
         .find((record) => isNewerRecord(record, removal));
       expect(rival).toBeDefined();
       if (rival === undefined) return;
       expect(n1.membership.offer(rival, 'n2')).toBe(true);
-      expect(n1.membership.includes('n4')).toBe(true);
-      await vi.advanceTimersByTimeAsync(500);
       expect(n1.membership.record.generation).toBe(2);
       expect(n1.membership.record.members).toEqual(rival.members.filter((member) => member !== 'n4'));
-      // Once the node is wanted again (it came back up), a later win of the old record stays.
+      // n4's own join was admitted elsewhere (it was up for a moment), but it is still wanted
+      // out (down again): the removal loop takes it out again on top.
+      const withN4 = rival.members;
+      n1.membership.offer({ generation: 3, members: withN4, clusterId: removal.clusterId, added: ['n4'] }, 'n2');
+      expect(n1.membership.includes('n4')).toBe(true);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(n1.membership.record.generation).toBe(4);
+      expect(n1.membership.includes('n4')).toBe(false);
+      // Once the node is wanted again (it came back up and joined), its join stays.
       wanted = false;
-      n1.membership.offer({ generation: 3, members: rival.members, clusterId: removal.clusterId }, 'n2');
+      n1.membership.offer({ generation: 5, members: withN4, clusterId: removal.clusterId, added: ['n4'] }, 'n2');
       await vi.advanceTimersByTimeAsync(2_000);
-      expect(n1.membership.record.generation).toBe(3);
+      expect(n1.membership.record.generation).toBe(5);
       expect(n1.membership.includes('n4')).toBe(true);
     } finally {
       vi.useRealTimers();
@@ -347,6 +355,30 @@ describe('ring membership - join and leave', () => {
     });
     expect(rounds).toBe(4);
     expect(n4.membership.record.members).toEqual(['n1', 'n2', 'n5']);
+  });
+
+  it('ring membership - a node that left is kept out when a record from a branch that missed the departure wins (simulator seed 48216)', () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const n1 = node(bus, 'n1', all, ['n1', 'n2', 'n3', 'n4']);
+    n1.membership.adoptConfigured();
+    const founded = n1.membership.record;
+    // n3 left (and stopped); n1 holds that record.
+    const leave = n1.membership.change(['n1', 'n2', 'n4'], 'leave of n3');
+    expect(leave.left).toEqual(['n3']);
+    // n2, down during the leave, admitted n5 on the founding record: same generation, wins the tie.
+    const stale = { generation: founded.generation + 1, members: ['n1', 'n2', 'n3', 'n4', 'n5'], clusterId: founded.clusterId, added: ['n5'] };
+    expect(isNewerRecord(stale, leave)).toBe(true);
+    expect(n1.membership.offer(stale, 'n2')).toBe(true);
+    // n1 takes n3 out again on top of it, keeping the join.
+    expect(n1.membership.record).toEqual({ generation: founded.generation + 2, members: ['n1', 'n2', 'n4', 'n5'], clusterId: founded.clusterId, left: ['n3'] });
+    // A record on which n3 joined again (its own join adds it) is kept as it is.
+    const rejoined = { generation: founded.generation + 3, members: ['n1', 'n2', 'n3', 'n4', 'n5'], clusterId: founded.clusterId, added: ['n3'] };
+    expect(n1.membership.offer(rejoined, 'n2')).toBe(true);
+    expect(n1.membership.record).toEqual(rejoined);
+    // The fields travel, and old records without them still parse.
+    expect(parseRingRecord(encodeRingRecord(n1.membership.record))).toEqual(rejoined);
+    expect(parseRingRecord({ g: 1, m: ['n1'], c: founded.clusterId, l: ['bad id!'] })).toBeUndefined();
   });
 
   it('ring membership - a leave stopped before it finished throws the error the caller gave', async () => {

@@ -39,7 +39,7 @@
  *   request  {op: 'join', c?}           -> {g, m, c}   add the requesting node (c: the
  *                                          cluster the requester belongs to, if it knows one)
  *                                       -> {error}     when c names another cluster
- *   request  {op: 'get'}                -> {g, m, c}
+ *   request  {op: 'get'} or {op: 'sync'} -> {g, m, c}  (sync: a restarted node comparing its record)
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -399,7 +399,7 @@ export class RingMembership {
   private async joinLoop(stopped: () => boolean): Promise<boolean> {
     let refusalLogged = false;
     while (!stopped() && !this.isMember()) {
-      const alive = new Set(this.components.peers.members().filter((member) => member.alive && !member.self).map((member) => member.nodeId));
+      const alive = new Set(this.aliveMembers());
       const candidates = this.current.members.filter((member) => alive.has(member));
       const target = candidates[Math.floor(this.components.random() * candidates.length)];
       if (target !== undefined) {

@@ -226,7 +226,7 @@ export class SimNode {
     log.setRing(membership.ring);
     void log.start();
     courier.start();
-    const stopped = (): boolean => this.boots !== boot || this.run === null;
+    const stopped = (): boolean => this.runEnded(boot);
     // As production with cluster.autoJoin: join if outside the ring, and stay a member.
     if (this.leaving) this.startLeave(boot);
     else {
@@ -301,7 +301,7 @@ export class SimNode {
     if (membership === undefined) return;
     this.host.trace(() => `${this.id} leaving the ring`);
     void membership
-      .leave({ stopped: () => this.boots !== boot || this.run === null, stoppedError: () => new Error('stopped'), done: () => Promise.resolve(false) })
+      .leave({ stopped: () => this.runEnded(boot), stoppedError: () => new Error('stopped'), done: () => Promise.resolve(false) })
       .catch(() => undefined);
   }
 
@@ -439,6 +439,11 @@ export class SimNode {
       this.whenRunning(source, run);
       this.host.settleMicrotasks();
     });
+  }
+
+  /** This run of the node crashed or was replaced by a later boot: its loops give up. */
+  private runEnded(boot: number): boolean {
+    return this.boots !== boot || this.run === null;
   }
 
   /** The ring membership's timers: on the virtual clock, waiting while paused, gone with the run. */

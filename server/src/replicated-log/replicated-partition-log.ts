@@ -331,9 +331,9 @@ export class ReplicatedPartitionLog implements PartitionLog {
     while (this.driver.busy) await this.timers.sleep(5);
   }
 
-  /** Coalesces the inputs of one event-loop turn into one pump. */
+  /** Coalesces the inputs of one event-loop turn into one pump (while busy, it sends the urgent messages). */
   private schedule(): void {
-    if (this.scheduled || this.driver.busy || this.driver.failed !== undefined) return;
+    if (this.scheduled || this.driver.failed !== undefined) return;
     this.scheduled = true;
     this.timers.immediate(this.pumpNow);
   }

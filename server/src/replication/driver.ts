@@ -4,6 +4,9 @@
  * storage, application and the moment to pump are injected; the order of the steps is decided
  * here, once:
  *
+ *   0. Heartbeats and answers to heartbeats leave at once, also while a Ready is being
+ *      persisted (they vouch for nothing that is not durable; see the core's
+ *      takeUrgentMessages): a store write slowed by load must not read as a dead node.
  *   1. Take the core's Ready. Send its early messages (an owner's appends and heartbeats),
  *      together with the previous Ready's late messages if they waited (step 3).
  *      Early messages do not depend on this Ready's writes, so the replicas write while the
@@ -155,13 +158,20 @@ export class ReadyDriver<P> {
 
   /**
    * Processes Readies until the core has none or one is being persisted. Call it after every
-   * input (tick, message, proposal); calling it while busy is harmless.
+   * input (tick, message, proposal), also while busy: then it sends the urgent messages (step 0).
    */
   pump(): void {
-    if (this.persisting || this.stopped || this.failure !== undefined) return;
+    if (this.stopped || this.failure !== undefined) return;
+    // Step 0: heartbeats and their answers leave at once, even while a Ready is being
+    // persisted, so a slow store write cannot look like a dead node (core.takeUrgentMessages).
+    if (this.persisting) {
+      this.send(this.core.takeUrgentMessages());
+      return;
+    }
     while (this.core.hasReady()) {
+      const urgent = this.core.takeUrgentMessages();
       const ready = this.core.ready();
-      this.send(this.late.length === 0 ? ready.earlyMessages : [...this.late, ...ready.earlyMessages]);
+      this.send(this.late.length === 0 && urgent.length === 0 ? ready.earlyMessages : [...this.late, ...urgent, ...ready.earlyMessages]);
       this.late = [];
       if (this.stopped) return;
       this.persisting = true;

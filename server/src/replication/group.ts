@@ -155,6 +155,8 @@ export class PartitionGroup<P> {
 
   // Output waiting for the next Ready.
   private outbox: OutboundMessage<P>[] = [];
+  /** Heartbeats and heartbeat answers put in the outbox since it was last emptied (takeUrgentMessages). */
+  private urgentWaiting = 0;
   /** Proposals wait for their appends until the next Ready (see propose). */
   private appendsDue = false;
   private ownershipChanges: OwnershipChange[] = [];
@@ -480,6 +482,7 @@ export class PartitionGroup<P> {
       readStates: this.readStates,
     };
     this.outbox = [];
+    this.urgentWaiting = 0;
     this.ownershipChanges = [];
     this.readStates = [];
     return ready;
@@ -981,14 +984,18 @@ export class PartitionGroup<P> {
    * Sends heartbeats to every replica; returns the sequence number they carry. The periodic
    * round (`routine`) skips a replica that is streaming appends and was sent one within the
    * interval: the append already told it the owner is alive, and its answer tells the owner
-   * the replica is, so under load most heartbeats and their answers are not sent. A read's round
+   * the replica is, so under load most heartbeats and their answers are not sent, as long as
+   * the replica was heard within the interval (its append answers wait for its store writes;
+   * when those lag, the heartbeat's answer keeps the owner's check-quorum fed). A read's round
    * (readIndex) goes to every replica, since it needs their answers to this very round.
    */
   private broadcastHeartbeat(routine = false): number {
     this.heartbeatSeq += 1;
     this.heartbeatDueMs = this.nextHeartbeatMs();
     for (const progress of this.progress.values()) {
-      if (routine && progress.state === 'replicate' && this.nowMs - progress.lastAppendSentMs < this.settings.heartbeatIntervalMs) continue;
+      const streaming = progress.state === 'replicate' && this.nowMs - progress.lastAppendSentMs < this.settings.heartbeatIntervalMs;
+      // ...unless the replica's answers lag: they wait for its store writes, heartbeat answers do not.
+      if (routine && streaming && this.nowMs - progress.lastHeardMs < this.settings.heartbeatIntervalMs) continue;
       const request: HeartbeatRequest = {
         type: 'heartbeat',
         partition: this.partition,
@@ -1153,6 +1160,30 @@ export class PartitionGroup<P> {
 
   private send(to: NodeId, message: Message<P>): void {
     this.outbox.push({ to, message });
+    if (message.type === 'heartbeat' || message.type === 'heartbeat-response') this.urgentWaiting += 1;
+  }
+
+  /**
+   * Moves the heartbeats (of an owner) and the answers to heartbeats waiting in the outbox to
+   * `into`, to be sent at once, even while a Ready is being persisted. Liveness must not wait
+   * for store writes: under load a Ready's write can take hundreds of milliseconds, and owners
+   * stepped down, and replicas campaigned, over heartbeats that were only queued behind it.
+   * Neither message vouches for anything this node has not made durable: a heartbeat carries a
+   * commit position the owner learned from durable quorums, an answer carries no match; and
+   * both leave only once the epoch they carry is durable here (a new epoch waits for its Ready,
+   * as before), so a crash cannot make this node speak twice for one epoch.
+   */
+  takeUrgentMessages(into: OutboundMessage<P>[]): void {
+    if (this.urgentWaiting === 0) return;
+    this.urgentWaiting = 0;
+    if (this.persistedHardState.epoch !== this.epoch) return;
+    const kept: OutboundMessage<P>[] = [];
+    for (const item of this.outbox) {
+      const { message } = item;
+      const urgent = message.epoch === this.epoch && (message.type === 'heartbeat-response' || (message.type === 'heartbeat' && this.role === 'owner'));
+      (urgent ? into : kept).push(item);
+    }
+    this.outbox = kept;
   }
 
   private hardState(): HardState {

@@ -137,6 +137,16 @@ export class ReplicationNode<P> {
     return false;
   }
 
+  /**
+   * Heartbeats and answers to heartbeats that may leave now, even while a Ready is being
+   * persisted (see PartitionGroup.takeUrgentMessages); the rest waits for the next Ready.
+   */
+  takeUrgentMessages(): OutboundMessage<P>[] {
+    const urgent: OutboundMessage<P>[] = [];
+    for (const group of this.groups.values()) group.takeUrgentMessages(urgent);
+    return urgent;
+  }
+
   ready(): Ready<P> {
     assert(this.inProgress === null, 'ready() called before advance() of the previous Ready');
     const writes: PartitionWrite<P>[] = [];

@@ -112,6 +112,26 @@ describe('ready driver', () => {
     expect(order).toEqual(['send e1', 'persist e1', 'send l1,e2', 'persist e2', 'send l2']);
   });
 
+  it('ready driver - urgent messages (heartbeats, their answers) leave while a Ready is being persisted', () => {
+    const order: string[] = [];
+    const urgent: OutboundMessage<Payload>[] = [];
+    const readies = [scripted({ early: ['e1'], late: ['l1'] })];
+    let finishWrite: (() => void) | undefined;
+    const driver = new ReadyDriver<Payload>({
+      core: fakeCore(readies, undefined, urgent),
+      storage: { persist: (_ready, done) => { order.push('persist'); finishWrite = () => done(); } },
+      network: { send: (messages) => order.push(`send ${messages.map((message) => message.to).join(',')}`) },
+      application: { apply: () => undefined },
+    });
+    driver.pump();
+    expect(driver.busy).toBe(true);
+    urgent.push({ to: 'h1', message: { type: 'timeout-now', partition: 0, epoch: 1 } });
+    driver.pump();
+    expect(order).toEqual(['send e1', 'persist', 'send h1']);
+    finishWrite?.();
+    expect(order).toEqual(['send e1', 'persist', 'send h1', 'send l1']);
+  });
+
   it('ready driver - applies before acting on ownership, so a proposal committed as the owner steps down is answered committed', () => {
     const events: string[] = [];
     const entry = { position: 7, epoch: 3, kind: 'command' as const, payload: 'x' };
@@ -206,9 +226,10 @@ function scripted(script: {
 }
 
 /** Just enough of a core to hand the driver scripted Readies. */
-function fakeCore(readies: Ready<Payload>[], proposal = { position: 1, epoch: 1 }): ReplicationNode<Payload> {
+function fakeCore(readies: Ready<Payload>[], proposal = { position: 1, epoch: 1 }, urgent: OutboundMessage<Payload>[] = []): ReplicationNode<Payload> {
   const fake = {
     nextPosition: proposal.position,
+    takeUrgentMessages: () => urgent.splice(0),
     hasReady: () => readies.length > 0,
     ready: () => readies[0],
     advance: () => readies.shift(),

@@ -92,7 +92,7 @@ function moveFrame(id: string, player: string, counter: number): Uint8Array {
 
 async function ringstateSystem(): Promise<System> {
   const admission = values['in-flight-max'] === undefined ? {} : { commandsInFlightMax: Number(values['in-flight-max']) };
-  const cluster = await startProcessCluster(3, { partitionCount, logLevel: 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
+  const cluster = await startProcessCluster(3, { partitionCount, logLevel: process.env['CLUSTER_LOG'] ?? 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   await waitConverged(hosts, 60_000);
   const view = await fetchClusterView(hosts[0] ?? '');

@@ -5,7 +5,7 @@
  * members (settings passed in win), so no test cluster runs on a public dev key.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +143,13 @@ export async function startProcessCluster(size: number, settings: Record<string,
       member.child = child;
       child.stdout?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
       child.stderr?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
+      // CLUSTER_LOG_DIR=<dir>: each node's output also goes to <dir>/<nodeId>.log (with CLUSTER_LOG=info to read a run).
+      const logDir = process.env['CLUSTER_LOG_DIR'];
+      if (logDir !== undefined && logDir !== '') {
+        const file = createWriteStream(join(logDir, `${nodeId}.log`), { flags: 'a' });
+        child.stdout?.pipe(file);
+        child.stderr?.pipe(file);
+      }
       child.once('exit', () => {
         if (member.child === child) member.child = undefined;
       });

@@ -37,6 +37,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '64' },
     // limits.admissionDelayTargetMs of the nodes (the server default unless given).
     'admission-target-ms': { type: 'string' },
+    // limits.commandsInFlightMax of the nodes (the server default unless given).
+    'in-flight-max': { type: 'string' },
   },
 });
 const players = Number(values.players);
@@ -62,7 +64,10 @@ interface Phase {
   generator: number;
 }
 
-const admission = values['admission-target-ms'] === undefined ? {} : { admissionDelayTargetMs: Number(values['admission-target-ms']) };
+const admission = {
+  ...(values['admission-target-ms'] === undefined ? {} : { admissionDelayTargetMs: Number(values['admission-target-ms']) }),
+  ...(values['in-flight-max'] === undefined ? {} : { commandsInFlightMax: Number(values['in-flight-max']) }),
+};
 const cluster = await startProcessCluster(3, { partitionCount, logLevel: 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
 try {
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);

@@ -217,7 +217,11 @@ export class PartitionGroup<P> {
 
   setDesired(nodes: readonly NodeId[]): void {
     assert(new Set(nodes).size === nodes.length, 'replica set has duplicates');
+    const wasPreferred = this.desired?.[0] === this.self;
+    const hadDesired = this.desired !== null;
     this.desired = [...nodes];
+    // A founding deadline drawn before the ring was known (bootstrap comes first) is drawn again.
+    if (this.founding() && (!hadDesired || wasPreferred !== (nodes[0] === this.self))) this.resetElectionDeadline();
   }
 
   tick(nowMs: number): void {
@@ -539,10 +543,21 @@ export class PartitionGroup<P> {
 
   private resetElectionDeadline(): void {
     const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.settings;
+    const halfMs = (electionTimeoutMaxMs - electionTimeoutMinMs) / 2;
     // The preferred owner draws from the lower half, so after a failure it usually
-    // campaigns first and ownership lands where the ring wants it.
-    const spanMs = (electionTimeoutMaxMs - electionTimeoutMinMs) / (this.desired?.[0] === this.self ? 2 : 1);
-    this.electionDeadlineMs = this.nowMs + electionTimeoutMinMs + Math.floor(this.env.random() * spanMs);
+    // campaigns first and ownership lands where the ring wants it. While a new cluster founds
+    // (see founding) the others draw from the upper half: the preferred owner campaigns first
+    // unless it is not up, so each partition is elected once, where the ring wants it, instead
+    // of a third of them electing another node first and then handing over (issue 14).
+    const preferred = this.desired?.[0] === this.self;
+    const fromMs = electionTimeoutMinMs + (!preferred && this.founding() ? halfMs : 0);
+    const spanMs = preferred || this.founding() ? halfMs : 2 * halfMs;
+    this.electionDeadlineMs = this.nowMs + fromMs + Math.floor(this.env.random() * spanMs);
+  }
+
+  /** The partition was bootstrapped with its first replica set and has had no owner yet. */
+  private founding(): boolean {
+    return this.epoch === 1 && this.owner === null && this.role === 'follower' && this.desired !== null;
   }
 
   private inLease(): boolean {

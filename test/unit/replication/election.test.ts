@@ -19,6 +19,27 @@ describe('election', () => {
     }
   });
 
+  it('election - a new cluster elects each partition once, on its preferred owner (founding without churn)', () => {
+    const ids = ['a', 'b', 'c'];
+    const partitions = 48;
+    for (const seed of [1, 2, 3]) {
+      const h = new Harness(ids, { partitions, seed });
+      // Preferred owners rotate over the nodes, as the ring places them.
+      for (let partition = 0; partition < partitions; partition += 1) {
+        const set = [...ids.slice(partition % 3), ...ids.slice(0, partition % 3)];
+        for (const id of ids) h.core(id).setReplicaSet(partition, set);
+      }
+      const all = Array.from({ length: partitions }, (_, partition) => partition);
+      h.advanceUntil(() => all.every((partition) => h.readyOwner(partition) !== null), 5000);
+      h.advance(1000);
+      for (const partition of all) {
+        expect(h.readyOwner(partition)).toBe(ids[partition % 3]);
+        // Epoch 1 is the bootstrap; one election makes epoch 2, a hand-over to the preferred owner a third.
+        expect(h.status(ids[partition % 3] as string, partition).epoch).toBe(2);
+      }
+    }
+  });
+
   it('election - failover elects a new owner within 2 s with default settings', () => {
     const h = new Harness(['a', 'b', 'c']);
     const first = h.waitForOwner();

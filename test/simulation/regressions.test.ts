@@ -81,6 +81,10 @@ const regressions: readonly Regression[] = [
     bug: 'ring membership: a leave loop re-applied its removal on a record that had shrunk since (other leaves, a dropped joiner) and left two members, where one lost disk stopped a partition for good (fix: a leave waits rather than go below replicationFactor)',
     seeds: [1634],
   },
+  {
+    bug: 'liveness: an answer to a heartbeat sent early (before the write in progress) reported a readmission that was not durable yet; the replica could restart amnesiac after all, a voter its owner counted on that cannot vote, and a partition stayed without an owner (fix: answers leave early only while the whole hard state is durable)',
+    seeds: [4805],
+  },
 ];
 
 describe('simulation regressions', () => {

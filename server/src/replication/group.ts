@@ -1183,15 +1183,18 @@ export class PartitionGroup<P> {
    * `into`, to be sent at once, even while a Ready is being persisted. Liveness must not wait
    * for store writes: under load a Ready's write can take hundreds of milliseconds, and owners
    * stepped down, and replicas campaigned, over heartbeats that were only queued behind it.
-   * Neither message vouches for anything this node has not made durable: a heartbeat carries a
-   * commit position the owner learned from durable quorums, an answer carries no match; and
-   * both leave only once the epoch they carry is durable here (a new epoch waits for its Ready,
-   * as before), so a crash cannot make this node speak twice for one epoch.
+   * Neither carries a log position this node has not made durable: a heartbeat carries a
+   * commit position the owner learned from durable quorums, an answer carries no match. Both
+   * leave early only while the whole hard state is durable (epoch, vote, amnesia episode): a
+   * new epoch, a vote or a readmission waits for the Ready that persists it, as before. Else an
+   * answer could report "readmitted" (amnesia 0) and the replica restart amnesiac after all, a
+   * voter the owner counted on that cannot vote (found by the simulator, seed 4805 under the
+   * founding rule below: a partition stayed without an owner).
    */
   takeUrgentMessages(into: OutboundMessage<P>[]): void {
     if (this.urgentWaiting === 0) return;
     this.urgentWaiting = 0;
-    if (this.persistedHardState.epoch !== this.epoch) return;
+    if (!sameHardState(this.hardState(), this.persistedHardState)) return;
     const kept: OutboundMessage<P>[] = [];
     for (const item of this.outbox) {
       const { message } = item;

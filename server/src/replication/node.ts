@@ -16,7 +16,9 @@
  *         `readStates`;
  *   3. call `advance(ready)`; go to 1. Inputs may be fed while a Ready is being processed.
  * Messages are sent only after the writes they depend on (votes, acknowledged entries) are
- * durable, which is what makes a crash at any point safe.
+ * durable, which is what makes a crash at any point safe. The exception depends on no write in
+ * progress: `takeUrgentMessages` (heartbeats and their answers, while the hard state is durable)
+ * may be sent at any time.
  */
 import { assert } from './assert.ts';
 import { type CommandResult, type GroupReady, PartitionGroup, type ProposeResult } from './group.ts';
@@ -65,6 +67,8 @@ export class ReplicationNode<P> {
   private readonly payloadBytes: (payload: P) => number;
   private readonly groups = new Map<number, PartitionGroup<P>>();
   private nowMs: number;
+  /** When the Ready in progress was taken (takeUrgentMessages). */
+  private readyTakenMs = 0;
   private inProgress: { ready: Ready<P>; groups: PartitionGroup<P>[] } | null = null;
   /** Messages dropped because they named a partition outside [0, partitionCount). */
   droppedMessages = 0;
@@ -142,6 +146,10 @@ export class ReplicationNode<P> {
    * persisted (see PartitionGroup.takeUrgentMessages); the rest waits for the next Ready.
    */
   takeUrgentMessages(): OutboundMessage<P>[] {
+    // A write that has not finished within twice the longest election timeout is a hung disk,
+    // not load: then nothing leaves early any more, so the replicas of a hung owner elect
+    // another, and an owner stops counting a hung replica as alive.
+    if (this.inProgress !== null && this.nowMs - this.readyTakenMs >= 2 * this.settings.electionTimeoutMaxMs) return [];
     const urgent: OutboundMessage<P>[] = [];
     for (const group of this.groups.values()) group.takeUrgentMessages(urgent);
     return urgent;
@@ -177,6 +185,7 @@ export class ReplicationNode<P> {
     }
     const ready: Ready<P> = { writes, earlyMessages, messages, applies, ownershipChanges, readStates };
     this.inProgress = { ready, groups };
+    this.readyTakenMs = this.nowMs;
     return ready;
   }
 

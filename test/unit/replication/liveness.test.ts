@@ -54,4 +54,48 @@ describe('liveness under slow store writes', () => {
     // Taken once: the next Ready does not send it again.
     expect(core.hasReady() ? types(core.ready().messages) : []).not.toContain('heartbeat-response 3');
   });
+
+  it('an answer that readmits an amnesiac replica waits until the readmission is durable', () => {
+    // A replica with an empty disk (a new or wiped node) is amnesiac until an owner readmits it.
+    const storage = new MemoryStorage<Payload>();
+    const core = new ReplicationNode<Payload>({ nodeId: 'b', partitionCount: 1, storage, random: () => 0.5, payloadBytes: (payload) => payload.length, nowMs: 0 });
+    const persist = (ready: Ready<Payload>): void => {
+      for (const write of ready.writes) storage.write(write);
+      storage.sync();
+      core.advance(ready);
+    };
+    core.step('a', heartbeat(2, 1));
+    const first = core.ready();
+    persist(first);
+    const answer = first.messages.find(({ message }) => message.type === 'heartbeat-response')?.message;
+    const episode = answer?.type === 'heartbeat-response' ? answer.amnesia : 0;
+    expect(episode).not.toBe(0);
+    // The owner readmits it: the answer says amnesia 0, which is not durable yet.
+    core.step('a', { ...heartbeat(2, 2), readmit: episode } as Message<Payload>);
+    expect(core.takeUrgentMessages()).toEqual([]);
+    const readmitted = core.ready();
+    expect(readmitted.writes[0]?.hardState?.amnesia).toBe(0);
+    expect(readmitted.messages.map(({ message }) => message.type === 'heartbeat-response' && message.amnesia)).toEqual([0]);
+    persist(readmitted);
+    // Durable now: later answers go at once again.
+    core.step('a', heartbeat(2, 3));
+    expect(types(core.takeUrgentMessages())).toEqual(['heartbeat-response 3']);
+  });
+
+  it('a write that hangs (over twice the longest election timeout) stops the urgent messages', () => {
+    const { core, persist } = replica();
+    core.step('a', heartbeat(2, 1));
+    persist(core.ready());
+    core.step('a', { type: 'append', partition: 0, epoch: 2, prevPosition: 1, prevEpoch: 1, entries: [{ position: 2, epoch: 2, kind: 'command', payload: 'x' }], commit: 1, readmit: 0 });
+    const hanging = core.ready();
+    core.tick(1_900);
+    core.step('a', heartbeat(2, 2));
+    expect(types(core.takeUrgentMessages())).toEqual(['heartbeat-response 2']);
+    core.tick(2_000);
+    core.step('a', heartbeat(2, 3));
+    expect(core.takeUrgentMessages()).toEqual([]);
+    // Once the write completes, the answer leaves with the next Ready.
+    persist(hanging);
+    expect(types(core.ready().messages)).toContain('heartbeat-response 3');
+  });
 });

@@ -9,7 +9,8 @@ import { type Message, type Ready, ReplicationNode } from '../../../server/src/r
 import { MemoryStorage } from '../../../server/src/simulation/memory-storage.ts';
 import type { Payload } from './harness.ts';
 
-function replica() {
+/** Replica 'b' over an in-memory store; bootstrapped with a, b, c unless `empty` (a new or wiped disk). */
+function replica(empty = false) {
   const storage = new MemoryStorage<Payload>();
   const core = new ReplicationNode<Payload>({ nodeId: 'b', partitionCount: 1, storage, random: () => 0.5, payloadBytes: (payload) => payload.length, nowMs: 0 });
   const persist = (ready: Ready<Payload>): void => {
@@ -17,8 +18,10 @@ function replica() {
     storage.sync();
     core.advance(ready);
   };
-  core.bootstrap(0, ['a', 'b', 'c']);
-  persist(core.ready());
+  if (!empty) {
+    core.bootstrap(0, ['a', 'b', 'c']);
+    persist(core.ready());
+  }
   return { core, persist };
 }
 
@@ -57,13 +60,7 @@ describe('liveness under slow store writes', () => {
 
   it('an answer that readmits an amnesiac replica waits until the readmission is durable', () => {
     // A replica with an empty disk (a new or wiped node) is amnesiac until an owner readmits it.
-    const storage = new MemoryStorage<Payload>();
-    const core = new ReplicationNode<Payload>({ nodeId: 'b', partitionCount: 1, storage, random: () => 0.5, payloadBytes: (payload) => payload.length, nowMs: 0 });
-    const persist = (ready: Ready<Payload>): void => {
-      for (const write of ready.writes) storage.write(write);
-      storage.sync();
-      core.advance(ready);
-    };
+    const { core, persist } = replica(true);
     core.step('a', heartbeat(2, 1));
     const first = core.ready();
     persist(first);

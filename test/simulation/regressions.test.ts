@@ -85,6 +85,10 @@ const regressions: readonly Regression[] = [
     bug: 'liveness: an answer to a heartbeat sent early (before the write in progress) reported a readmission that was not durable yet; the replica could restart amnesiac after all, a voter its owner counted on that cannot vote, and a partition stayed without an owner (fix: answers leave early only while the whole hard state is durable)',
     seeds: [4805],
   },
+  {
+    bug: 'ring membership: a leaving node stopped while the only holders of its leave record were itself and nodes that were down; a member that came back with an older record listing it spread that record, and the ring kept a member that never returned (fix: a leaving node stops only once every live member of its ring holds its record or a newer one without it)',
+    seeds: [59074],
+  },
 ];
 
 describe('simulation regressions', () => {

@@ -31,7 +31,8 @@
  *     from the owner's log, then as a voter, then the node it replaces is removed.
  *   - `leave()` takes this node out of the ring, hands over the partitions it owns, and
  *     resolves once no partition's replica set counts it any more, as the owners of every
- *     partition report (cluster-info `{holds: nodeId}` below). Only then may it stop.
+ *     partition report (cluster-info `{holds: nodeId}` below), and every live member holds its
+ *     ring record or a newer one without it. Only then may it stop.
  *   - `removeMember()` takes out a member that died for good, so its partitions get a new replica.
  *
  * Cluster info with `{holds: nodeId}` also answers `led` (partitions this node owns) and
@@ -76,6 +77,30 @@ const SETTLE_QUIET_MS = 1_000;
 const SETTLE_WAIT_MAX_MS = 30_000;
 
 export type ClusterHooks = Pick<ReplicatedLogComponents, 'onOwnershipChange' | 'onSnapshotInstalled' | 'onReplicationWork'>;
+
+/**
+ * Whether a leaving node `self`, holding `ours`, may stop, from the cluster-info `{holds: self}`
+ * answers of the live members of its ring (undefined: no answer): every partition is owned
+ * (`led`) by a member, no owner counts `self` (`holding` empty), and every member holds `ours` or
+ * a newer record without `self`. The last part keeps the leave from dying with the node: a
+ * member that never adopted the leave (cut off, or down when it was made) would otherwise meet a
+ * member coming back with an older record that lists `self`, adopt it, and keep a member that
+ * never returns and runs no leave loop (simulator seed 59074: the only holders of the leave
+ * record were the leaving node and nodes that were down). A member that does not answer counts
+ * as not holding it.
+ */
+export function leaveSettled(self: string, ours: RingRecord, answers: readonly unknown[], partitionCount: number): boolean {
+  const led = new Set<number>();
+  for (const answer of answers) {
+    const report = answer as { led?: unknown; holding?: unknown; ring?: unknown } | undefined;
+    const theirs = parseRingRecord(report?.ring);
+    if (theirs === undefined || theirs.generation < ours.generation || theirs.members.includes(self)) return false;
+    if (!Array.isArray(report?.led) || !Array.isArray(report.holding)) continue;
+    if (report.holding.length > 0) return false;
+    for (const partition of report.led) if (typeof partition === 'number') led.add(partition);
+  }
+  return led.size === partitionCount;
+}
 
 export class ClusterServices implements Forwarder {
   readonly peers: PeerNetwork;
@@ -278,7 +303,7 @@ export class ClusterServices implements Forwarder {
     this.logger.info({ ringVersion: this.ring.version }, 'left the ring: no partition counts this node any more');
   }
 
-  /** True when every partition has an owner other than this node and none of them counts this node. */
+  /** See `leaveSettled`. */
   private async replicasMovedAway(): Promise<boolean> {
     const self = this.config.nodeId;
     for (let partition = 0; partition < this.config.partitionCount; partition += 1) {
@@ -287,14 +312,7 @@ export class ClusterServices implements Forwarder {
     const answers = await Promise.all(
       this.aliveRingMembers().map((member) => this.peers.request(member, CLUSTER_INFO_PROTOCOL, { holds: self }, 2_000).catch(() => undefined)),
     );
-    const led = new Set<number>();
-    for (const answer of answers) {
-      const report = answer as { led?: unknown; holding?: unknown } | undefined;
-      if (!Array.isArray(report?.led) || !Array.isArray(report.holding)) continue;
-      if (report.holding.length > 0) return false;
-      for (const partition of report.led) if (typeof partition === 'number') led.add(partition);
-    }
-    return led.size === this.config.partitionCount;
+    return leaveSettled(self, this.membership.record, answers, this.config.partitionCount);
   }
 
   /** The `{holds: nodeId}` part of a cluster-info answer (see the header). */

@@ -3,4 +3,4 @@
  * replicated partition log (replicated-log/), the founding decision, and command forwarding to
  * partition owners (the router's Forwarder).
  */
-export { ClusterServices, CLUSTER_INFO_PROTOCOL, type ClusterHooks } from './cluster-services.ts';
+export { ClusterServices, CLUSTER_INFO_PROTOCOL, leaveSettled, type ClusterHooks } from './cluster-services.ts';

@@ -519,9 +519,15 @@ class Simulation implements NodeHost, FaultTarget {
   private decommissionLeftNodes(): void {
     for (const node of this.nodes.values()) {
       if (!node.leaving || node.decommissioned) continue;
-      // The operator stops a leaving node only once every running node agreed to the ring
-      // without it (a concurrent join at the same generation can bring it back until then)...
+      // The node stops itself, as in production (ClusterServices.replicasMovedAway), once every
+      // running member of its ring holds its record or a newer one without it (a concurrent join
+      // at the same generation can bring it back until then; a member that never saw the leave
+      // can adopt an older record listing it from a member that comes back: seed 59074)...
+      const own = node.ringRecord;
+      if (own === null || node.paused) continue;
       if (this.liveNodes().some((other) => other.ringRecord?.members.includes(node.id) === true)) continue;
+      const members = this.liveNodes().filter((other) => other !== node && own.members.includes(other.id));
+      if (members.some((other) => other.paused || (other.ringRecord?.generation ?? -1) < own.generation)) continue;
       // ...and no owner counts it any more.
       let stillMember = false;
       for (let partition = 0; partition < this.partitionCount && !stillMember; partition += 1) {

@@ -38,6 +38,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '64' },
     // limits.commandsInFlightMax of the cluster's nodes (the server default unless given).
     'in-flight-max': { type: 'string' },
+    // limits.admissionDelayTargetMs of the cluster's nodes (the server default unless given).
+    'admission-target-ms': { type: 'string' },
     // Which systems run, comma-separated, in this order: echo, ringstate, colyseus (default all three).
     systems: { type: 'string', default: 'echo,ringstate,colyseus' },
   },
@@ -91,7 +93,10 @@ function moveFrame(id: string, player: string, counter: number): Uint8Array {
 }
 
 async function ringstateSystem(): Promise<System> {
-  const admission = values['in-flight-max'] === undefined ? {} : { commandsInFlightMax: Number(values['in-flight-max']) };
+  const admission = {
+    ...(values['in-flight-max'] === undefined ? {} : { commandsInFlightMax: Number(values['in-flight-max']) }),
+    ...(values['admission-target-ms'] === undefined ? {} : { admissionDelayTargetMs: Number(values['admission-target-ms']) }),
+  };
   const cluster = await startProcessCluster(3, { partitionCount, logLevel: process.env['CLUSTER_LOG'] ?? 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   await waitConverged(hosts, 60_000);

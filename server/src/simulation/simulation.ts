@@ -519,10 +519,10 @@ class Simulation implements NodeHost, FaultTarget {
   private decommissionLeftNodes(): void {
     for (const node of this.nodes.values()) {
       if (!node.leaving || node.decommissioned) continue;
-      // The node stops itself, as in production (ClusterServices.replicasMovedAway), once every
-      // running member of its ring holds its record or a newer one without it (a concurrent join
-      // at the same generation can bring it back until then; a member that never saw the leave
-      // can adopt an older record listing it from a member that comes back: seed 59074)...
+      // The node stops itself, as in production (leaveSettled, cluster/cluster-services.ts), once
+      // every running member of its ring holds its record or a newer one without it (a concurrent
+      // join at the same generation can bring it back until then; a member that never saw the
+      // leave can adopt an older record listing it from a member that comes back: seed 59074)...
       const own = node.ringRecord;
       if (own === null || node.paused) continue;
       if (this.liveNodes().some((other) => other.ringRecord?.members.includes(node.id) === true)) continue;

@@ -36,8 +36,10 @@ async function connectPlayer(host: string, name: string): Promise<Player> {
 
 /** Sends one command and resolves with its answer and how long after `sinceMs` it came. */
 async function command(player: Player, id: string, sinceMs: number, timeoutMs = 15_000): Promise<{ answer: ServerMessage; atMs: number }> {
+  // Retries reuse the id: only an answer received after this send is this attempt's.
+  const seen = player.client.received.length;
   player.client.send({ t: MessageType.COMMAND, id, a: 'player', i: player.name, c: { type: 'append', value: id } });
-  const answer = await player.client.waitFor((m) => (m.t === MessageType.ACK || m.t === MessageType.REJECT) && m.id === id, timeoutMs);
+  const answer = await player.client.waitFor((m) => (m.t === MessageType.ACK || m.t === MessageType.REJECT) && m.id === id, timeoutMs, seen);
   return { answer, atMs: Date.now() - sinceMs };
 }
 

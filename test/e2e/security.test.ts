@@ -96,7 +96,7 @@ async function command(client: RawClient, id: string, aggregateId: string, body:
   // Only answers that arrive after this send count, so a retried id does not match an old REJECT.
   const seen = client.received.length;
   client.send({ t: T.COMMAND, id, a: 'player', i: aggregateId, c: body });
-  return (await client.waitFor((message) => (message.t === T.ACK || message.t === T.REJECT) && (message as unknown as Frame).id === id && client.received.indexOf(message) >= seen)) as unknown as Frame;
+  return (await client.waitFor((message) => (message.t === T.ACK || message.t === T.REJECT) && (message as unknown as Frame).id === id, 5_000, seen)) as unknown as Frame;
 }
 
 async function expectHealthy(): Promise<void> {

@@ -37,11 +37,15 @@ export class RawClient {
     this.socket.send(data);
   }
 
-  /** Waits until a received frame matches, or the socket closes, or the timeout passes. */
-  async waitFor<T extends ServerMessage>(match: (message: ServerMessage) => boolean, timeoutMs = 5_000): Promise<T> {
+  /**
+   * Waits until a received frame matches, or the socket closes, or the timeout passes. Frames
+   * before index `since` are not looked at: a retry under the same command id passes the count
+   * of frames received before it was sent, so the answer to an earlier attempt does not match.
+   */
+  async waitFor<T extends ServerMessage>(match: (message: ServerMessage) => boolean, timeoutMs = 5_000, since = 0): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.received.find(match);
+      const found = this.received.find((message, index) => index >= since && match(message));
       if (found !== undefined) return found as T;
       if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode}) before the expected frame`);
       const remaining = deadline - Date.now();

@@ -300,7 +300,7 @@ export class ClusterServices implements Forwarder {
       stoppedError: () => new RingstateError('SHUTTING_DOWN', 'node stopped before its leave completed'),
       done: () => this.replicasMovedAway(),
     });
-    this.logger.info({ ringVersion: this.ring.version }, 'left the ring: no partition counts this node any more');
+    this.logger.info({ ringVersion: this.ring.version }, 'left the ring: no partition counts this node any more and every live member holds the ring without it');
   }
 
   /** See `leaveSettled`. */

@@ -24,7 +24,7 @@ import { fetchClusterView, fetchMetrics, waitConverged } from '../cluster/admin-
 import { startProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';
 import { newHistogram } from '../runner/timeline.ts';
-import { sleep } from './load-phases.ts';
+import { admissionLimits, sleep } from './load-phases.ts';
 import { formatTable } from './table.ts';
 
 const { values } = parseArgs({
@@ -66,10 +66,7 @@ interface Phase {
   generator: number;
 }
 
-const admission = {
-  ...(values['admission-target-ms'] === undefined ? {} : { admissionDelayTargetMs: Number(values['admission-target-ms']) }),
-  ...(values['in-flight-max'] === undefined ? {} : { commandsInFlightMax: Number(values['in-flight-max']) }),
-};
+const admission = admissionLimits(values);
 const cluster = await startProcessCluster(3, { partitionCount, logLevel: 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
 try {
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);

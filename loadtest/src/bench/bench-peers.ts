@@ -23,7 +23,7 @@ import { fetchClusterView, fetchMetrics, waitConverged } from '../cluster/admin-
 import { startProcessCluster } from '../cluster/process-cluster.ts';
 import { FrameClient } from '../driver/frame-client.ts';
 import { stopChild, waitHttp } from './child-process.ts';
-import { sleep } from './load-phases.ts';
+import { admissionLimits, sleep } from './load-phases.ts';
 import { formatTable } from './table.ts';
 import { processCpuMicros } from './process-cpu.ts';
 import { newHistogram } from '../runner/timeline.ts';
@@ -93,10 +93,7 @@ function moveFrame(id: string, player: string, counter: number): Uint8Array {
 }
 
 async function ringstateSystem(): Promise<System> {
-  const admission = {
-    ...(values['in-flight-max'] === undefined ? {} : { commandsInFlightMax: Number(values['in-flight-max']) }),
-    ...(values['admission-target-ms'] === undefined ? {} : { admissionDelayTargetMs: Number(values['admission-target-ms']) }),
-  };
+  const admission = admissionLimits(values);
   const cluster = await startProcessCluster(3, { partitionCount, logLevel: process.env['CLUSTER_LOG'] ?? 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   await waitConverged(hosts, 60_000);

@@ -184,6 +184,17 @@ function summarise(label: string, latency: ReturnType<typeof histogram>, answere
   };
 }
 
+/**
+ * The nodes' admission limits from a benchmark's `--in-flight-max` and `--admission-target-ms`
+ * (limits.commandsInFlightMax, limits.admissionDelayTargetMs); the server defaults where absent.
+ */
+export function admissionLimits(values: { readonly 'in-flight-max'?: string; readonly 'admission-target-ms'?: string }): { commandsInFlightMax?: number; admissionDelayTargetMs?: number } {
+  return {
+    ...(values['in-flight-max'] === undefined ? {} : { commandsInFlightMax: Number(values['in-flight-max']) }),
+    ...(values['admission-target-ms'] === undefined ? {} : { admissionDelayTargetMs: Number(values['admission-target-ms']) }),
+  };
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -40,6 +40,8 @@ const { values } = parseArgs({
     'in-flight-max': { type: 'string' },
     // limits.admissionDelayTargetMs of the cluster's nodes (the server default unless given).
     'admission-target-ms': { type: 'string' },
+    // The nodes' durability policy (config `durability`): fsync (the server default) or os.
+    durability: { type: 'string', default: 'fsync' },
     // Which systems run, comma-separated, in this order: echo, ringstate, colyseus (default all three).
     systems: { type: 'string', default: 'echo,ringstate,colyseus' },
   },
@@ -94,7 +96,7 @@ function moveFrame(id: string, player: string, counter: number): Uint8Array {
 
 async function ringstateSystem(): Promise<System> {
   const admission = admissionLimits(values);
-  const cluster = await startProcessCluster(3, { partitionCount, logLevel: process.env['CLUSTER_LOG'] ?? 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
+  const cluster = await startProcessCluster(3, { partitionCount, durability: values.durability, logLevel: process.env['CLUSTER_LOG'] ?? 'warn', limits: { messagesPerSecondMax: 10_000, ...admission } });
   const hosts = cluster.members.map((member) => `${member.host}:${member.port}`);
   await waitConverged(hosts, 60_000);
   const view = await fetchClusterView(hosts[0] ?? '');

@@ -17,6 +17,7 @@ import {
   isRetryable,
   type CommandMessage,
   type ErrorCode,
+  type RejectMessage,
   type ServerMessage,
   type SubMessage,
 } from '@ringstate/protocol';
@@ -41,7 +42,7 @@ export interface ConnectionPort {
 export interface SessionDeps {
   /** Subscriptions are served by the runtime; commands go through the router. */
   readonly runtime: AggregateRuntime;
-  readonly router: Pick<CommandRouter, 'route'>;
+  readonly router: Pick<CommandRouter, 'route' | 'refusal'>;
   readonly tokens: PlayerTokens;
   readonly limits: Config['limits'];
   readonly nodeId: string;
@@ -105,6 +106,14 @@ export class ClientSession {
       decoded = decodeFrame(frame);
     } catch {
       return this.badFrame('BAD_FRAME', 'frame is not valid msgpack');
+    }
+    // Refused before validation when admission is full: the command id is all a refusal needs,
+    // and an overloaded node refuses most of what it is offered (a command with a bad body is
+    // told so when it is retried and admitted).
+    if (this.phase === 'ready') {
+      const id = commandIdOf(decoded);
+      const refusal = id === undefined ? undefined : this.deps.router.refusal();
+      if (refusal !== undefined) return this.refuse(id as string, refusal, this.deps.nowMs());
     }
     const parsed = parseClientMessage(decoded);
     if (!parsed.ok) return this.badFrame(parsed.code, parsed.message, parsed.ref);
@@ -200,17 +209,15 @@ export class ClientSession {
   }
 
   private reject(commandId: string, error: unknown, startedMs: number): void {
-    const failure = this.asRingstateError(error);
+    this.refuse(commandId, this.asRingstateError(error), startedMs);
+  }
+
+  private refuse(commandId: string, failure: RingstateError, startedMs: number): void {
     this.observe(failure.code, startedMs);
-    this.sendMessage({
-      t: MessageType.REJECT,
-      id: commandId,
-      code: failure.code,
-      msg: failure.message,
-      retry: failure.retryable,
-      ...(failure.reason === undefined ? {} : { reason: failure.reason }),
-      ...(failure.retryAfterMs === undefined ? {} : { ra: failure.retryAfterMs }),
-    });
+    const answer: RejectMessage = { t: MessageType.REJECT, id: commandId, code: failure.code, msg: failure.message, retry: failure.retryable };
+    if (failure.reason !== undefined) answer.reason = failure.reason;
+    if (failure.retryAfterMs !== undefined) answer.ra = failure.retryAfterMs;
+    this.sendMessage(answer);
   }
 
   private subscribe(message: SubMessage): void {
@@ -308,6 +315,13 @@ export class ClientSession {
     this.deps.logger.error({ err: error, player: this.playerId }, 'unexpected error while handling a client message');
     return new RingstateError('INTERNAL', 'internal error', { cause: error });
   }
+}
+
+/** The id of a decoded COMMAND frame, if it has a usable one (checked as the validator would). */
+function commandIdOf(decoded: unknown): string | undefined {
+  if (typeof decoded !== 'object' || decoded === null) return undefined;
+  const { t, id } = decoded as { t?: unknown; id?: unknown };
+  return t === MessageType.COMMAND && typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined;
 }
 
 /** Best effort: the command id of a frame we refuse to fully process. */

@@ -28,6 +28,8 @@ import { RingstateError } from '@ringstate/protocol';
 export interface Admission {
   /** Takes a slot, or returns the refusal. */
   admit(): RingstateError | undefined;
+  /** admit() would refuse now (nothing is counted or taken). */
+  full(): boolean;
   /** Gives the slot back; the command took `elapsedMs` from admission to its answer. */
   release(elapsedMs: number): void;
 }
@@ -66,6 +68,7 @@ export class InFlightCommands implements Admission {
   private refused = 0;
   /** Counts of the window before the current one, so the factor never rests on a few samples. */
   private previous = { admitted: 0, refused: 0 };
+  private lastRefusal: { readonly limit: number; readonly error: RingstateError } | undefined;
 
   constructor(
     readonly max: number,
@@ -80,13 +83,16 @@ export class InFlightCommands implements Admission {
     return this.limit;
   }
 
+  full(): boolean {
+    return this.count >= this.limit;
+  }
+
   admit(): RingstateError | undefined {
     this.roll();
     if (this.count >= this.limit) {
       this.refused += 1;
       this.limitReached = true;
-      const why = this.limit < this.max ? `(limit ${this.limit}, adapted to limits.admissionDelayTargetMs ${this.targetMs})` : `(limits.commandsInFlightMax ${this.max})`;
-      return new RingstateError('OVERLOADED', `node overloaded: ${this.count} commands in flight ${why}; retry later`, { retryAfterMs: this.retryHintMs() });
+      return this.refusal();
     }
     this.admitted += 1;
     this.count += 1;
@@ -120,6 +126,21 @@ export class InFlightCommands implements Admission {
     this.intervalStartMs = now;
     this.fastestMs = Number.POSITIVE_INFINITY;
     this.limitReached = false;
+  }
+
+  /**
+   * The refusal for the current limit and retry hint. Refusals are values nobody changes, so one
+   * serves until either moves: an overloaded node refuses tens of thousands a second, and an
+   * Error and its message built for each showed up in CPU profiles.
+   */
+  private refusal(): RingstateError {
+    const retryAfterMs = this.retryHintMs();
+    const last = this.lastRefusal;
+    if (last !== undefined && last.limit === this.limit && last.error.retryAfterMs === retryAfterMs) return last.error;
+    const why = this.limit < this.max ? `(limit ${this.limit}, adapted to limits.admissionDelayTargetMs ${this.targetMs})` : `(limits.commandsInFlightMax ${this.max})`;
+    const error = new RingstateError('OVERLOADED', `node overloaded: ${this.limit} commands in flight ${why}; retry later`, { retryAfterMs });
+    this.lastRefusal = { limit: this.limit, error };
+    return error;
   }
 
   get current(): number {

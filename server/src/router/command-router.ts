@@ -17,6 +17,7 @@
  * node's admission limit also bounds what it relays.
  */
 import type { AggregateRuntime, CommandRequest, CommandResult } from '../aggregate/index.ts';
+import type { RingstateError } from '@ringstate/protocol';
 import type { Admission } from './admission.ts';
 
 /**
@@ -53,6 +54,19 @@ export interface RouterDeps {
 
 export class CommandRouter {
   constructor(private readonly deps: RouterDeps) {}
+
+  /**
+   * The admission refusal a command would get now, counted as one, or undefined when it would
+   * be admitted (nothing is taken then: `route` admits it). Lets the gateway refuse a command
+   * before it validates the frame or builds a request and a promise for it: an overloaded node
+   * refuses most of what it is offered, and each refusal's cost comes out of what it serves.
+   */
+  refusal(): RingstateError | undefined {
+    if (!this.deps.admission.full()) return undefined;
+    const refusal = this.deps.admission.admit();
+    if (refusal !== undefined) this.deps.onAdmissionRefused?.();
+    return refusal;
+  }
 
   /** Admits, then executes here or forwards; resolves once committed, rejects with a RingstateError. */
   async route(request: CommandRequest, origin: Origin = { forwards: 0 }): Promise<CommandResult> {

@@ -569,7 +569,7 @@ export class SimNode {
  */
 function deterministicAdmission(max: number, nowMs: () => number): Admission {
   const inner = new InFlightCommands(max, nowMs, 0);
-  return { admit: () => inner.admit(), release: () => inner.release(Number.NaN) };
+  return { admit: () => inner.admit(), full: () => inner.full(), release: () => inner.release(Number.NaN) };
 }
 
 /** Refused before proposing: a definite "not applied". */

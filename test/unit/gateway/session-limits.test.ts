@@ -127,4 +127,20 @@ describe('session limits', () => {
     expect(inFlight.current).toBe(0);
     session.closed();
   });
+
+  it('limits - a full node refuses a command before validating it: OVERLOADED with its id, nothing taken or run', async () => {
+    const inFlight = new InFlightCommands(1);
+    const { session, port } = await readySession(inFlight);
+    expect(inFlight.admit()).toBeUndefined();
+    // The body is invalid (no command type): admitted, it would get INVALID_MESSAGE.
+    session.receive(encodeFrame({ t: MessageType.COMMAND, id: 'bad-1', a: 'player', i: 'ann', c: {} } as never), true);
+    expect(port.sent.at(-1)).toMatchObject({ t: MessageType.REJECT, id: 'bad-1', code: 'OVERLOADED', retry: true, ra: expect.any(Number) });
+    expect(inFlight.current).toBe(1);
+    // With a slot free the same frame is validated and refused for what it is.
+    inFlight.release(10);
+    session.receive(encodeFrame({ t: MessageType.COMMAND, id: 'bad-2', a: 'player', i: 'ann', c: {} } as never), true);
+    expect(port.sent.at(-1)).toMatchObject({ t: MessageType.ERROR, code: 'INVALID_MESSAGE', ref: 'bad-2' });
+    expect(inFlight.current).toBe(0);
+    session.closed();
+  });
 });

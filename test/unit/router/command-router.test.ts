@@ -67,6 +67,18 @@ describe('command router', () => {
     expect(admission.current).toBe(0);
   });
 
+  it('router - refusal() counts a refusal only when admission is full, and takes no slot either way', () => {
+    const admission = new InFlightCommands(1);
+    const { routed, refused } = router({ here: true }, { admission });
+    expect(routed.refusal()).toBeUndefined();
+    expect(admission.current).toBe(0);
+    expect(refused()).toBe(0);
+    expect(admission.admit()).toBeUndefined();
+    expect(routed.refusal()).toMatchObject({ code: 'OVERLOADED', retryable: true });
+    expect(refused()).toBe(1);
+    expect(admission.current).toBe(1);
+  });
+
   it('router - an OVERLOADED refusal carries a retry hint: the smoothed service time times the overload factor of the last second', () => {
     let now = 0;
     const admission = new InFlightCommands(1, () => now);

@@ -25,6 +25,7 @@ import { preSharedKey } from '@libp2p/pnet';
 // Must run before the first connection: fixes the cipher under pnet (see the module).
 import './xsalsa20-fix.ts';
 import './length-prefix-fix.ts';
+import './window-update-fix.ts';
 import type { Connection, MultiaddrConnection, PeerId, Stream, StreamMessageEvent } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { assert } from '../replication/index.ts';

@@ -39,7 +39,26 @@ describe('yamux window-update fix', () => {
     expect(updateCanWait({ state: StreamState.Paused, recvWindow: 256, recvWindowCapacity: 256 })).toBe(false);
   });
 
-  it('window-update fix - many windows of data arrive whole and in order, with one update per half window instead of one per frame', async () => {
+  it('window-update fix - a sender keeps sending past the initial 256 KB window without waiting for an update per half window', async () => {
+    const { sender, receiver, updatesSent } = await muxedPair();
+    const peer = await receiver;
+    let bytes = 0;
+    const total = 8 * 1024 * 1024;
+    const done = new Promise<void>((resolve) => {
+      peer.addEventListener('message', (event) => {
+        bytes += event.data.byteLength;
+        if (bytes >= total) resolve();
+      });
+    });
+    for (let sent = 0; sent < total; sent += 64 * 1024) {
+      if (!sender.send(new Uint8Array(64 * 1024))) await new Promise((resolve) => sender.addEventListener('drain', resolve, { once: true }));
+    }
+    await done;
+    expect(bytes).toBe(total);
+    expect(updatesSent()).toBeLessThan(4);
+  });
+
+  it('window-update fix - many windows of data arrive whole and in order, with the window raised to its maximum at the first update, not one update per frame', async () => {
     const { sender, receiver, updatesSent } = await muxedPair();
     const chunks = 2_000;
     const chunkBytes = 1_024;
@@ -61,8 +80,9 @@ describe('yamux window-update fix', () => {
     await done;
     expect(bytes).toBe(chunks * chunkBytes);
     expect(received).toEqual(Array.from({ length: chunks }, (_, index) => index % 256));
-    // 2 MB through a 256 KB window that may grow: without the fix about one update per frame.
+    // 2 MB: the first update raises the window to 16 MB, and no other is due (without the fix:
+    // one update per frame).
     expect(updatesSent()).toBeGreaterThan(0);
-    expect(updatesSent()).toBeLessThan(40);
+    expect(updatesSent()).toBeLessThan(5);
   });
 });

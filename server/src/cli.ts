@@ -18,6 +18,7 @@ import { Command, Option } from 'commander';
 import type { AggregateDefinition } from './aggregate/index.ts';
 import { ConfigError, DEV_SECOND_LIFE_MASTER_KEY, loadConfig, redactConfig, type Config } from './config/index.ts';
 import { GameNode } from './game-node.ts';
+import { UncleanPowerLossError } from './log/index.ts';
 import { firstBusyPort } from './port-in-use.ts';
 
 interface StartFlags {
@@ -78,7 +79,18 @@ async function run(flags: StartFlags, presets: Record<string, unknown>): Promise
   }
   const aggregates = await loadGame(flags.game);
   // After POST /v1/admin/leave moved this node's replicas away, the process stops like on SIGTERM.
-  const node: GameNode = new GameNode({ config, aggregates, onLeft: () => shutdown('leave') });
+  let node: GameNode;
+  try {
+    node = new GameNode({ config, aggregates, onLeft: () => shutdown('leave') });
+  } catch (error) {
+    // The store's own refusal (a power loss under durability "os") is one line with its code
+    // and what to do, not a stack trace; the exit status is a configuration refusal's.
+    if (error instanceof UncleanPowerLossError) {
+      process.stderr.write(`${config.nodeId}: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   let stopping = false;
   function shutdown(signal: string): void {
     if (stopping) return;

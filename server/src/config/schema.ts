@@ -35,7 +35,7 @@ export const configSchema = z
       .enum(['fsync', 'os'])
       .default('fsync')
       .describe(
-        'When a log write counts as durable. fsync: flushed to disk before acknowledging (survives power loss). os: handed to the OS page cache (survives kill -9 of the process, not power loss).',
+        'When a log write counts as durable. fsync: flushed to disk before acknowledging (survives power loss). os: handed to the OS page cache (survives kill -9 of the process, not power loss: a node whose machine went down while it ran under os refuses to start with UNCLEAN_POWER_LOSS; docs/storage.md).',
       ),
     indexBatchEntries: positiveInt
       .max(65_536)

@@ -34,12 +34,16 @@
  *
  * Durability policy: `fsync` resolves `append` only after the commit is synced to disk;
  * `os` resolves after the commit is visible, with LMDB's noSync (survives a process crash,
- * not a power loss or kernel crash). LMDB's copy-on-write B-tree means the file is never torn.
+ * not a power loss or kernel crash). Under `fsync` LMDB's copy-on-write B-tree means the file
+ * is never torn; under `os` a power loss may leave it stale or damaged, so the store refuses to
+ * open after one (run-marker.ts).
  */
+import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
 import { foldOutbox, touchesOutbox } from './outbox.ts';
 import type { LogStorage } from './log-storage.ts';
+import { checkRunMarker, currentBoot, removeRunMarker, writeRunMarker, type BootIdentity } from './run-marker.ts';
 import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type OutboxItem, type PendingDelivery, type ReplicaBatch, type ReplicaSnapshotMeta, type HardState, type StoredEntry } from './types.ts';
 
 export type DurabilityPolicy = 'fsync' | 'os';
@@ -52,6 +56,8 @@ export interface LogStoreOptions {
    * together; 1 writes them with their entries. Default 2048.
    */
   readonly indexBatchEntries?: number;
+  /** The machine's boot, for the run marker (run-marker.ts); tests pass another to play a reboot. Default: this machine's. */
+  readonly boot?: BootIdentity;
 }
 
 const INDEX_BATCH_ENTRIES_DEFAULT = 2048;
@@ -113,6 +119,7 @@ export class LogStore implements LogStorage {
   private readonly indexBatchEntries: number;
   private closed = false;
   private readonly durability: DurabilityPolicy;
+  private readonly path: string;
   /** Last position on disk per partition, kept after the first read so appends need no lookup. */
   private readonly lastPositions = new Map<number, number>();
   /**
@@ -126,6 +133,7 @@ export class LogStore implements LogStorage {
     // overlappingSync off: a commit's promise then resolves only once the commit is synced
     // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
     this.durability = options.durability;
+    this.path = options.path;
     this.indexBatchEntries = options.indexBatchEntries ?? INDEX_BATCH_ENTRIES_DEFAULT;
     if (!Number.isInteger(this.indexBatchEntries) || this.indexBatchEntries < 1) throw new Error(`indexBatchEntries must be a positive integer, got ${this.indexBatchEntries}`);
     this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
@@ -141,7 +149,14 @@ export class LogStore implements LogStorage {
     this.indexed = this.root.openDB<number, number>({ name: 'indexed' });
   }
 
+  /**
+   * Opens (creating) the store in the directory `options.path`. Throws UncleanPowerLossError
+   * (code UNCLEAN_POWER_LOSS) when its last run under `os` ended in a power loss (run-marker.ts).
+   */
   static open(options: LogStoreOptions): LogStore {
+    mkdirSync(options.path, { recursive: true });
+    const boot = options.boot ?? currentBoot();
+    checkRunMarker(options.path, boot);
     const store = new LogStore(options);
     const format = store.meta.get('formatVersion');
     if (format === undefined) {
@@ -159,6 +174,7 @@ export class LogStore implements LogStorage {
       store.meta.putSync('formatVersion', FORMAT_DEFERRED);
       store.formatDeferred = true;
     }
+    writeRunMarker(options.path, { boot, durability: options.durability, pid: process.pid, startedAt: new Date().toISOString() });
     return store;
   }
 
@@ -618,6 +634,12 @@ export class LogStore implements LogStorage {
       }
     }
     await this.root.close();
+    try {
+      removeRunMarker(this.path);
+    } catch {
+      // The next open finds the marker: from this boot it is a crash (harmless); from another,
+      // under `os`, a refusal to open, which is the safe side.
+    }
   }
 
   private assertOpen(): void {

@@ -98,6 +98,13 @@ type AggregateIndexKey = [string, number];
 type DedupeKey = [string, string, string];
 type OutboxKey = [number, string, string];
 
+/** mdb_env_sync(force) on LMDB's thread pool (lmdb-js's `sync`, missing from its typings). */
+function syncToDisk(root: RootDatabase): Promise<void> {
+  return new Promise((resolve, reject) => {
+    (root as unknown as { sync(callback: (error?: Error) => void): void }).sync((error) => (error ? reject(error) : resolve()));
+  });
+}
+
 export class LogStore implements LogStorage {
   private readonly root: RootDatabase;
   private readonly entries: Database<StoredEntry, EntryKey>;
@@ -156,7 +163,12 @@ export class LogStore implements LogStorage {
   static open(options: LogStoreOptions): LogStore {
     mkdirSync(options.path, { recursive: true });
     const boot = options.boot ?? currentBoot();
-    checkRunMarker(options.path, boot);
+    const previous = checkRunMarker(options.path, boot);
+    // Written before LMDB writes anything (opening writes the format record). A run of this
+    // boot under `os` that crashed may have left writes in the page cache only, so the marker
+    // keeps saying `os` until a clean close has synced them.
+    const durability = previous?.durability === 'os' ? 'os' : options.durability;
+    writeRunMarker(options.path, { boot, durability, pid: process.pid, startedAt: new Date().toISOString() });
     const store = new LogStore(options);
     const format = store.meta.get('formatVersion');
     if (format === undefined) {
@@ -174,7 +186,6 @@ export class LogStore implements LogStorage {
       store.meta.putSync('formatVersion', FORMAT_DEFERRED);
       store.formatDeferred = true;
     }
-    writeRunMarker(options.path, { boot, durability: options.durability, pid: process.pid, startedAt: new Date().toISOString() });
     return store;
   }
 
@@ -633,12 +644,21 @@ export class LogStore implements LogStorage {
         // Rebuilt at the next open (see above).
       }
     }
+    // Under `os` nothing is synced yet (LMDB's close does not sync a noSync environment); the
+    // marker may only go once everything is on disk. If the sync or the removal fails the marker
+    // stays: the next open from this boot is a crash (harmless); from another, under `os`, a
+    // refusal to open, which is the safe side.
+    const synced = await syncToDisk(this.root).then(
+      () => true,
+      () => false,
+    );
     await this.root.close();
-    try {
-      removeRunMarker(this.path);
-    } catch {
-      // The next open finds the marker: from this boot it is a crash (harmless); from another,
-      // under `os`, a refusal to open, which is the safe side.
+    if (synced) {
+      try {
+        removeRunMarker(this.path);
+      } catch {
+        // As above.
+      }
     }
   }
 

@@ -10,8 +10,8 @@
  * node may have forgotten entries it acknowledged and votes it cast, and a node that serves on
  * after that can help elect an owner that misses committed entries (S1, S2).
  *
- * So a store writes `running.json` into its directory when it opens (the machine's boot id, the
- * policy, the pid) and removes it when it closes. At open:
+ * So a store writes `running.json` into its directory before it opens LMDB (the machine's boot
+ * id, the policy, the pid) and removes it when it has closed, after syncing. At open:
  * - no marker: the last run closed cleanly;
  * - a marker from this boot: the process crashed; the page cache kept every write;
  * - a marker from another boot, written under `fsync`: every acknowledged write was synced;
@@ -42,6 +42,7 @@ export interface BootIdentity {
 
 export interface RunMarker {
   readonly boot: BootIdentity;
+  /** The run's policy; `os` also while a crashed run of the same boot under `os` may have left writes unsynced. */
   readonly durability: string;
   readonly pid: number;
   readonly startedAt: string;
@@ -80,11 +81,14 @@ export class UncleanPowerLossError extends Error {
   }
 }
 
-/** Throws UncleanPowerLossError when the previous run of this store may have lost acknowledged writes. */
-export function checkRunMarker(directory: string, boot: BootIdentity): void {
+/**
+ * Throws UncleanPowerLossError when the previous run of this store may have lost acknowledged
+ * writes; otherwise returns its marker (undefined after a clean close).
+ */
+export function checkRunMarker(directory: string, boot: BootIdentity): RunMarker | undefined {
   const marker = readRunMarker(directory);
-  if (marker === undefined) return;
-  if (marker.durability === 'os' && !sameBoot(marker.boot, boot)) throw new UncleanPowerLossError(directory, marker);
+  if (marker !== undefined && marker.durability === 'os' && !sameBoot(marker.boot, boot)) throw new UncleanPowerLossError(directory, marker);
+  return marker;
 }
 
 /**

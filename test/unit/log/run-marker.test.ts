@@ -65,6 +65,19 @@ describe('run marker', () => {
     expect(open(path, 'os').lastPosition(0)).toBe(2);
   });
 
+  it('marker - reopened under fsync after a crash under os, the store stays refused after a reboot until a clean close', async () => {
+    const path = await crashedStore('os');
+    const copy = tempDir('marker-again');
+    dirs.push(copy);
+    // The same boot, now under fsync: the crashed run's writes may still be in the page cache only.
+    open(path, 'fsync');
+    cpSync(path, copy.path, { recursive: true });
+    expect(() => open(copy.path, 'fsync', NEXT_BOOT)).toThrow(UncleanPowerLossError);
+    // A clean close syncs everything and removes the marker.
+    await stores.pop()?.close();
+    expect(open(path, 'fsync', NEXT_BOOT).lastPosition(0)).toBe(2);
+  });
+
   it('marker - a store under fsync opens after a reboot: every acknowledged write was synced', async () => {
     const path = await crashedStore('fsync');
     expect(open(path, 'os', NEXT_BOOT).lastPosition(0)).toBe(2);

@@ -13,7 +13,8 @@
  * So a store writes `running.json` into its directory before it opens LMDB (the machine's boot
  * id, the policy, the pid) and removes it when it has closed, after syncing. At open:
  * - no marker: the last run closed cleanly;
- * - a marker from this boot: the process crashed; the page cache kept every write;
+ * - a marker from this boot: the process crashed; the page cache kept every write (the new
+ *   marker keeps saying `os` if the crashed run's did, until a clean close has synced);
  * - a marker from another boot, written under `fsync`: every acknowledged write was synced;
  * - a marker from another boot, written under `os`: the machine went down while the node ran
  *   unsynced. The store refuses to open (UNCLEAN_POWER_LOSS) instead of serving state it cannot
@@ -30,7 +31,7 @@ import { join } from 'node:path';
 
 export const RUN_MARKER_FILE = 'running.json';
 
-/** Where a machine without /proc (macOS) places its boot: its boot time, from the uptime. */
+/** Without a boot id (no /proc: macOS), boot times this close are one boot: the wall clock moves under NTP. */
 const BOOT_TIME_TOLERANCE_MS = 120_000;
 
 export interface BootIdentity {

@@ -7,7 +7,6 @@
  * The partition log is the replication seam: LocalPartitionLog on a single node; the cluster
  * layer provides a replicated one with the same interface.
  */
-import { mkdirSync } from 'node:fs';
 import { RingstateError } from '@ringstate/protocol';
 import { AggregateRegistry, AggregateRuntime, type AggregateDefinition, type CommandRequest } from './aggregate/index.ts';
 import { PlayerTokens } from './auth/index.ts';
@@ -75,7 +74,6 @@ export class GameNode {
     this.logger = options.logger ?? createLogger({ level: config.logLevel, nodeId: config.nodeId });
     this.metrics = new NodeMetrics({ defaultMetrics: options.processMetrics ?? true });
     this.securityLog = new SecurityLog(this.logger);
-    mkdirSync(config.dataDir, { recursive: true });
     this.store = LogStore.open({ path: config.dataDir, durability: config.durability, indexBatchEntries: config.indexBatchEntries });
     const epochs = new Map<number, number>();
     this.cluster = config.cluster.enabled

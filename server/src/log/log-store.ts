@@ -127,6 +127,8 @@ export class LogStore implements LogStorage {
   private closed = false;
   private readonly durability: DurabilityPolicy;
   private readonly path: string;
+  /** This store wrote a run marker (run-marker.ts): a clean close syncs, then removes it. */
+  private readonly marked: boolean;
   /** Last position on disk per partition, kept after the first read so appends need no lookup. */
   private readonly lastPositions = new Map<number, number>();
   /**
@@ -136,11 +138,12 @@ export class LogStore implements LogStorage {
    */
   private readonly replicaSnapshotCache = new Map<number, ReplicaSnapshotMeta | null>();
 
-  private constructor(options: LogStoreOptions) {
+  private constructor(options: LogStoreOptions, marked: boolean) {
     // overlappingSync off: a commit's promise then resolves only once the commit is synced
     // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
     this.durability = options.durability;
     this.path = options.path;
+    this.marked = marked;
     this.indexBatchEntries = options.indexBatchEntries ?? INDEX_BATCH_ENTRIES_DEFAULT;
     if (!Number.isInteger(this.indexBatchEntries) || this.indexBatchEntries < 1) throw new Error(`indexBatchEntries must be a positive integer, got ${this.indexBatchEntries}`);
     this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
@@ -163,13 +166,12 @@ export class LogStore implements LogStorage {
   static open(options: LogStoreOptions): LogStore {
     mkdirSync(options.path, { recursive: true });
     const boot = options.boot ?? currentBoot();
-    const previous = checkRunMarker(options.path, boot);
-    // Written before LMDB writes anything (opening writes the format record). A run of this
-    // boot under `os` that crashed may have left writes in the page cache only, so the marker
-    // keeps saying `os` until a clean close has synced them.
-    const durability = previous?.durability === 'os' ? 'os' : options.durability;
-    writeRunMarker(options.path, { boot, durability, pid: process.pid, startedAt: new Date().toISOString() });
-    const store = new LogStore(options);
+    // A marker from this boot is a crashed run's unsynced writes, which this run inherits until
+    // its clean close has synced them, whatever its own policy. Written before LMDB writes
+    // anything (opening writes the format record).
+    const marked = checkRunMarker(options.path, boot) !== undefined || options.durability === 'os';
+    if (marked) writeRunMarker(options.path, { boot, pid: process.pid, startedAt: new Date().toISOString() });
+    const store = new LogStore(options, marked);
     const format = store.meta.get('formatVersion');
     if (format === undefined) {
       store.meta.putSync('formatVersion', FORMAT_PLAIN);
@@ -644,10 +646,13 @@ export class LogStore implements LogStorage {
         // Rebuilt at the next open (see above).
       }
     }
-    // Under `os` nothing is synced yet (LMDB's close does not sync a noSync environment); the
-    // marker may only go once everything is on disk. If the sync or the removal fails the marker
-    // stays: the next open from this boot is a crash (harmless); from another, under `os`, a
-    // refusal to open, which is the safe side.
+    if (!this.marked) {
+      await this.root.close();
+      return;
+    }
+    // LMDB's close does not sync a noSync environment; the marker may only go once everything
+    // is on disk. If the sync or the removal fails the marker stays: the next open from this
+    // boot is a crash (harmless), from another a refusal to open, which is the safe side.
     const synced = await syncToDisk(this.root).then(
       () => true,
       () => false,

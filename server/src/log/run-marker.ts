@@ -10,17 +10,18 @@
  * node may have forgotten entries it acknowledged and votes it cast, and a node that serves on
  * after that can help elect an owner that misses committed entries (S1, S2).
  *
- * So a store writes `running.json` into its directory before it opens LMDB (the machine's boot
- * id, the policy, the pid) and removes it when it has closed, after syncing. At open:
- * - no marker: the last run closed cleanly;
- * - a marker from this boot: the process crashed; the page cache kept every write (the new
- *   marker keeps saying `os` if the crashed run's did, until a clean close has synced);
- * - a marker from another boot, written under `fsync`: every acknowledged write was synced;
- * - a marker from another boot, written under `os`: the machine went down while the node ran
- *   unsynced. The store refuses to open (UNCLEAN_POWER_LOSS) instead of serving state it cannot
- *   vouch for. The operator wipes the directory (a cluster member then rejoins empty and fetches
- *   its replicas, as after a disk replacement) or, when no other copy exists, deletes the marker
- *   to accept whatever the file holds (docs/storage.md).
+ * So `running.json` in the store's directory says "this store may hold writes that are only in
+ * the page cache": a store under `os` writes it before LMDB writes anything (the machine's boot
+ * id, the pid) and removes it when it has closed, after syncing. A store under `fsync` writes
+ * none (each of its commits is synced), except after a crash under `os` in this boot, whose
+ * unsynced writes it inherits until its own clean close. At open:
+ * - no marker: nothing unsynced was left behind;
+ * - a marker from this boot: the process crashed; the page cache kept every write;
+ * - a marker from another boot: the machine went down while writes were unsynced. The store
+ *   refuses to open (UNCLEAN_POWER_LOSS) instead of serving state it cannot vouch for. The
+ *   operator wipes the directory (a cluster member then rejoins empty and fetches its replicas,
+ *   as after a disk replacement) or, when no other copy exists, deletes the marker to accept
+ *   whatever the file holds (docs/storage.md).
  *
  * Fail closed: a clean reboot that killed the node before it stopped (SIGKILL after a stop
  * timeout) is refused too, although the kernel flushed the page cache; the operator tells.
@@ -43,8 +44,6 @@ export interface BootIdentity {
 
 export interface RunMarker {
   readonly boot: BootIdentity;
-  /** The run's policy; `os` also while a crashed run of the same boot under `os` may have left writes unsynced. */
-  readonly durability: string;
   readonly pid: number;
   readonly startedAt: string;
 }
@@ -60,7 +59,7 @@ export function currentBoot(): BootIdentity {
   return { timeMs };
 }
 
-export function sameBoot(a: BootIdentity, b: BootIdentity): boolean {
+function sameBoot(a: BootIdentity, b: BootIdentity): boolean {
   if (a.id !== undefined && b.id !== undefined) return a.id === b.id;
   return Math.abs(a.timeMs - b.timeMs) < BOOT_TIME_TOLERANCE_MS;
 }
@@ -88,28 +87,28 @@ export class UncleanPowerLossError extends Error {
  */
 export function checkRunMarker(directory: string, boot: BootIdentity): RunMarker | undefined {
   const marker = readRunMarker(directory);
-  if (marker !== undefined && marker.durability === 'os' && !sameBoot(marker.boot, boot)) throw new UncleanPowerLossError(directory, marker);
+  if (marker !== undefined && !sameBoot(marker.boot, boot)) throw new UncleanPowerLossError(directory, marker);
   return marker;
 }
 
 /**
  * Reads the marker. One that cannot be parsed cannot come from writeRunMarker (it renames a
- * synced file into place), so it was damaged or edited: it reads as an unknown run under `os`
- * from an unknown boot, which fails closed.
+ * synced file into place), so it was damaged or edited: it reads as a run from an unknown boot,
+ * which fails closed.
  */
-export function readRunMarker(directory: string): RunMarker | undefined {
+function readRunMarker(directory: string): RunMarker | undefined {
   const file = join(directory, RUN_MARKER_FILE);
   if (!existsSync(file)) return undefined;
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<RunMarker>;
-    if (typeof parsed.durability === 'string' && typeof parsed.boot?.timeMs === 'number' && typeof parsed.pid === 'number' && typeof parsed.startedAt === 'string') return parsed as RunMarker;
+    if (typeof parsed.boot?.timeMs === 'number' && typeof parsed.pid === 'number' && typeof parsed.startedAt === 'string') return parsed as RunMarker;
   } catch {
     // Not JSON: as below.
   }
-  return { boot: { timeMs: Number.NaN }, durability: 'os', pid: 0, startedAt: 'an unknown time (the marker is unreadable)' };
+  return { boot: { timeMs: Number.NaN }, pid: 0, startedAt: 'an unknown time (the marker is unreadable)' };
 }
 
-/** Writes the marker durably (temporary file, fsync, rename, fsync of the directory) before the store takes writes. */
+/** Writes the marker durably (temporary file, fsync, rename, fsync of the directory) before LMDB writes. */
 export function writeRunMarker(directory: string, marker: RunMarker): void {
   const file = join(directory, RUN_MARKER_FILE);
   const temporary = `${file}.tmp`;

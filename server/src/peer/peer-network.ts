@@ -161,6 +161,8 @@ export class Libp2pPeerNetwork implements PeerNetwork {
   readonly #links = new Map<NodeId, Link>();
   /** PeerId string -> node id, for every PeerId whose hello or welcome was accepted. */
   readonly #peerNodes = new Map<string, NodeId>();
+  /** Per node: bumped each time it comes up or restarts with a new identity (liveness()). */
+  readonly #sessions = new Map<NodeId, number>();
   readonly #seeds: Seed[];
   readonly #handlers = new Map<string, RequestHandler>();
   readonly #pending = new Map<number, PendingRequest>();
@@ -406,6 +408,11 @@ export class Libp2pPeerNetwork implements PeerNetwork {
     this.#handlers.set(protocol, handler);
   }
 
+  liveness(nodeId: NodeId): number {
+    if (nodeId === this.nodeId) return 1;
+    return this.#detector.isAlive(nodeId) ? (this.#sessions.get(nodeId) ?? 1) : 0;
+  }
+
   members(): MemberInfo[] {
     const now = this.#clock();
     const self: MemberInfo = { nodeId: this.nodeId, address: this.#address, alive: true, lastSeenMs: now, self: true };
@@ -631,6 +638,7 @@ export class Libp2pPeerNetwork implements PeerNetwork {
     const old = link.peerId;
     assert(old !== null, 'unbind a bound link');
     this.#log.info({ peer: link.nodeId, oldPeerId: old.toString() }, 'node restarted with a new identity');
+    this.#nextSession(link.nodeId);
     this.#peerNodes.delete(old.toString());
     link.peerId = null;
     const control = link.control;
@@ -898,6 +906,7 @@ export class Libp2pPeerNetwork implements PeerNetwork {
   #heard(nodeId: NodeId): void {
     const transition = this.#detector.heard(nodeId, this.#clock());
     if (transition === null) return;
+    this.#nextSession(nodeId);
     const link = this.#links.get(nodeId);
     assert(link !== undefined, 'heard from a linked node');
     const address = this.#table.get(nodeId)?.address ?? '';
@@ -905,6 +914,10 @@ export class Libp2pPeerNetwork implements PeerNetwork {
     // A peer that is back deserves a prompt redial if we lost our side of the link.
     if (link.control === null) link.nextDialAtMs = 0;
     this.#emitter.emit('member-up', { nodeId, address });
+  }
+
+  #nextSession(nodeId: NodeId): void {
+    this.#sessions.set(nodeId, (this.#sessions.get(nodeId) ?? 1) + 1);
   }
 
   #onDown(nodeId: NodeId): void {

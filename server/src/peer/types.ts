@@ -102,6 +102,11 @@ export interface PeerNetwork {
   handle(protocol: string, handler: RequestHandler): void;
   /** Every known node, this one included. */
   members(): MemberInfo[];
+  /**
+   * 0 while `nodeId` is down (or unknown); else its session: a number that changes whenever the
+   * node was down or restarted since. O(1): the replication core asks per idle partition per tick.
+   */
+  liveness(nodeId: NodeId): number;
   on<K extends keyof PeerNetworkEvents>(event: K, listener: (payload: PeerNetworkEvents[K]) => void): () => void;
   stats(): Readonly<PeerNetworkStats>;
 }

@@ -150,6 +150,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
       storage: new LmdbReplicationStorage(components.store),
       random: components.random,
       payloadBytes: encodedSize,
+      liveness: (node) => components.peers.liveness(node),
       nowMs: components.nowMs(),
       ...(init.settings === undefined ? {} : { settings: init.settings }),
     });
@@ -224,8 +225,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
   }
 
   private isAlive(nodeId: string): boolean {
-    if (nodeId === this.init.nodeId) return true;
-    return this.components.peers.members().some((member) => member.nodeId === nodeId && member.alive);
+    return nodeId === this.init.nodeId || this.components.peers.liveness(nodeId) !== 0;
   }
 
   /**

@@ -32,6 +32,21 @@
  * change in between is one-server-at-a-time, so majorities still intersect.) Bootstrapping
  * (`bootstrap`) is the only way to start as a voter without readmission, and must only be
  * used when a cluster is created, never on a node that may have voted before.
+ *
+ * Quiescence (CockroachDB's quiesced ranges): an idle partition costs no messages. Once the
+ * owner has nothing to tell any replica (everything committed, durable, acknowledged and
+ * known committed by every voter; no proposal, read, transfer or membership change under way)
+ * it sends one last heartbeat marked `quiesce` and stops its heartbeats. A replica that holds
+ * the whole committed log when that heartbeat arrives stops expecting heartbeats: while the
+ * peer layer sees the owner's node live in the same session (`liveness`), that stands in for
+ * them and keeps the owner's lease. Either side wakes at once: the owner on a proposal, a read,
+ * a transfer, a new replica set, any message but a clean heartbeat answer, or a voter whose
+ * node went down or restarted (its check-quorum then counts on the heartbeats again); a
+ * replica on any message of the owner but a `quiesce` heartbeat, or when the owner's node goes
+ * down or restarts (it then campaigns after a short random delay, the failure detector having
+ * waited already), or when the owner itself asks for its vote (it restarted, or stepped down,
+ * without the replica noticing). Safety does not depend on any of this: epochs fence owners
+ * as before; quiescence only decides when heartbeats are needed.
  */
 import { assert } from './assert.ts';
 import { NoQuorumError, NotOwnerError, OverloadedError, UnavailableError, type ReplicationError } from './errors.ts';
@@ -74,6 +89,12 @@ export interface GroupEnvironment<P> {
   readonly storage: ReplicationStorage<P>;
   readonly random: () => number;
   readonly payloadBytes: (payload: P) => number;
+  /**
+   * Node-level liveness from the peer layer's failure detector: 0 while `node` is down, else
+   * its session, a number that changes whenever the node was down or restarted since. Groups
+   * quiesce only when it is given (see "Quiescence" in the header).
+   */
+  readonly liveness?: (node: NodeId) => number;
 }
 
 export type ProposeResult =
@@ -140,6 +161,10 @@ export class PartitionGroup<P> {
    */
   private ownerMatched = 0;
   private readonly votes = new Map<NodeId, boolean>();
+  /** See "Quiescence" in the header: an owner without heartbeats, or a replica that expects none. */
+  private quiesced = false;
+  /** A quiesced replica: the owner's liveness session when it quiesced. */
+  private ownerSession = 0;
 
   // Owner state.
   private readonly progress = new Map<NodeId, PeerProgress>();
@@ -219,6 +244,7 @@ export class PartitionGroup<P> {
     assert(new Set(nodes).size === nodes.length, 'replica set has duplicates');
     const wasPreferred = this.desired?.[0] === this.self;
     const hadDesired = this.desired !== null;
+    if (this.role === 'owner' && !sameNodes(this.desired, nodes)) this.wake();
     this.desired = [...nodes];
     // A founding deadline drawn before the ring was known (bootstrap comes first) is drawn again.
     if (this.founding() && (!hadDesired || wasPreferred !== (nodes[0] === this.self))) this.resetElectionDeadline();
@@ -236,6 +262,7 @@ export class PartitionGroup<P> {
   step(from: NodeId, message: Message<P>): void {
     assert(message.partition === this.partition, 'message routed to the wrong partition');
     if (from === this.self) return;
+    if (this.quiesced) this.wakeOn(from, message);
     if (message.epoch > this.epoch) {
       if (message.type === 'pre-vote' || message.type === 'vote') {
         const forced = message.type === 'vote' && message.transfer;
@@ -293,6 +320,7 @@ export class PartitionGroup<P> {
     const refusal = this.refuseService();
     if (refusal !== null) return { ok: false, error: refusal };
     if (this.transfer !== null) return { ok: false, error: new UnavailableError(this.partition, 'transferring') };
+    this.wake();
     const bytes = this.env.payloadBytes(payload);
     assert(bytes <= this.settings.entryBytesMax, `payload of ${bytes} bytes exceeds entryBytesMax`);
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.settings.uncommittedBytesMax) {
@@ -320,6 +348,7 @@ export class PartitionGroup<P> {
       return okResult;
     }
     if (this.pendingReads.length >= PENDING_READS_MAX) return { ok: false, error: new OverloadedError(this.partition) };
+    this.wake();
     const seq = this.broadcastHeartbeat();
     this.pendingReads.push({ requestId, position: this.log.committed, seq });
     return okResult;
@@ -332,6 +361,7 @@ export class PartitionGroup<P> {
     if (!isVoter(this.membership, target) || progress === undefined || progress.amnesiac) {
       return { ok: false, error: new UnavailableError(this.partition, 'not-member') };
     }
+    this.wake();
     this.startTransfer(target);
     return okResult;
   }
@@ -367,6 +397,7 @@ export class PartitionGroup<P> {
       membershipPending: (this.membershipLog.at(-1)?.position ?? 0) > this.log.committed,
       desired: this.desired,
       quorumLost: this.role !== 'owner' && this.owner === null && this.lostQuorum,
+      quiesced: this.quiesced,
     };
   }
 
@@ -514,6 +545,10 @@ export class PartitionGroup<P> {
   // ---------------------------------------------------------------- timers
 
   private tickElection(): void {
+    if (this.quiesced) {
+      this.tickQuiescedReplica();
+      return;
+    }
     if (this.nowMs < this.electionDeadlineMs) return;
     if (this.role === 'pre-candidate') this.lostQuorum = true;
     this.resetElectionDeadline();
@@ -521,6 +556,13 @@ export class PartitionGroup<P> {
   }
 
   private tickOwner(): void {
+    if (this.quiesced) {
+      if (this.quiescedVotersLive()) {
+        this.ownerContactMs = this.nowMs;
+        return;
+      }
+      this.wake();
+    }
     if (!this.quorumActive()) {
       // Check-quorum: an owner cut off from a majority steps down, so the minority side of
       // a split refuses writes instead of accepting ones that cannot commit.
@@ -539,6 +581,95 @@ export class PartitionGroup<P> {
     this.sendCommitNotices();
     this.maybeChangeMembership();
     this.maybeTransferToPreferred();
+    this.maybeQuiesce();
+  }
+
+  // ---------------------------------------------------------------- quiescence (see the header)
+
+  /** Owner: the last heartbeat, marked `quiesce`, once nothing is left to tell any replica. */
+  private maybeQuiesce(): void {
+    const liveness = this.env.liveness;
+    if (liveness === undefined || !this.idleEverywhere(liveness)) return;
+    for (const progress of this.progress.values()) progress.quiescedSession = liveness(progress.node);
+    this.quiesced = true;
+    this.broadcastHeartbeat(false, true);
+  }
+
+  /** Owner: committed, durable, acknowledged and known committed by every voter, nothing under way. */
+  private idleEverywhere(liveness: (node: NodeId) => number): boolean {
+    const last = this.log.lastPosition();
+    if (!this.ownerReady || this.transfer !== null || this.appendsDue || this.pendingReads.length > 0 || this.uncommitted.length > 0) return false;
+    if (this.log.committed !== last || this.log.persistedLast() !== last || this.pendingCompaction !== null) return false;
+    // The ring's replica set is in effect and its preferred owner owns: no change or transfer to make.
+    if (this.membership.learners.length > 0 || this.progress.size !== this.membership.voters.length - 1) return false;
+    if (this.desired !== null && (this.desired[0] !== this.self || !sameNodes(this.desired, this.membership.voters))) return false;
+    for (const progress of this.progress.values()) {
+      if (progress.amnesiac || progress.state !== 'replicate' || progress.match !== last || progress.inflight.length > 0) return false;
+      if (progress.reportedCommit !== last || this.nowMs - progress.lastHeardMs >= 2 * this.settings.heartbeatIntervalMs) return false;
+      if (liveness(progress.node) === 0) return false;
+    }
+    return true;
+  }
+
+  /** Quiesced owner: every voter's node is still live in the session it had when the owner quiesced. */
+  private quiescedVotersLive(): boolean {
+    const liveness = this.env.liveness;
+    if (liveness === undefined) return false;
+    for (const progress of this.progress.values()) if (liveness(progress.node) !== progress.quiescedSession) return false;
+    return true;
+  }
+
+  /**
+   * Quiesced replica: the owner's node is live in the session it quiesced in, which stands in
+   * for its heartbeats (and keeps its lease). When it is not, the owner went down or restarted:
+   * the lease ends, and this replica campaigns after a short random delay rather than a whole
+   * election timeout, since the failure detector already waited out the silence.
+   */
+  private tickQuiescedReplica(): void {
+    const liveness = this.env.liveness;
+    if (this.owner !== null && liveness !== undefined && liveness(this.owner) === this.ownerSession) {
+      this.ownerContactMs = this.nowMs;
+      this.resetElectionDeadline();
+      return;
+    }
+    this.wake();
+    this.ownerContactMs = Number.NEGATIVE_INFINITY;
+    const halfMs = (this.settings.electionTimeoutMaxMs - this.settings.electionTimeoutMinMs) / 2;
+    this.electionDeadlineMs = this.nowMs + Math.floor(this.env.random() * halfMs);
+  }
+
+  /**
+   * A message reached a quiesced group. The owner wakes for anything but a clean answer to its
+   * `quiesce` heartbeat. A replica wakes for anything from the owner (handleHeartbeat quiesces
+   * it again if that is a `quiesce` heartbeat); a vote request from the owner itself means it
+   * no longer acts as owner (it restarted, or stepped down), so its lease ends here too.
+   */
+  private wakeOn(from: NodeId, message: Message<P>): void {
+    if (this.role === 'owner') {
+      const echo = message.type === 'heartbeat-response' && message.epoch === this.epoch && message.amnesia === 0 && message.commit === this.log.committed;
+      if (!echo) this.wake();
+      return;
+    }
+    if (from !== this.owner) return;
+    this.wake();
+    if (message.type === 'pre-vote' || message.type === 'vote') this.ownerContactMs = Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Leaves quiescence. An owner counts the voters the peer layer kept vouching for as heard
+   * now (or check-quorum would fail at once over the quiet time) and heartbeats at its next tick.
+   */
+  private wake(): void {
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    this.ownerSession = 0;
+    if (this.role !== 'owner') return;
+    const liveness = this.env.liveness;
+    for (const progress of this.progress.values()) {
+      if (liveness !== undefined && liveness(progress.node) === progress.quiescedSession) progress.lastHeardMs = Math.max(progress.lastHeardMs, this.nowMs);
+      progress.quiescedSession = 0;
+    }
+    this.heartbeatDueMs = this.nowMs;
   }
 
   private resetElectionDeadline(): void {
@@ -584,6 +715,8 @@ export class PartitionGroup<P> {
   }
 
   private campaign(kind: 'pre' | 'normal' | 'transfer'): void {
+    this.quiesced = false;
+    this.ownerSession = 0;
     this.votes.clear();
     this.votes.set(this.self, true);
     this.owner = null;
@@ -678,6 +811,8 @@ export class PartitionGroup<P> {
       this.vote = null;
     }
     if (this.role === 'owner') this.clearOwnerState(leader);
+    this.quiesced = false;
+    this.ownerSession = 0;
     this.role = 'follower';
     this.owner = null;
     this.ownerMatched = 0;
@@ -777,6 +912,11 @@ export class PartitionGroup<P> {
   private handleHeartbeat(from: NodeId, request: HeartbeatRequest): void {
     this.acceptOwner(from, request.readmit);
     this.log.commitTo(Math.min(request.commit, this.ownerMatched));
+    const session = this.env.liveness?.(from) ?? 0;
+    if (request.quiesce && session !== 0 && this.amnesia === 0 && this.log.committed === request.commit) {
+      this.quiesced = true;
+      this.ownerSession = session;
+    }
     const response: HeartbeatResponse = {
       type: 'heartbeat-response',
       partition: this.partition,
@@ -861,6 +1001,7 @@ export class PartitionGroup<P> {
     progress.lastHeardMs = this.nowMs;
     this.noteAmnesia(progress, response.amnesia);
     if (response.amnesia === 0) progress.ackedSeq = Math.max(progress.ackedSeq, response.seq);
+    progress.reportedCommit = response.commit;
     progress.probeSent = false;
     // The replica is alive, but answers to a full window of appends may all have been lost;
     // freeing one slot lets the next append through, which it accepts or refuses.
@@ -1004,7 +1145,7 @@ export class PartitionGroup<P> {
    * when those lag, the heartbeat's answer keeps the owner's check-quorum fed). A read's round
    * (readIndex) goes to every replica, since it needs their answers to this very round.
    */
-  private broadcastHeartbeat(routine = false): number {
+  private broadcastHeartbeat(routine = false, quiesce = false): number {
     this.heartbeatSeq += 1;
     this.heartbeatDueMs = this.nextHeartbeatMs();
     for (const progress of this.progress.values()) {
@@ -1018,6 +1159,7 @@ export class PartitionGroup<P> {
         commit: Math.min(progress.match, this.log.committed),
         seq: this.heartbeatSeq,
         readmit: this.readmits(progress),
+        quiesce,
       };
       this.send(progress.node, request);
       progress.commitSent = Math.max(progress.commitSent, request.commit);
@@ -1235,6 +1377,11 @@ function sameHardState(a: HardState, b: HardState): boolean {
 /** A random non-zero episode id; 2^52 values make a repeat across one node's wipes negligible. */
 function newAmnesiaId(random: () => number): number {
   return 1 + Math.floor(random() * 2 ** 52);
+}
+
+/** The same nodes, in any order. */
+function sameNodes(a: readonly NodeId[] | null, b: readonly NodeId[]): boolean {
+  return a !== null && a.length === b.length && a.every((node) => b.includes(node));
 }
 
 function entriesAreContiguous<P>(request: AppendRequest<P>): boolean {

@@ -17,7 +17,7 @@
  *                       commit, readmit}
  *   append-response    {type, partition, epoch, success, position, hintPosition, hintEpoch,
  *                       amnesia}
- *   heartbeat          {type, partition, epoch, commit, seq, readmit}
+ *   heartbeat          {type, partition, epoch, commit, seq, readmit, quiesce}
  *   heartbeat-response {type, partition, epoch, seq, commit, amnesia}
  *   snapshot           {type, partition, epoch, snapshot: Snapshot}
  *   timeout-now        {type, partition, epoch}

@@ -84,6 +84,12 @@ export interface HeartbeatRequest {
   readonly seq: number;
   /** As AppendRequest.readmit. */
   readonly readmit: number;
+  /**
+   * The owner's last heartbeat for now: the partition is idle and every replica holds its
+   * whole log. A replica that agrees stops expecting heartbeats while the owner's node stays
+   * live (see "Quiescence" in group.ts). Absent on the wire from older builds: false.
+   */
+  readonly quiesce: boolean;
 }
 
 export interface HeartbeatResponse {

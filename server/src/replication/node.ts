@@ -43,6 +43,8 @@ export interface ReplicationNodeInit<P> {
   readonly random: () => number;
   /** Size of a command payload in bytes, for the byte limits. */
   readonly payloadBytes: (payload: P) => number;
+  /** Node-level liveness for quiescence (GroupEnvironment.liveness); without it groups never quiesce. */
+  readonly liveness?: (node: NodeId) => number;
   readonly nowMs: number;
   readonly settings?: Partial<ReplicationSettings>;
 }
@@ -65,6 +67,7 @@ export class ReplicationNode<P> {
   private readonly storage: ReplicationStorage<P>;
   private readonly random: () => number;
   private readonly payloadBytes: (payload: P) => number;
+  private readonly liveness: ((node: NodeId) => number) | undefined;
   private readonly groups = new Map<number, PartitionGroup<P>>();
   private nowMs: number;
   /** When the Ready in progress was taken (takeUrgentMessages). */
@@ -81,6 +84,7 @@ export class ReplicationNode<P> {
     this.storage = init.storage;
     this.random = init.random;
     this.payloadBytes = init.payloadBytes;
+    this.liveness = init.liveness;
     this.nowMs = init.nowMs;
   }
 
@@ -207,6 +211,7 @@ export class ReplicationNode<P> {
           storage: this.storage,
           random: this.random,
           payloadBytes: this.payloadBytes,
+          ...(this.liveness === undefined ? {} : { liveness: this.liveness }),
         },
         partition,
         this.nowMs,

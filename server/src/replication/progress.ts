@@ -36,6 +36,10 @@ export class PeerProgress {
   lastAppendSentMs = Number.NEGATIVE_INFINITY;
   /** Highest heartbeat sequence number the replica echoed (read confirmation). */
   ackedSeq = 0;
+  /** The replica's commit position as its last heartbeat answer reported it (quiescence). */
+  reportedCommit = 0;
+  /** The replica's liveness session when the owner quiesced (0 while not quiesced). */
+  quiescedSession = 0;
   /** The replica's amnesia episode id as last reported; 0 when it votes. */
   amnesia = 0;
   /** Position of the fencing entry whose commit readmits that episode (0: none). */

@@ -159,4 +159,6 @@ export interface PartitionStatus {
    * heard from no owner since: it refuses commands with NO_QUORUM.
    */
   readonly quorumLost: boolean;
+  /** Idle without heartbeats (owner), or expecting none from a quiesced owner (replica); see group.ts. */
+  readonly quiesced: boolean;
 }

@@ -61,9 +61,11 @@ export function parseMessage<P>(
       }
       return { type: 'append-response', partition, epoch, success, position, hintPosition, hintEpoch, amnesia };
     }
-    case 'heartbeat':
+    case 'heartbeat': {
       if (!isCount(value.commit) || !isCount(value.seq) || !isCount(value.readmit)) return undefined;
-      return { type: 'heartbeat', partition, epoch, commit: value.commit, seq: value.seq, readmit: value.readmit };
+      if (value.quiesce !== undefined && typeof value.quiesce !== 'boolean') return undefined;
+      return { type: 'heartbeat', partition, epoch, commit: value.commit, seq: value.seq, readmit: value.readmit, quiesce: value.quiesce === true };
+    }
     case 'heartbeat-response':
       if (!isCount(value.seq) || !isCount(value.commit) || !isCount(value.amnesia)) return undefined;
       return { type: 'heartbeat-response', partition, epoch, seq: value.seq, commit: value.commit, amnesia: value.amnesia };

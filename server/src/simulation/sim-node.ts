@@ -80,6 +80,8 @@ export interface NodeHost {
   transmit(from: NodeId, to: NodeId, deliver: (target: SimPeers) => void): void;
   nodeIds(): readonly NodeId[];
   isAlive(from: NodeId, to: NodeId): boolean;
+  /** 0 unless isAlive; else `to`'s session (its boot count): PeerNetwork.liveness. */
+  liveness(from: NodeId, to: NodeId): number;
   /** Asked after each fsync; true when the fault schedule crashed the node right there. */
   crashAfterSync(node: SimNode): boolean;
   /** Production code may have left promise callbacks to run: the simulation lets them run before its next event. */
@@ -531,6 +533,7 @@ export class SimNode {
       transmit: (from, to, deliver) => this.host.transmit(from, to, deliver),
       nodeIds: () => this.host.nodeIds(),
       isAlive: (from, to) => this.host.isAlive(from, to),
+      liveness: (from, to) => this.host.liveness(from, to),
       schedule: (delayMs, run) => this.later(boot, delayMs, 'timer', run),
       whenRunning: (source, run, settles) => {
         if (this.boots !== boot) return;

@@ -18,6 +18,8 @@ export interface PeerHost {
   nodeIds(): readonly NodeId[];
   /** The oracle failure detector: `to` runs, is not paused, and the link from `from` is open. */
   isAlive(from: NodeId, to: NodeId): boolean;
+  /** 0 unless isAlive; else `to`'s session, which changes at each of its restarts. */
+  liveness(from: NodeId, to: NodeId): number;
   /** Runs `run` on the virtual clock after `delayMs`, unless this run of the node ended. */
   schedule(delayMs: number, run: () => void): void;
   /**
@@ -83,6 +85,10 @@ export class SimPeers implements PeerNetwork {
 
   handle(protocol: string, handler: RequestHandler): void {
     this.handlers.set(protocol, handler);
+  }
+
+  liveness(nodeId: NodeId): number {
+    return nodeId === this.nodeId ? 1 : this.host.liveness(this.nodeId, nodeId);
   }
 
   members(): MemberInfo[] {

@@ -320,6 +320,10 @@ class Simulation implements NodeHost, FaultTarget {
     return node !== undefined && node.isUp && !node.paused && !this.network.isBlocked(from, to);
   }
 
+  liveness(from: NodeId, to: NodeId): number {
+    return this.isAlive(from, to) ? (this.nodes.get(to)?.boots ?? 0) : 0;
+  }
+
   settleMicrotasks(): void {
     this.microtasks = true;
   }

@@ -106,7 +106,7 @@ describe('amnesia', () => {
 
   it('amnesia - a readmission naming another episode (an earlier wipe) is ignored', () => {
     const { core, drain } = loneNode('x');
-    const heartbeat = (readmit: number): Message<Payload> => ({ type: 'heartbeat', partition: 0, epoch: 7, commit: 0, seq: 1, readmit });
+    const heartbeat = (readmit: number): Message<Payload> => ({ type: 'heartbeat', partition: 0, epoch: 7, commit: 0, seq: 1, readmit, quiesce: false });
     core.step('l', heartbeat(0));
     const episode = drain().find((item) => item.message.type === 'heartbeat-response')?.message;
     expect(episode?.type === 'heartbeat-response' && episode.amnesia).toBeGreaterThan(0);
@@ -163,7 +163,7 @@ describe('amnesia', () => {
   it('amnesia - a heartbeat meant for the wiped replica\'s previous run cannot advance its commit', () => {
     const { core, drain } = loneNode('x');
     // A stale owner view: commit 40 although this (new, empty) replica holds nothing.
-    core.step('l', { type: 'heartbeat', partition: 0, epoch: 3, commit: 40, seq: 1, readmit: 0 });
+    core.step('l', { type: 'heartbeat', partition: 0, epoch: 3, commit: 40, seq: 1, readmit: 0, quiesce: false });
     drain();
     expect(core.status(0).commit).toBe(0);
   });

@@ -42,6 +42,11 @@ export interface HarnessOptions {
   readonly bootstrap?: boolean;
   readonly settings?: Partial<ReplicationSettings>;
   readonly seed?: number;
+  /**
+   * Gives the cores node-level liveness, so idle groups quiesce: an oracle in which a node is
+   * live while it runs and its messages to the asker are not blocked, its session counting its starts.
+   */
+  readonly liveness?: boolean;
 }
 
 export const TICK_MS = 10;
@@ -58,11 +63,15 @@ export class Harness {
   private readonly prng: Prng;
   private readonly partitionCount: number;
   private readonly settings: Partial<ReplicationSettings>;
+  private readonly liveness: boolean;
+  /** Per node: how many times it started (its liveness session). */
+  readonly starts = new Map<NodeId, number>();
 
   constructor(ids: readonly NodeId[], options: HarnessOptions = {}) {
     this.prng = new Prng(options.seed ?? 1);
     this.partitionCount = options.partitions ?? 1;
     this.settings = options.settings ?? {};
+    this.liveness = options.liveness ?? false;
     for (const id of ids) {
       const node = this.addNode(id);
       if (options.bootstrap ?? true) {
@@ -216,8 +225,16 @@ export class Harness {
     return entries.flatMap((entry) => (entry.kind === 'command' ? [entry.payload] : []));
   }
 
+  /** The liveness oracle (see HarnessOptions.liveness), as `asker` sees `node`. */
+  livenessOf(asker: NodeId, node: NodeId): number {
+    const target = this.nodes.get(node);
+    if (target?.core === null || target === undefined || this.blocked.has(`${node}>${asker}`)) return 0;
+    return this.starts.get(node) ?? 0;
+  }
+
   private start(node: HarnessNode): void {
     const random = this.prng.fork();
+    this.starts.set(node.id, (this.starts.get(node.id) ?? 0) + 1);
     const core = new ReplicationNode<Payload>({
       nodeId: node.id,
       partitionCount: this.partitionCount,
@@ -226,6 +243,7 @@ export class Harness {
       payloadBytes: (payload) => payload.length,
       nowMs: this.nowMs,
       settings: this.settings,
+      ...(this.liveness ? { liveness: (other: NodeId) => this.livenessOf(node.id, other) } : {}),
     });
     node.core = core;
     node.driver = new ReadyDriver<Payload>({

@@ -25,7 +25,7 @@ function replica(empty = false) {
   return { core, persist };
 }
 
-const heartbeat = (epoch: number, seq: number): Message<Payload> => ({ type: 'heartbeat', partition: 0, epoch, commit: 1, seq, readmit: 0 });
+const heartbeat = (epoch: number, seq: number): Message<Payload> => ({ type: 'heartbeat', partition: 0, epoch, commit: 1, seq, readmit: 0, quiesce: false });
 const types = (messages: ReadonlyArray<{ message: Message<Payload> }>) => messages.map(({ message }) => `${message.type}${'seq' in message ? ` ${message.seq}` : ''}`);
 
 describe('liveness under slow store writes', () => {

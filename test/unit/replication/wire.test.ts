@@ -23,7 +23,7 @@ const valid: Message<Uint8Array>[] = [
     readmit: 0,
   },
   { type: 'append-response', partition: 0, epoch: 4, success: false, position: 7, hintPosition: 5, hintEpoch: 2, amnesia: 0 },
-  { type: 'heartbeat', partition: 0, epoch: 4, commit: 6, seq: 12, readmit: 99 },
+  { type: 'heartbeat', partition: 0, epoch: 4, commit: 6, seq: 12, readmit: 99, quiesce: false },
   { type: 'heartbeat-response', partition: 0, epoch: 4, seq: 12, commit: 6, amnesia: 0 },
   {
     type: 'snapshot',

@@ -77,6 +77,8 @@ export interface SimulationResult {
   readonly appends: { readonly ok: number; readonly fail: number; readonly info: number };
   readonly reads: { readonly ok: number; readonly fail: number };
   readonly accountOps: { readonly ok: number; readonly fail: number; readonly info: number };
+  /** Monitor samples of partition owners: all of them, and those quiesced (no heartbeats: replication/group.ts). */
+  readonly owners: { readonly sampled: number; readonly quiesced: number };
   /** What the workflows did (null when the run ended before the final checks). */
   readonly workflows: WorkflowStats | null;
   readonly violations: readonly Violation[];
@@ -113,7 +115,7 @@ export function onlyRemovedReplicaBug(violations: readonly Violation[]): boolean
   );
 }
 /** How often convergence, decommissioning and wipe recovery are checked. */
-const MONITOR_INTERVAL_MS = 50;
+export const MONITOR_INTERVAL_MS = 50;
 /** During the fault phase an operation is given up after retrying this long. */
 const OPERATION_DEADLINE_MS = 3000;
 
@@ -229,6 +231,7 @@ class Simulation implements NodeHost, FaultTarget {
   private nextValue = 1;
   private healed = false;
   private healedAtMs = 0;
+  private readonly owners = { sampled: 0, quiesced: 0 };
   private finished = false;
   /** Some production code ran and may have left promise callbacks (see run). */
   private microtasks = false;
@@ -422,6 +425,7 @@ class Simulation implements NodeHost, FaultTarget {
 
   private monitor(): void {
     this.queue.schedule(MONITOR_INTERVAL_MS, () => this.monitor());
+    this.sampleOwners();
     this.decommissionLeftNodes();
     this.noteWipeRecoveries();
     if (!this.healed) return;
@@ -617,12 +621,27 @@ class Simulation implements NodeHost, FaultTarget {
       appends,
       reads,
       accountOps,
+      owners: { ...this.owners },
       workflows: this.checker.workflows,
       violations: this.checker.violations,
     };
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Counts owners, and quiesced ones, so the report shows the seeds exercise quiescence. */
+  private sampleOwners(): void {
+    for (const node of this.nodes.values()) {
+      const log = node.log;
+      if (log === null) continue;
+      for (const partition of log.core.partitions()) {
+        const status = log.status(partition);
+        if (status.role !== 'owner') continue;
+        this.owners.sampled += 1;
+        if (status.quiesced) this.owners.quiesced += 1;
+      }
+    }
+  }
 
   private newNodeId(): NodeId {
     const id = `n${this.nextNodeNumber}`;

@@ -2,7 +2,7 @@
  * Totals over many simulation runs, and their printable report.
  */
 import { FAULT_KINDS, type FaultKind } from './faults.ts';
-import { onlyRemovedReplicaBug, type SimulationResult } from './simulation.ts';
+import { MONITOR_INTERVAL_MS, onlyRemovedReplicaBug, type SimulationResult } from './simulation.ts';
 
 export interface FailedSeed {
   readonly seed: number;
@@ -19,6 +19,7 @@ export class SimulationSummary {
   readonly appends = { ok: 0, fail: 0, info: 0 };
   readonly reads = { ok: 0, fail: 0 };
   readonly accountOps = { ok: 0, fail: 0, info: 0 };
+  readonly owners = { sampled: 0, quiesced: 0 };
   readonly workflows = { items: 0, delivered: 0, compensated: 0, timersFired: 0, cancelled: 0 };
   violations = 0;
   readonly failed: FailedSeed[] = [];
@@ -42,6 +43,8 @@ export class SimulationSummary {
     this.accountOps.ok += result.accountOps.ok;
     this.accountOps.fail += result.accountOps.fail;
     this.accountOps.info += result.accountOps.info;
+    this.owners.sampled += result.owners.sampled;
+    this.owners.quiesced += result.owners.quiesced;
     if (result.workflows !== null) {
       this.workflows.items += result.workflows.items;
       this.workflows.delivered += result.workflows.delivered;
@@ -64,6 +67,7 @@ export class SimulationSummary {
       `appends:                ${this.appends.ok} acknowledged, ${this.appends.fail} failed, ${this.appends.info} indeterminate`,
       `reads:                  ${this.reads.ok} acknowledged, ${this.reads.fail} failed`,
       `account commands:       ${this.accountOps.ok} acknowledged, ${this.accountOps.fail} failed or refused, ${this.accountOps.info} indeterminate`,
+      `quiesced owners:        ${this.owners.quiesced} of ${this.owners.sampled} owner samples (${((100 * this.owners.quiesced) / Math.max(1, this.owners.sampled)).toFixed(1)} %; every ${MONITOR_INTERVAL_MS} ms)`,
       `outbox items:           ${this.workflows.items} committed, ${this.workflows.delivered} delivered (${this.workflows.timersFired} timers, ${this.workflows.compensated} refused and compensated), ${this.workflows.cancelled} cancelled or replaced first`,
       `violations:             ${this.violations}${this.failed.length > 0 ? ` in ${this.failed.length} seeds` : ''}${this.knownBugSeeds > 0 ? ` (${this.knownBugSeeds} of them only the known removed-replica bug)` : ''}`,
       `wall time:              ${(wallMs / 1000).toFixed(1)} s (${(wallMs / Math.max(1, this.seeds)).toFixed(1)} ms per seed)`,

@@ -279,6 +279,7 @@ export class GameNode {
         voters: status.membership.voters,
         learners: status.membership.learners,
         lag: Math.max(0, status.commit - status.applied),
+        quiesced: status.quiesced,
       };
     });
     const members = cluster.peers.members().map((member) => ({ nodeId: member.nodeId, address: member.address, alive: member.alive, self: member.self }));
@@ -293,15 +294,18 @@ export class GameNode {
     let replicated = 0;
     let under = 0;
     let lag = 0;
+    let quiesced = 0;
     for (const row of view.partitions) {
       if (row.voters.includes(this.config.nodeId) || row.replicas.includes(this.config.nodeId)) replicated += 1;
       if (row.owner === this.config.nodeId && row.ready) {
         owned += 1;
+        if (row.quiesced === true) quiesced += 1;
         if (row.voters.filter((voter) => alive.has(voter)).length < Math.min(this.config.replicationFactor, row.replicas.length)) under += 1;
       }
       lag = Math.max(lag, row.lag);
     }
     this.metrics.partitionsOwned.set(owned);
+    this.metrics.partitionsQuiesced.set(quiesced);
     this.metrics.partitionsReplicated.set(replicated);
     this.metrics.partitionsUnderReplicated.set(under);
     this.metrics.replicationLagEntries.set(lag);

@@ -48,6 +48,8 @@ export interface PartitionRow {
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly lag: number;
+  /** Idle without heartbeats (an owner), or expecting none (a replica): docs/replication.md, "Quiescence". Absent from older builds. */
+  readonly quiesced?: boolean;
 }
 
 /**

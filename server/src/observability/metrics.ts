@@ -55,6 +55,11 @@ export class NodeMetrics {
   readonly passivations = new Counter({ name: 'ringstate_passivations_total', help: 'Aggregates dropped from memory when idle.', registers: [this.registry] });
 
   readonly partitionsOwned = new Gauge({ name: 'ringstate_partitions_owned', help: 'Partitions this node owns and serves.', registers: [this.registry] });
+  readonly partitionsQuiesced = new Gauge({
+    name: 'ringstate_partitions_quiesced',
+    help: 'Partitions this node owns that are idle without heartbeats (quiesced; docs/replication.md).',
+    registers: [this.registry],
+  });
   readonly partitionsReplicated = new Gauge({ name: 'ringstate_partitions_replicated', help: 'Partitions this node holds a replica of.', registers: [this.registry] });
   readonly partitionsUnderReplicated = new Gauge({
     name: 'ringstate_partitions_under_replicated',

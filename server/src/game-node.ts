@@ -93,10 +93,12 @@ export class GameNode {
             this.metrics.snapshotInstalls.inc();
             this.metrics.snapshotEntriesFetched.inc(fetchedEntries);
           },
-          onReplicationWork: ({ messages, frames, writes }) => {
+          onReplicationWork: ({ messages, frames, writes, cycles, entries }) => {
             this.metrics.replicationMessages.inc(messages);
             this.metrics.replicationFrames.inc(frames);
             this.metrics.replicationWrites.inc(writes);
+            this.metrics.replicationCycles.inc(cycles);
+            this.metrics.replicationEntriesWritten.inc(entries);
           },
         })
       : undefined;

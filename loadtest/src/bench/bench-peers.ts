@@ -71,7 +71,18 @@ interface System {
   readonly hasState: boolean;
   connect(index: number, handlers: Handlers): Promise<Session>;
   stop(): Promise<void>;
+  /** The nodes' work counters summed over the nodes (/metrics), read before and after the measured window. */
+  counters?(): Promise<Map<string, number>>;
 }
+
+/** Work counters read from the nodes' /metrics, reported per acknowledged command. */
+const WORK_COUNTERS = [
+  ['ringstate_replication_frames_sent_total', 'peer frames'],
+  ['ringstate_replication_messages_sent_total', 'replication messages'],
+  ['ringstate_replication_cycles_total', 'driver cycles'],
+  ['ringstate_replication_writes_total', 'store transactions'],
+  ['ringstate_replication_entries_written_total', 'entries written'],
+] as const;
 
 async function echoSystem(): Promise<System> {
   const port = 19_400 + Math.floor(Math.random() * 100);
@@ -121,6 +132,14 @@ async function ringstateSystem(): Promise<System> {
       });
       client.send(encodeFrame({ t: MessageType.SUB, a: 'player', i: player }));
       return { send: (id, counter) => client.send(moveFrame(id, player, counter)), close: () => client.close() };
+    },
+    async counters() {
+      const sums = new Map<string, number>();
+      for (const host of hosts) {
+        const metrics = await fetchMetrics(host);
+        for (const [name] of WORK_COUNTERS) sums.set(name, (sums.get(name) ?? 0) + (metrics.get(name) ?? 0));
+      }
+      return sums;
     },
     async stop() {
       // Elections under load mean heartbeats were starved: say so next to the figures.
@@ -177,6 +196,8 @@ interface Measured {
   rejectedCodes: string;
   cpuMicrosPerCommand: number;
   generatorUtilisation: number;
+  /** Per acknowledged command, each of WORK_COUNTERS over the whole cluster (empty for systems without them). */
+  work: Map<string, number>;
 }
 
 async function measure(system: System): Promise<Measured> {
@@ -236,6 +257,7 @@ async function measure(system: System): Promise<Measured> {
   await sleep(warmupMs);
   for (let index = 0; index < players; index += 1) startReached[index] = reached[index] ?? 0;
   const cpu = (): number => system.pids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
+  const countersBefore = await system.counters?.();
   const cpuBefore = cpu();
   const answeredBefore = answered;
   const elu = performance.eventLoopUtilization();
@@ -246,8 +268,13 @@ async function measure(system: System): Promise<Measured> {
   const seconds = (performance.now() - measureStart) / 1000;
   const cpuUsed = cpu() - cpuBefore;
   const generatorUtilisation = performance.eventLoopUtilization(elu).utilization;
-  clearInterval(ticker);
   const answeredDuring = answered - answeredBefore;
+  const countersAfter = await system.counters?.();
+  clearInterval(ticker);
+  const work = new Map<string, number>();
+  if (countersBefore !== undefined && countersAfter !== undefined) {
+    for (const [name] of WORK_COUNTERS) work.set(name, ((countersAfter.get(name) ?? 0) - (countersBefore.get(name) ?? 0)) / Math.max(1, answeredDuring));
+  }
   await sleep(1_500);
   let delivered = 0;
   for (let index = 0; index < players; index += 1) delivered += Math.max(0, (reached[index] ?? 0) - (startReached[index] ?? 0));
@@ -263,6 +290,7 @@ async function measure(system: System): Promise<Measured> {
     rejectedCodes: [...rejectedCodes].map(([code, count]) => `${code} ${count}`).join(', '),
     cpuMicrosPerCommand: answeredDuring === 0 ? Number.NaN : cpuUsed / answeredDuring,
     generatorUtilisation,
+    work,
   };
 }
 
@@ -321,4 +349,11 @@ const rows = summary.map((row) => [
 console.log(`\n${formatTable(headers, rows)}`);
 console.log('  cmd/s, latency and cpu count acknowledged commands only; rej% = answers that were refusals (OVERLOADED, RATE_LIMITED, ...)');
 console.log('  state = state updates delivered / expected; cpu is all server processes of the system per acknowledged command');
+for (const [label, list] of runs) {
+  if (list.every((run) => run.work.size === 0)) continue;
+  const per = (name: string): number => median(list.map((run) => run.work.get(name) ?? Number.NaN));
+  const parts = WORK_COUNTERS.map(([name, what]) => `${per(name).toFixed(2)} ${what}`);
+  const entriesPerWrite = per('ringstate_replication_entries_written_total') / per('ringstate_replication_writes_total');
+  console.log(`  ${label}, per acknowledged command (all nodes, median): ${parts.join(', ')}; ${entriesPerWrite.toFixed(1)} entries per transaction`);
+}
 process.exit(0);

@@ -98,6 +98,16 @@ export class NodeMetrics {
     help: 'Store transactions of the replicated log (entries, hard state and applied effects together).',
     registers: [this.registry],
   });
+  readonly replicationCycles = new Counter({
+    name: 'ringstate_replication_cycles_total',
+    help: 'Cycles (Readies) of the replication driver: each persists, sends and applies one batch of work.',
+    registers: [this.registry],
+  });
+  readonly replicationEntriesWritten = new Counter({
+    name: 'ringstate_replication_entries_written_total',
+    help: 'Log entries the replicated log wrote (divided by ringstate_replication_writes_total: entries per transaction).',
+    registers: [this.registry],
+  });
   readonly epochChanges = new Counter({ name: 'ringstate_epoch_changes_total', help: 'Partition epoch changes seen by this node.', registers: [this.registry] });
   readonly ownershipChanges = new Counter({
     name: 'ringstate_ownership_changes_total',

@@ -96,11 +96,13 @@ export interface ReplicatedLogComponents {
   readonly timers?: LogTimers;
 }
 
-/** What one Ready cost: messages to peers, the frames they travelled in, store transactions. */
+/** What one Ready cost: messages to peers, the frames they travelled in, store transactions, cycles, entries written. */
 export interface ReplicationWork {
   readonly messages: number;
   readonly frames: number;
   readonly writes: number;
+  readonly cycles: number;
+  readonly entries: number;
 }
 
 /** Replication messages per peer frame at most (a frame also stays under the peer layer's byte limit). */
@@ -378,9 +380,14 @@ export class ReplicatedPartitionLog implements PartitionLog {
       for (const entry of apply.entries) target.applied.push(toStoredEntry(apply.partition, entry));
     }
     this.persisted = byPartition;
-    if (byPartition.size === 0) return;
+    if (byPartition.size === 0) {
+      this.components.onReplicationWork?.({ messages: 0, frames: 0, writes: 0, cycles: 1, entries: 0 });
+      return;
+    }
+    let entries = 0;
+    for (const written of byPartition.values()) entries += written.entries.length;
     await this.components.store.writeReplicaBatch({ partitions: [...byPartition.values()] } as ReplicaBatch);
-    this.components.onReplicationWork?.({ messages: 0, frames: 0, writes: 1 });
+    this.components.onReplicationWork?.({ messages: 0, frames: 0, writes: 1, cycles: 1, entries });
     for (const [partition, { fetched }] of installs) this.components.onSnapshotInstalled?.(partition, fetched);
   }
 
@@ -442,7 +449,7 @@ export class ReplicatedPartitionLog implements PartitionLog {
         frames += 1;
       }
     }
-    this.components.onReplicationWork?.({ messages: messages.length, frames, writes: 0 });
+    this.components.onReplicationWork?.({ messages: messages.length, frames, writes: 0, cycles: 0, entries: 0 });
   }
 
   private ownershipChanged(change: OwnershipChange, wasServing: boolean): void {

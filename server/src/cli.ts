@@ -7,8 +7,8 @@
  *
  * Outside dev mode a node without its own secrets (tokens.keys, admin.token, cluster.key in a
  * cluster, secondLife.masterKey with that API) prints one line naming them and exits 2. So does
- * a node whose data directory another process has open (DATA_DIR_IN_USE), or whose port another
- * process listens on (PORT_IN_USE).
+ * a node whose data directory another process has open (DATA_DIR_IN_USE); one whose port another
+ * process listens on prints one line naming it and that process (PORT_IN_USE) and exits 1.
  *
  * Flags override the config file and RINGSTATE_* environment variables. `--print-config`
  * prints the effective configuration (secrets redacted) and exits.
@@ -129,7 +129,7 @@ async function exitIfPortBusy(config: Readonly<Config>): Promise<void> {
   ]);
   if (busy === undefined) return;
   process.stderr.write(`${config.nodeId}: PORT_IN_USE: ${busy.role} ${busy.port} on ${busy.host} is in use by ${describePortHolder(busy.port)}; choose another with ${busy.setting}\n`);
-  process.exit(2);
+  process.exit(1);
 }
 
 function flagOverrides(flags: StartFlags): Record<string, unknown> {

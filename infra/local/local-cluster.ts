@@ -12,16 +12,19 @@
  * Without `devMode` a node would refuse to start without its own secrets (docs/operations.md).
  *
  * Nodes share this terminal: on a TTY they print readable lines (pino-pretty), otherwise JSON.
- * The launcher checks its ports first (a busy one is one line naming it and the flag that moves
- * it), and prints one "ready" line once every node answers /readyz and every partition has an owner.
+ * The launcher first locks its data directory (another launcher on it is one line naming that
+ * launcher's pid; each node locks its own directory below it too, log/directory-lock.ts), then
+ * checks its ports (a busy one is one line naming it, its holder and the flag that moves it), and
+ * prints one "ready" line once every node answers /readyz and every partition has an owner.
  */
 import '../../server/src/polyfills.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { firstBusyPort } from '../../server/src/port-in-use.ts';
+import { DirectoryInUseError, lockDirectory } from '../../server/src/log/index.ts';
+import { describePortHolder, firstBusyPort } from '../../server/src/port-in-use.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** A node logs its ownership summary once no partition changed owner for 1 s (cluster-services.ts). */
@@ -44,14 +47,22 @@ const peerBasePort = portFlag('peer-base-port');
 const dataRoot = resolve(String(values.data));
 const ids = Array.from({ length: count }, (_, n) => `node-${n + 1}`);
 
+// Before it writes a config file: a second launcher on this directory would rewrite the first
+// one's configs and start nodes on its nodes' directories. Held until this process exits.
+try {
+  lockDirectory(dataRoot, 'local cluster launcher');
+} catch (error) {
+  if (error instanceof DirectoryInUseError) fail(`${error.message} (npm start -- --data <dir> uses another)`);
+  throw error;
+}
+
 const busy = await firstBusyPort(
   ids.flatMap((nodeId, index) => [
     { role: `client port of ${nodeId}`, host: '127.0.0.1', port: basePort + index, flag: '--base-port' },
     ...(count > 1 ? [{ role: `peer port of ${nodeId}`, host: '127.0.0.1', port: peerBasePort + index, flag: '--peer-base-port' }] : []),
   ]),
 );
-if (busy !== undefined) fail(`port ${busy.port} (${busy.role}) is in use by another process; start on other ports with ${busy.flag} <port> (npm start -- ${busy.flag} ${busy.port + 100})`);
-mkdirSync(dataRoot, { recursive: true });
+if (busy !== undefined) fail(`PORT_IN_USE: port ${busy.port} (${busy.role}) is in use by ${describePortHolder(busy.port)}; start on other ports with ${busy.flag} <port> (npm start -- ${busy.flag} ${busy.port + 100})`);
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;

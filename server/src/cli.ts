@@ -6,7 +6,9 @@
  *   ringstate dev   [options]   start one node with the example game in dev mode
  *
  * Outside dev mode a node without its own secrets (tokens.keys, admin.token, cluster.key in a
- * cluster, secondLife.masterKey with that API) prints one line naming them and exits 2.
+ * cluster, secondLife.masterKey with that API) prints one line naming them and exits 2. So does
+ * a node whose data directory another process has open (DATA_DIR_IN_USE); one whose port another
+ * process listens on prints one line naming it and that process (PORT_IN_USE) and exits 1.
  *
  * Flags override the config file and RINGSTATE_* environment variables. `--print-config`
  * prints the effective configuration (secrets redacted) and exits.
@@ -18,8 +20,8 @@ import { Command, Option } from 'commander';
 import type { AggregateDefinition } from './aggregate/index.ts';
 import { ConfigError, DEV_SECOND_LIFE_MASTER_KEY, loadConfig, redactConfig, type Config } from './config/index.ts';
 import { GameNode } from './game-node.ts';
-import { UncleanPowerLossError } from './log/index.ts';
-import { firstBusyPort } from './port-in-use.ts';
+import { DirectoryInUseError, UncleanPowerLossError } from './log/index.ts';
+import { describePortHolder, firstBusyPort } from './port-in-use.ts';
 
 interface StartFlags {
   config?: string;
@@ -83,9 +85,10 @@ async function run(flags: StartFlags, presets: Record<string, unknown>): Promise
   try {
     node = new GameNode({ config, aggregates, onLeft: () => shutdown('leave') });
   } catch (error) {
-    // The store's own refusal (a power loss under durability "os") is one line with its code
-    // and what to do, not a stack trace; the exit status is a configuration refusal's.
-    if (error instanceof UncleanPowerLossError) {
+    // The store's own refusals (another process has the directory open; a power loss under
+    // durability "os") are one line with their code and what to do, not a stack trace; the exit
+    // status is a configuration refusal's. Neither has touched the directory of another process.
+    if (error instanceof DirectoryInUseError || error instanceof UncleanPowerLossError) {
       process.stderr.write(`${config.nodeId}: ${error.message}\n`);
       process.exit(2);
     }
@@ -114,14 +117,18 @@ async function run(flags: StartFlags, presets: Record<string, unknown>): Promise
   }
 }
 
-/** A failed bind is one line naming the port and the setting that moves it, not a stack trace. */
+/**
+ * A failed bind is one line naming the port, the process that holds it and the setting that
+ * moves it, not a stack trace. Ports are bound exclusively (port-in-use.ts), so a second node on
+ * a port ends here instead of sharing it.
+ */
 async function exitIfPortBusy(config: Readonly<Config>): Promise<void> {
   const busy = await firstBusyPort([
     { role: 'client port', host: config.host, port: config.port, setting: '--port or "port" in the config file' },
     ...(config.cluster.enabled ? [{ role: 'peer port', host: config.cluster.peerHost, port: config.cluster.peerPort, setting: '"cluster.peerPort" in the config file' }] : []),
   ]);
   if (busy === undefined) return;
-  process.stderr.write(`${config.nodeId}: ${busy.role} ${busy.port} on ${busy.host} is in use by another process; choose another with ${busy.setting}\n`);
+  process.stderr.write(`${config.nodeId}: PORT_IN_USE: ${busy.role} ${busy.port} on ${busy.host} is in use by ${describePortHolder(busy.port)}; choose another with ${busy.setting}\n`);
   process.exit(1);
 }
 

@@ -74,7 +74,9 @@ export class GameNode {
     this.logger = options.logger ?? createLogger({ level: config.logLevel, nodeId: config.nodeId });
     this.metrics = new NodeMetrics({ defaultMetrics: options.processMetrics ?? true });
     this.securityLog = new SecurityLog(this.logger);
-    this.store = LogStore.open({ path: config.dataDir, durability: config.durability, indexBatchEntries: config.indexBatchEntries });
+    // Before anything else touches the disk or the network: a second process on this directory
+    // stops here with DATA_DIR_IN_USE (log/directory-lock.ts).
+    this.store = LogStore.open({ path: config.dataDir, durability: config.durability, indexBatchEntries: config.indexBatchEntries, holder: `ringstate node ${config.nodeId}` });
     const epochs = new Map<number, number>();
     this.cluster = config.cluster.enabled
       ? new ClusterServices(config, this.store, this.logger, {

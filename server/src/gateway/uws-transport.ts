@@ -19,6 +19,15 @@ import type { Logger } from '../observability/index.ts';
 import { isLoopbackAddress, type HttpRouter, type HttpRequestInfo } from '../http/index.ts';
 import { ClientSession, FRAME_CLOSE_FACTOR, type ConnectionPort, type SessionDeps } from './session.ts';
 
+/** uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT (1): listen without SO_REUSEPORT. */
+const LISTEN_EXCLUSIVE_PORT = exclusivePortOption();
+
+function exclusivePortOption(): number {
+  const value = (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: unknown }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+  if (typeof value !== 'number') throw new Error('uWebSockets.js does not export LIBUS_LISTEN_EXCLUSIVE_PORT: this build cannot listen exclusively');
+  return value;
+}
+
 interface SocketData {
   session?: ClientSession;
   open: boolean;
@@ -156,7 +165,12 @@ export class UwsGateway {
 
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen(this.options.host, this.options.port, (socket) => {
+      // Exclusive: uSockets sets SO_REUSEPORT otherwise, and a second node on this port would
+      // then share its connections instead of failing to bind. The (host, port, options, cb)
+      // form and the constant are in the native binding but not in its typings (which declare an
+      // enum `ListenOptions` that the module does not export).
+      const listen = this.app.listen.bind(this.app) as unknown as (host: string, port: number, options: number, cb: (socket: uWS.us_listen_socket | false) => void) => void;
+      listen(this.options.host, this.options.port, LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (socket === false) return reject(new Error(`cannot listen on ${this.options.host}:${this.options.port}`));
         this.listenSocket = socket;
         resolve(uWS.us_socket_local_port(socket));

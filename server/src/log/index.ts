@@ -1,5 +1,6 @@
 export { LogStore, type DurabilityPolicy, type LogStoreOptions } from './log-store.ts';
 export { isCommandEntry, type LogEntry, type AggregateSnapshot, type DedupeRecord, type ControlEntry, type StoredEntry, type HardState, type ReplicaBatch, type ReplicaSnapshotMeta, type OutboxItem, type OutboxChange, type PendingDelivery, type RecordedRefusal } from './types.ts';
 export { foldOutbox, touchesOutbox } from './outbox.ts';
+export { DIRECTORY_LOCK_FILE, DirectoryInUseError, lockDirectory, type DirectoryLock, type LockHolder } from './directory-lock.ts';
 export { RUN_MARKER_FILE, UncleanPowerLossError, currentBoot, type BootIdentity, type RunMarker } from './run-marker.ts';
 export type { LogStorage } from './log-storage.ts';

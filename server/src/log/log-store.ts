@@ -37,12 +37,15 @@
  * not a power loss or kernel crash). Under `fsync` LMDB's copy-on-write B-tree means the file
  * is never torn; under `os` a power loss may leave it stale or damaged, so the store refuses to
  * open after one (run-marker.ts).
+ *
+ * One process at a time: open() takes the directory's lock before anything else and close()
+ * gives it back last (directory-lock.ts).
  */
-import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
 import { foldOutbox, touchesOutbox } from './outbox.ts';
 import type { LogStorage } from './log-storage.ts';
+import { lockDirectory, type DirectoryLock } from './directory-lock.ts';
 import { checkRunMarker, currentBoot, removeRunMarker, writeRunMarker, type BootIdentity } from './run-marker.ts';
 import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type OutboxItem, type PendingDelivery, type ReplicaBatch, type ReplicaSnapshotMeta, type HardState, type StoredEntry } from './types.ts';
 
@@ -58,6 +61,8 @@ export interface LogStoreOptions {
   readonly indexBatchEntries?: number;
   /** The machine's boot, for the run marker (run-marker.ts); tests pass another to play a reboot. Default: this machine's. */
   readonly boot?: BootIdentity;
+  /** What opens the store, for the message a second process gets (directory-lock.ts). Default "ringstate store". */
+  readonly holder?: string;
 }
 
 const INDEX_BATCH_ENTRIES_DEFAULT = 2048;
@@ -129,6 +134,8 @@ export class LogStore implements LogStorage {
   private readonly path: string;
   /** This store wrote a run marker (run-marker.ts): a clean close syncs, then removes it. */
   private readonly marked: boolean;
+  /** This process's lock on the directory (directory-lock.ts), released once LMDB is closed. */
+  private readonly lock: DirectoryLock;
   /** Last position on disk per partition, kept after the first read so appends need no lookup. */
   private readonly lastPositions = new Map<number, number>();
   /**
@@ -138,12 +145,13 @@ export class LogStore implements LogStorage {
    */
   private readonly replicaSnapshotCache = new Map<number, ReplicaSnapshotMeta | null>();
 
-  private constructor(options: LogStoreOptions, marked: boolean) {
+  private constructor(options: LogStoreOptions, marked: boolean, lock: DirectoryLock) {
     // overlappingSync off: a commit's promise then resolves only once the commit is synced
     // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
     this.durability = options.durability;
     this.path = options.path;
     this.marked = marked;
+    this.lock = lock;
     this.indexBatchEntries = options.indexBatchEntries ?? INDEX_BATCH_ENTRIES_DEFAULT;
     if (!Number.isInteger(this.indexBatchEntries) || this.indexBatchEntries < 1) throw new Error(`indexBatchEntries must be a positive integer, got ${this.indexBatchEntries}`);
     this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
@@ -160,18 +168,30 @@ export class LogStore implements LogStorage {
   }
 
   /**
-   * Opens (creating) the store in the directory `options.path`. Throws UncleanPowerLossError
-   * (code UNCLEAN_POWER_LOSS) when its last run under `os` ended in a power loss (run-marker.ts).
+   * Opens (creating) the store in the directory `options.path`. Throws DirectoryInUseError (code
+   * DATA_DIR_IN_USE) when another process has it open (directory-lock.ts), before reading or
+   * writing anything in it, and UncleanPowerLossError (code UNCLEAN_POWER_LOSS) when its last run
+   * under `os` ended in a power loss (run-marker.ts).
    */
   static open(options: LogStoreOptions): LogStore {
-    mkdirSync(options.path, { recursive: true });
+    // First: a second process must not even write the run marker of a store that is in use.
+    const lock = lockDirectory(options.path, options.holder ?? 'ringstate store');
+    try {
+      return LogStore.openLocked(options, lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  private static openLocked(options: LogStoreOptions, lock: DirectoryLock): LogStore {
     const boot = options.boot ?? currentBoot();
     // A marker from this boot is a crashed run's unsynced writes, which this run inherits until
     // its clean close has synced them, whatever its own policy. Written before LMDB writes
     // anything (opening writes the format record).
     const marked = checkRunMarker(options.path, boot) !== undefined || options.durability === 'os';
     if (marked) writeRunMarker(options.path, { boot, pid: process.pid, startedAt: new Date().toISOString() });
-    const store = new LogStore(options, marked);
+    const store = new LogStore(options, marked, lock);
     const format = store.meta.get('formatVersion');
     if (format === undefined) {
       store.meta.putSync('formatVersion', FORMAT_PLAIN);
@@ -636,6 +656,15 @@ export class LogStore implements LogStorage {
   }
 
   private async closeOnce(): Promise<void> {
+    try {
+      await this.closeLocked();
+    } finally {
+      // Only once LMDB is closed (and the marker settled) may another process open the directory.
+      this.lock.release();
+    }
+  }
+
+  private async closeLocked(): Promise<void> {
     this.closed = true;
     await this.lastCommit.catch(() => undefined);
     if (this.deferred.indexedPositions().size > 0 || this.formatDeferred) {

@@ -1,11 +1,14 @@
 /**
- * A port that another process holds is one line naming the port and the flag that moves it, not
- * a stack trace: in the local cluster launcher (`npm start`, before it starts any node) and in a
- * single node (`cli.ts dev`, when its bind fails).
+ * A port that another process holds is one line naming the port, that process and the flag that
+ * moves it, not a stack trace: in the local cluster launcher (`npm start`, before it starts any
+ * node) and in a single node (`cli.ts dev`, when its bind fails). A launcher whose data directory
+ * another launcher holds is one line naming it and that launcher's pid, before it writes anything.
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DIRECTORY_LOCK_FILE, lockDirectory } from '../../../server/src/log/index.ts';
 import { ROOT } from './k8s-manifests.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -47,8 +50,26 @@ describe('busy port', () => {
     expect(result.code).toBe(1);
     const lines = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line !== '');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`port ${port}`);
+    expect(lines[0]).toContain(`PORT_IN_USE: port ${port}`);
+    expect(lines[0]).toContain(`in use by process ${process.pid} (`);
     expect(lines[0]).toContain('--base-port');
+  }, 90_000);
+
+  it('busy port - npm start on a data directory another launcher holds prints one line naming it and that pid, writes nothing, exits 1', async () => {
+    const data = tempDir('busy-launcher-data');
+    dirs.push(data);
+    // This test process plays the first launcher.
+    const lock = lockDirectory(data.path, 'local cluster launcher');
+    try {
+      const result = await run(['infra/local/local-cluster.ts', '--base-port', '40201', '--peer-base-port', '40211', '--data', data.path]);
+      expect(result.code).toBe(1);
+      const lines = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line !== '');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`DATA_DIR_IN_USE: the data directory ${data.path} is in use by process ${process.pid} (local cluster launcher, since `);
+      expect(readdirSync(data.path)).toEqual([DIRECTORY_LOCK_FILE]);
+    } finally {
+      lock.release();
+    }
   }, 90_000);
 
   it('busy port - a taken peer port names --peer-base-port', async () => {
@@ -72,7 +93,8 @@ describe('busy port', () => {
     expect(result.code).toBe(1);
     const lines = result.stderr.split('\n').filter((line) => line !== '');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`port ${port}`);
+    expect(lines[0]).toContain(`PORT_IN_USE: client port ${port}`);
+    expect(lines[0]).toContain(`in use by process ${process.pid} (`);
     expect(lines[0]).toContain('--port');
     expect(result.stderr).not.toContain('    at ');
   }, 90_000);

@@ -194,7 +194,7 @@ function renderStats(stats, view) {
     var role = row.role === 'owner' && !row.ready ? 'owner, not ready' : row.role;
     var steps = row.steps.join(' → ') + (row.steady ? '' : ' (under way)');
     return el('tr', { 'data-partitions': row.partitions.join(','), 'data-owner': row.owner || '', 'data-changes': String(row.changeCount), 'data-steady': String(row.steady) }, [
-      td(new Date(row.lastAtMs).toLocaleTimeString()), td(partitionList(row.partitions), 'wrap'), td(row.epoch), td(row.owner || 'none', row.owner ? '' : 'down'), td(role),
+      td(new Date(row.lastAtMs).toLocaleTimeString()), td(partitionList(row.partitions), 'wrap'), td(row.epochMin === row.epochMax ? row.epochMin : row.epochMin + '\u2013' + row.epochMax), td(row.owner || 'none', row.owner ? '' : 'down'), td(role),
       td(steps, row.steady ? 'wrap' : 'wrap lagging'), td(row.lastAtMs - row.firstAtMs + ' ms'),
     ]);
   }));
@@ -310,7 +310,7 @@ export function renderDashboardPage(options: { nodeId: string }): string {
   <section class="wide">
     <h2>Ownership changes <span class="muted" id="ownership-count"></span></h2>
     <div id="ownership-wrap">
-    <table id="ownership"><thead><tr><th>time</th><th>partitions</th><th>epoch</th><th>owner</th><th>role here</th><th>steps</th><th>took</th></tr></thead><tbody></tbody></table>
+    <table id="ownership"><thead><tr><th>time</th><th>partitions</th><th>epochs</th><th>owner</th><th>role here</th><th>steps</th><th>took</th></tr></thead><tbody></tbody></table>
     </div>
   </section>
   <section>

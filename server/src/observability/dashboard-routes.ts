@@ -12,8 +12,8 @@
  *    commands: {commandsPerSecond, p99Ms, p99AboveMax, windowMs, commandsTotal},
  *    limitTrips: {<limit>: count},
  *    ownershipChanges: {recordedCount, recent: [{atMs, partition, epoch, role, owner, ready, reason}],
- *                       transitions: [{partitions, firstAtMs, lastAtMs, epoch, role, owner, ready, steady,
- *                                      steps, changeCount}]}}
+ *                       transitions: [{partitions, firstAtMs, lastAtMs, epochMin, epochMax, role, owner,
+ *                                      ready, steady, steps, changeCount}]}}
  * `ownershipChanges.recent` is newest first and bounded (OwnershipHistory); `transitions` are the
  * same changes grouped into one row per way a partition went from one steady state to the next
  * (ownershipTransitions), newest first, which is what the dashboard lists.

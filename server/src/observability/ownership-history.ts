@@ -65,8 +65,13 @@ export interface OwnershipTransition {
   readonly partitions: readonly number[];
   readonly firstAtMs: number;
   readonly lastAtMs: number;
-  /** Where the transition ended. */
-  readonly epoch: number;
+  /**
+   * The epochs where it ended: partitions keep their own epochs, so one node's death leaves the
+   * partitions it moved at several.
+   */
+  readonly epochMin: number;
+  readonly epochMax: number;
+  /** Where it ended. */
   readonly role: string;
   readonly owner: string | null;
   readonly ready: boolean;
@@ -113,7 +118,8 @@ function transitionOf(events: readonly OwnershipEvent[]): OwnershipTransition {
     partitions: [last.partition],
     firstAtMs: first.atMs,
     lastAtMs: last.atMs,
-    epoch: last.epoch,
+    epochMin: last.epoch,
+    epochMax: last.epoch,
     role: last.role,
     owner: last.owner,
     ready: last.ready,
@@ -141,7 +147,7 @@ function transitionsPerPartition(events: readonly OwnershipEvent[]): OwnershipTr
 }
 
 function sameWay(a: OwnershipTransition, b: OwnershipTransition): boolean {
-  return a.epoch === b.epoch && a.role === b.role && a.owner === b.owner && a.ready === b.ready && a.steady === b.steady && a.steps.join('\n') === b.steps.join('\n');
+  return a.role === b.role && a.owner === b.owner && a.ready === b.ready && a.steady === b.steady && a.steps.join('\n') === b.steps.join('\n');
 }
 
 /**
@@ -166,6 +172,8 @@ export function ownershipTransitions(events: readonly OwnershipEvent[]): Ownersh
       partitions: [...row.partitions, partition].sort((a, b) => a - b),
       firstAtMs: Math.min(row.firstAtMs, transition.firstAtMs),
       lastAtMs: Math.max(row.lastAtMs, transition.lastAtMs),
+      epochMin: Math.min(row.epochMin, transition.epochMin),
+      epochMax: Math.max(row.epochMax, transition.epochMax),
       changeCount: row.changeCount + transition.changeCount,
     };
   }

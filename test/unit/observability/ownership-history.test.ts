@@ -24,7 +24,7 @@ describe('ownership history', () => {
       change(291, 5, 4, 'owner', 'node-1', 'ready', true),
     ]);
     expect(rows).toEqual([
-      { partitions: [5], firstAtMs: 230, lastAtMs: 291, epoch: 4, role: 'owner', owner: 'node-1', ready: true, steady: true, steps: ['pre-vote', 'campaign', 'elected', 'ready'], changeCount: 4 },
+      { partitions: [5], firstAtMs: 230, lastAtMs: 291, epochMin: 4, epochMax: 4, role: 'owner', owner: 'node-1', ready: true, steady: true, steps: ['pre-vote', 'campaign', 'elected', 'ready'], changeCount: 4 },
     ]);
   });
 
@@ -41,13 +41,18 @@ describe('ownership history', () => {
     ]);
   });
 
+  it('ownership transitions - partitions at different epochs that went the same way at once share a row', () => {
+    const rows = ownershipTransitions([change(10, 4, 3, 'follower', 'b', 'owner-discovered'), change(12, 9, 6, 'follower', 'b', 'owner-discovered')]);
+    expect(rows).toMatchObject([{ partitions: [4, 9], epochMin: 3, epochMax: 6, changeCount: 2 }]);
+  });
+
   it('ownership transitions - the same way far apart in time, or twice for one partition, stays apart', () => {
     const rows = ownershipTransitions([
       change(0, 1, 2, 'follower', 'b', 'owner-discovered'),
       change(5_000, 2, 2, 'follower', 'b', 'owner-discovered'),
       change(5_001, 2, 3, 'follower', 'b', 'owner-discovered'),
     ]);
-    expect(rows.map((row) => [row.partitions, row.epoch, row.lastAtMs])).toEqual([[[2], 3, 5_001], [[2], 2, 5_000], [[1], 2, 0]]);
+    expect(rows.map((row) => [row.partitions, row.epochMax, row.lastAtMs])).toEqual([[[2], 3, 5_001], [[2], 2, 5_000], [[1], 2, 0]]);
   });
 
   it('ownership transitions - a pre-vote loop is one row with counted steps, and one not yet steady says so', () => {
@@ -73,7 +78,7 @@ describe('ownership history', () => {
     }
     const rows = ownershipTransitions(events);
     expect(rows.reduce((sum, row) => sum + row.changeCount, 0)).toBe(events.length);
-    const shown = rows.map((row) => JSON.stringify([row.lastAtMs, row.partitions, row.epoch, row.role, row.owner, row.ready, row.steps]));
+    const shown = rows.map((row) => JSON.stringify([row.lastAtMs, row.partitions, row.epochMin, row.epochMax, row.role, row.owner, row.ready, row.steps]));
     expect(new Set(shown).size).toBe(shown.length);
     for (const row of rows) expect(new Set(row.partitions).size).toBe(row.partitions.length);
   });

@@ -1,18 +1,27 @@
 /**
- * The dashboard in a real browser (Debian's Chromium through playwright-core) against a
- * 3-node cluster of real processes: the page shows what the admin API says (members, owners,
- * replicas, epochs), updates by itself, and after a node is killed shows it down, its
- * partitions under new owners and the ownership changes.
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) at 1280×800:
+ * - against a 3-node cluster of real processes: the page shows what the admin API says (members,
+ *   owners, replicas, epochs), updates by itself, and after a node is killed shows it down, its
+ *   partitions under new owners and the ownership changes;
+ * - against canned admin answers shaped like a Kubernetes cluster (long pod DNS names, 5 members,
+ *   64 partitions, a flapping history): the members table fits its panel, the ring's labels are
+ *   readable and apart, and no two ownership rows look the same.
+ * Both check the layout the same way (`layoutProblems`) and leave a screenshot in `.tmp/`.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownershipTransitions, type OwnershipEvent } from '../../server/src/observability/index.ts';
+import { renderDashboardPage } from '../../server/src/observability/dashboard-page.ts';
 import { busiestOwner, waitConverged } from '../support/list-append.ts';
 import { startProcessCluster, type ProcessCluster, type ProcessMember } from '../support/process-cluster.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PARTITIONS = 16;
+const VIEWPORT = { width: 1280, height: 800 };
+/** The smallest ring label, in CSS px as drawn (font size times the SVG's scale). */
+const RING_LABEL_PX_MIN = 11;
 
 interface AdminView {
   nodeId: string;
@@ -71,6 +80,65 @@ async function readPage(page: Page): Promise<PageView> {
   });
 }
 
+/**
+ * What reads badly on the page as it is drawn now, one line per problem: a members or ownership
+ * cell outside its panel's visible box (cut off, or only reachable by scrolling the panel), a
+ * ring label under RING_LABEL_PX_MIN or overlapping another, two ownership rows with the same
+ * text, or ownership rows that do not account for every change the API listed.
+ */
+async function layoutProblems(page: Page): Promise<string[]> {
+  return page.evaluate((labelPxMin) => {
+    const problems: string[] = [];
+    const inPanel = (table: string): void => {
+      const panel = document.querySelector(table)?.closest('section');
+      if (!panel) return void problems.push(`${table}: no panel`);
+      const box = panel.getBoundingClientRect();
+      const visible = { left: box.left + panel.clientLeft, right: box.left + panel.clientLeft + panel.clientWidth };
+      if (panel.scrollWidth > panel.clientWidth) problems.push(`${table}: the panel scrolls sideways (${panel.scrollWidth} > ${panel.clientWidth} px)`);
+      for (const row of Array.from(document.querySelectorAll(`${table} tr`))) {
+        const last = row.lastElementChild?.getBoundingClientRect();
+        if (last && (last.right > visible.right + 0.5 || last.left < visible.left - 0.5)) problems.push(`${table}: last column at ${last.left}-${last.right} px, panel shows ${visible.left}-${visible.right} px`);
+      }
+    };
+    inPanel('#members');
+    inPanel('#ownership');
+    const svg = document.querySelector<SVGSVGElement>('#ring');
+    const scale = svg?.getScreenCTM()?.a ?? 0;
+    const labels = Array.from(document.querySelectorAll<SVGTextElement>('#ring text'));
+    if (labels.length < 2) problems.push(`ring: ${labels.length} labels`);
+    for (const label of labels) {
+      const px = parseFloat(getComputedStyle(label).fontSize) * scale;
+      if (px < labelPxMin) problems.push(`ring: label "${label.textContent}" is ${px.toFixed(1)} px`);
+    }
+    const boxes = labels.map((label) => ({ text: label.textContent, box: label.getBoundingClientRect() }));
+    for (let i = 0; i < boxes.length; i += 1) {
+      for (let j = i + 1; j < boxes.length; j += 1) {
+        const a = boxes[i]!.box, b = boxes[j]!.box;
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) problems.push(`ring: labels "${boxes[i]!.text}" and "${boxes[j]!.text}" overlap`);
+      }
+    }
+    const rows = Array.from(document.querySelectorAll<HTMLElement>('#ownership tbody tr'));
+    const texts = rows.map((row) => Array.from(row.children).map((cell) => cell.textContent).join(' | '));
+    const seen = new Set<string>();
+    for (const text of texts) {
+      if (seen.has(text)) problems.push(`ownership: two rows read "${text}"`);
+      seen.add(text);
+    }
+    const accounted = rows.reduce((sum, row) => sum + Number(row.dataset['changes']), 0);
+    const changesListed = Number(document.getElementById('ownership')?.dataset['changesListed']);
+    if (accounted !== changesListed) problems.push(`ownership: rows cover ${accounted} changes, the API listed ${changesListed}`);
+    return problems;
+  }, RING_LABEL_PX_MIN);
+}
+
+async function screenshot(page: Page, name: string): Promise<string> {
+  const dir = join(process.cwd(), '.tmp');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
 /** Polls until the page and the admin API agree (both move while elections settle). */
 async function expectPageMatchesApi(page: Page, member: ProcessMember, timeoutMs: number): Promise<{ shown: PageView; api: AdminView }> {
   const deadline = Date.now() + timeoutMs;
@@ -94,7 +162,7 @@ describe('dashboard - browser', () => {
     const hosts = current.members.map((member) => `${member.host}:${member.port}`);
     const victimId = await busiestOwner(hosts);
     const viewer = current.members.find((member) => member.nodeId !== victimId) as ProcessMember;
-    const page = await (browser as Browser).newPage();
+    const page = await (browser as Browser).newPage({ viewport: VIEWPORT });
     const external: string[] = [];
     page.on('request', (request) => {
       if (!request.url().startsWith(`http://${viewer.host}:${viewer.port}/`)) external.push(request.url());
@@ -138,17 +206,108 @@ describe('dashboard - browser', () => {
     expect(after.shown.members.find((row) => row.nodeId === victimId)?.alive).toBe(false);
     expect(after.shown.partitions.every((row) => row.owner !== victimId && row.owner !== '')).toBe(true);
     expect(after.shown.ringOwners.every((owner) => owner !== victimId && owner !== '')).toBe(true);
-    const statsAfter = (await (await fetch(`http://${viewer.host}:${viewer.port}/v1/admin/stats`)).json()) as { ownershipChanges: { recordedCount: number; recent: Array<{ atMs: number; owner: string | null }> } };
+    const statsAfter = (await (await fetch(`http://${viewer.host}:${viewer.port}/v1/admin/stats`)).json()) as { ownershipChanges: { recordedCount: number; recent: Array<{ atMs: number; owner: string | null }>; transitions: unknown[] } };
     expect(statsAfter.ownershipChanges.recordedCount).toBeGreaterThan(statsBefore.ownershipChanges.recordedCount);
     expect(statsAfter.ownershipChanges.recent.some((change) => change.atMs >= killedAtMs && change.owner !== victimId)).toBe(true);
     await page.waitForFunction(() => document.querySelectorAll('#ownership tbody tr').length > 0, undefined, { timeout: 5_000 });
-
-    const dir = join(process.cwd(), '.tmp');
-    mkdirSync(dir, { recursive: true });
-    await page.screenshot({ path: join(dir, 'dashboard.png'), fullPage: true });
+    expect(statsAfter.ownershipChanges.transitions.length).toBeLessThan(statsAfter.ownershipChanges.recent.length);
+    expect(await layoutProblems(page)).toEqual([]);
+    await screenshot(page, 'dashboard.png');
     console.log(`dashboard: ${victimId} killed; page showed every partition under a live owner after ${shownMovedMs} ms (viewer ${viewer.nodeId})`);
     expect(external).toEqual([]);
     expect(pageErrors).toEqual([]);
     await page.close();
   }, 120_000);
+});
+
+/** Five pods of a StatefulSet, 64 partitions, one pod down, and a history that flapped. */
+function cannedAnswers(): { cluster: unknown; stats: unknown; recent: OwnershipEvent[] } {
+  const members = [0, 1, 2, 3, 4].map((i) => `ringstate-${i}`);
+  const partitionCount = 64;
+  const partitions = Array.from({ length: partitionCount }, (_, partition) => {
+    const replicas = [0, 1, 2].map((k) => members[(partition + k) % members.length] as string);
+    const owner = replicas[0] === 'ringstate-4' ? (replicas[1] as string) : (replicas[0] as string);
+    return { partition, owner, replicas, epoch: 3 + (partition % 4), role: owner === 'ringstate-0' ? 'owner' : 'follower', commit: 120_000 + partition, applied: 120_000 + partition, lag: partition % 9 === 0 ? 2 : 0, ready: true };
+  });
+  const cluster = {
+    nodeId: 'ringstate-0',
+    ringVersion: 2_914_446_221,
+    ring: { generation: 7, members, clusterId: 'prod-eu-1' },
+    leaving: false,
+    members: members.map((nodeId, i) => ({ nodeId, address: `${nodeId}.ringstate-peers.ringstate-production.svc.cluster.local:7001`, alive: i !== 4, self: i === 0 })),
+    partitions,
+  };
+  const startMs = Date.UTC(2026, 0, 5, 14, 30, 0);
+  const recent: OwnershipEvent[] = [];
+  const record = (atMs: number, partition: number, epoch: number, role: string, owner: string | null, reason: string, ready = false): void => {
+    recent.push({ atMs, partition, epoch, role, owner, ready, reason });
+  };
+  // ringstate-4 dies: every partition it owned moves; here a follower of most, owner of some.
+  for (const row of partitions.filter((p) => p.replicas[0] === 'ringstate-4')) {
+    if (row.owner === 'ringstate-0') {
+      record(startMs + 10, row.partition, row.epoch - 1, 'pre-candidate', null, 'campaign');
+      record(startMs + 25, row.partition, row.epoch, 'candidate', null, 'campaign');
+      record(startMs + 61, row.partition, row.epoch, 'owner', 'ringstate-0', 'elected');
+      record(startMs + 70, row.partition, row.epoch, 'owner', 'ringstate-0', 'ready', true);
+    } else if (row.replicas.includes('ringstate-0')) {
+      record(startMs + 40, row.partition, row.epoch, 'follower', null, 'higher-epoch');
+      record(startMs + 90, row.partition, row.epoch, 'follower', row.owner, 'owner-discovered');
+    }
+  }
+  // One partition flaps: pre-votes that lose, again and again, then an owner is found.
+  for (let round = 0; round < 6; round += 1) {
+    record(startMs + 5_000 + round * 300, 17, 5, 'pre-candidate', null, 'campaign');
+    record(startMs + 5_100 + round * 300, 17, 5, 'follower', null, 'election-lost');
+  }
+  record(startMs + 7_000, 17, 6, 'follower', 'ringstate-1', 'owner-discovered');
+  // One still under way.
+  record(startMs + 9_000, 40, 8, 'follower', null, 'check-quorum-lost');
+  recent.sort((a, b) => b.atMs - a.atMs);
+  const stats = {
+    nodeId: 'ringstate-0', pid: 1, atMs: startMs + 9_500, uptimeSeconds: 86_400, connections: 1_204, subscriptions: 3_877, activeAggregates: 2_419,
+    commands: { commandsPerSecond: 812.4, p99Ms: 7.2, p99AboveMax: false, windowMs: 5_000, commandsTotal: 70_000_000 },
+    limitTrips: { commandsInFlightMax: 3 },
+    ownershipChanges: { recordedCount: 1_893, recent, transitions: ownershipTransitions(recent) },
+  };
+  return { cluster, stats, recent };
+}
+
+describe('dashboard - layout', () => {
+  it('dashboard - at 1280×800 the members table fits its panel, ring labels are readable, ownership rows are distinct', async () => {
+    const answers = cannedAnswers();
+    const page = await (browser as Browser).newPage({ viewport: VIEWPORT });
+    const origin = 'http://dashboard.test';
+    await page.route(`${origin}/**`, async (route) => {
+      const path = new URL(route.request().url()).pathname;
+      if (path === '/dashboard') return route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: renderDashboardPage({ nodeId: 'ringstate-0' }) });
+      if (path === '/v1/admin/cluster') return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answers.cluster) });
+      if (path === '/v1/admin/stats') return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answers.stats) });
+      return route.fulfill({ status: 404, body: '' });
+    });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${origin}/dashboard`);
+    await page.waitForFunction(() => Number(document.body.dataset['updates']) >= 1, undefined, { timeout: 10_000 });
+
+    expect(await page.getAttribute('#ownership', 'data-changes-listed')).toBe(String(answers.recent.length));
+    expect(await layoutProblems(page)).toEqual([]);
+    // The whole members table is on the first screen, not below the fold.
+    const membersBottom = await page.evaluate(() => document.querySelector('#members')?.getBoundingClientRect().bottom ?? Infinity);
+    expect(membersBottom).toBeLessThanOrEqual(VIEWPORT.height);
+    const ringLabels = await page.$$eval('#ring text[data-partition-label]', (labels) => labels.map((label) => Number(label.getAttribute('data-partition-label'))));
+    expect(ringLabels[0]).toBe(0);
+    expect(ringLabels.length).toBeGreaterThanOrEqual(8);
+    // ringstate-4's death is one row per way it went here, and the flapping partition is one row.
+    const rows = await page.$$eval('#ownership tbody tr', (trs) => trs.map((tr) => ({ partitions: tr.getAttribute('data-partitions'), steady: tr.getAttribute('data-steady'), text: Array.from(tr.children).map((cell) => cell.textContent).join(' | ') })));
+    expect(rows.length).toBeLessThan(answers.recent.length / 3);
+    expect(rows.filter((row) => row.partitions === '17')).toHaveLength(1);
+    // Its partitions were at epochs 3 to 6; the election here is still one row.
+    expect(rows.filter((row) => row.text.includes('pre-vote → campaign → elected → ready'))).toHaveLength(1);
+    expect(rows.find((row) => row.partitions === '17')?.text).toContain('pre-vote → election-lost → pre-vote');
+    expect(rows.find((row) => row.partitions === '40')?.steady).toBe('false');
+    const path = await screenshot(page, 'dashboard-layout.png');
+    console.log(`dashboard layout: ${rows.length} ownership rows for ${answers.recent.length} changes, ${ringLabels.length} ring labels; screenshot ${path}`);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

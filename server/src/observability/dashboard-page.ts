@@ -5,7 +5,14 @@
  *
  * The script builds every element with textContent, never innerHTML, so names coming from the
  * cluster cannot inject markup. Rows carry data-* attributes (data-member, data-alive,
- * data-partition, data-owner) that tests and scripts can read without parsing text.
+ * data-partition, data-owner; ownership rows data-partitions, data-changes, data-steady, their table
+ * data-changes-listed; ring
+ * labels data-partition-label) that tests and scripts can read without parsing text.
+ *
+ * Ownership changes are listed as transitions (ownership-history.ts): one row per way a
+ * partition went from one steady state to the next, shared by the partitions that went the same
+ * way at once, so one election or one node's death is one row rather than a screenful of
+ * similar ones.
  *
  * The admin token: outside dev mode every data request needs `Authorization: Bearer <token>`.
  * The script takes the token from the URL fragment (`/dashboard#token=...`: a fragment never
@@ -23,21 +30,30 @@ header h1 { font-size:18px; margin:0; }
 .muted { color:var(--muted); }
 #status.live { color:var(--ok); } #status.stale { color:var(--bad); }
 main { padding:16px 20px; display:grid; gap:16px; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); }
-section { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:12px 14px; overflow:auto; }
+section { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:12px 14px; overflow:auto; min-width:0; }
 section.wide { grid-column: 1 / -1; }
 h2 { font-size:13px; text-transform:uppercase; letter-spacing:.05em; color:var(--muted); margin:0 0 8px; }
+h2 .muted { text-transform:none; letter-spacing:0; font-weight:400; }
 .cards { display:flex; gap:12px; flex-wrap:wrap; }
 .card { min-width:130px; padding:8px 12px; border:1px solid var(--line); border-radius:6px; }
 .card .value { font-size:22px; font-variant-numeric:tabular-nums; }
 table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
 th, td { text-align:left; padding:3px 8px; border-bottom:1px solid var(--line); white-space:nowrap; }
 th { color:var(--muted); font-weight:500; }
+/* Long names and addresses (a Kubernetes pod's DNS name) wrap instead of pushing the last
+   columns out of the panel; numbers never wrap. */
+td.wrap { white-space:normal; overflow-wrap:anywhere; }
 .up { color:var(--ok); } .down { color:var(--bad); } .lagging { color:var(--warn); }
 #token-form { display:flex; gap:8px; align-items:center; }
 #token-form[hidden] { display:none; }
 #token-form input { background:var(--bg); color:var(--text); border:1px solid var(--line); border-radius:4px; padding:3px 6px; }
 .swatch { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:6px; vertical-align:middle; }
 #ring-wrap { display:flex; gap:16px; align-items:center; }
+/* flex:none keeps the ring at its own size: shrunk by a long summary, its labels became too
+   small to read. Labels are at least 12 CSS px (the browser test checks 11). */
+#ring { flex:none; }
+#ring text { font-size:12px; fill:var(--muted); }
+#ring text.ring-center { font-size:14px; fill:var(--text); }
 #partitions-wrap, #ownership-wrap { max-height:420px; overflow:auto; }
 `;
 
@@ -93,18 +109,18 @@ function renderMembers(view) {
     row.replicas.forEach(function (id) { held[id] = (held[id] || 0) + 1; });
   });
   fill(document.querySelector('#members tbody'), view.members.map(function (member) {
-    var name = el('td', {}, [el('span', { class: 'swatch', style: 'background:' + colorOf(member.nodeId) }), document.createTextNode(member.nodeId + (member.self ? ' (this node)' : ''))]);
+    var name = el('td', { class: 'wrap' }, [el('span', { class: 'swatch', style: 'background:' + colorOf(member.nodeId) }), document.createTextNode(member.nodeId + (member.self ? ' (this node)' : ''))]);
     var inRing = !view.ring || view.ring.members.indexOf(member.nodeId) >= 0;
     var health = member.alive ? (inRing ? 'up' : 'up, not in the ring') : 'down';
     return el('tr', { 'data-member': member.nodeId, 'data-alive': String(member.alive) }, [
-      name, td(member.address), td(health, member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
+      name, td(member.address, 'wrap'), td(health, member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
     ]);
   }));
 }
 
 function renderRing(view) {
   var svg = document.getElementById('ring');
-  var n = view.partitions.length, cx = 110, cy = 110, outer = 100, inner = 62;
+  var n = view.partitions.length, cx = 140, cy = 140, outer = 100, inner = 62, labelAt = 118;
   var paths = view.partitions.map(function (row, i) {
     var a0 = (i / n) * 2 * Math.PI - Math.PI / 2, a1 = ((i + 1) / n) * 2 * Math.PI - Math.PI / 2;
     var large = a1 - a0 > Math.PI ? 1 : 0;
@@ -121,14 +137,38 @@ function renderRing(view) {
     path.appendChild(title);
     return path;
   });
-  var label = document.createElementNS('http://www.w3.org/2000/svg', 'text');
-  label.setAttribute('x', String(cx)); label.setAttribute('y', String(cy + 5)); label.setAttribute('text-anchor', 'middle'); label.setAttribute('fill', '#d8dee6');
-  label.textContent = n + ' partitions';
-  svg.replaceChildren.apply(svg, paths.concat([label]));
+  var label = svgText(cx, cy, n + ' partitions');
+  label.setAttribute('class', 'ring-center');
+  svg.replaceChildren.apply(svg, paths.concat(partitionLabels(n, cx, cy, labelAt), [label]));
   var unowned = view.partitions.filter(function (row) { return !row.owner; }).length;
   var ring = view.ring || { generation: 0, members: [] };
   setText('ring-summary', 'ring version ' + view.ringVersion + ' (generation ' + ring.generation + ': ' + ring.members.join(', ') + ')' +
     (view.leaving ? ', this node is leaving' : '') + ', ' + unowned + ' partitions without an owner');
+}
+
+function svgText(x, y, text) {
+  var node = document.createElementNS('http://www.w3.org/2000/svg', 'text');
+  node.setAttribute('x', x.toFixed(1)); node.setAttribute('y', y.toFixed(1));
+  node.setAttribute('text-anchor', 'middle'); node.setAttribute('dominant-baseline', 'central');
+  node.textContent = text;
+  return node;
+}
+// Partition numbers outside the ring, at the middle of their segment. With many partitions only
+// every step-th is labelled, so neighbours stay apart: LABEL_GAP_PX of arc per label is room for
+// a three-digit number at 12 px; the last labels are left out when they would crowd partition 0.
+var LABEL_GAP_PX = 30;
+function partitionLabels(n, cx, cy, radius) {
+  if (n === 0) return [];
+  var step = Math.max(1, Math.ceil(LABEL_GAP_PX / (2 * Math.PI * radius / n)));
+  var labels = [];
+  for (var i = 0; i < n; i += step) {
+    if (i > 0 && n - i < step) break;
+    var a = ((i + 0.5) / n) * 2 * Math.PI - Math.PI / 2;
+    var text = svgText(cx + radius * Math.cos(a), cy + radius * Math.sin(a), String(i));
+    text.setAttribute('data-partition-label', String(i));
+    labels.push(text);
+  }
+  return labels;
 }
 
 function renderPartitions(view) {
@@ -149,14 +189,30 @@ function renderStats(stats, view) {
   stat('activeAggregates', String(stats.activeAggregates));
   stat('partitionsOwned', String(view.partitions.filter(function (row) { return row.owner === view.nodeId; }).length));
   setText('uptime', 'up ' + stats.uptimeSeconds + ' s');
-  fill(document.querySelector('#ownership tbody'), stats.ownershipChanges.recent.map(function (change) {
-    return el('tr', { 'data-partition': String(change.partition), 'data-owner': change.owner || '' }, [
-      td(new Date(change.atMs).toLocaleTimeString()), td(change.partition), td(change.epoch), td(change.owner || 'none'), td(change.role), td(change.reason),
+  var changes = stats.ownershipChanges;
+  fill(document.querySelector('#ownership tbody'), changes.transitions.map(function (row) {
+    var role = row.role === 'owner' && !row.ready ? 'owner, not ready' : row.role;
+    var steps = row.steps.join(' → ') + (row.steady ? '' : ' (under way)');
+    return el('tr', { 'data-partitions': row.partitions.join(','), 'data-owner': row.owner || '', 'data-changes': String(row.changeCount), 'data-steady': String(row.steady) }, [
+      td(new Date(row.lastAtMs).toLocaleTimeString()), td(partitionList(row.partitions), 'wrap'), td(row.epochMin === row.epochMax ? row.epochMin : row.epochMin + '\u2013' + row.epochMax), td(row.owner || 'none', row.owner ? '' : 'down'), td(role),
+      td(steps, row.steady ? 'wrap' : 'wrap lagging'), td(row.lastAtMs - row.firstAtMs + ' ms'),
     ]);
   }));
-  setText('ownership-count', stats.ownershipChanges.recordedCount + ' since start');
+  document.getElementById('ownership').setAttribute('data-changes-listed', String(changes.recent.length));
+  setText('ownership-count', changes.recordedCount + ' changes since start' + (changes.recent.length < changes.recordedCount ? ', the last ' + changes.recent.length : '') + ' in ' + changes.transitions.length + ' rows');
   var trips = Object.keys(stats.limitTrips).sort();
   fill(document.querySelector('#limits tbody'), trips.map(function (name) { return el('tr', { 'data-limit': name }, [td(name), td(stats.limitTrips[name])]); }));
+}
+
+// 0, 1, 2, 3, 5, 7, 8 -> "0-3, 5, 7-8" (en dashes)
+function partitionList(partitions) {
+  var parts = [];
+  for (var i = 0; i < partitions.length; i += 1) {
+    var start = partitions[i];
+    while (i + 1 < partitions.length && partitions[i + 1] === partitions[i] + 1) i += 1;
+    parts.push(start === partitions[i] ? String(start) : start + '\u2013' + partitions[i]);
+  }
+  return parts.join(', ');
 }
 
 function getJson(path) {
@@ -242,7 +298,7 @@ export function renderDashboardPage(options: { nodeId: string }): string {
   </section>
   <section>
     <h2>Ring</h2>
-    <div id="ring-wrap"><svg id="ring" width="220" height="220" viewBox="0 0 220 220" role="img" aria-label="partition owners around the ring"></svg>
+    <div id="ring-wrap"><svg id="ring" width="280" height="280" viewBox="0 0 280 280" role="img" aria-label="partition owners around the ring"></svg>
     <div class="muted" id="ring-summary"></div></div>
   </section>
   <section class="wide">
@@ -251,10 +307,10 @@ export function renderDashboardPage(options: { nodeId: string }): string {
     <table id="partitions"><thead><tr><th>partition</th><th>owner</th><th>replicas (ring order)</th><th>epoch</th><th>role here</th><th>commit</th><th>applied</th><th>lag</th><th>serving here</th></tr></thead><tbody></tbody></table>
     </div>
   </section>
-  <section>
-    <h2>Recent ownership changes <span class="muted" id="ownership-count"></span></h2>
+  <section class="wide">
+    <h2>Ownership changes <span class="muted" id="ownership-count"></span></h2>
     <div id="ownership-wrap">
-    <table id="ownership"><thead><tr><th>time</th><th>partition</th><th>epoch</th><th>owner</th><th>role here</th><th>reason</th></tr></thead><tbody></tbody></table>
+    <table id="ownership"><thead><tr><th>time</th><th>partitions</th><th>epochs</th><th>owner</th><th>role here</th><th>steps</th><th>took</th></tr></thead><tbody></tbody></table>
     </div>
   </section>
   <section>

@@ -11,15 +11,19 @@
  *   {nodeId, pid, atMs, uptimeSeconds, connections, subscriptions, activeAggregates,
  *    commands: {commandsPerSecond, p99Ms, p99AboveMax, windowMs, commandsTotal},
  *    limitTrips: {<limit>: count},
- *    ownershipChanges: {recordedCount, recent: [{atMs, partition, epoch, role, owner, ready, reason}]}}
- * `ownershipChanges.recent` is newest first and bounded (OwnershipHistory).
+ *    ownershipChanges: {recordedCount, recent: [{atMs, partition, epoch, role, owner, ready, reason}],
+ *                       transitions: [{partitions, firstAtMs, lastAtMs, epochMin, epochMax, role, owner,
+ *                                      ready, steady, steps, changeCount}]}}
+ * `ownershipChanges.recent` is newest first and bounded (OwnershipHistory); `transitions` are the
+ * same changes grouped into one row per way a partition went from one steady state to the next
+ * (ownershipTransitions), newest first, which is what the dashboard lists.
  */
 import { json, type HttpRouter } from '../http/index.ts';
 import { refuseAdmin, type AdminAccess } from './admin-access.ts';
 import type { CommandStats } from './command-stats.ts';
 import { renderDashboardPage } from './dashboard-page.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { OwnershipHistory } from './ownership-history.ts';
+import { ownershipTransitions, type OwnershipHistory } from './ownership-history.ts';
 
 export interface DashboardOptions {
   readonly access: AdminAccess;
@@ -51,6 +55,7 @@ async function readStats(options: DashboardOptions): Promise<Record<string, unkn
   const nowMs = options.nowMs();
   const limitTrips: Record<string, number> = {};
   for (const value of (await metrics.limitTrips.get()).values) limitTrips[String(value.labels['limit'])] = value.value;
+  const recent = options.ownership.recent();
   return {
     nodeId: options.nodeId,
     // Lets local tooling (infra/rolling-restart) find the process behind an address.
@@ -62,7 +67,7 @@ async function readStats(options: DashboardOptions): Promise<Record<string, unkn
     activeAggregates: options.activeAggregates(),
     commands: await options.commandStats.read(),
     limitTrips,
-    ownershipChanges: { recordedCount: options.ownership.recordedCount, recent: options.ownership.recent() },
+    ownershipChanges: { recordedCount: options.ownership.recordedCount, recent, transitions: ownershipTransitions(recent) },
   };
 }
 

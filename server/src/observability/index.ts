@@ -4,5 +4,5 @@ export { adminVerdict, refuseAdmin, type AdminAccess, type AdminScope } from './
 export { adminRoutes, clusterViewOf, type AdminRouteOptions, type AggregateLog, type ClusterView, type MemberRow, type PartitionRow } from './admin-routes.ts';
 export { dashboardRoutes, type DashboardOptions } from './dashboard-routes.ts';
 export { CommandStats, type CommandRates } from './command-stats.ts';
-export { OwnershipHistory, type OwnershipEvent } from './ownership-history.ts';
+export { OwnershipHistory, ownershipTransitions, type OwnershipEvent, type OwnershipTransition } from './ownership-history.ts';
 export { SecurityLog, SecurityKinds, type SecurityEvent, type SecurityKind, type SecurityLogOptions } from './security-log.ts';

@@ -39,8 +39,9 @@
  * open after one (run-marker.ts).
  */
 import { mkdirSync } from 'node:fs';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
+import { FORMAT_DEFERRED, FORMAT_PLAIN, openDatabases, openEnvironment, type AggregateIndexKey, type DedupeKey, type EntryKey, type OutboxKey } from './layout.ts';
 import { foldOutbox, touchesOutbox } from './outbox.ts';
 import type { LogStorage } from './log-storage.ts';
 import { checkRunMarker, currentBoot, removeRunMarker, writeRunMarker, type BootIdentity } from './run-marker.ts';
@@ -74,10 +75,9 @@ interface AppliedCommands {
  * records only a build that knows them rebuilds; a build that reads only format 1 refuses it
  * instead of missing them. The store writes 2 in the transaction that writes its first
  * `indexed` record and 1 in the one that writes the deferred records out (close() does that
- * too), so a cleanly closed store is format 1 and opens under either build.
+ * too), so a cleanly closed store is format 1 and opens under either build. (FORMAT_PLAIN and
+ * FORMAT_DEFERRED are in layout.ts, which the offline check and repair share.)
  */
-const FORMAT_PLAIN = 1;
-const FORMAT_DEFERRED = 2;
 
 /** The writes a transaction makes; synchronous or asynchronous depending on the policy. */
 interface Writer {
@@ -93,10 +93,6 @@ const SYNC_WRITER: Writer = {
     db.removeSync(key as never);
   },
 };
-type EntryKey = [number, number];
-type AggregateIndexKey = [string, number];
-type DedupeKey = [string, string, string];
-type OutboxKey = [number, string, string];
 
 /** mdb_env_sync(force) on LMDB's thread pool (lmdb-js's `sync`, missing from its typings). */
 function syncToDisk(root: RootDatabase): Promise<void> {
@@ -139,24 +135,24 @@ export class LogStore implements LogStorage {
   private readonly replicaSnapshotCache = new Map<number, ReplicaSnapshotMeta | null>();
 
   private constructor(options: LogStoreOptions, marked: boolean) {
-    // overlappingSync off: a commit's promise then resolves only once the commit is synced
-    // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
     this.durability = options.durability;
     this.path = options.path;
     this.marked = marked;
     this.indexBatchEntries = options.indexBatchEntries ?? INDEX_BATCH_ENTRIES_DEFAULT;
     if (!Number.isInteger(this.indexBatchEntries) || this.indexBatchEntries < 1) throw new Error(`indexBatchEntries must be a positive integer, got ${this.indexBatchEntries}`);
-    this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
-    this.entries = this.root.openDB<StoredEntry, EntryKey>({ name: 'entries' });
-    this.replicas = this.root.openDB<HardState, number>({ name: 'replicas' });
-    this.applied = this.root.openDB<number, number>({ name: 'applied' });
-    this.replicaSnapshots = this.root.openDB<ReplicaSnapshotMeta, number>({ name: 'replicaSnapshots' });
-    this.aggregates = this.root.openDB<number, AggregateIndexKey>({ name: 'aggregates' });
-    this.snapshots = this.root.openDB<AggregateSnapshot, string>({ name: 'snapshots' });
-    this.dedupe = this.root.openDB<DedupeRecord, DedupeKey>({ name: 'dedupe' });
-    this.outbox = this.root.openDB<OutboxItem, OutboxKey>({ name: 'outbox' });
-    this.meta = this.root.openDB<unknown, string>({ name: 'meta' });
-    this.indexed = this.root.openDB<number, number>({ name: 'indexed' });
+    this.root = openEnvironment(options.path, { noSync: options.durability === 'os' });
+    ({
+      entries: this.entries,
+      replicas: this.replicas,
+      applied: this.applied,
+      replicaSnapshots: this.replicaSnapshots,
+      aggregates: this.aggregates,
+      snapshots: this.snapshots,
+      dedupe: this.dedupe,
+      outbox: this.outbox,
+      meta: this.meta,
+      indexed: this.indexed,
+    } = openDatabases(this.root));
   }
 
   /**

@@ -3,3 +3,6 @@ export { isCommandEntry, type LogEntry, type AggregateSnapshot, type DedupeRecor
 export { foldOutbox, touchesOutbox } from './outbox.ts';
 export { RUN_MARKER_FILE, UncleanPowerLossError, currentBoot, type BootIdentity, type RunMarker } from './run-marker.ts';
 export type { LogStorage } from './log-storage.ts';
+export { StoreDamagedError, repairInstruction } from './store-damage.ts';
+export { checkStore, formatFinding, DERIVED_AREAS, type StoreFinding, type StoreCheckReport, type StoreCheckOptions, type FindingArea } from './store-check.ts';
+export { checkDataDir, repairDataDir, NoStoreError, type OfflineOptions, type RepairResult } from './store-repair.ts';

@@ -44,6 +44,7 @@ import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
 import { FORMAT_DEFERRED, FORMAT_PLAIN, openDatabases, openEnvironment, type AggregateIndexKey, type DedupeKey, type EntryKey, type OutboxKey } from './layout.ts';
 import { foldOutbox, touchesOutbox } from './outbox.ts';
 import type { LogStorage } from './log-storage.ts';
+import { StoreDamagedError } from './store-damage.ts';
 import { checkRunMarker, currentBoot, removeRunMarker, writeRunMarker, type BootIdentity } from './run-marker.ts';
 import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type OutboxItem, type PendingDelivery, type ReplicaBatch, type ReplicaSnapshotMeta, type HardState, type StoredEntry } from './types.ts';
 
@@ -59,6 +60,11 @@ export interface LogStoreOptions {
   readonly indexBatchEntries?: number;
   /** The machine's boot, for the run marker (run-marker.ts); tests pass another to play a reboot. Default: this machine's. */
   readonly boot?: BootIdentity;
+  /**
+   * Called when a read finds a record that disagrees with the log, before the reader gets the
+   * error (STORE_DAMAGED): the node logs it with the repair command (store-damage.ts).
+   */
+  readonly onDamage?: (error: StoreDamagedError) => void;
 }
 
 const INDEX_BATCH_ENTRIES_DEFAULT = 2048;
@@ -123,6 +129,7 @@ export class LogStore implements LogStorage {
   private closed = false;
   private readonly durability: DurabilityPolicy;
   private readonly path: string;
+  private readonly onDamage: ((error: StoreDamagedError) => void) | undefined;
   /** This store wrote a run marker (run-marker.ts): a clean close syncs, then removes it. */
   private readonly marked: boolean;
   /** Last position on disk per partition, kept after the first read so appends need no lookup. */
@@ -137,6 +144,7 @@ export class LogStore implements LogStorage {
   private constructor(options: LogStoreOptions, marked: boolean) {
     this.durability = options.durability;
     this.path = options.path;
+    this.onDamage = options.onDamage;
     this.marked = marked;
     this.indexBatchEntries = options.indexBatchEntries ?? INDEX_BATCH_ENTRIES_DEFAULT;
     if (!Number.isInteger(this.indexBatchEntries) || this.indexBatchEntries < 1) throw new Error(`indexBatchEntries must be a positive integer, got ${this.indexBatchEntries}`);
@@ -157,7 +165,8 @@ export class LogStore implements LogStorage {
 
   /**
    * Opens (creating) the store in the directory `options.path`. Throws UncleanPowerLossError
-   * (code UNCLEAN_POWER_LOSS) when its last run under `os` ended in a power loss (run-marker.ts).
+   * (code UNCLEAN_POWER_LOSS) when its last run under `os` ended in a power loss (run-marker.ts),
+   * and StoreDamagedError (STORE_DAMAGED) when its deferred records cannot be rebuilt from the log.
    */
   static open(options: LogStoreOptions): LogStore {
     mkdirSync(options.path, { recursive: true });
@@ -177,7 +186,14 @@ export class LogStore implements LogStorage {
       store.root.close();
       throw new Error(`log at ${options.path} has format ${String(format)}, this build reads ${FORMAT_PLAIN} and ${FORMAT_DEFERRED}`);
     }
-    store.rebuildDeferredIndex();
+    try {
+      store.rebuildDeferredIndex();
+    } catch (error) {
+      // Only a log that breaks its own invariants (a seq out of order among the entries read
+      // back) fails here: refuse to start with the command that checks and repairs it.
+      store.root.close();
+      throw new StoreDamagedError(options.path, `the deferred index records cannot be rebuilt from the log (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    }
     // Deferred records on disk under format 1 cannot come from this store's transactions, which
     // write both together; mark the store so an older build refuses it rather than miss them.
     if (store.deferred.indexedPositions().size > 0 && !store.formatDeferred) {
@@ -529,11 +545,15 @@ export class LogStore implements LogStorage {
     return out;
   }
 
-  /** The entry an index record (on disk or deferred) points at; anything else is a broken invariant. */
+  /** The entry an index record (on disk or deferred) points at; anything else is a damaged store (STORE_DAMAGED). */
   private indexedEntry(partition: number, aggregate: string, seq: number, position: number): LogEntry {
     const entry = this.entries.get([partition, position]);
     if (entry === undefined || !isCommandEntry(entry) || entry.aggregate !== aggregate || entry.seq !== seq) {
-      throw new Error(`aggregate index points at a missing or foreign entry: ${aggregate} seq ${seq} -> ${partition}/${position}`);
+      // Not a broken invariant of this process (crashing would not help: the record is on
+      // disk), but a damaged store: refuse this aggregate with a code and the way out.
+      const error = new StoreDamagedError(this.path, `aggregate index points at a missing or foreign entry: ${aggregate} seq ${seq} -> ${partition}/${position}`, { aggregate });
+      this.onDamage?.(error);
+      throw error;
     }
     return entry;
   }

@@ -4,6 +4,8 @@
  *
  *   ringstate start [options]   start one node (production: pass --config and its secrets)
  *   ringstate dev   [options]   start one node with the example game in dev mode
+ *   ringstate check  --data DIR  check a stopped node's store against its log (store-commands.ts)
+ *   ringstate repair --data DIR  rebuild a stopped node's derived records from its log, then check
  *
  * Outside dev mode a node without its own secrets (tokens.keys, admin.token, cluster.key in a
  * cluster, secondLife.masterKey with that API) prints one line naming them and exits 2. So does
@@ -20,8 +22,9 @@ import { Command, Option } from 'commander';
 import type { AggregateDefinition } from './aggregate/index.ts';
 import { ConfigError, DEV_SECOND_LIFE_MASTER_KEY, loadConfig, redactConfig, type Config } from './config/index.ts';
 import { GameNode } from './game-node.ts';
-import { DirectoryInUseError, UncleanPowerLossError } from './log/index.ts';
+import { DirectoryInUseError, StoreDamagedError, UncleanPowerLossError } from './log/index.ts';
 import { describePortHolder, firstBusyPort } from './port-in-use.ts';
+import { runCheck, runRepair, type StoreCommandFlags } from './store-commands.ts';
 
 interface StartFlags {
   config?: string;
@@ -58,7 +61,37 @@ withStartOptions(program.command('dev').description('start one node with the exa
   }),
 );
 
+function withStoreOptions(command: Command): Command {
+  return command
+    .requiredOption('--data <dir>', 'the data directory (dataDir) of a stopped node')
+    .addOption(new Option('--dedupe-retention-ms <ms>', 'the node\'s dedupeRetentionMs: older entries need no dedupe record').argParser(parseCount))
+    .addOption(new Option('--findings-max <n>', 'findings listed at most (all are counted)').default(1000).argParser(parseCount));
+}
+
+withStoreOptions(program.command('check').description('check a stopped node\'s store: log continuity, aggregate index, dedupe and outbox records against the log; exit 0 when clean')).action(
+  (flags: StoreCommandFlags) => {
+    process.exitCode = runCheck(flags, writeLine(process.stdout), writeLine(process.stderr));
+  },
+);
+withStoreOptions(program.command('repair').description('rebuild a stopped node\'s derived records (aggregate index, dedupe, outbox) from its log in one transaction, then check it')).action(
+  async (flags: StoreCommandFlags) => {
+    process.exitCode = await runRepair(flags, writeLine(process.stdout), writeLine(process.stderr));
+  },
+);
+
 await program.parseAsync(process.argv);
+
+function writeLine(stream: NodeJS.WriteStream): (line: string) => void {
+  return (line) => {
+    stream.write(`${line}\n`);
+  };
+}
+
+function parseCount(value: string): number {
+  const count = Number(value);
+  if (!Number.isSafeInteger(count) || count < 0) throw new Error(`expected a non-negative integer, got ${value}`);
+  return count;
+}
 
 async function run(flags: StartFlags, presets: Record<string, unknown>): Promise<void> {
   let config: Readonly<Config>;
@@ -86,9 +119,9 @@ async function run(flags: StartFlags, presets: Record<string, unknown>): Promise
     node = new GameNode({ config, aggregates, onLeft: () => shutdown('leave') });
   } catch (error) {
     // The store's own refusals (another process has the directory open; a power loss under
-    // durability "os") are one line with their code and what to do, not a stack trace; the exit
-    // status is a configuration refusal's. Neither has touched the directory of another process.
-    if (error instanceof DirectoryInUseError || error instanceof UncleanPowerLossError) {
+    // durability "os"; a log its deferred records cannot be rebuilt from) are one line with their
+    // code and what to do, not a stack trace; the exit status is a configuration refusal's.
+    if (error instanceof DirectoryInUseError || error instanceof UncleanPowerLossError || error instanceof StoreDamagedError) {
       process.stderr.write(`${config.nodeId}: ${error.message}\n`);
       process.exit(2);
     }

@@ -15,7 +15,7 @@ import { HostDirectory, parsePlayerQuery, UwsGateway, type ClientSideInfo } from
 import { HttpRouter, errorResult, json, parseJsonBody } from './http/index.ts';
 import { CommandRouter, InFlightCommands } from './router/index.ts';
 import { Courier } from './outbox/index.ts';
-import { LogStore } from './log/index.ts';
+import { LogStore, type StoreDamagedError } from './log/index.ts';
 import { CommandStats, NodeMetrics, OwnershipHistory, SecurityLog, adminRoutes, createLogger, dashboardRoutes, type AdminAccess, type ClusterView, type Logger } from './observability/index.ts';
 import { CLUSTER_INFO_PROTOCOL, ClusterServices } from './cluster/index.ts';
 import { LocalPartitionLog, type PartitionLog } from './partition/index.ts';
@@ -76,7 +76,7 @@ export class GameNode {
     this.securityLog = new SecurityLog(this.logger);
     // Before anything else touches the disk or the network: a second process on this directory
     // stops here with DATA_DIR_IN_USE (log/directory-lock.ts).
-    this.store = LogStore.open({ path: config.dataDir, durability: config.durability, indexBatchEntries: config.indexBatchEntries, holder: `ringstate node ${config.nodeId}` });
+    this.store = LogStore.open({ path: config.dataDir, durability: config.durability, indexBatchEntries: config.indexBatchEntries, holder: `ringstate node ${config.nodeId}`, onDamage: damageLogger(this.logger) });
     const epochs = new Map<number, number>();
     this.cluster = config.cluster.enabled
       ? new ClusterServices(config, this.store, this.logger, {
@@ -421,4 +421,21 @@ export class GameNode {
     });
     return router;
   }
+}
+
+/** Aggregates whose damage was logged at most (a bound on memory; later ones log again each time). */
+const DAMAGE_LOGGED_MAX = 10_000;
+
+/**
+ * Logs a damaged store once per aggregate, at error, with the repair command in the message
+ * (store-damage.ts): every later command on that aggregate gets STORE_DAMAGED without a new line.
+ */
+function damageLogger(logger: Logger): (error: StoreDamagedError) => void {
+  const logged = new Set<string>();
+  return (error) => {
+    const key = error.aggregate ?? '';
+    if (logged.has(key)) return;
+    if (logged.size < DAMAGE_LOGGED_MAX) logged.add(key);
+    logger.error({ code: error.code, aggregate: error.aggregate, dataDir: error.directory }, error.message);
+  };
 }

@@ -33,6 +33,7 @@ export const ErrorCodes = {
   INVALID_QUERY: { retryable: false, meaning: 'HTTP: a query parameter is malformed (for example `player` in GET /v1/hosts).' },
   BODY_TOO_LARGE: { retryable: false, meaning: 'HTTP: the request body is larger than `limits.httpBodyBytesMax`.' },
   MEMBERSHIP_REFUSED: { retryable: false, meaning: 'Admin API: the ring change was refused (not a member, the last member, alive when removal needs it down, or fewer members than `replicationFactor` without `force`); the message says which.' },
+  STORE_DAMAGED: { retryable: false, meaning: 'The serving node found this aggregate\'s stored records inconsistent with its log (for example an aggregate-index record that points at another aggregate\'s entry); nothing was applied. The node logs one line naming `ringstate repair --data DIR`; until an operator repairs the store (or drops the replica, docs/operations.md), commands on this aggregate get this code. Other aggregates are served as usual.' },
   INTERNAL: { retryable: true, meaning: 'An unexpected server fault; logged with details on the server.' },
 } as const satisfies Record<string, { retryable: boolean; meaning: string }>;
 

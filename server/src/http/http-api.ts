@@ -55,6 +55,7 @@ function statusOf(code: ErrorCode): number {
     case 'OVERLOADED':
       return 503;
     case 'INTERNAL':
+    case 'STORE_DAMAGED':
       return 500;
     default:
       return 400;

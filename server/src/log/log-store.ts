@@ -41,11 +41,13 @@
  * One process at a time: open() takes the directory's lock before anything else and close()
  * gives it back last (directory-lock.ts).
  */
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import { DeferredIndex, dedupeRecord } from './deferred-index.ts';
+import { FORMAT_DEFERRED, FORMAT_PLAIN, openDatabases, openEnvironment, type AggregateIndexKey, type DedupeKey, type EntryKey, type OutboxKey } from './layout.ts';
 import { foldOutbox, touchesOutbox } from './outbox.ts';
 import type { LogStorage } from './log-storage.ts';
 import { lockDirectory, type DirectoryLock } from './directory-lock.ts';
+import { StoreDamagedError } from './store-damage.ts';
 import { checkRunMarker, currentBoot, removeRunMarker, writeRunMarker, type BootIdentity } from './run-marker.ts';
 import { isCommandEntry, type AggregateSnapshot, type DedupeRecord, type LogEntry, type OutboxItem, type PendingDelivery, type ReplicaBatch, type ReplicaSnapshotMeta, type HardState, type StoredEntry } from './types.ts';
 
@@ -63,6 +65,11 @@ export interface LogStoreOptions {
   readonly boot?: BootIdentity;
   /** What opens the store, for the message a second process gets (directory-lock.ts). Default "ringstate store". */
   readonly holder?: string;
+  /**
+   * Called when a read finds a record that disagrees with the log, before the reader gets the
+   * error (STORE_DAMAGED): the node logs it with the repair command (store-damage.ts).
+   */
+  readonly onDamage?: (error: StoreDamagedError) => void;
 }
 
 const INDEX_BATCH_ENTRIES_DEFAULT = 2048;
@@ -79,10 +86,9 @@ interface AppliedCommands {
  * records only a build that knows them rebuilds; a build that reads only format 1 refuses it
  * instead of missing them. The store writes 2 in the transaction that writes its first
  * `indexed` record and 1 in the one that writes the deferred records out (close() does that
- * too), so a cleanly closed store is format 1 and opens under either build.
+ * too), so a cleanly closed store is format 1 and opens under either build. (FORMAT_PLAIN and
+ * FORMAT_DEFERRED are in layout.ts, which the offline check and repair share.)
  */
-const FORMAT_PLAIN = 1;
-const FORMAT_DEFERRED = 2;
 
 /** The writes a transaction makes; synchronous or asynchronous depending on the policy. */
 interface Writer {
@@ -98,10 +104,6 @@ const SYNC_WRITER: Writer = {
     db.removeSync(key as never);
   },
 };
-type EntryKey = [number, number];
-type AggregateIndexKey = [string, number];
-type DedupeKey = [string, string, string];
-type OutboxKey = [number, string, string];
 
 /** mdb_env_sync(force) on LMDB's thread pool (lmdb-js's `sync`, missing from its typings). */
 function syncToDisk(root: RootDatabase): Promise<void> {
@@ -132,6 +134,7 @@ export class LogStore implements LogStorage {
   private closed = false;
   private readonly durability: DurabilityPolicy;
   private readonly path: string;
+  private readonly onDamage: ((error: StoreDamagedError) => void) | undefined;
   /** This store wrote a run marker (run-marker.ts): a clean close syncs, then removes it. */
   private readonly marked: boolean;
   /** This process's lock on the directory (directory-lock.ts), released once LMDB is closed. */
@@ -150,28 +153,32 @@ export class LogStore implements LogStorage {
     // (fsync policy), and LMDB still group-commits every write queued while a sync runs.
     this.durability = options.durability;
     this.path = options.path;
+    this.onDamage = options.onDamage;
     this.marked = marked;
     this.lock = lock;
     this.indexBatchEntries = options.indexBatchEntries ?? INDEX_BATCH_ENTRIES_DEFAULT;
     if (!Number.isInteger(this.indexBatchEntries) || this.indexBatchEntries < 1) throw new Error(`indexBatchEntries must be a positive integer, got ${this.indexBatchEntries}`);
-    this.root = open({ path: options.path, maxDbs: 12, noSync: options.durability === 'os', overlappingSync: false, compression: false });
-    this.entries = this.root.openDB<StoredEntry, EntryKey>({ name: 'entries' });
-    this.replicas = this.root.openDB<HardState, number>({ name: 'replicas' });
-    this.applied = this.root.openDB<number, number>({ name: 'applied' });
-    this.replicaSnapshots = this.root.openDB<ReplicaSnapshotMeta, number>({ name: 'replicaSnapshots' });
-    this.aggregates = this.root.openDB<number, AggregateIndexKey>({ name: 'aggregates' });
-    this.snapshots = this.root.openDB<AggregateSnapshot, string>({ name: 'snapshots' });
-    this.dedupe = this.root.openDB<DedupeRecord, DedupeKey>({ name: 'dedupe' });
-    this.outbox = this.root.openDB<OutboxItem, OutboxKey>({ name: 'outbox' });
-    this.meta = this.root.openDB<unknown, string>({ name: 'meta' });
-    this.indexed = this.root.openDB<number, number>({ name: 'indexed' });
+    this.root = openEnvironment(options.path, { noSync: options.durability === 'os' });
+    ({
+      entries: this.entries,
+      replicas: this.replicas,
+      applied: this.applied,
+      replicaSnapshots: this.replicaSnapshots,
+      aggregates: this.aggregates,
+      snapshots: this.snapshots,
+      dedupe: this.dedupe,
+      outbox: this.outbox,
+      meta: this.meta,
+      indexed: this.indexed,
+    } = openDatabases(this.root));
   }
 
   /**
    * Opens (creating) the store in the directory `options.path`. Throws DirectoryInUseError (code
    * DATA_DIR_IN_USE) when another process has it open (directory-lock.ts), before reading or
-   * writing anything in it, and UncleanPowerLossError (code UNCLEAN_POWER_LOSS) when its last run
-   * under `os` ended in a power loss (run-marker.ts).
+   * writing anything in it, UncleanPowerLossError (code UNCLEAN_POWER_LOSS) when its last run
+   * under `os` ended in a power loss (run-marker.ts), and StoreDamagedError (STORE_DAMAGED) when
+   * its deferred records cannot be rebuilt from the log.
    */
   static open(options: LogStoreOptions): LogStore {
     // First: a second process must not even write the run marker of a store that is in use.
@@ -201,7 +208,14 @@ export class LogStore implements LogStorage {
       store.root.close();
       throw new Error(`log at ${options.path} has format ${String(format)}, this build reads ${FORMAT_PLAIN} and ${FORMAT_DEFERRED}`);
     }
-    store.rebuildDeferredIndex();
+    try {
+      store.rebuildDeferredIndex();
+    } catch (error) {
+      // Only a log that breaks its own invariants (a seq out of order among the entries read
+      // back) fails here: refuse to start with the command that checks and repairs it.
+      store.root.close();
+      throw new StoreDamagedError(options.path, `the deferred index records cannot be rebuilt from the log (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    }
     // Deferred records on disk under format 1 cannot come from this store's transactions, which
     // write both together; mark the store so an older build refuses it rather than miss them.
     if (store.deferred.indexedPositions().size > 0 && !store.formatDeferred) {
@@ -553,11 +567,15 @@ export class LogStore implements LogStorage {
     return out;
   }
 
-  /** The entry an index record (on disk or deferred) points at; anything else is a broken invariant. */
+  /** The entry an index record (on disk or deferred) points at; anything else is a damaged store (STORE_DAMAGED). */
   private indexedEntry(partition: number, aggregate: string, seq: number, position: number): LogEntry {
     const entry = this.entries.get([partition, position]);
     if (entry === undefined || !isCommandEntry(entry) || entry.aggregate !== aggregate || entry.seq !== seq) {
-      throw new Error(`aggregate index points at a missing or foreign entry: ${aggregate} seq ${seq} -> ${partition}/${position}`);
+      // Not a broken invariant of this process (crashing would not help: the record is on
+      // disk), but a damaged store: refuse this aggregate with a code and the way out.
+      const error = new StoreDamagedError(this.path, `aggregate index points at a missing or foreign entry: ${aggregate} seq ${seq} -> ${partition}/${position}`, { aggregate });
+      this.onDamage?.(error);
+      throw error;
     }
     return entry;
   }

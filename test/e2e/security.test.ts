@@ -42,6 +42,7 @@ const ADMIN_TOKEN = 'security-test-admin-token-0123456789abcdef';
 interface LogRecord {
   level: number;
   msg: string;
+  [field: string]: unknown;
 }
 
 interface Frame {
@@ -256,7 +257,7 @@ describe('security - Second Life API', () => {
 });
 
 describe('security - cluster key', () => {
-  it('cluster - a libp2p peer with the wrong cluster key is refused and logged, and learns nothing', async () => {
+  it('cluster - a libp2p peer with the wrong cluster key is refused and logged as a peer_refused security event (CLUSTER_KEY_WRONG), and learns nothing', async () => {
     const cluster = node.cluster;
     if (cluster === undefined) throw new Error('cluster services expected');
     const strangerRecords: LogRecord[] = [];
@@ -267,8 +268,9 @@ describe('security - cluster key', () => {
     await stranger.start();
     try {
       const deadline = Date.now() + 5_000;
-      while (!records.some((record) => record.level === 40 && record.msg.includes('refused connection')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(records.some((record) => record.level === 40 && record.msg.includes('refused connection'))).toBe(true);
+      const refusal = (record: LogRecord): boolean => record.level === 40 && record.msg === 'security event' && record['security'] === 'peer_refused';
+      while (!records.some(refusal) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(records.find(refusal)).toMatchObject({ reason: 'CLUSTER_KEY_WRONG', remoteAddress: '127.0.0.1' });
       expect(stranger.members().map((member) => member.nodeId)).toEqual(['sec-1']);
       expect(cluster.peers.members().map((member) => member.nodeId)).toEqual(['sec-1']);
       expect(cluster.peers.stats().connectionsRefused).toBeGreaterThan(0);

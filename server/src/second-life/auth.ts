@@ -110,9 +110,9 @@ export class ObjectAuthenticator {
     const expiresAtMs = (timeSeconds + this.settings.signatureWindowSeconds + 1) * 1000;
     const verdict = this.replay.check(objectId, nonce, expiresAtMs, nowMs);
     if (verdict === 'replayed') throw authError('NONCE_REPLAYED', 'this nonce was already used: every request needs a new one');
-    if (verdict === 'object-full') throw new RingstateError('RATE_LIMITED', 'too many requests from this object within the signature window');
-    if (verdict === 'cache-full') throw new RingstateError('OVERLOADED', 'too many objects active on this node; try another host');
-    if (!this.takeToken(objectId, nowMs)) throw new RingstateError('RATE_LIMITED', `more than ${this.settings.requestsPerSecondPerObjectMax} requests per second from this object`);
+    if (verdict === 'object-full') throw new RingstateError('RATE_LIMITED', 'too many requests from this object within the signature window', { reason: 'NONCES_PER_OBJECT_MAX' });
+    if (verdict === 'cache-full') throw new RingstateError('OVERLOADED', 'too many objects active on this node; try another host', { reason: 'OBJECTS_MAX' });
+    if (!this.takeToken(objectId, nowMs)) throw new RingstateError('RATE_LIMITED', `more than ${this.settings.requestsPerSecondPerObjectMax} requests per second from this object`, { reason: 'OBJECT_RATE_OVER_MAX' });
     return { objectId, playerId: parsed.playerId, secret };
   }
 

@@ -130,11 +130,12 @@ class SecondLifeApiImpl implements SecondLifeApi {
     const token = /^Bearer (.+)$/i.exec(authorization)?.[1];
     let player: Awaited<ReturnType<PlayerTokens['verify']>>;
     try {
-      if (token === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'Authorization: Bearer <player token> is required');
+      if (token === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'Authorization: Bearer <player token> is required', { reason: 'TOKEN_MISSING' });
       player = await this.deps.tokens.verify(token.trim(), this.nowMs());
     } catch (error) {
       const code = error instanceof RingstateError ? error.code : 'AUTH_INVALID_TOKEN';
-      this.deps.securityLog?.record({ kind: 'auth_failed', code, remoteAddress: request.remoteAddress, detail: { path: request.path } });
+      const reason = error instanceof RingstateError && error.reason !== undefined ? error.reason : 'TOKEN_MALFORMED';
+      this.deps.securityLog?.record({ kind: 'auth_failed', code, reason, remoteAddress: request.remoteAddress, detail: { path: request.path } });
       throw error;
     }
     const objectId = mintObjectId(player.playerId);
@@ -305,9 +306,9 @@ class SecondLifeApiImpl implements SecondLifeApi {
   private refused(request: HttpRequestInfo, error: RingstateError, sl: SecondLifeHeaders): void {
     const kind = error.code === 'RATE_LIMITED' || error.code === 'OVERLOADED' ? 'rate_limited' : 'second_life_refused';
     const detail: Record<string, string> = { path: request.path };
-    if (error.reason !== undefined) detail['reason'] = error.reason;
     for (const [field, value] of Object.entries(sl)) detail[`sl${field[0]?.toUpperCase() ?? ''}${field.slice(1)}`] = value;
-    this.deps.securityLog?.record({ kind, code: error.code, remoteAddress: request.remoteAddress, object: request.headers.get('x-ringstate-object')?.slice(0, 128), detail });
+    const reason = error.reason ?? error.code;
+    this.deps.securityLog?.record({ kind, code: error.code, reason, remoteAddress: request.remoteAddress, object: request.headers.get('x-ringstate-object')?.slice(0, 128), detail });
   }
 
   private async guard(request: HttpRequestInfo, route: () => Promise<HttpResult> | HttpResult): Promise<HttpResult> {

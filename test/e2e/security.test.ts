@@ -200,15 +200,16 @@ describe('security - player tokens', () => {
 });
 
 describe('security - Second Life API', () => {
-  async function provision(player: string): Promise<{ objectId: string; secret: string }> {
+  async function provision(player: string): Promise<{ objectId: string; secret: string; exp: number }> {
     const response = await fetch(`${httpUrl}/v1/sl/objects`, { method: 'POST', headers: { authorization: `Bearer ${await token({ sub: player })}` } });
     expect(response.status).toBe(200);
-    return (await response.json()) as { objectId: string; secret: string };
+    return (await response.json()) as { objectId: string; secret: string; exp: number };
   }
-  function signedHeaders(creds: { objectId: string; secret: string }, path: string, body: string, nonce: string, signature?: string): Record<string, string> {
+  function signedHeaders(creds: { objectId: string; secret: string; exp: number }, path: string, body: string, nonce: string, signature?: string): Record<string, string> {
     const time = Math.floor(Date.now() / 1000);
     return {
       'x-ringstate-object': creds.objectId,
+      'x-ringstate-expires': String(creds.exp),
       'x-ringstate-time': String(time),
       'x-ringstate-nonce': nonce,
       'x-ringstate-signature': signature ?? llHMAC(creds.secret, `POST\n${path}\n${time}\n${nonce}\n${body}`),

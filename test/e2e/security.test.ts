@@ -227,7 +227,7 @@ describe('security - Second Life API', () => {
     const body = JSON.stringify({ id: 'sl-1', a: 'player', i: 'carol', c: { type: 'append', value: 'from-sl' } });
     const slOnly = await post(path, body, { 'x-secondlife-owner-key': '11111111-2222-3333-4444-555555555555', 'x-secondlife-object-key': '66666666-7777-8888-9999-000000000000', 'x-secondlife-shard': 'Production' });
     expect([slOnly.status, slOnly.error?.code, slOnly.error?.reason]).toEqual([401, 'AUTH_INVALID_TOKEN', 'UNSIGNED']);
-    const forged = await post(path, body, signedHeaders({ objectId: creds.objectId, secret: 'guessed-secret' }, path, body, 'nonce-forged-1'));
+    const forged = await post(path, body, signedHeaders({ ...creds, secret: 'guessed-secret' }, path, body, 'nonce-forged-1'));
     expect([forged.status, forged.error?.code, forged.error?.reason]).toEqual([401, 'AUTH_INVALID_TOKEN', 'SIGNATURE_MISMATCH']);
     const tampered = await post(path, body.replace('from-sl', 'tampered'), signedHeaders(creds, path, body, 'nonce-tamper-1'));
     expect(tampered.error?.reason).toBe('SIGNATURE_MISMATCH');

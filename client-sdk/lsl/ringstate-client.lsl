@@ -1,13 +1,19 @@
 // ringstate-client.lsl: a Second Life client for a ringstate server (docs/second-life.md).
 //
 // Put this script and a notecard named "ringstate-hosts" (one host:port per line, # comments;
-// see hosts.notecard.example) in an object, fill in OBJECT_ID and SECRET below, and set the
-// script to no-modify for the next owner so the secret stays unreadable.
+// see hosts.notecard.example) in an object, fill in OBJECT_ID, SECRET and EXPIRES below (and
+// TOKEN_URL to renew), and set the script to no-modify for the next owner so the secret stays
+// unreadable.
 //
 // What it does:
 //   - sends every request through one queue, at most one per REQUEST_SPACING seconds, so the
 //     object stays under llHTTPRequest's throttle (about one per second);
 //   - signs each request: llHMAC(SECRET, METHOD\nPATH\nTIME\nNONCE\nPAYLOAD, "sha256");
+//   - renews its credential, which ends with the player token that made it: a minute before
+//     EXPIRES, or when a request is refused CREDENTIAL_EXPIRED, it asks TOKEN_URL for a fresh
+//     player token, sends it to POST /v1/sl/objects/renew (same object id, so the cursor and
+//     command ids carry on), then sends the refused request again; the renewed secret lives in
+//     script memory (after a reset the first request is refused and it renews again);
 //   - rotates to the next host when a request is throttled (NULL_KEY), times out (499) or
 //     fails on the server (5xx), and retries it there with the same command id, so a command
 //     is applied once however many hosts it tries;
@@ -27,6 +33,8 @@
 // ---- configuration ----
 string OBJECT_ID = "";          // from POST /v1/sl/objects
 string SECRET = "";             // from POST /v1/sl/objects
+integer EXPIRES = 0;            // "exp" from POST /v1/sl/objects (unix seconds)
+string TOKEN_URL = "";          // your backend: POST {"object":id} -> {"token":"<player token>"}; "" = no renewal
 string AGG_TYPE = "player";     // the aggregate to follow and command
 string AGG_ID = "";             // "" = the player the object id belongs to
 integer USE_PUSH = TRUE;        // HTTP-in push; long-poll when FALSE or refused
@@ -61,6 +69,9 @@ string myUrl;
 key urlReq = NULL_KEY;
 integer registered;
 integer renewAt;                // unix time of the next registration
+key tokenReq = NULL_KEY;        // renewal step 1: the fresh player token
+key credReq = NULL_KEY;         // renewal step 2: POST /v1/sl/objects/renew
+integer holdUntil;              // no requests before this (renewing, or a renewal failed)
 
 string nextHost() {
     return llList2String(hosts, hostIdx);
@@ -100,8 +111,23 @@ string payloadOf(string kind, string payload) {
     return payload;
 }
 
+// A credential lives no longer than the player token that made it: get a fresh token and renew.
+renew() {
+    if (tokenReq != NULL_KEY || credReq != NULL_KEY || llGetUnixTime() < holdUntil) return;
+    if (TOKEN_URL == "") { llOwnerSay("ringstate: credential expired; set TOKEN_URL or provision again"); holdUntil = llGetUnixTime() + 300; return; }
+    holdUntil = llGetUnixTime() + 60;
+    tokenReq = llHTTPRequest(TOKEN_URL, [HTTP_METHOD, "POST", HTTP_MIMETYPE, "application/json"], llList2Json(JSON_OBJECT, ["object", OBJECT_ID]));
+}
+
+renewFailed(string why) {
+    tokenReq = NULL_KEY;
+    credReq = NULL_KEY;
+    holdUntil = llGetUnixTime() + 30;
+    llOwnerSay("ringstate: renewal failed (" + why + "), retrying in 30 s");
+}
+
 sendNext() {
-    if (queue == [] || llGetTime() - lastSend < REQUEST_SPACING) return;
+    if (queue == [] || llGetTime() - lastSend < REQUEST_SPACING || llGetUnixTime() < holdUntil) return;
     string kind = llList2String(queue, 0);
     string method = llList2String(queue, 1);
     string path = llList2String(queue, 2);
@@ -120,6 +146,8 @@ sendNext() {
         HTTP_CUSTOM_HEADER, "X-Ringstate-Time", (string)t,
         HTTP_CUSTOM_HEADER, "X-Ringstate-Nonce", nonce,
         HTTP_CUSTOM_HEADER, "X-Ringstate-Signature", sig];
+    // Without EXPIRES (a credential from before they expired) the node answers CREDENTIAL_EXPIRED and the script renews.
+    if (EXPIRES > 0) opts += [HTTP_CUSTOM_HEADER, "X-Ringstate-Expires", (string)EXPIRES];
     if (method == "GET") url += "?" + payload;
     else { body = payload; opts += [HTTP_MIMETYPE, "application/json"]; }
     key req = llHTTPRequest(url, opts, body);
@@ -205,6 +233,7 @@ default {
     }
 
     timer() {
+        if (EXPIRES > 0 && llGetUnixTime() >= EXPIRES - 60) renew();
         if (registered && llGetUnixTime() >= renewAt) { registered = FALSE; enqueueRegister(); }
         sendNext();
     }
@@ -234,6 +263,24 @@ default {
     }
 
     http_response(key req, integer code, list meta, string body) {
+        if (req == tokenReq) {
+            tokenReq = NULL_KEY;
+            string token = llJsonGetValue(body, ["token"]);
+            if (code != 200 || token == JSON_INVALID) { renewFailed("token " + (string)code); return; }
+            credReq = llHTTPRequest(SCHEME + nextHost() + "/v1/sl/objects/renew", [HTTP_METHOD, "POST", HTTP_MIMETYPE, "application/json",
+                HTTP_CUSTOM_HEADER, "Authorization", "Bearer " + token], llList2Json(JSON_OBJECT, ["o", OBJECT_ID]));
+            return;
+        }
+        if (req == credReq) {
+            credReq = NULL_KEY;
+            if (code != 200) { if (code == 499 || code >= 500) rotate((string)code); renewFailed("renew " + (string)code); return; }
+            SECRET = llJsonGetValue(body, ["secret"]);
+            EXPIRES = (integer)llJsonGetValue(body, ["exp"]);
+            holdUntil = 0;
+            // A registration ends with the credential that made it, and pushes are signed with it.
+            if (registered) { registered = FALSE; enqueueRegister(); }
+            return;
+        }
         integer at = llListFindList(pending, [req]);
         if (at == -1) return;
         string kind = llList2String(pending, at + 1);
@@ -244,6 +291,12 @@ default {
         string host = llList2String(pending, at + 6);
         pending = llDeleteSubList(pending, at, at + P - 1);
         if (kind == "p" || kind == "r") payload = "";
+        if (code == 401 && llJsonGetValue(body, ["error", "code"]) == "CREDENTIAL_EXPIRED") {
+            // Send it again once renewed; nothing was applied.
+            enqueue(kind, method, path, payload, tag, TRUE);
+            renew();
+            return;
+        }
         if (code == 499 || code >= 500 || code == 429) {
             // 499: timed out or unreachable; 5xx: node failing or stopping; 429: too fast here.
             if (code != 429 && host == nextHost()) rotate((string)code);

@@ -410,15 +410,20 @@ export class GameNode {
       const issued = await this.tokens.issue(String(body['player'] ?? ''), this.config.tokens.devTokenTtlMs, Date.now());
       return json(200, issued);
     });
-    secondLifeRoutes(router, {
+    const clusterServices = this.cluster;
+    const secondLife = secondLifeRoutes(router, {
       settings: this.config.secondLife,
       backend: new LocalSecondLifeBackend(this.runtime, this.router, this.store, this.config.secondLife.eventsBehindMax),
       tokens: this.tokens,
+      credentialLifetimeMaxMs: this.config.tokens.lifetimeMaxMs,
+      adminAccess: { token: this.config.admin.token, devMode: this.config.devMode, securityLog: this.securityLog },
+      ...(clusterServices === undefined ? {} : { shareRevocation: (revocation) => clusterServices.shareSecondLifeRevocation(revocation) }),
       logger: this.logger,
       securityLog: this.securityLog,
       nodeId: this.config.nodeId,
       isServing: () => this.state === 'running',
     });
+    if (clusterServices !== undefined && secondLife !== undefined) clusterServices.onSecondLifeRevocation = (revocation) => secondLife.revoked(revocation);
     return router;
   }
 }

@@ -208,7 +208,7 @@ describe('peer network (real libp2p on loopback)', () => {
     try {
       const refusedMs = await waitFor(
         'the seed logs the refused connection',
-        () => seed.records.some((r) => r.level === 40 && r.msg.includes('refused connection')),
+        () => seed.records.some((r) => r.level === 40 && r['security'] === 'peer_refused' && r['reason'] === 'CLUSTER_KEY_WRONG'),
         3_000,
       );
       // Usually tens of ms; bounded by connectTimeoutMs when garbled bytes look like a partial message.

@@ -17,21 +17,20 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function post(url: string, creds: { objectId: string; secret: string }, body: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const path = '/v1/sl/commands';
+async function post(url: string, creds: { objectId: string; secret: string; exp: number }, body: string, path = '/v1/sl/commands'): Promise<{ status: number; body: Record<string, unknown> }> {
   const time = Math.floor(Date.now() / 1000);
   const nonce = `n-${Math.random().toString(36).slice(2, 14)}`;
   const signature = llHMAC(creds.secret, `POST\n${path}\n${time}\n${nonce}\n${body}`);
   const response = await fetch(`${url}${path}`, {
     method: 'POST',
     body,
-    headers: { 'x-ringstate-object': creds.objectId, 'x-ringstate-time': String(time), 'x-ringstate-nonce': nonce, 'x-ringstate-signature': signature },
+    headers: { 'x-ringstate-object': creds.objectId, 'x-ringstate-expires': String(creds.exp), 'x-ringstate-time': String(time), 'x-ringstate-nonce': nonce, 'x-ringstate-signature': signature },
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 describe('second-life - cluster', () => {
-  it('second-life - a command sent to a node that does not own the aggregate is forwarded to the owner and applied once', async () => {
+  it('second-life - a command sent to a node that does not own the aggregate is forwarded to the owner and applied once; the credential works on every node and a revocation reaches every member', async () => {
     cluster = await startTestCluster(3, { partitionCount: PARTITIONS, secondLife: { enabled: true, masterKey: MASTER_KEY } });
     const members = cluster.members;
     // Wait until every partition has a ready owner that all members agree on.
@@ -54,7 +53,7 @@ describe('second-life - cluster', () => {
     const token = (await (await fetch(`${url}/v1/dev/token`, { method: 'POST', body: JSON.stringify({ player }) })).json()) as { token: string };
     const provisioned = await fetch(`${url}/v1/sl/objects`, { method: 'POST', headers: { authorization: `Bearer ${token.token}` } });
     expect(provisioned.status).toBe(200);
-    const creds = (await provisioned.json()) as { objectId: string; secret: string };
+    const creds = (await provisioned.json()) as { objectId: string; secret: string; exp: number };
 
     const body = JSON.stringify({ id: 'sl-forward-1', a: 'player', i: player, c: { type: 'append', value: 'from-sl' } });
     let answer = await post(url, creds, body);
@@ -72,5 +71,18 @@ describe('second-life - cluster', () => {
     expect(committed.seq).toBe(1);
     const again = await post(url, creds, body);
     expect(again).toMatchObject({ status: 200, body: { seq: 1 } });
+
+    // The credential is stateless: the owner verifies it too. A revocation on one node reaches
+    // every member (credentials are verified wherever the object sends).
+    expect(await post(`http://127.0.0.1:${owner.port}`, creds, body)).toMatchObject({ status: 200, body: { seq: 1, dup: 1 } });
+    expect(await post(url, creds, '{}', '/v1/sl/revoke')).toMatchObject({ status: 200 });
+    for (const member of members) {
+      let refused = await post(`http://127.0.0.1:${member.port}`, creds, body);
+      for (let attempt = 0; refused.status !== 401 && attempt < 20; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        refused = await post(`http://127.0.0.1:${member.port}`, creds, body);
+      }
+      expect(refused, member.nodeId).toMatchObject({ status: 401, body: { error: { reason: 'OBJECT_REVOKED' } } });
+    }
   });
 });

@@ -16,6 +16,7 @@ const MASTER_KEY = 'test-second-life-master-key-0123456789abcdef';
 interface Credentials {
   objectId: string;
   secret: string;
+  exp: number;
 }
 
 async function provision(httpUrl: string, player: string): Promise<Credentials> {
@@ -40,7 +41,7 @@ async function signedFetch(
   const response = await fetch(`${httpUrl}${path}${method === 'GET' ? `?${payload}` : ''}`, {
     method,
     ...(method === 'POST' ? { body: payload } : {}),
-    headers: { 'x-ringstate-object': creds.objectId, 'x-ringstate-time': String(time), 'x-ringstate-nonce': nonce, 'x-ringstate-signature': signature, ...overrides.headers },
+    headers: { 'x-ringstate-object': creds.objectId, 'x-ringstate-expires': String(creds.exp), 'x-ringstate-time': String(time), 'x-ringstate-nonce': nonce, 'x-ringstate-signature': signature, ...overrides.headers },
   });
   const text = await response.text();
   return { status: response.status, body: JSON.parse(text) as Record<string, unknown>, bytes: Buffer.byteLength(text) };
@@ -69,6 +70,92 @@ afterEach(async () => {
     await sim.close();
     expect(sim.violations, 'a response or push was cut at 2048 bytes').toEqual([]);
   }
+});
+
+/** A credential renewed with a fresh token: the same object id, a new exp and secret. */
+async function renew(httpUrl: string, player: string, objectId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const token = await devToken(httpUrl, player);
+  const response = await fetch(`${httpUrl}/v1/sl/objects/renew`, { method: 'POST', body: JSON.stringify({ o: objectId }), headers: { authorization: `Bearer ${token}` } });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe('second-life - credentials end with their token', () => {
+  let node: TestNode;
+  const TOKEN_TTL_MS = 3_000;
+
+  beforeAll(async () => {
+    // Dev tokens live 3 s here: an object provisioned or renewed with one lives as long.
+    node = await startTestNode({ tokens: { devTokenTtlMs: TOKEN_TTL_MS }, secondLife: { enabled: true, masterKey: MASTER_KEY, allowPrivatePushTargets: true, longPollWaitMs: 2_000, requestsPerSecondPerObjectMax: 20 } });
+  });
+  afterAll(async () => {
+    await node.stop();
+  });
+
+  it('second-life - a credential provisioned with a short-lived token is refused CREDENTIAL_EXPIRED after the token expires, and works again after renewal (same id, same seq)', async () => {
+    const creds = await provision(node.httpUrl, 'ivy');
+    expect(creds.exp * 1000).toBeLessThanOrEqual(Date.now() + TOKEN_TTL_MS);
+    const first = await signedFetch(node.httpUrl, creds, 'POST', '/v1/sl/commands', JSON.stringify({ id: 'ivy-1', a: 'player', i: 'ivy', c: { type: 'score', points: 1 } }));
+    expect(first).toMatchObject({ status: 200, body: { seq: 1 } });
+
+    await new Promise((resolve) => setTimeout(resolve, creds.exp * 1000 - Date.now() + 200));
+    const expired = await signedFetch(node.httpUrl, creds, 'POST', '/v1/sl/commands', JSON.stringify({ id: 'ivy-2', a: 'player', i: 'ivy', c: { type: 'score', points: 1 } }));
+    expect(expired.status).toBe(401);
+    expect(expired.body).toMatchObject({ error: { code: 'CREDENTIAL_EXPIRED', reason: 'CREDENTIAL_EXPIRED', retry: 0, t: expect.any(Number) } });
+    // Moving the expiry forward by hand changes the secret it needs: refused as a forgery.
+    const stretched = await signedFetch(node.httpUrl, { ...creds, exp: creds.exp + 3600 }, 'GET', '/v1/sl/state', 'a=player&i=ivy');
+    expect(stretched.body).toMatchObject({ error: { code: 'AUTH_INVALID_TOKEN', reason: 'SIGNATURE_MISMATCH' } });
+    // A credential without an expiry (minted before credentials expired) is told to renew.
+    const unbounded = await signedFetch(node.httpUrl, creds, 'GET', '/v1/sl/state', 'a=player&i=ivy', { headers: { 'x-ringstate-expires': '' } });
+    expect(unbounded.status).toBe(401);
+    // Renewal needs a valid token of the object's player.
+    expect((await renew(node.httpUrl, 'mallory', creds.objectId)).status).toBe(403);
+    const refusedRenewal = await fetch(`${node.httpUrl}/v1/sl/objects/renew`, { method: 'POST', body: JSON.stringify({ o: creds.objectId }), headers: { authorization: 'Bearer nope' } });
+    expect(refusedRenewal.status).toBe(401);
+    const renewed = await renew(node.httpUrl, 'ivy', creds.objectId);
+    expect(renewed).toMatchObject({ status: 200, body: { objectId: creds.objectId, player: 'ivy' } });
+    const fresh = renewed.body as unknown as Credentials;
+    expect(fresh.exp).toBeGreaterThan(creds.exp);
+    const again = await signedFetch(node.httpUrl, fresh, 'POST', '/v1/sl/commands', JSON.stringify({ id: 'ivy-2', a: 'player', i: 'ivy', c: { type: 'score', points: 1 } }));
+    expect(again).toMatchObject({ status: 200, body: { seq: 2, dup: 0 } });
+    // The old credential stays dead.
+    expect((await signedFetch(node.httpUrl, creds, 'GET', '/v1/sl/state', 'a=player&i=ivy')).body).toMatchObject({ error: { code: 'CREDENTIAL_EXPIRED' } });
+  });
+
+  it('second-life - the script model renews by itself when told CREDENTIAL_EXPIRED, and the command goes through once', async () => {
+    const creds = await provision(node.httpUrl, 'jay');
+    const sim = simulator();
+    const client = model({
+      sim,
+      hosts: [hostOf(node.httpUrl)],
+      ...creds,
+      renew: async () => {
+        const renewed = await renew(node.httpUrl, 'jay', creds.objectId);
+        return renewed.body as unknown as Credentials;
+      },
+      aggregate: { type: 'player', id: 'jay' },
+      mode: 'none',
+    });
+    await client.start();
+    expect((await client.command({ type: 'score', points: 1 }, 'jay-1')).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, creds.exp * 1000 - Date.now() + 200));
+    const after = await client.command({ type: 'score', points: 1 }, 'jay-2');
+    expect(after).toMatchObject({ status: 200, body: { seq: 2, dup: 0 } });
+    expect(client.renewals).toBe(1);
+  });
+
+  it('second-life - an object revoked by itself or by an admin is refused OBJECT_REVOKED and cannot be renewed; other objects of the player keep working', async () => {
+    const own = await provision(node.httpUrl, 'kim');
+    const other = await provision(node.httpUrl, 'kim');
+    const revoked = await signedFetch(node.httpUrl, own, 'POST', '/v1/sl/revoke', '{}');
+    expect(revoked).toMatchObject({ status: 200, body: { ok: 1 } });
+    expect((await signedFetch(node.httpUrl, own, 'GET', '/v1/sl/state', 'a=player&i=kim')).body).toMatchObject({ error: { code: 'AUTH_INVALID_TOKEN', reason: 'OBJECT_REVOKED' } });
+    expect((await renew(node.httpUrl, 'kim', own.objectId)).body).toMatchObject({ error: { code: 'AUTH_INVALID_TOKEN', reason: 'OBJECT_REVOKED' } });
+    expect((await signedFetch(node.httpUrl, other, 'GET', '/v1/sl/state', 'a=player&i=kim')).status).toBe(200);
+
+    const byAdmin = await fetch(`${node.httpUrl}/v1/admin/sl/revoke`, { method: 'POST', body: JSON.stringify({ o: other.objectId }) });
+    expect(byAdmin.status).toBe(200);
+    expect((await signedFetch(node.httpUrl, other, 'GET', '/v1/sl/state', 'a=player&i=kim')).body).toMatchObject({ error: { reason: 'OBJECT_REVOKED' } });
+  });
 });
 
 describe('second-life - in-process node', () => {
@@ -246,7 +333,7 @@ describe('second-life - in-process node', () => {
     expect(slOnly.status).toBe(401);
     expect(((await slOnly.json()) as { error: { reason: string; message: string } }).error).toMatchObject({ reason: 'UNSIGNED', message: expect.stringContaining('X-SecondLife') });
     // Another player's object id with this object's secret: refused (the secret is per object).
-    const impostor = await signedFetch(node.httpUrl, { objectId: creds.objectId.replace('gus.', 'alice.'), secret: creds.secret }, 'GET', '/v1/sl/state', query);
+    const impostor = await signedFetch(node.httpUrl, { objectId: creds.objectId.replace('gus.', 'alice.'), secret: creds.secret, exp: creds.exp }, 'GET', '/v1/sl/state', query);
     expect(impostor.body).toMatchObject({ error: { reason: 'SIGNATURE_MISMATCH' } });
     // Commands for another player's aggregate are refused by the aggregate's rule.
     const foreign = await signedFetch(node.httpUrl, creds, 'POST', '/v1/sl/commands', JSON.stringify({ id: 'x-1', a: 'player', i: 'alice', c: { type: 'score', points: 5 } }));

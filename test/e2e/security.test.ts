@@ -42,6 +42,7 @@ const ADMIN_TOKEN = 'security-test-admin-token-0123456789abcdef';
 interface LogRecord {
   level: number;
   msg: string;
+  [field: string]: unknown;
 }
 
 interface Frame {
@@ -166,13 +167,16 @@ describe('security - player tokens', () => {
       const { answer, closeCode } = await hello(text);
       expect({ name, t: answer.t, code: answer.code, closeCode }).toEqual({ name, t: T.ERROR, code, closeCode: 4001 });
     }
-    // An empty token is a malformed HELLO: refused as such, and the connection stays unauthenticated.
-    const empty = await RawClient.connect(wsUrl);
-    empty.send({ t: T.HELLO, v: 1, token: '' });
-    expect(((await empty.waitFor((message) => message.t === T.ERROR)) as unknown as Frame).code).toBe('INVALID_MESSAGE');
-    empty.send({ t: T.COMMAND, id: 'e-1', a: 'player', i: 'alice', c: { type: 'append', value: 'x' } });
-    await empty.waitFor((message) => (message as unknown as Frame).code === 'HANDSHAKE_REQUIRED');
-    empty.close();
+    // An empty, 10 KB or numeric token is a malformed HELLO: refused as such and closed 4001 at
+    // once (not at the handshake timeout), so the connection never authenticates.
+    for (const bad of ['', 'x'.repeat(10_000), 12345]) {
+      const malformed = await RawClient.connect(wsUrl);
+      const startedMs = Date.now();
+      malformed.send({ t: T.HELLO, v: 1, token: bad });
+      expect(((await malformed.waitFor((message) => message.t === T.ERROR)) as unknown as Frame).code).toBe('INVALID_MESSAGE');
+      expect(await malformed.waitClosed(2_000)).toBe(4001);
+      expect(Date.now() - startedMs).toBeLessThan(2_000);
+    }
     await expectHealthy();
   });
 
@@ -199,15 +203,16 @@ describe('security - player tokens', () => {
 });
 
 describe('security - Second Life API', () => {
-  async function provision(player: string): Promise<{ objectId: string; secret: string }> {
+  async function provision(player: string): Promise<{ objectId: string; secret: string; exp: number }> {
     const response = await fetch(`${httpUrl}/v1/sl/objects`, { method: 'POST', headers: { authorization: `Bearer ${await token({ sub: player })}` } });
     expect(response.status).toBe(200);
-    return (await response.json()) as { objectId: string; secret: string };
+    return (await response.json()) as { objectId: string; secret: string; exp: number };
   }
-  function signedHeaders(creds: { objectId: string; secret: string }, path: string, body: string, nonce: string, signature?: string): Record<string, string> {
+  function signedHeaders(creds: { objectId: string; secret: string; exp: number }, path: string, body: string, nonce: string, signature?: string): Record<string, string> {
     const time = Math.floor(Date.now() / 1000);
     return {
       'x-ringstate-object': creds.objectId,
+      'x-ringstate-expires': String(creds.exp),
       'x-ringstate-time': String(time),
       'x-ringstate-nonce': nonce,
       'x-ringstate-signature': signature ?? llHMAC(creds.secret, `POST\n${path}\n${time}\n${nonce}\n${body}`),
@@ -225,7 +230,7 @@ describe('security - Second Life API', () => {
     const body = JSON.stringify({ id: 'sl-1', a: 'player', i: 'carol', c: { type: 'append', value: 'from-sl' } });
     const slOnly = await post(path, body, { 'x-secondlife-owner-key': '11111111-2222-3333-4444-555555555555', 'x-secondlife-object-key': '66666666-7777-8888-9999-000000000000', 'x-secondlife-shard': 'Production' });
     expect([slOnly.status, slOnly.error?.code, slOnly.error?.reason]).toEqual([401, 'AUTH_INVALID_TOKEN', 'UNSIGNED']);
-    const forged = await post(path, body, signedHeaders({ objectId: creds.objectId, secret: 'guessed-secret' }, path, body, 'nonce-forged-1'));
+    const forged = await post(path, body, signedHeaders({ ...creds, secret: 'guessed-secret' }, path, body, 'nonce-forged-1'));
     expect([forged.status, forged.error?.code, forged.error?.reason]).toEqual([401, 'AUTH_INVALID_TOKEN', 'SIGNATURE_MISMATCH']);
     const tampered = await post(path, body.replace('from-sl', 'tampered'), signedHeaders(creds, path, body, 'nonce-tamper-1'));
     expect(tampered.error?.reason).toBe('SIGNATURE_MISMATCH');
@@ -256,7 +261,7 @@ describe('security - Second Life API', () => {
 });
 
 describe('security - cluster key', () => {
-  it('cluster - a libp2p peer with the wrong cluster key is refused and logged, and learns nothing', async () => {
+  it('cluster - a libp2p peer with the wrong cluster key is refused and logged as a peer_refused security event (CLUSTER_KEY_WRONG), and learns nothing', async () => {
     const cluster = node.cluster;
     if (cluster === undefined) throw new Error('cluster services expected');
     const strangerRecords: LogRecord[] = [];
@@ -267,8 +272,9 @@ describe('security - cluster key', () => {
     await stranger.start();
     try {
       const deadline = Date.now() + 5_000;
-      while (!records.some((record) => record.level === 40 && record.msg.includes('refused connection')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(records.some((record) => record.level === 40 && record.msg.includes('refused connection'))).toBe(true);
+      const refusal = (record: LogRecord): boolean => record.level === 40 && record.msg === 'security event' && record['security'] === 'peer_refused';
+      while (!records.some(refusal) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(records.find(refusal)).toMatchObject({ reason: 'CLUSTER_KEY_WRONG', remoteAddress: '127.0.0.1' });
       expect(stranger.members().map((member) => member.nodeId)).toEqual(['sec-1']);
       expect(cluster.peers.members().map((member) => member.nodeId)).toEqual(['sec-1']);
       expect(cluster.peers.stats().connectionsRefused).toBeGreaterThan(0);

@@ -220,6 +220,13 @@ export interface ClientModelOptions {
   readonly hosts: readonly string[];
   readonly objectId: string;
   readonly secret: string;
+  /** The credential's expiry (unix seconds), as POST /v1/sl/objects answered it. */
+  readonly exp: number;
+  /**
+   * The script's renewal (TOKEN_URL, then POST /v1/sl/objects/renew): called when a request is
+   * refused CREDENTIAL_EXPIRED; the refused request is then sent again with the new credential.
+   */
+  readonly renew?: () => Promise<{ readonly secret: string; readonly exp: number }>;
   readonly aggregate: { readonly type: string; readonly id: string };
   /** 'poll': keep one long-poll open; 'push': register an HTTP-in URL; 'none': commands only. */
   readonly mode: 'poll' | 'push' | 'none';
@@ -264,8 +271,15 @@ export class LslClientModel {
   private reregisterTimer: ReturnType<typeof setInterval> | undefined;
   private nonceCounter = 0;
   private readonly listeners = new Set<() => void>();
+  /** The current credential: the one provisioned, then each renewal's. */
+  private secret: string;
+  private exp: number;
+  renewals = 0;
 
-  constructor(private readonly options: ClientModelOptions) {}
+  constructor(private readonly options: ClientModelOptions) {
+    this.secret = options.secret;
+    this.exp = options.exp;
+  }
 
   get host(): string {
     return this.options.hosts[this.hostIndex % this.options.hosts.length] ?? '';
@@ -389,7 +403,7 @@ export class LslClientModel {
     const time = params.get('t') ?? '';
     const nonce = params.get('n') ?? '';
     const signature = decodeURIComponent(params.get('s') ?? '');
-    const expected = llHMAC(this.options.secret, `POST\n/v1/sl/push\n${time}\n${nonce}\n${request.body}`);
+    const expected = llHMAC(this.secret, `POST\n/v1/sl/push\n${time}\n${nonce}\n${request.body}`);
     if (signature !== expected) return { status: 403, body: 'bad signature' };
     if (Math.abs(this.unixTime() - Number(time)) > 300) return { status: 403, body: 'stale' };
     this.acceptBatch(request.body);
@@ -415,13 +429,13 @@ export class LslClientModel {
     this.nonceCounter += 1;
     const nonce = `${randomUUID().slice(0, 8)}-${this.nonceCounter}`;
     const payload = item.payload();
-    const signature = llHMAC(this.options.secret, `${item.method}\n${item.path}\n${time}\n${nonce}\n${payload}`);
+    const signature = llHMAC(this.secret, `${item.method}\n${item.path}\n${time}\n${nonce}\n${payload}`);
     const host = this.host;
     const url = `http://${host}${item.path}${item.method === 'GET' ? `?${payload}` : ''}`;
     const request = this.options.sim.llHTTPRequest(url, {
       method: item.method,
       ...(item.method === 'POST' ? { body: payload, mimeType: 'application/json' } : {}),
-      customHeaders: { 'X-Ringstate-Object': this.options.objectId, 'X-Ringstate-Time': String(time), 'X-Ringstate-Nonce': nonce, 'X-Ringstate-Signature': signature },
+      customHeaders: { 'X-Ringstate-Object': this.options.objectId, 'X-Ringstate-Expires': String(this.exp), 'X-Ringstate-Time': String(time), 'X-Ringstate-Nonce': nonce, 'X-Ringstate-Signature': signature },
     });
     this.schedule();
     void request.then((result) => this.onResponse(item, host, result));
@@ -440,6 +454,20 @@ export class LslClientModel {
       }
       this.queue.unshift(item);
       this.schedule();
+      return;
+    }
+    const renew = this.options.renew;
+    if (result.status === 401 && renew !== undefined && this.running && (parse(result.body)['error'] as { code?: unknown } | undefined)?.code === 'CREDENTIAL_EXPIRED') {
+      // Like the script: fetch a fresh token, renew, then send the refused request again (and
+      // register again, since a registration ends with the credential that made it).
+      void renew().then((fresh) => {
+        this.secret = fresh.secret;
+        this.exp = fresh.exp;
+        this.renewals += 1;
+        this.queue.unshift(item);
+        if (this.options.mode === 'push' && item.kind !== 'register') this.enqueueRegister();
+        this.schedule();
+      }, () => item.done(result));
       return;
     }
     item.done(result);

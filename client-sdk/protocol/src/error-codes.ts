@@ -14,6 +14,7 @@ export const ErrorCodes = {
   HANDSHAKE_REQUIRED: { retryable: false, meaning: 'A message other than `hello` arrived before the handshake completed.' },
   AUTH_INVALID_TOKEN: { retryable: false, meaning: 'The player token is malformed, badly signed, or for another issuer/audience.' },
   AUTH_TOKEN_EXPIRED: { retryable: false, meaning: 'The player token has expired; get a new one and reconnect.' },
+  CREDENTIAL_EXPIRED: { retryable: false, meaning: 'Second Life: the object\'s credential has expired (it lives no longer than the player token that provisioned or last renewed it, and at most `tokens.lifetimeMaxMs`); `reason` is `CREDENTIAL_EXPIRED`, or `EXPIRES_MISSING` for a credential minted before credentials expired. Get a fresh player token and renew (`POST /v1/sl/objects/renew`); the object id and its event cursor stay the same.' },
   FORBIDDEN: { retryable: false, meaning: 'The aggregate\'s authorization rule refused this player.' },
   UNKNOWN_AGGREGATE_TYPE: { retryable: false, meaning: 'No aggregate type with this name is registered.' },
   INVALID_COMMAND: { retryable: false, meaning: 'The command failed the aggregate\'s command schema (an unknown command type included).' },

@@ -1,1 +1,1 @@
-export { PlayerTokens, type TokenKey, type TokenSettings, type VerifiedPlayer } from './player-tokens.ts';
+export { PlayerTokens, TokenRefusalReasons, type TokenKey, type TokenRefusalReason, type TokenSettings, type VerifiedPlayer } from './player-tokens.ts';

@@ -6,6 +6,9 @@
  * Every token expires (DESIGN.md F1): one without `exp`, or claiming a lifetime longer than
  * `lifetimeMaxMs`, is refused, so a leaked or carelessly issued token stops working within a
  * bounded time and key rotation can finish.
+ *
+ * Every refusal carries a stable `reason` (TokenRefusalReasons) besides its code, so a
+ * security log line can say why a token was refused without quoting the token.
  */
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { RingstateError } from '@ringstate/protocol';
@@ -30,6 +33,45 @@ export interface TokenSettings {
 }
 
 const CLOCK_SKEW_DEFAULT_MS = 30_000;
+
+/** Why a token was refused: the `reason` of the RingstateError, logged in security events. */
+export const TokenRefusalReasons = {
+  TOKEN_MALFORMED: 'not a non-empty string of at most 4096 characters, or not a compact JWS/JWT',
+  KEY_UNKNOWN: 'the `kid` header names no key in tokens.keys (a forged key, or one rotated out)',
+  ALG_REFUSED: 'the `alg` header is not HS256',
+  SIGNATURE_BAD: 'the signature does not verify with the key its `kid` names',
+  NO_EXP: 'no `exp` claim: every token must expire',
+  LIFETIME_OVER_MAX: 'the lifetime it claims is over tokens.lifetimeMaxMs',
+  EXPIRED: '`exp` has passed (beyond tokens.clockSkewMs)',
+  NOT_YET_VALID: '`nbf` or `iat` is in the future (beyond tokens.clockSkewMs)',
+  ISSUER_WRONG: '`iss` is not tokens.issuer',
+  AUDIENCE_WRONG: '`aud` is not tokens.audience',
+  SUBJECT_INVALID: '`sub` is missing or not a valid player id',
+  CLAIM_INVALID: 'another claim is missing or ill-typed',
+} as const;
+
+export type TokenRefusalReason = keyof typeof TokenRefusalReasons;
+
+function refusal(reason: TokenRefusalReason, message: string, cause?: unknown): RingstateError {
+  const code = reason === 'EXPIRED' ? 'AUTH_TOKEN_EXPIRED' : 'AUTH_INVALID_TOKEN';
+  return new RingstateError(code, message, cause === undefined ? { reason } : { reason, cause });
+}
+
+/** The reason for a jose verification failure. */
+function reasonOf(error: unknown): TokenRefusalReason {
+  if (error instanceof errors.JWTExpired) return 'EXPIRED';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'SIGNATURE_BAD';
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) return 'ALG_REFUSED';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'exp') return error.reason === 'missing' ? 'NO_EXP' : 'CLAIM_INVALID';
+    if (error.claim === 'iss') return 'ISSUER_WRONG';
+    if (error.claim === 'aud') return 'AUDIENCE_WRONG';
+    if (error.claim === 'sub') return 'SUBJECT_INVALID';
+    if ((error.claim === 'nbf' || error.claim === 'iat') && error.reason === 'check_failed') return 'NOT_YET_VALID';
+    return 'CLAIM_INVALID';
+  }
+  return 'TOKEN_MALFORMED';
+}
 
 export interface VerifiedPlayer {
   readonly playerId: string;
@@ -81,10 +123,10 @@ export class PlayerTokens {
     return this.issue(verified.playerId, ttlMs, nowMs);
   }
 
-  /** Verifies a token; throws RingstateError AUTH_INVALID_TOKEN or AUTH_TOKEN_EXPIRED. */
+  /** Verifies a token; throws RingstateError AUTH_INVALID_TOKEN or AUTH_TOKEN_EXPIRED, with a `reason`. */
   async verify(token: unknown, nowMs: number): Promise<VerifiedPlayer> {
     if (typeof token !== 'string' || token.length === 0 || token.length > TOKEN_LENGTH_MAX) {
-      throw new RingstateError('AUTH_INVALID_TOKEN', 'token must be a non-empty string');
+      throw refusal('TOKEN_MALFORMED', 'token must be a non-empty string');
     }
     try {
       const { payload } = await jwtVerify(token, (header) => this.keyFor(header.kid), {
@@ -96,18 +138,17 @@ export class PlayerTokens {
         requiredClaims: ['sub', 'exp'],
       });
       const playerId = payload.sub;
-      if (playerId === undefined || !PLAYER_ID.test(playerId)) throw new RingstateError('AUTH_INVALID_TOKEN', 'token subject is not a valid player id');
+      if (playerId === undefined || !PLAYER_ID.test(playerId)) throw refusal('SUBJECT_INVALID', 'token subject is not a valid player id');
       const exp = payload.exp;
-      if (exp === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'token has no exp claim: every token must expire');
+      if (exp === undefined) throw refusal('NO_EXP', 'token has no exp claim: every token must expire');
       this.checkLifetime(exp, payload.iat, nowMs);
       return { playerId, expiresAtMs: exp * 1000 };
     } catch (error) {
       if (error instanceof RingstateError) throw error;
-      if (error instanceof errors.JWTExpired) throw new RingstateError('AUTH_TOKEN_EXPIRED', 'token has expired', { cause: error });
-      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing') {
-        throw new RingstateError('AUTH_INVALID_TOKEN', 'token has no exp claim: every token must expire', { cause: error });
-      }
-      throw new RingstateError('AUTH_INVALID_TOKEN', 'token is invalid', { cause: error });
+      const reason = reasonOf(error);
+      if (reason === 'EXPIRED') throw refusal(reason, 'token has expired', error);
+      if (reason === 'NO_EXP') throw refusal(reason, 'token has no exp claim: every token must expire', error);
+      throw refusal(reason, `token is invalid: ${TokenRefusalReasons[reason]}`, error);
     }
   }
 
@@ -120,7 +161,7 @@ export class PlayerTokens {
     const fromSeconds = Math.min(iatSeconds ?? nowMs / 1000, nowMs / 1000);
     const allowedSeconds = Math.ceil(this.settings.lifetimeMaxMs / 1000);
     if (expSeconds - fromSeconds > allowedSeconds + this.clockSkewMs / 1000) {
-      throw new RingstateError('AUTH_INVALID_TOKEN', `token lifetime exceeds tokens.lifetimeMaxMs (${allowedSeconds} s): issue tokens that expire sooner`);
+      throw refusal('LIFETIME_OVER_MAX', `token lifetime exceeds tokens.lifetimeMaxMs (${allowedSeconds} s): issue tokens that expire sooner`);
     }
   }
 
@@ -130,7 +171,7 @@ export class PlayerTokens {
 
   private keyFor(kid: string | undefined): Uint8Array {
     const key = kid === undefined ? undefined : this.keys.get(kid);
-    if (key === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'token signed with an unknown key id');
+    if (key === undefined) throw refusal('KEY_UNKNOWN', 'token signed with an unknown key id');
     return key;
   }
 }

@@ -52,6 +52,14 @@ import { ReplicatedPartitionLog, SNAPSHOT_PROTOCOL, type ReplicatedLogComponents
 import { encodeRingRecord, MEMBERSHIP_RETRY_MS, parseRingRecord, RING_PROTOCOL, RingMembership, shrinkRefusal, type RingRecord } from '../membership/index.ts';
 
 export const CLUSTER_INFO_PROTOCOL = '/ringstate/cluster-info/1.0.0';
+/**
+ * A Second Life object revoked at run time, told to every live member:
+ *   request {objectId: string, untilMs: number}  ->  response {ok: true}
+ * Object credentials are stateless (any node verifies any object), so a revocation must reach
+ * every node that could be asked.
+ */
+export const SECOND_LIFE_REVOCATION_PROTOCOL = '/ringstate/sl-revocation/1.0.0';
+const REVOCATION_SEND_TIMEOUT_MS = 2_000;
 const HANDOVER_WAIT_MS = 3_000;
 /** How long a removal is reapplied if a concurrent ring change wins over it. */
 const REMOVAL_KEEP_OUT_MS = 10_000;
@@ -158,7 +166,7 @@ export class ClusterServices implements Forwarder {
         clusterKey: this.settings.key,
         heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
         failureTimeoutMs: this.settings.failureTimeoutMs,
-        protocols: [REPLICATION_PROTOCOL, FORWARD_PROTOCOL, CLUSTER_INFO_PROTOCOL, RING_PROTOCOL, SNAPSHOT_PROTOCOL],
+        protocols: [REPLICATION_PROTOCOL, FORWARD_PROTOCOL, CLUSTER_INFO_PROTOCOL, RING_PROTOCOL, SNAPSHOT_PROTOCOL, SECOND_LIFE_REVOCATION_PROTOCOL],
       },
       { logger: logger.child({ layer: 'peer' }), clock: now },
     );
@@ -220,6 +228,12 @@ export class ClusterServices implements Forwarder {
       ...(this.membership.isKnown ? { ring: encodeRingRecord(this.membership.record) } : {}),
       ...this.holdingReport(payload),
     }));
+    this.peers.handle(SECOND_LIFE_REVOCATION_PROTOCOL, async (payload) => {
+      const revocation = parseRevocation(payload);
+      if (revocation === undefined) throw new Error('not a revocation');
+      this.onSecondLifeRevocation?.(revocation);
+      return { ok: true };
+    });
     this.membership.start();
     await this.peers.start();
     const hadState = this.hasState();
@@ -329,6 +343,24 @@ export class ClusterServices implements Forwarder {
       if (voters.includes(nodeId) || learners.includes(nodeId) || status.membershipPending) holding.push(partition);
     }
     return { led, holding };
+  }
+
+  /** Set by the composition root: a revocation another member shared. */
+  onSecondLifeRevocation: ((revocation: { objectId: string; untilMs: number }) => void) | undefined;
+
+  /**
+   * Tells every live member of a Second Life revocation, retrying each once. A member that is down
+   * now does not learn it (docs/security.md, "Known gaps": secondLife.revokedObjectIds is the
+   * durable list).
+   */
+  shareSecondLifeRevocation(revocation: { readonly objectId: string; readonly untilMs: number }): void {
+    const payload = { objectId: revocation.objectId, untilMs: revocation.untilMs };
+    for (const member of this.livePeers()) {
+      const send = () => this.peers.request(member, SECOND_LIFE_REVOCATION_PROTOCOL, payload, REVOCATION_SEND_TIMEOUT_MS);
+      send()
+        .catch(send)
+        .catch((error: unknown) => this.logger.warn({ peer: member, objectId: revocation.objectId, err: error }, 'second-life revocation not delivered to a member'));
+    }
   }
 
   /** The other nodes the peer layer currently sees alive. */
@@ -539,4 +571,11 @@ export class ClusterServices implements Forwarder {
         : 'found no running cluster through cluster.bootstrap within cluster.bootstrapWaitMs (this node is not a founding member, so it only joins)',
     );
   }
+}
+
+function parseRevocation(payload: unknown): { objectId: string; untilMs: number } | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const { objectId, untilMs } = payload as { objectId?: unknown; untilMs?: unknown };
+  if (typeof objectId !== 'string' || objectId.length > 128 || typeof untilMs !== 'number' || !Number.isSafeInteger(untilMs)) return undefined;
+  return { objectId, untilMs };
 }

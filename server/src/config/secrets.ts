@@ -44,10 +44,30 @@ export function isPlaceholderSecret(value: string): boolean {
  */
 export function secretsRefusal(config: Readonly<Config>, input: Readonly<Record<string, unknown>>): string | undefined {
   const failing = requirements(config, input).filter((requirement) => requirement.problem !== undefined);
-  if (failing.length === 0) return undefined;
+  if (failing.length === 0) return adminTokenReuseRefusal(config);
   const settings = failing.map((requirement) => `${requirement.path.join('.')} or ${envName(requirement.path)}=${requirement.valueForm} (${requirement.problem})`);
   const where = config.devMode ? 'refusing to start' : 'refusing to start outside dev mode';
   return `${where}: set ${settings.join(', ')}; make each <secret> with \`${SECRET_COMMAND}\` (docs/operations.md, "Secrets")`;
+}
+
+/**
+ * The admin token must be a secret of its own, in every mode: one equal to a token-signing key
+ * would let whoever holds either forge the other (an operator's admin token signs player tokens
+ * for any player; a leaked signing key opens the admin API), and one equal to the cluster key or
+ * the Second Life master key joins two trust levels the same way. Only the settings' names are
+ * printed, never a value.
+ */
+function adminTokenReuseRefusal(config: Readonly<Config>): string | undefined {
+  const admin = config.admin.token?.trim();
+  if (admin === undefined || admin === '') return undefined;
+  const others: Array<readonly [string, string | undefined]> = [
+    ...config.tokens.keys.map((key) => [`tokens.keys (kid ${key.kid})`, key.secret] as const),
+    ['cluster.key', config.cluster.enabled ? config.cluster.key : undefined],
+    ['secondLife.masterKey', config.secondLife.enabled ? config.secondLife.masterKey : undefined],
+  ];
+  const equal = others.filter(([, value]) => value !== undefined && value.trim() === admin).map(([name]) => name);
+  if (equal.length === 0) return undefined;
+  return `refusing to start: admin.token (${envName(['admin', 'token'])}) is the same value as ${equal.join(' and ')}; every secret must be its own: make a new admin token with \`${SECRET_COMMAND}\` (docs/security.md, "Secrets")`;
 }
 
 /**

@@ -116,6 +116,7 @@ export class ClientSession {
       if (refusal !== undefined) return this.refuse(id as string, refusal, this.deps.nowMs());
     }
     const parsed = parseClientMessage(decoded);
+    if (!parsed.ok && this.phase === 'handshake' && isHello(decoded)) return this.malformedHello(decoded, parsed.message);
     if (!parsed.ok) return this.badFrame(parsed.code, parsed.message, parsed.ref);
     this.invalidFrames = 0;
     const message = parsed.message;
@@ -158,6 +159,7 @@ export class ClientSession {
 
   private async hello(version: number, token: string): Promise<void> {
     if (version !== PROTOCOL_VERSION) {
+      this.security({ kind: 'handshake_failed', code: 'PROTOCOL_VERSION_UNSUPPORTED', reason: 'PROTOCOL_UNSUPPORTED', detail: { version } });
       this.error('PROTOCOL_VERSION_UNSUPPORTED', `server speaks protocol ${PROTOCOL_VERSION}, client sent ${version}`);
       return this.closeWith(CloseCodes.HANDSHAKE_FAILED, 'PROTOCOL_VERSION_UNSUPPORTED');
     }
@@ -188,10 +190,25 @@ export class ClientSession {
     } catch (error) {
       if (this.phase !== 'verifying') return;
       const code: ErrorCode = error instanceof RingstateError ? error.code : 'AUTH_INVALID_TOKEN';
-      this.security({ kind: 'auth_failed', code });
+      const reason = error instanceof RingstateError && error.reason !== undefined ? error.reason : 'TOKEN_MALFORMED';
+      this.security({ kind: 'auth_failed', code, reason });
       this.error(code, error instanceof Error ? error.message : 'token rejected');
       this.closeWith(CloseCodes.HANDSHAKE_FAILED, code);
     }
+  }
+
+  /**
+   * A HELLO that fails validation (an empty, oversize or non-string token, a version that is not
+   * an integer) ends the handshake at once: waiting for the handshake timeout would hold a
+   * stranger's connection for nothing. Logged with the token's type and length, never its text.
+   */
+  private malformedHello(decoded: Readonly<Record<string, unknown>>, message: string): void {
+    const token = decoded['token'];
+    const detail: Record<string, string | number> = { tokenType: token === null ? 'null' : typeof token };
+    if (typeof token === 'string') detail['tokenChars'] = token.length;
+    this.security({ kind: 'handshake_failed', code: 'INVALID_MESSAGE', reason: 'HELLO_MALFORMED', detail });
+    this.error('INVALID_MESSAGE', `malformed HELLO: ${message}`);
+    this.closeWith(CloseCodes.HANDSHAKE_FAILED, 'INVALID_MESSAGE');
   }
 
   private command(message: CommandMessage): void {
@@ -257,10 +274,10 @@ export class ClientSession {
     this.deps.metrics.limitTrips.inc({ limit: 'messages_per_second' });
     this.rateViolations += 1;
     if (this.rateViolations > this.deps.limits.rateViolationsBeforeClose) {
-      this.security({ kind: 'flood_close', code: 'RATE_LIMITED', detail: { refused: this.rateViolations - 1 } });
+      this.security({ kind: 'flood_close', code: 'RATE_LIMITED', reason: 'RATE_VIOLATIONS_OVER_MAX', detail: { refused: this.rateViolations - 1 } });
       return this.closeWith(CloseCodes.RATE_LIMIT_EXCEEDED, 'RATE_LIMITED');
     }
-    this.security({ kind: 'rate_limited', code: 'RATE_LIMITED' });
+    this.security({ kind: 'rate_limited', code: 'RATE_LIMITED', reason: 'MESSAGES_PER_SECOND_OVER_MAX' });
     // Answer a rate-limited command with a retryable REJECT so the SDK backs off and retries it.
     const commandId = peekCommandId(frame);
     if (commandId !== undefined) return this.reject(commandId, new RingstateError('RATE_LIMITED', 'too many messages per second'), this.deps.nowMs());
@@ -271,7 +288,7 @@ export class ClientSession {
     const { frameBytesMax } = this.deps.limits;
     this.deps.metrics.limitTrips.inc({ limit: 'frame_bytes' });
     const closing = bytes > frameBytesMax * FRAME_CLOSE_FACTOR;
-    this.security({ kind: 'oversize', code: 'FRAME_TOO_LARGE', detail: { bytes, closed: closing } });
+    this.security({ kind: 'oversize', code: 'FRAME_TOO_LARGE', reason: 'FRAME_OVER_MAX', detail: { bytes, closed: closing } });
     if (!closing) return this.badFrame('FRAME_TOO_LARGE', `frame of ${bytes} bytes exceeds ${frameBytesMax}`);
     this.error('FRAME_TOO_LARGE', `frame of ${bytes} bytes exceeds ${frameBytesMax}; closing`);
     this.closeWith(CLOSE_MESSAGE_TOO_BIG, 'FRAME_TOO_LARGE');
@@ -281,7 +298,7 @@ export class ClientSession {
     this.invalidFrames += 1;
     this.error(code, message, ref);
     if (this.invalidFrames >= this.deps.limits.invalidFramesBeforeClose) {
-      this.security({ kind: 'protocol_close', code, detail: { invalidFrames: this.invalidFrames } });
+      this.security({ kind: 'protocol_close', code, reason: 'INVALID_FRAMES_IN_A_ROW', detail: { invalidFrames: this.invalidFrames } });
       this.closeWith(CloseCodes.PROTOCOL_ERROR, code);
     }
   }
@@ -300,7 +317,7 @@ export class ClientSession {
     this.port.send(encodeFrame(message));
     if (this.port.bufferedBytes() > this.deps.limits.outgoingBufferBytesMax) {
       this.deps.metrics.limitTrips.inc({ limit: 'outgoing_buffer' });
-      this.security({ kind: 'slow_consumer', code: 'SLOW_CONSUMER', detail: { bufferedBytes: this.port.bufferedBytes() } });
+      this.security({ kind: 'slow_consumer', code: 'SLOW_CONSUMER', reason: 'OUTGOING_BUFFER_OVER_MAX', detail: { bufferedBytes: this.port.bufferedBytes() } });
       this.closeWith(CloseCodes.SLOW_CONSUMER, 'SLOW_CONSUMER');
     }
   }
@@ -332,4 +349,9 @@ function peekCommandId(frame: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A decoded frame that claims to be a HELLO (whether or not its fields are valid). */
+function isHello(decoded: unknown): decoded is Readonly<Record<string, unknown>> {
+  return typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded) && (decoded as { t?: unknown }).t === MessageType.HELLO;
 }

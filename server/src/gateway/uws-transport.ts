@@ -79,7 +79,7 @@ export class UwsGateway {
         const handshakesMax = this.sessionDeps.limits.handshakesInFlightMax;
         if (this.handshakesInFlight >= handshakesMax) {
           this.sessionDeps.metrics.limitTrips.inc({ limit: 'handshakes_in_flight' });
-          this.sessionDeps.securityLog?.record({ kind: 'handshakes_in_flight', code: 'OVERLOADED', remoteAddress, detail: { handshakesInFlightMax: handshakesMax } });
+          this.sessionDeps.securityLog?.record({ kind: 'handshakes_in_flight', code: 'OVERLOADED', reason: 'HANDSHAKES_IN_FLIGHT_MAX', remoteAddress, detail: { handshakesInFlightMax: handshakesMax } });
           const body = JSON.stringify({ error: { code: 'OVERLOADED', message: `${handshakesMax} connections are still completing HELLO; retry shortly` } });
           res.cork(() => res.writeStatus(statusLine(503)).writeHeader('content-type', 'application/json').writeHeader('retry-after', '1').end(body));
           return;
@@ -87,7 +87,7 @@ export class UwsGateway {
         const countedIp = this.admitIp(remoteAddress);
         if (countedIp === false) {
           this.sessionDeps.metrics.limitTrips.inc({ limit: 'connections_per_ip' });
-          this.sessionDeps.securityLog?.record({ kind: 'connections_per_ip', code: 'RATE_LIMITED', remoteAddress, detail: { connectionsPerIpMax: this.sessionDeps.limits.connectionsPerIpMax } });
+          this.sessionDeps.securityLog?.record({ kind: 'connections_per_ip', code: 'RATE_LIMITED', reason: 'CONNECTIONS_PER_IP_MAX', remoteAddress, detail: { connectionsPerIpMax: this.sessionDeps.limits.connectionsPerIpMax } });
           const body = JSON.stringify({ error: { code: 'RATE_LIMITED', message: `more than ${this.sessionDeps.limits.connectionsPerIpMax} connections from this address` } });
           res.cork(() => res.writeStatus(statusLine(429)).writeHeader('content-type', 'application/json').end(body));
           return;
@@ -134,7 +134,7 @@ export class UwsGateway {
         // uWS cut the connection itself: a frame above maxPayloadLength (no close frame possible).
         if (code === 1006 && data.open && Buffer.from(message).toString() === UWS_TOO_BIG) {
           this.sessionDeps.metrics.limitTrips.inc({ limit: 'frame_bytes' });
-          this.sessionDeps.securityLog?.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE', remoteAddress: data.remoteAddress, player: data.session?.player, detail: { closedBy: 'uws', bytesMin: this.frameReadBytesMax + 1 } });
+          this.sessionDeps.securityLog?.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE', reason: 'FRAME_OVER_UWS_MAX', remoteAddress: data.remoteAddress, player: data.session?.player, detail: { closedBy: 'uws', bytesMin: this.frameReadBytesMax + 1 } });
         }
         data.open = false;
         this.endHandshake(data);
@@ -235,7 +235,7 @@ export class UwsGateway {
       if (received > this.options.httpBodyBytesMax) {
         tooLarge = true;
         this.sessionDeps.metrics.limitTrips.inc({ limit: 'http_body_bytes' });
-        this.sessionDeps.securityLog?.record({ kind: 'oversize', code: 'BODY_TOO_LARGE', remoteAddress, detail: { path: path.slice(0, 128), method } });
+        this.sessionDeps.securityLog?.record({ kind: 'oversize', code: 'BODY_TOO_LARGE', reason: 'BODY_OVER_MAX', remoteAddress, detail: { path: path.slice(0, 128), method } });
         const body = JSON.stringify({ error: { code: 'BODY_TOO_LARGE', message: `body exceeds ${this.options.httpBodyBytesMax} bytes` } });
         respond(413, 'application/json', body);
         return;

@@ -41,6 +41,7 @@ function statusOf(code: ErrorCode): number {
       return 413;
     case 'AUTH_INVALID_TOKEN':
     case 'AUTH_TOKEN_EXPIRED':
+    case 'CREDENTIAL_EXPIRED':
       return 401;
     case 'FORBIDDEN':
       return 403;

@@ -44,8 +44,9 @@ export function refuseAdmin(request: HttpRequestInfo, access: AdminAccess, scope
   access.securityLog?.record({
     kind: 'admin_refused',
     code: 'FORBIDDEN',
+    reason: verdict,
     remoteAddress: request.remoteAddress,
-    detail: { path: request.path, method: request.method, reason: verdict },
+    detail: { path: request.path, method: request.method },
   });
   return errorResult('FORBIDDEN', refusalMessage(verdict, access.devMode));
 }

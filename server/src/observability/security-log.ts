@@ -8,15 +8,18 @@
  * were suppressed. Memory is one small record per kind (the kinds are a closed list).
  *
  * Record layout (besides pino's level, time, nodeId):
- *   event line:   {security: <kind>, code, remoteAddress?, player?, object?, ...detail}  msg "security event"
+ *   event line:   {security: <kind>, code, reason, remoteAddress?, player?, object?, ...detail}  msg "security event"
  *   summary line: {security: <kind>, suppressed, windowMs}                              msg "security events suppressed"
- * docs/security.md lists the kinds ("What attacks look like in the logs").
+ * docs/security.md lists the kinds ("What attacks look like in the logs"). Every line says why
+ * (`reason`, a stable word such as KEY_UNKNOWN or HELLO_MALFORMED), never with the
+ * token, signature or frame itself.
  */
 import type { Logger } from 'pino';
 
 /** The kinds of security event, one per control an attacker can trip. */
 export const SecurityKinds = {
-  auth_failed: 'A WebSocket HELLO or a Second Life provisioning request carried a bad, expired or foreign player token.',
+  auth_failed: 'A WebSocket HELLO or a Second Life provisioning or renewal request carried a bad, expired or foreign player token; `reason` says which check failed (auth/player-tokens.ts TokenRefusalReasons).',
+  handshake_failed: 'A WebSocket HELLO was malformed (`reason` HELLO_MALFORMED: an empty, oversize or non-string token, a missing version) or asked for another protocol version (PROTOCOL_UNSUPPORTED); closed 4001.',
   protocol_close: 'A connection sent `limits.invalidFramesBeforeClose` malformed frames in a row and was closed (4002).',
   flood_close: 'A connection kept sending after `limits.rateViolationsBeforeClose` rate-limited messages and was closed (4008).',
   rate_limited: 'A connection (or a Second Life object) sent more messages per second than allowed; each refusal is one event.',
@@ -25,7 +28,8 @@ export const SecurityKinds = {
   handshakes_in_flight: 'An upgrade arrived while `limits.handshakesInFlightMax` connections had not completed HELLO yet (HTTP 503 OVERLOADED).',
   slow_consumer: 'A client stopped reading until its outgoing buffer passed `limits.outgoingBufferBytesMax` (closed with 4009).',
   admin_refused: 'A request for /v1/admin/* or /dashboard came without a valid admin token, or from a remote address without one.',
-  second_life_refused: 'A Second Life request was unsigned, badly signed, stale, replayed or from a revoked object.',
+  second_life_refused: 'A Second Life request was unsigned, badly signed, stale, replayed, or from a revoked object or one whose credential expired.',
+  peer_refused: 'A connection to the peer port closed before the private-network and Noise handshake completed (`reason` CLUSTER_KEY_WRONG: a wrong or missing cluster key, or not a ringstate peer). Logged by peer/ under its own rate limit (peer/warn-limiter.ts), without `code` (the connection is dropped, no answer is sent).',
 } as const;
 
 export type SecurityKind = keyof typeof SecurityKinds;
@@ -34,6 +38,8 @@ export interface SecurityEvent {
   readonly kind: SecurityKind;
   /** The stable error code the client was given (docs/errors.md). */
   readonly code: string;
+  /** Why, as a stable word (KEY_UNKNOWN, EXPIRED, HELLO_MALFORMED, token-missing, ...); never the token or frame itself. */
+  readonly reason: string;
   readonly remoteAddress?: string | undefined;
   readonly player?: string | undefined;
   /** A Second Life object id, as claimed (truncated) or verified. */
@@ -116,7 +122,7 @@ export class SecurityLog {
 }
 
 function fields(event: SecurityEvent): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = { security: event.kind, code: event.code };
+  const out: Record<string, string | number | boolean> = { security: event.kind, code: event.code, reason: clip(event.reason) };
   if (event.remoteAddress !== undefined) out['remoteAddress'] = event.remoteAddress;
   if (event.player !== undefined && event.player !== '') out['player'] = clip(event.player);
   if (event.object !== undefined) out['object'] = clip(event.object);

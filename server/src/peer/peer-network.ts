@@ -686,10 +686,20 @@ export class Libp2pPeerNetwork implements PeerNetwork {
       this.#stats.connectionsRefused += 1;
       const remote = maConn.remoteAddr.toString();
       const host = remote.split('/tcp/')[0] ?? remote;
+      // A security event in the shape of observability/security-log.ts (security, reason,
+      // remoteAddress; msg "security event"), under this layer's own rate limit: peer/ imports
+      // nothing above it, so it writes the line itself.
       this.#warnLimited(
         `stranger:${host}`,
-        { remote, error: event.error === undefined ? undefined : errorSummary(event.error) },
-        'refused connection: handshake failed (wrong or missing cluster key?)',
+        {
+          security: 'peer_refused',
+          reason: 'CLUSTER_KEY_WRONG',
+          remoteAddress: host.replace(/^\/(ip4|ip6|dns4|dns6|dns)\//, ''),
+          remote,
+          error: event.error === undefined ? undefined : errorSummary(event.error),
+          hint: 'refused connection: handshake failed (wrong or missing cluster key?)',
+        },
+        'security event',
       );
     });
     return false;

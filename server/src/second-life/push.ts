@@ -53,6 +53,8 @@ export interface PushObject {
   readonly objectId: string;
   readonly playerId: string;
   readonly secret: string;
+  /** The credential's end: pushes stop with it (a renewed object registers again). */
+  readonly expiresAtMs: number;
 }
 
 interface Registration {
@@ -115,7 +117,7 @@ export class PushRegistry {
       url,
       cursor: afterSeq,
       failures: 0,
-      expiresAtMs: this.deps.nowMs() + settings.pushRegistrationTtlSeconds * 1000,
+      expiresAtMs: Math.min(this.deps.nowMs() + settings.pushRegistrationTtlSeconds * 1000, object.expiresAtMs),
       running: false,
       dirty: false,
       dropped: false,
@@ -136,7 +138,12 @@ export class PushRegistry {
     return true;
   }
 
-  /** Drops expired registrations. */
+  /** Drops every registration of a revoked object. */
+  unregisterObject(objectId: string): void {
+    for (const registration of [...this.registrations.values()]) if (registration.object.objectId === objectId) this.drop(registration, 'revoked');
+  }
+
+  /** Drops expired registrations (the TTL, or the credential's end). */
   sweep(nowMs: number): void {
     for (const registration of [...this.registrations.values()]) {
       if (registration.expiresAtMs <= nowMs) this.drop(registration, 'expired');

@@ -3,7 +3,10 @@
  * examples: docs/second-life.md. Bodies are compact JSON and never exceed 2048 bytes unless
  * the request's `max` allows more (the script then sets HTTP_BODY_MAXLENGTH to the same).
  *
- *   POST /v1/sl/objects     Bearer player token -> {"objectId","secret","player"}
+ *   POST /v1/sl/objects     Bearer player token -> {"objectId","secret","player","exp"}
+ *   POST /v1/sl/objects/renew  Bearer player token {"o":objectId} -> the same, new exp and secret
+ *   POST /v1/sl/revoke      signed {} -> {"ok":1}: the object revokes its own id
+ *   POST /v1/admin/sl/revoke  Bearer admin token {"o":objectId} -> {"ok":1}
  *   GET  /v1/sl/time        unsigned            -> {"t":<unix seconds>}
  *   GET  /v1/sl/whoami      signed              -> {"o","p","node","t","sl":{...X-SecondLife-* as sent}}
  *   POST /v1/sl/commands    signed {"id","a","i","c":{"type",...}} -> {"id","seq","dup":0|1}
@@ -18,12 +21,12 @@
  */
 import { RingstateError, isRetryable, type ErrorCode } from '@ringstate/protocol';
 import { errorResult, parseJsonBody, type HttpRequestInfo, type HttpResult, type HttpRouter } from '../http/index.ts';
-import type { Logger, SecurityLog } from '../observability/index.ts';
+import { refuseAdmin, type AdminAccess, type Logger, type SecurityLog } from '../observability/index.ts';
 import type { PlayerTokens } from '../auth/index.ts';
-import { ObjectAuthenticator, secondLifeHeaders, type SecondLifeHeaders, type VerifiedObject } from './auth.ts';
+import { ObjectAuthenticator, secondLifeHeaders, type Revocation, type SecondLifeHeaders, type VerifiedObject } from './auth.ts';
 import type { AggregateRef, SecondLifeBackend } from './backend.ts';
 import { PushRegistry } from './push.ts';
-import { mintObjectId } from './signing.ts';
+import { mintObjectId, parseObjectId } from './signing.ts';
 import { LSL_BODY_BYTES_DEFAULT, LSL_BODY_BYTES_MAX, assertFits, byteLength, errorBody, packBatch, renderBatch } from './wire.ts';
 
 export interface SecondLifeSettings {
@@ -51,6 +54,15 @@ export interface SecondLifeDeps {
   readonly settings: SecondLifeSettings;
   readonly backend: SecondLifeBackend;
   readonly tokens: PlayerTokens;
+  /** tokens.lifetimeMaxMs: no credential outlives it, and a revocation is kept this long. */
+  readonly credentialLifetimeMaxMs: number;
+  /** Who may revoke any object (POST /v1/admin/sl/revoke). */
+  readonly adminAccess: AdminAccess;
+  /**
+   * Tells the cluster's other nodes of a run-time revocation (credentials are stateless and any
+   * node verifies any object, so a revocation must reach every node). Absent on a single node.
+   */
+  readonly shareRevocation?: (revocation: Revocation) => void;
   readonly logger: Logger;
   /** Refused signatures and tokens become rate-limited warnings (observability/security-log.ts). */
   readonly securityLog?: SecurityLog;
@@ -64,6 +76,8 @@ export interface SecondLifeDeps {
 export interface SecondLifeApi {
   readonly push: PushRegistry;
   readonly longPolls: () => number;
+  /** A revocation another node shared: refused here too until it lapses. */
+  readonly revoked: (revocation: Revocation) => void;
 }
 
 const AGGREGATE_TYPE = /^[a-z][a-z0-9-]{0,31}$/;
@@ -112,6 +126,9 @@ class SecondLifeApiImpl implements SecondLifeApi {
     this.housekeeping = setInterval(() => this.tick(), HOUSEKEEPING_MS).unref();
 
     router.add('POST', '/v1/sl/objects', (request) => this.guard(request, () => this.provision(request)));
+    router.add('POST', '/v1/sl/objects/renew', (request) => this.guard(request, () => this.renew(request)));
+    router.add('POST', '/v1/sl/revoke', (request) => this.signed(request, (object) => this.revokeSelf(request, object)));
+    router.add('POST', '/v1/admin/sl/revoke', (request) => refuseAdmin(request, deps.adminAccess) ?? this.guard(request, () => this.revokeByAdmin(request)));
     router.add('GET', '/v1/sl/time', () => ok({ t: Math.floor(this.nowMs() / 1000) }));
     router.add('GET', '/v1/sl/whoami', (request) => this.signed(request, (object) => this.whoami(request, object)));
     router.add('POST', '/v1/sl/commands', (request) => this.signed(request, (object) => this.command(request, object)));
@@ -125,21 +142,83 @@ class SecondLifeApiImpl implements SecondLifeApi {
     return this.waiters.size;
   }
 
+  revoked(revocation: Revocation): void {
+    if (!this.auth.revocations.add(revocation, this.nowMs())) this.logger.warn({ objectId: revocation.objectId }, 'second-life revocation from a peer dropped: revocation set full');
+    this.push.unregisterObject(revocation.objectId);
+  }
+
   private async provision(request: HttpRequestInfo): Promise<HttpResult> {
+    const player = await this.verifiedPlayer(request);
+    const objectId = mintObjectId(player.playerId);
+    this.logger.info({ objectId, playerId: player.playerId }, 'second-life object provisioned');
+    return this.credential(objectId, player);
+  }
+
+  /**
+   * A new credential for an existing object, with a valid token of the object's player. The id
+   * stays, so the object keeps its cursor, registrations and command ids; the old credential
+   * still works until its own expiry (revoke the object to end it sooner).
+   */
+  private async renew(request: HttpRequestInfo): Promise<HttpResult> {
+    const player = await this.verifiedPlayer(request);
+    const objectId = parseJsonBody(request.body)['o'];
+    const parsed = typeof objectId === 'string' && objectId.length <= 128 ? parseObjectId(objectId) : undefined;
+    if (parsed === undefined) throw new RingstateError('INVALID_MESSAGE', 'o must be an object id issued by POST /v1/sl/objects');
+    if (parsed.playerId !== player.playerId) throw new RingstateError('FORBIDDEN', 'the token is for another player than the object', { reason: 'PLAYER_MISMATCH' });
+    if (this.auth.isRevoked(parsed.objectId, this.nowMs())) throw new RingstateError('AUTH_INVALID_TOKEN', 'this object id has been revoked', { reason: 'OBJECT_REVOKED' });
+    this.logger.info({ objectId: parsed.objectId, playerId: player.playerId }, 'second-life credential renewed');
+    return this.credential(parsed.objectId, player);
+  }
+
+  /** A credential ending with the token, and never later than now + tokens.lifetimeMaxMs. */
+  private credential(objectId: string, player: { readonly playerId: string; readonly expiresAtMs: number }): HttpResult {
+    const nowMs = this.nowMs();
+    const exp = Math.floor(Math.min(player.expiresAtMs, nowMs + this.deps.credentialLifetimeMaxMs) / 1000);
+    // A token accepted within tokens.clockSkewMs past its exp would mint a dead credential.
+    if (exp * 1000 <= nowMs) throw new RingstateError('AUTH_TOKEN_EXPIRED', 'the token expires now: get a fresh one', { reason: 'EXPIRED' });
+    return ok({ objectId, secret: this.auth.secretOf(objectId, exp), player: player.playerId, exp });
+  }
+
+  private revokeSelf(request: HttpRequestInfo, object: VerifiedObject): HttpResult {
+    this.revoke(object.objectId, 'object', request);
+    return ok({ ok: 1 });
+  }
+
+  private revokeByAdmin(request: HttpRequestInfo): HttpResult {
+    const objectId = parseJsonBody(request.body)['o'];
+    const parsed = typeof objectId === 'string' && objectId.length <= 128 ? parseObjectId(objectId) : undefined;
+    if (parsed === undefined) throw new RingstateError('INVALID_MESSAGE', 'o must be an object id issued by POST /v1/sl/objects');
+    this.revoke(parsed.objectId, 'admin', request);
+    return ok({ ok: 1 });
+  }
+
+  /**
+   * Refuses the object id here and on every other node until every credential it could hold has
+   * expired (now + tokens.lifetimeMaxMs + the signature window); its push registrations end now.
+   */
+  private revoke(objectId: string, by: 'object' | 'admin', request: HttpRequestInfo): void {
+    const untilMs = this.nowMs() + this.deps.credentialLifetimeMaxMs + this.deps.settings.signatureWindowSeconds * 1000;
+    const revocation = { objectId, untilMs };
+    if (!this.auth.revocations.add(revocation, this.nowMs())) throw new RingstateError('OVERLOADED', 'this node holds its maximum of revocations; use secondLife.revokedObjectIds', { reason: 'REVOCATIONS_MAX' });
+    this.push.unregisterObject(objectId);
+    this.deps.shareRevocation?.(revocation);
+    this.logger.warn({ objectId, by, remoteAddress: request.remoteAddress }, 'second-life object revoked');
+  }
+
+  private async verifiedPlayer(request: HttpRequestInfo): Promise<{ readonly playerId: string; readonly expiresAtMs: number }> {
     const authorization = request.headers.get('authorization') ?? '';
     const token = /^Bearer (.+)$/i.exec(authorization)?.[1];
     let player: Awaited<ReturnType<PlayerTokens['verify']>>;
     try {
-      if (token === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'Authorization: Bearer <player token> is required');
+      if (token === undefined) throw new RingstateError('AUTH_INVALID_TOKEN', 'Authorization: Bearer <player token> is required', { reason: 'TOKEN_MISSING' });
       player = await this.deps.tokens.verify(token.trim(), this.nowMs());
     } catch (error) {
       const code = error instanceof RingstateError ? error.code : 'AUTH_INVALID_TOKEN';
-      this.deps.securityLog?.record({ kind: 'auth_failed', code, remoteAddress: request.remoteAddress, detail: { path: request.path } });
+      const reason = error instanceof RingstateError && error.reason !== undefined ? error.reason : 'TOKEN_MALFORMED';
+      this.deps.securityLog?.record({ kind: 'auth_failed', code, reason, remoteAddress: request.remoteAddress, detail: { path: request.path } });
       throw error;
     }
-    const objectId = mintObjectId(player.playerId);
-    this.logger.info({ objectId, playerId: player.playerId }, 'second-life object provisioned');
-    return ok({ objectId, secret: this.auth.secretOf(objectId), player: player.playerId });
+    return player;
   }
 
   private whoami(request: HttpRequestInfo, object: VerifiedObject): HttpResult {
@@ -188,7 +267,8 @@ class SecondLifeApiImpl implements SecondLifeApi {
     const aggregate = aggregateRef(request.query.get('a'), request.query.get('i'));
     const afterSeq = seqOf(request.query.get('after'));
     const budget = budgetOf(request.query.get('max'));
-    const waitMs = waitOf(request.query.get('wait'), this.deps.settings.longPollWaitMs);
+    // A held poll ends when the credential does: the next request is refused CREDENTIAL_EXPIRED.
+    const waitMs = Math.max(0, Math.min(waitOf(request.query.get('wait'), this.deps.settings.longPollWaitMs), object.expiresAtMs - this.nowMs()));
     const release = this.admitPoll(object.objectId);
     try {
       let changed = false;
@@ -305,9 +385,9 @@ class SecondLifeApiImpl implements SecondLifeApi {
   private refused(request: HttpRequestInfo, error: RingstateError, sl: SecondLifeHeaders): void {
     const kind = error.code === 'RATE_LIMITED' || error.code === 'OVERLOADED' ? 'rate_limited' : 'second_life_refused';
     const detail: Record<string, string> = { path: request.path };
-    if (error.reason !== undefined) detail['reason'] = error.reason;
     for (const [field, value] of Object.entries(sl)) detail[`sl${field[0]?.toUpperCase() ?? ''}${field.slice(1)}`] = value;
-    this.deps.securityLog?.record({ kind, code: error.code, remoteAddress: request.remoteAddress, object: request.headers.get('x-ringstate-object')?.slice(0, 128), detail });
+    const reason = error.reason ?? error.code;
+    this.deps.securityLog?.record({ kind, code: error.code, reason, remoteAddress: request.remoteAddress, object: request.headers.get('x-ringstate-object')?.slice(0, 128), detail });
   }
 
   private async guard(request: HttpRequestInfo, route: () => Promise<HttpResult> | HttpResult): Promise<HttpResult> {
@@ -317,7 +397,7 @@ class SecondLifeApiImpl implements SecondLifeApi {
       return await route();
     } catch (error) {
       if (!(error instanceof RingstateError)) throw error;
-      const extra = error.code === 'AUTH_INVALID_TOKEN' || error.code === 'AUTH_TOKEN_EXPIRED' ? { t: Math.floor(this.nowMs() / 1000) } : {};
+      const extra = error.code === 'AUTH_INVALID_TOKEN' || error.code === 'AUTH_TOKEN_EXPIRED' || error.code === 'CREDENTIAL_EXPIRED' ? { t: Math.floor(this.nowMs() / 1000) } : {};
       return failure(error, extra);
     }
   }

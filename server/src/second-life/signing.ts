@@ -2,14 +2,21 @@
  * Object credentials and request signatures, shaped so an LSL script can produce them with
  * llHMAC, llEscapeURL and llGetUnixTime alone. Pure functions: no clock, no I/O.
  *
- * Object id and secret (stateless, so every node verifies without a lookup):
+ * Object id and credential (stateless, so every node verifies without a lookup):
  *
  *   objectId = <playerId> "." <random: 16 chars of A-Z a-z 0-9 _ ->
- *   secret   = base64url(HMAC-SHA256(masterKey, objectId))        (43 chars, no padding)
+ *   expires  = unix seconds: the credential's end, never later than the player token that
+ *              provisioned or last renewed it (nor than now + tokens.lifetimeMaxMs)
+ *   secret   = base64url(HMAC-SHA256(masterKey, objectId "\n" expires))   (43 chars, no padding)
  *
- * A signed request carries four headers:
+ * The expiry is inside the secret's derivation, so an object cannot move its own end: a
+ * changed X-Ringstate-Expires makes a different secret and the signature fails. Renewal
+ * mints a new (expires, secret) pair for the same object id.
+ *
+ * A signed request carries five headers:
  *
  *   X-Ringstate-Object     objectId
+ *   X-Ringstate-Expires    expires (as POST /v1/sl/objects or /v1/sl/objects/renew answered)
  *   X-Ringstate-Time       unix seconds (llGetUnixTime)
  *   X-Ringstate-Nonce      8-64 chars of A-Z a-z 0-9 -, never reused by the object
  *   X-Ringstate-Signature  base64(HMAC-SHA256(secret, canonical))   (what llHMAC returns)
@@ -56,8 +63,10 @@ export function parseObjectId(objectId: string): ParsedObjectId | undefined {
   return { objectId, playerId };
 }
 
-export function objectSecret(masterKey: string, objectId: string): string {
-  return createHmac('sha256', masterKey).update(objectId, 'utf8').digest('base64url');
+/** The secret of one credential: an object id and the unix second it expires at. */
+export function objectSecret(masterKey: string, objectId: string, expiresSeconds: number): string {
+  if (!Number.isSafeInteger(expiresSeconds) || expiresSeconds < 0) throw new Error(`not a unix time: ${expiresSeconds}`);
+  return createHmac('sha256', masterKey).update(`${objectId}\n${expiresSeconds}`, 'utf8').digest('base64url');
 }
 
 export function isValidNonce(nonce: string): boolean {

@@ -96,6 +96,26 @@ describe('config - secrets outside dev mode', () => {
     expect(loadConfig({ env: without(ownSecrets(), 'RINGSTATE_SECOND_LIFE_MASTER_KEY'), overrides: { cluster: { enabled: true } } }).secondLife.enabled).toBe(false);
   });
 
+  it('secrets - an admin token equal to a token-signing key, the cluster key or the Second Life master key is refused in one line naming both settings, never the value', () => {
+    const env = ownSecrets();
+    const shared = secret();
+    const cases: Array<readonly [Record<string, string>, string]> = [
+      [{ RINGSTATE_TOKENS_KEYS: JSON.stringify([{ kid: 'k1', secret: secret() }, { kid: 'k2', secret: shared }]) }, 'tokens.keys (kid k2)'],
+      [{ RINGSTATE_CLUSTER_KEY: shared }, 'cluster.key'],
+      [{ RINGSTATE_SECOND_LIFE_MASTER_KEY: `${shared}\n` }, 'secondLife.masterKey'],
+    ];
+    for (const [overrides, name] of cases) {
+      const message = refusal({ env: { ...env, ...overrides, RINGSTATE_ADMIN_TOKEN: shared }, overrides: PRODUCTION });
+      expect(message).toContain(`admin.token (RINGSTATE_ADMIN_TOKEN) is the same value as ${name}`);
+      expect(message).toContain('openssl rand -hex 32');
+      expect(message).not.toContain(shared);
+    }
+    // Dev mode too: reuse is never intended.
+    expect(() => loadConfig({ overrides: { devMode: true, admin: { token: DEV_TOKEN_KEY.secret } } })).toThrow(/admin\.token .* is the same value as tokens\.keys \(kid /);
+    // A secret only equal to a setting that is off (no cluster) is not reuse of anything in use.
+    expect(loadConfig({ env: { ...env, RINGSTATE_CLUSTER_KEY: shared, RINGSTATE_ADMIN_TOKEN: shared }, overrides: { secondLife: { enabled: true } } }).admin.token).toBe(shared);
+  });
+
   it('secrets - with nothing set, one line names every missing secret', () => {
     const message = refusal({ overrides: PRODUCTION });
     for (const name of ['RINGSTATE_TOKENS_KEYS', 'RINGSTATE_ADMIN_TOKEN', 'RINGSTATE_CLUSTER_KEY', 'RINGSTATE_SECOND_LIFE_MASTER_KEY']) expect(message).toContain(name);

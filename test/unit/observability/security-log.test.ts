@@ -4,9 +4,10 @@
  * fields an operator needs (remote address, code, player).
  */
 import { Writable } from 'node:stream';
+import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ServerMessage } from '@ringstate/protocol';
+import { MessageType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type ClientMessage, type ServerMessage } from '@ringstate/protocol';
 import { exampleGame } from '../../../server/example-game/index.ts';
 import { AggregateRegistry, AggregateRuntime } from '../../../server/src/aggregate/index.ts';
 import { PlayerTokens } from '../../../server/src/auth/index.ts';
@@ -44,6 +45,11 @@ function capture(): { lines: Line[]; logger: pino.Logger } {
   return { lines, logger: pino({ level: 'info', base: { nodeId: 'n1' } }, destination) };
 }
 
+/** Any value as a frame, ill-formed messages included (encodeFrame accepts only valid ones). */
+function encode(message: Record<string, unknown>): Uint8Array {
+  return encodeFrame(message as unknown as ClientMessage);
+}
+
 /** Lets the destination stream deliver anything still queued. */
 async function settle(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
@@ -56,12 +62,12 @@ describe('security log - bounded', () => {
   it('logs - a flood logs at most N lines per kind per window, then one summary line with the suppressed count', async () => {
     const { lines, logger } = capture();
     const log = new SecurityLog(logger, { linesPerWindowMax: 5, windowMs: 10_000, nowMs: () => Date.now() });
-    for (let n = 0; n < 10_000; n += 1) log.record({ kind: 'rate_limited', code: 'RATE_LIMITED', remoteAddress: '203.0.113.9', player: `p${n}` });
-    for (let n = 0; n < 3; n += 1) log.record({ kind: 'auth_failed', code: 'AUTH_INVALID_TOKEN', remoteAddress: '203.0.113.9' });
+    for (let n = 0; n < 10_000; n += 1) log.record({ kind: 'rate_limited', code: 'RATE_LIMITED', reason: 'MESSAGES_PER_SECOND_OVER_MAX', remoteAddress: '203.0.113.9', player: `p${n}` });
+    for (let n = 0; n < 3; n += 1) log.record({ kind: 'auth_failed', code: 'AUTH_INVALID_TOKEN', reason: 'KEY_UNKNOWN', remoteAddress: '203.0.113.9' });
     await settle();
     expect(lines.filter((line) => line.security === 'rate_limited')).toHaveLength(5);
     expect(lines.filter((line) => line.security === 'auth_failed')).toHaveLength(3);
-    expect(lines[0]).toMatchObject({ level: 40, msg: 'security event', nodeId: 'n1', security: 'rate_limited', code: 'RATE_LIMITED', remoteAddress: '203.0.113.9', player: 'p0' });
+    expect(lines[0]).toMatchObject({ level: 40, msg: 'security event', nodeId: 'n1', security: 'rate_limited', code: 'RATE_LIMITED', reason: 'MESSAGES_PER_SECOND_OVER_MAX', remoteAddress: '203.0.113.9', player: 'p0' });
 
     // The window ends with no further event: the timer writes the summary by itself.
     vi.advanceTimersByTime(10_000);
@@ -70,7 +76,7 @@ describe('security log - bounded', () => {
     expect(summaries).toEqual([expect.objectContaining({ level: 40, security: 'rate_limited', suppressed: 9_995, windowMs: 10_000 })]);
 
     // A new window logs again.
-    log.record({ kind: 'rate_limited', code: 'RATE_LIMITED', remoteAddress: '203.0.113.9' });
+    log.record({ kind: 'rate_limited', code: 'RATE_LIMITED', reason: 'MESSAGES_PER_SECOND_OVER_MAX', remoteAddress: '203.0.113.9' });
     await settle();
     expect(lines.filter((line) => line.security === 'rate_limited' && line.msg === 'security event')).toHaveLength(6);
     log.stop();
@@ -80,19 +86,19 @@ describe('security log - bounded', () => {
     const { lines, logger } = capture();
     let nowMs = 0;
     const log = new SecurityLog(logger, { linesPerWindowMax: 2, windowMs: 1_000, nowMs: () => nowMs });
-    for (let n = 0; n < 5; n += 1) log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE' });
+    for (let n = 0; n < 5; n += 1) log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE', reason: 'FRAME_OVER_MAX' });
     nowMs = 1_000;
-    log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE' });
-    for (let n = 0; n < 4; n += 1) log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE' });
+    log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE', reason: 'FRAME_OVER_MAX' });
+    for (let n = 0; n < 4; n += 1) log.record({ kind: 'oversize', code: 'FRAME_TOO_LARGE', reason: 'FRAME_OVER_MAX' });
     log.stop();
     await settle();
     expect(lines.map((line) => line.suppressed ?? line.msg)).toEqual(['security event', 'security event', 3, 'security event', 'security event', 3]);
   });
 
-  it('logs - attacker-chosen fields are clipped and cannot overwrite the kind or code', async () => {
+  it('logs - attacker-chosen fields are clipped and cannot overwrite the kind, code or reason', async () => {
     const { lines, logger } = capture();
     const log = new SecurityLog(logger);
-    log.record({ kind: 'second_life_refused', code: 'AUTH_INVALID_TOKEN', object: 'o'.repeat(10_000), detail: { security: 'forged', code: 'forged', reason: 'SIGNATURE_MISMATCH' } });
+    log.record({ kind: 'second_life_refused', code: 'AUTH_INVALID_TOKEN', reason: 'SIGNATURE_MISMATCH', object: 'o'.repeat(10_000), detail: { security: 'forged', code: 'forged', reason: 'forged' } });
     log.stop();
     await settle();
     expect(lines[0]).toMatchObject({ security: 'second_life_refused', code: 'AUTH_INVALID_TOKEN', reason: 'SIGNATURE_MISMATCH' });
@@ -131,7 +137,8 @@ describe('security log - every kind logs', () => {
     dir.remove();
   });
 
-  async function session(log: SecurityLog, hello: 'valid' | 'forged' = 'valid'): Promise<{ session: ClientSession; port: FakePort }> {
+  /** A session after its HELLO: a valid token, a forged one, or the given HELLO frame. */
+  async function session(log: SecurityLog, hello: 'valid' | 'forged' | Record<string, unknown> = 'valid'): Promise<{ session: ClientSession; port: FakePort }> {
     const runtime = new AggregateRuntime({
       registry: new AggregateRegistry(exampleGame),
       store,
@@ -146,7 +153,7 @@ describe('security log - every kind logs', () => {
       's1',
     );
     const token = hello === 'valid' ? (await tokens.issue('ann', 60_000, Date.now())).token : 'forged.token.value';
-    created.receive(encodeFrame({ t: MessageType.HELLO, v: PROTOCOL_VERSION, token }), true);
+    created.receive(typeof hello === 'object' ? encode(hello) : encodeFrame({ t: MessageType.HELLO, v: PROTOCOL_VERSION, token }), true);
     for (let tries = 0; tries < 100 && !port.sent.some((m) => m.t === MessageType.WELCOME || m.t === MessageType.ERROR); tries += 1) await new Promise((r) => setTimeout(r, 5));
     return { session: created, port };
   }
@@ -214,6 +221,78 @@ describe('security log - every kind logs', () => {
     log.stop();
     await settle();
     expect(lines).toEqual([expect.objectContaining({ security: 'admin_refused', code: 'FORBIDDEN', remoteAddress: '127.0.0.1', path: '/v1/admin/cluster', reason: 'token-missing' })]);
-    expect(Object.keys(SecurityKinds).sort()).toEqual(['admin_refused', 'auth_failed', 'connections_per_ip', 'flood_close', 'handshakes_in_flight', 'oversize', 'protocol_close', 'rate_limited', 'second_life_refused', 'slow_consumer']);
+    expect(Object.keys(SecurityKinds).sort()).toEqual(['admin_refused', 'auth_failed', 'connections_per_ip', 'flood_close', 'handshake_failed', 'handshakes_in_flight', 'oversize', 'peer_refused', 'protocol_close', 'rate_limited', 'second_life_refused', 'slow_consumer']);
+  });
+
+  it('logs - each token refusal reason is in its auth_failed line, never the token itself', async () => {
+    const key = config.tokens.keys[0];
+    if (key === undefined) throw new Error('no token key');
+    const nowS = Math.floor(Date.now() / 1000);
+    const lifetimeMaxS = Math.ceil(config.tokens.lifetimeMaxMs / 1000);
+    const jwt = (claims: { iss?: string; aud?: string; exp?: number; iat?: number }, signing: { kid?: string; secret?: string } = {}): Promise<string> => {
+      const built = new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: signing.kid ?? key.kid }).setSubject('ann');
+      built.setIssuer(claims.iss ?? config.tokens.issuer).setAudience(claims.aud ?? config.tokens.audience);
+      if (claims.iat !== undefined) built.setIssuedAt(claims.iat);
+      if (claims.exp !== undefined) built.setExpirationTime(claims.exp);
+      return built.sign(new TextEncoder().encode(signing.secret ?? key.secret));
+    };
+    const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(`{"sub":"ann","exp":${nowS + 60}}`).toString('base64url')}.`;
+    const cases: Array<readonly [string, string, string]> = [
+      ['KEY_UNKNOWN', 'AUTH_INVALID_TOKEN', await jwt({ exp: nowS + 60 }, { kid: 'forged-kid' })],
+      ['NO_EXP', 'AUTH_INVALID_TOKEN', await jwt({ iat: nowS })],
+      ['LIFETIME_OVER_MAX', 'AUTH_INVALID_TOKEN', await jwt({ iat: nowS, exp: nowS + lifetimeMaxS + 3600 })],
+      ['EXPIRED', 'AUTH_TOKEN_EXPIRED', await jwt({ iat: nowS - 7200, exp: nowS - 3600 })],
+      ['ISSUER_WRONG', 'AUTH_INVALID_TOKEN', await jwt({ iss: 'someone-else', exp: nowS + 60 })],
+      ['AUDIENCE_WRONG', 'AUTH_INVALID_TOKEN', await jwt({ aud: 'another-game', exp: nowS + 60 })],
+      ['SIGNATURE_BAD', 'AUTH_INVALID_TOKEN', await jwt({ exp: nowS + 60 }, { secret: 'not-the-key-0123456789abcdef0123456789' })],
+      ['ALG_REFUSED', 'AUTH_INVALID_TOKEN', unsigned],
+      ['TOKEN_MALFORMED', 'AUTH_INVALID_TOKEN', 'not-a-jwt'],
+    ];
+    for (const [reason, code, token] of cases) {
+      const { lines, logger } = capture();
+      const log = new SecurityLog(logger);
+      const { port } = await session(log, { t: MessageType.HELLO, v: PROTOCOL_VERSION, token });
+      log.stop();
+      await settle();
+      expect(port.closedWith, reason).toEqual([4001, code]);
+      expect(lines, reason).toEqual([expect.objectContaining({ msg: 'security event', security: 'auth_failed', code, reason, remoteAddress: '198.51.100.4' })]);
+      expect(JSON.stringify(lines), reason).not.toContain(token);
+    }
+  });
+
+  it('logs - a malformed HELLO (empty, 10 KB or numeric token) closes 4001 at once with handshake_failed HELLO_MALFORMED; protocol 99 logs PROTOCOL_UNSUPPORTED', async () => {
+    const hellos: Array<readonly [string, Record<string, unknown>]> = [
+      ['empty', { t: MessageType.HELLO, v: PROTOCOL_VERSION, token: '' }],
+      ['10 KB', { t: MessageType.HELLO, v: PROTOCOL_VERSION, token: 'x'.repeat(10_000) }],
+      ['numeric', { t: MessageType.HELLO, v: PROTOCOL_VERSION, token: 12345 }],
+      ['no version', { t: MessageType.HELLO, token: 'abc' }],
+    ];
+    const big = loadConfig({ overrides: { devMode: true, limits: { frameBytesMax: 65_536 } } });
+    for (const [name, hello] of hellos) {
+      const { lines, logger } = capture();
+      const log = new SecurityLog(logger);
+      const port = new FakePort();
+      const runtime = { subscribe: () => undefined } as unknown as AggregateRuntime;
+      const created = new ClientSession(
+        port,
+        { runtime, router: new CommandRouter({ runtime, admission: new InFlightCommands(0) }), tokens, limits: big.limits, nodeId: 'n1', metrics: new NodeMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }), nowMs: Date.now, isShuttingDown: () => false, securityLog: log },
+        's1',
+      );
+      created.receive(encode(hello), true);
+      log.stop();
+      await settle();
+      expect(port.closedWith, name).toEqual([4001, 'INVALID_MESSAGE']);
+      expect(port.sent, name).toEqual([expect.objectContaining({ t: MessageType.ERROR, code: 'INVALID_MESSAGE' })]);
+      expect(lines, name).toEqual([expect.objectContaining({ security: 'handshake_failed', code: 'INVALID_MESSAGE', reason: 'HELLO_MALFORMED', remoteAddress: '198.51.100.4' })]);
+      expect(JSON.stringify(lines)).not.toContain('x'.repeat(200));
+      created.closed();
+    }
+    const { lines, logger } = capture();
+    const log = new SecurityLog(logger);
+    const { port } = await session(log, { t: MessageType.HELLO, v: 99, token: 'whatever' });
+    log.stop();
+    await settle();
+    expect(port.closedWith).toEqual([4001, 'PROTOCOL_VERSION_UNSUPPORTED']);
+    expect(lines).toEqual([expect.objectContaining({ security: 'handshake_failed', code: 'PROTOCOL_VERSION_UNSUPPORTED', reason: 'PROTOCOL_UNSUPPORTED', version: 99 })]);
   });
 });

@@ -31,9 +31,10 @@ function signedGet(path: string, query: string, objectId: string): HttpRequestIn
   const params = new URLSearchParams(query);
   const timeSeconds = Math.floor(Date.now() / 1000);
   const nonce = `nonce-${Math.random().toString(36).slice(2, 12)}`;
-  const signature = sign(objectSecret(MASTER_KEY, objectId), { method: 'GET', path, timeSeconds, nonce, payload: canonicalQuery(params) });
+  const signature = sign(objectSecret(MASTER_KEY, objectId, EXPIRES), { method: 'GET', path, timeSeconds, nonce, payload: canonicalQuery(params) });
   const headers = new Map([
     ['x-ringstate-object', objectId],
+    ['x-ringstate-expires', String(EXPIRES)],
     ['x-ringstate-time', String(timeSeconds)],
     ['x-ringstate-nonce', nonce],
     ['x-ringstate-signature', signature],
@@ -41,6 +42,9 @@ function signedGet(path: string, query: string, objectId: string): HttpRequestIn
   return { method: 'GET', path, query: params, headers, body: new Uint8Array(0), remoteAddress: '127.0.0.1' };
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Every credential in these tests expires an hour from when the file loads. */
+const EXPIRES = Math.floor(Date.now() / 1000) + 3600;
 const tokens = new PlayerTokens({ issuer: 'i', audience: 'a', keys: [{ kid: 'k', secret: 's'.repeat(32) }], lifetimeMaxMs: 24 * 60 * 60 * 1000 });
 let serving = true;
 afterEach(() => {
@@ -51,14 +55,14 @@ function api(view: Record<string, unknown>, overrides: Partial<SecondLifeSetting
   serving = true;
   const router = new HttpRouter();
   const backend = fakeBackend(view);
-  const handle = secondLifeRoutes(router, { settings: settings(overrides), backend, tokens, logger: pino({ level: 'silent' }), nodeId: 'n1', isServing: () => serving });
+  const handle = secondLifeRoutes(router, { settings: settings(overrides), backend, tokens, credentialLifetimeMaxMs: DAY_MS, adminAccess: { token: 'admin-token', devMode: false }, logger: pino({ level: 'silent' }), nodeId: 'n1', isServing: () => serving });
   return { router, backend, handle };
 }
 
 describe('second-life routes', () => {
   it('routes - nothing is registered unless enabled', async () => {
     const router = new HttpRouter();
-    expect(secondLifeRoutes(router, { settings: settings({ enabled: false }), backend: fakeBackend({}), tokens, logger: pino({ level: 'silent' }), nodeId: 'n1', isServing: () => true })).toBeUndefined();
+    expect(secondLifeRoutes(router, { settings: settings({ enabled: false }), backend: fakeBackend({}), tokens, credentialLifetimeMaxMs: DAY_MS, adminAccess: { token: 'admin-token', devMode: false }, logger: pino({ level: 'silent' }), nodeId: 'n1', isServing: () => true })).toBeUndefined();
     expect((await router.handle({ method: 'GET', path: '/v1/sl/time', query: new URLSearchParams(), headers: new Map(), body: new Uint8Array(0), remoteAddress: '127.0.0.1' })).status).toBe(404);
   });
 
@@ -117,9 +121,10 @@ describe('second-life routes', () => {
 function signedPost(path: string, body: Uint8Array, objectId: string): HttpRequestInfo {
   const timeSeconds = Math.floor(Date.now() / 1000);
   const nonce = `nonce-${Math.random().toString(36).slice(2, 12)}`;
-  const signature = sign(objectSecret(MASTER_KEY, objectId), { method: 'POST', path, timeSeconds, nonce, payload: body });
+  const signature = sign(objectSecret(MASTER_KEY, objectId, EXPIRES), { method: 'POST', path, timeSeconds, nonce, payload: body });
   const headers = new Map([
     ['x-ringstate-object', objectId],
+    ['x-ringstate-expires', String(EXPIRES)],
     ['x-ringstate-time', String(timeSeconds)],
     ['x-ringstate-nonce', nonce],
     ['x-ringstate-signature', signature],

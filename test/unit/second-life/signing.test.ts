@@ -30,15 +30,18 @@ describe('second-life signing', () => {
     expect(verifySignature('secret', { ...parts, method: 'POST', payload: body }, sign('secret', { ...parts, method: 'POST', payload: '{"id":"x","c":{"type":"move"}}\n' }))).toBe(true);
   });
 
-  it('signing - object ids bind a player, secrets derive from the master key and differ per object', () => {
+  it('signing - object ids bind a player, secrets derive from the master key and differ per object and per expiry', () => {
     const id = mintObjectId('alice.smith');
     expect(parseObjectId(id)).toEqual({ objectId: id, playerId: 'alice.smith' });
     expect(parseObjectId('alice')).toBeUndefined();
     expect(parseObjectId('alice.short')).toBeUndefined();
     expect(parseObjectId('.AAAAAAAAAAAAAAAA')).toBeUndefined();
     const key = 'k'.repeat(32);
-    expect(objectSecret(key, id)).toBe(createHmac('sha256', key).update(id).digest('base64url'));
-    expect(objectSecret(key, id)).not.toBe(objectSecret(key, mintObjectId('alice.smith')));
-    expect(objectSecret(key, id)).not.toBe(objectSecret('j'.repeat(32), id));
+    const exp = 1_800_000_000;
+    expect(objectSecret(key, id, exp)).toBe(createHmac('sha256', key).update(`${id}\n${exp}`).digest('base64url'));
+    expect(objectSecret(key, id, exp)).not.toBe(objectSecret(key, mintObjectId('alice.smith'), exp));
+    expect(objectSecret(key, id, exp)).not.toBe(objectSecret('j'.repeat(32), id, exp));
+    // The expiry is bound: an object cannot extend its credential by sending a later one.
+    expect(objectSecret(key, id, exp + 1)).not.toBe(objectSecret(key, id, exp));
   });
 });

@@ -58,11 +58,17 @@ const { values } = parseArgs({
     // Offered loads (commands/s in all, comma-separated) for open-loop phases on the cluster
     // after the closed loop: the cost per command when the load does not saturate the cores.
     rates: { type: 'string', default: '' },
+    // Kill phase on quiesced partitions: the probes send nothing until the kill, after a quiet
+    // spell, so the victim's partitions have stopped heartbeating (docs/replication.md, "Quiescence").
+    quiesced: { type: 'boolean', default: false },
   },
 });
 const clientCount = Number(values.clients);
 const durationMs = Number(values.seconds) * 1000;
 const kills = Number(values.kills);
+const quiescedKills = values.quiesced;
+/** With --quiesced: how long the cluster stays idle before the kill (quiescence takes a few heartbeat intervals). */
+const QUIET_BEFORE_KILL_MS = 3_000;
 const partitionCount = Number(values.partitions);
 const durability = String(values.durability);
 const fillMs = Number(values['fill-seconds']) * 1000;
@@ -240,6 +246,7 @@ async function killOnce(cluster: ProcessCluster, round: number): Promise<KillRes
   let killAtMs = Number.POSITIVE_INFINITY;
   const firstAckAfterKill: Array<number | undefined> = probes.map(() => undefined);
   const loops = clients.map(async (client, index) => {
+    while (quiescedKills && killAtMs === Number.POSITIVE_INFINITY && !stop) await sleep(5);
     for (let k = 0; !stop; k += 1) {
       try {
         await client.send('player', probes[index]?.player ?? '', { type: 'append', value: `v${k}` }, { timeoutMs: 20_000 });
@@ -250,7 +257,12 @@ async function killOnce(cluster: ProcessCluster, round: number): Promise<KillRes
       }
     }
   });
-  await sleep(1_000);
+  await sleep(quiescedKills ? QUIET_BEFORE_KILL_MS : 1_000);
+  if (quiescedKills) {
+    const quiet = await fetchClusterView(hosts.find((host) => !survivors.includes(host)) ?? '');
+    const quiesced = [...owned].filter((partition) => quiet?.partitions[partition]?.quiesced === true).length;
+    console.log(`  kill ${round}: ${quiesced} of the victim's ${owned.size} partitions quiesced at the kill`);
+  }
   killAtMs = Date.now();
   await cluster.kill(victim, 'SIGKILL');
   let newOwnerMs = Number.NaN;
@@ -329,7 +341,7 @@ try {
   }
   const owners = results.map((result) => result.newOwnerMs).sort((a, b) => a - b);
   const recovery = results.flatMap((result) => result.clientRecoveryMs).sort((a, b) => a - b);
-  console.log(`\nfailover over ${results.length} kill -9: new owner p50 ${pct(owners, 0.5)} ms, p99 ${pct(owners, 0.99)} ms, max ${pct(owners, 1)} ms`);
+  console.log(`\nfailover over ${results.length} kill -9${quiescedKills ? ' of quiesced partitions' : ''}: new owner p50 ${pct(owners, 0.5)} ms, p99 ${pct(owners, 0.99)} ms, max ${pct(owners, 1)} ms`);
   console.log(`client recovery (kill -> first acknowledged command): p50 ${pct(recovery, 0.5)} ms, p99 ${pct(recovery, 0.99)} ms, max ${pct(recovery, 1)} ms over ${recovery.length} probes`);
 } finally {
   await cluster.stopAll();

@@ -11,6 +11,8 @@ export interface PartitionRowView {
   readonly replicas: readonly string[];
   readonly voters: readonly string[];
   readonly learners: readonly string[];
+  /** Idle without heartbeats (docs/replication.md, "Quiescence"); absent from older builds. */
+  readonly quiesced?: boolean;
 }
 
 export interface ClusterViewResponse {

@@ -43,8 +43,8 @@
  * a transfer, a new replica set, any message but a clean heartbeat answer, or a voter whose
  * node went down or restarted (its check-quorum then counts on the heartbeats again); a
  * replica on any message of the owner but a `quiesce` heartbeat, or when the owner's node goes
- * down or restarts (it then campaigns after a short random delay, the failure detector having
- * waited already), or when the owner itself asks for its vote (it restarted, or stepped down,
+ * down or restarts (the live voters then campaign in turn, in the ring's order, without waiting
+ * out an election timeout: the failure detector has waited already), or when the owner itself asks for its vote (it restarted, or stepped down,
  * without the replica noticing). Safety does not depend on any of this: epochs fence owners
  * as before; quiescence only decides when heartbeats are needed.
  */
@@ -622,8 +622,8 @@ export class PartitionGroup<P> {
   /**
    * Quiesced replica: the owner's node is live in the session it quiesced in, which stands in
    * for its heartbeats (and keeps its lease). When it is not, the owner went down or restarted:
-   * the lease ends, and this replica campaigns after a short random delay rather than a whole
-   * election timeout, since the failure detector already waited out the silence.
+   * the lease ends, and this replica campaigns at its turn rather than after a whole election
+   * timeout, since the failure detector already waited out the silence.
    */
   private tickQuiescedReplica(): void {
     const liveness = this.env.liveness;
@@ -634,8 +634,15 @@ export class PartitionGroup<P> {
     }
     this.wake();
     this.ownerContactMs = Number.NEGATIVE_INFINITY;
-    const halfMs = (this.settings.electionTimeoutMaxMs - this.settings.electionTimeoutMinMs) / 2;
-    this.electionDeadlineMs = this.nowMs + Math.floor(this.env.random() * halfMs);
+    // Every replica learns of the death at about the same moment, so random delays alone would
+    // often start two campaigns together and split the vote (a second election timeout: bench
+    // failover p99 1.9 s). The live voters take turns in the ring's order instead, a quarter of
+    // the election timeout span apart: the first one's pre-vote and vote reach the others
+    // before their turn comes.
+    const stepMs = (this.settings.electionTimeoutMaxMs - this.settings.electionTimeoutMinMs) / 2;
+    const turns = (this.desired ?? this.membership.voters).filter((node) => isVoter(this.membership, node) && (node === this.self || (liveness?.(node) ?? 0) !== 0));
+    const turn = Math.max(0, turns.indexOf(this.self));
+    this.electionDeadlineMs = this.nowMs + turn * stepMs + Math.floor(this.env.random() * (stepMs / 5));
   }
 
   /**

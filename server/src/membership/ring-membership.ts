@@ -54,7 +54,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LOCALITY_NAME, normalizeLocalities, PartitionRing, ringVersion, sameLocality, type Localities, type Locality } from '../ring/index.ts';
+import { LOCALITY_NAME, normalizeLocalities, PartitionRing, ringVersion, sameLocality, shortfallWarning, type Localities, type Locality } from '../ring/index.ts';
 import type { PeerNetwork } from '../peer/index.ts';
 
 export const RING_PROTOCOL = '/ringstate/ring/1.0.0';
@@ -587,13 +587,10 @@ export class RingMembership {
   /** One warning line per ring version whose members have fewer zones or hosts than a replica set has copies. */
   private warnShortfall(): void {
     const ring = this.currentRing;
-    if (ring.shortfalls.length === 0 || this.shortfallWarnedVersion === ring.version) return;
+    const warning = shortfallWarning(ring.shortfalls);
+    if (warning === undefined || this.shortfallWarnedVersion === ring.version) return;
     this.shortfallWarnedVersion = ring.version;
-    const shortfalls = ring.shortfalls.map((shortfall) => `${shortfall.domains} ${shortfall.level}s for ${shortfall.wanted} copies`);
-    this.components.logger.warn(
-      { ringVersion: ring.version, shortfalls: ring.shortfalls, zones: ring.domains.zones, hosts: ring.domains.hosts },
-      `replica sets cannot spread over enough failure domains (${shortfalls.join(', ')}): one domain's outage can take a majority of some partitions' replicas`,
-    );
+    this.components.logger.warn({ ringVersion: ring.version, shortfalls: ring.shortfalls, zones: ring.domains.zones, hosts: ring.domains.hosts }, warning);
   }
 
   private warnForeign(from: string | undefined, clusterId: unknown): void {

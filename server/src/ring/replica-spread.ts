@@ -89,3 +89,10 @@ export function spreadShortfalls(members: readonly string[], localities: Localit
   if (domains.hosts < wanted) out.push({ level: 'host', domains: domains.hosts, wanted });
   return out;
 }
+
+/** The one wording of the shortfall warning (log line, admin API, dashboard), or undefined when there is none. */
+export function shortfallWarning(shortfalls: readonly SpreadShortfall[]): string | undefined {
+  if (shortfalls.length === 0) return undefined;
+  const levels = shortfalls.map((shortfall) => `${shortfall.domains} ${shortfall.level}${shortfall.domains === 1 ? '' : 's'} for ${shortfall.wanted} copies`);
+  return `replica sets cannot spread over enough failure domains (${levels.join(', ')}): one ${shortfalls[0]?.level ?? 'domain'}'s outage can take a majority of some partitions' replicas`;
+}

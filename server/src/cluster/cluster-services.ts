@@ -46,7 +46,7 @@ import type { Config } from '../config/index.ts';
 import type { LogStore } from '../log/index.ts';
 import { FORWARD_HOPS_MAX, forwardFailure, parseForward, type CommandRouter, type Forwarder } from '../router/index.ts';
 import { NoQuorumError, type OwnershipChange } from '../replication/index.ts';
-import { localityOf, PartitionRing } from '../ring/index.ts';
+import { localityOf, type PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, StallDiscountingClock, type PeerNetwork } from '../peer/index.ts';
 import { ReplicatedPartitionLog, SNAPSHOT_PROTOCOL, type ReplicatedLogComponents } from '../replicated-log/index.ts';
 import { encodeRingRecord, MEMBERSHIP_RETRY_MS, parseRingRecord, RING_PROTOCOL, RingMembership, shrinkRefusal, type RingRecord } from '../membership/index.ts';
@@ -248,11 +248,9 @@ export class ClusterServices implements Forwarder {
       const found = await this.decideFounding();
       if (found) {
         this.membership.adoptConfigured();
-        // Founders write the founding ring (the configured members, no localities), whatever
-        // record they learned meanwhile: a founder that founded first may already have pushed
-        // a newer one (its own locality), and every founder must write the same initial replica
-        // sets. The sets then move towards the agreed ring like after a join.
-        const founding = new PartitionRing(this.founders.length > 0 ? this.founders : [this.config.nodeId], this.config.partitionCount, this.config.replicationFactor);
+        // Not this.ring: a founder that founded first may already have pushed a newer record
+        // (its own locality), and every founder must write the same initial replica sets.
+        const founding = this.membership.foundingRing;
         this.logger.info({ members: founding.members, ringVersion: founding.version }, 'founding the cluster: bootstrapping partitions');
         this.log.bootstrap(founding);
       } else {

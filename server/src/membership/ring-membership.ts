@@ -288,6 +288,16 @@ export class RingMembership {
     return this.current.members.includes(nodeId);
   }
 
+  /**
+   * The ring founders write their initial replica sets from: the configured members without
+   * localities, the same on every founder whatever record it has learned or declared since
+   * (its own locality, a record pushed by a founder that founded first). The sets then move
+   * towards the agreed ring like after a join.
+   */
+  get foundingRing(): PartitionRing {
+    return new PartitionRing([...this.init.configuredMembers].sort(), this.init.partitionCount, this.init.replicationFactor);
+  }
+
   /** Founding, or a node that has state from before ring records existed: the configured members are generation 0. */
   adoptConfigured(): void {
     if (this.known) return;

@@ -223,7 +223,7 @@ export class SimNode {
     membership.start();
     if (options.bootstrap === true) {
       membership.adoptConfigured();
-      log.bootstrap(membership.ring);
+      log.bootstrap(membership.foundingRing);
     }
     log.setRing(membership.ring);
     void log.start();

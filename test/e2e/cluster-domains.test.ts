@@ -4,12 +4,15 @@
  * list-append load both nodes of one host are killed with kill -9 at once: every partition
  * keeps a majority on the other two hosts, gets a new owner within the failover bound, and no
  * acknowledged append is lost (the history checker reads every replica after the two come back).
+ * Then the same layout through scale out (a node on a fourth host), scale in (a leave) and a
+ * restart of both nodes of one host, one after the other: every replica set stays on three
+ * hosts and no acknowledged append is lost.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterView } from '../../server/src/observability/index.ts';
 import { checkHistories, percentile, recoveryTimesMs, runListAppend, waitConverged } from '../support/list-append.ts';
 import { startProcessCluster, type ProcessCluster } from '../support/process-cluster.ts';
-import { waitPlacement } from '../../loadtest/src/cluster/admin-client.ts';
+import { fetchClusterView, waitPlacement } from '../../loadtest/src/cluster/admin-client.ts';
 
 const PARTITIONS = 16;
 const NODES = 6;
@@ -30,6 +33,15 @@ async function view(host: string): Promise<ClusterView | undefined> {
     return response.ok ? ((await response.json()) as ClusterView) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Every replica set of `view` spans `hosts` distinct hosts, as the members declare them. */
+function expectSpread(view: ClusterView, hosts: number): void {
+  const hostOfNode = new Map(view.members.map((member) => [member.nodeId, member.host]));
+  for (const row of view.partitions) {
+    expect(new Set(row.replicas.map((member) => hostOfNode.get(member))).size, `partition ${row.partition}: ${row.replicas.join(', ')}`).toBe(hosts);
+    expect(row.spread).toBe(true);
   }
 }
 
@@ -69,11 +81,7 @@ describe('cluster failure domains - real processes', () => {
     // Founders found on the plain ring, then declare their hosts; the partitions move to spread sets.
     const agreed = await waitLocalities(hosts, HOSTS, 60_000);
     const movedMs = await waitPlacement(hosts, ids, 60_000);
-    const hostOfNode = new Map(agreed.members.map((member) => [member.nodeId, member.host]));
-    for (const row of agreed.partitions) {
-      expect(new Set(row.replicas.map((member) => hostOfNode.get(member))).size, `partition ${row.partition}: ${row.replicas.join(', ')}`).toBe(HOSTS);
-      expect(row.spread).toBe(true);
-    }
+    expectSpread(agreed, HOSTS);
     expect(agreed.spread?.warning).toBeNull();
     const victims = current.members.filter((_, index) => hostOf(index) === 'host-1').map((member) => member.nodeId);
     const survivors = current.members.filter((member) => !victims.includes(member.nodeId)).map((member) => `${member.host}:${member.port}`);
@@ -109,4 +117,84 @@ describe('cluster failure domains - real processes', () => {
     expect(newOwnersMs).toBeLessThan(NEW_OWNER_BOUND_MS);
     expect(percentile(recovery, 0.99)).toBeLessThan(10_000);
   }, 240_000);
+
+  it('domains - scale out to a fourth host, scale in, and a restart of both nodes of one host keep every set on three hosts with no append lost', async () => {
+    const hostOf = (index: number): string => (index < NODES ? `host-${Math.floor((index * HOSTS) / NODES) + 1}` : 'host-4');
+    cluster = await startProcessCluster(NODES, { partitionCount: PARTITIONS }, { locality: (index) => ({ host: hostOf(index) }) });
+    const running = cluster;
+    const address = (nodeId: string): string => {
+      const member = running.members.find((candidate) => candidate.nodeId === nodeId);
+      return `${member?.host}:${member?.port}`;
+    };
+    const ids = running.members.map((member) => member.nodeId);
+    await waitLocalities(ids.map(address), HOSTS, 60_000);
+    await waitPlacement(ids.map(address), ids, 60_000);
+    const players = Array.from({ length: 9 }, (_, n) => `sp${n}`);
+    const timings: string[] = [];
+    let done = false;
+    // Clients use the nodes that stay throughout (node-1 leaves, host-2's nodes restart).
+    const histories = await runListAppend({ hosts: ['node-5', 'node-6'].map(address), players, durationMs: 150_000, stopWhen: () => done }, async (elapsed) => {
+      try {
+        while (elapsed() < 2_000) await new Promise((resolve) => setTimeout(resolve, 50));
+        // Scale out: node-7 on a fourth host joins with its locality.
+        const node7 = await running.add();
+        const seven = [...ids, node7.nodeId];
+        await waitLocalities(seven.map(address), HOSTS + 1, 60_000);
+        timings.push(`node-7 (host-4) joined, partitions moved in ${await waitPlacement(seven.map(address), seven, 60_000)} ms`);
+        const afterJoin = await view(address('node-5'));
+        if (afterJoin === undefined) throw new Error('node-5 did not answer');
+        expectSpread(afterJoin, HOSTS);
+        expect(afterJoin.partitions.some((row) => row.replicas.includes('node-7'))).toBe(true);
+        // Scale in: node-1 leaves through the admin API and exits by itself.
+        const leaveStarted = Date.now();
+        expect((await fetch(`http://${address('node-1')}/v1/admin/leave`, { method: 'POST' })).status).toBe(202);
+        const six = seven.filter((id) => id !== 'node-1');
+        timings.push(`node-1 left, partitions moved in ${await waitPlacement(six.map(address), six, 60_000)} ms`);
+        const leaver = running.members[0];
+        while (leaver?.child !== undefined && Date.now() - leaveStarted < 30_000) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(leaver?.child, 'node-1 exits by itself once it left').toBeUndefined();
+        const afterLeave = await fetchClusterView(address('node-5'));
+        expect(afterLeave?.ring.members).toEqual(six);
+        const leftView = await view(address('node-5'));
+        if (leftView === undefined) throw new Error('node-5 did not answer');
+        expectSpread(leftView, HOSTS);
+        // A rolling restart of host-2: node-3, then node-4, each stopped (it hands over) and started again.
+        for (const nodeId of ['node-3', 'node-4']) {
+          const restartStarted = Date.now();
+          await running.kill(nodeId, 'SIGTERM');
+          await running.start(nodeId);
+          await running.waitReady();
+          await waitPlacement(six.map(address), six, 60_000);
+          timings.push(`${nodeId} restarted in ${Date.now() - restartStarted} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      } finally {
+        done = true;
+      }
+    });
+    const remaining = running.members.filter((member) => member.nodeId !== 'node-1');
+    const hosts = remaining.map((member) => `${member.host}:${member.port}`);
+    await waitConverged(hosts, 60_000);
+    const settled = await Promise.all(hosts.map(view));
+    const last = settled.find((each) => each !== undefined);
+    if (last === undefined) throw new Error('no node answered');
+    expectSpread(last, HOSTS);
+    const votersOf = (partition: number): readonly string[] => settled.map((each) => each?.partitions[partition]).find((row) => row?.role === 'owner')?.voters ?? [];
+    const dirOf = new Map(remaining.map((member) => [member.nodeId, member.dataDir]));
+    const acked = histories.reduce((n, history) => n + history.acked.length, 0);
+    const failed = histories.reduce((n, history) => n + history.failed, 0);
+    const indeterminate = histories.reduce((n, history) => n + history.indeterminate, 0);
+    console.log(`domains scale: ${timings.join('; ')}; acked ${acked}, failed ${failed}, indeterminate ${indeterminate}`);
+    await running.stopAll();
+    const check = await checkHistories(
+      remaining.map((member) => member.dataDir),
+      histories,
+      PARTITIONS,
+      (partition) => votersOf(partition).map((id) => dirOf.get(id) ?? ''),
+    );
+    expect(check.details).toEqual([]);
+    expect(check).toMatchObject({ ackedEventsLost: 0, duplicateApplications: 0, divergentReplicas: 0, wrongSeq: 0 });
+    expect(failed).toBe(0);
+    expect(acked).toBeGreaterThan(100);
+  }, 300_000);
 });

@@ -113,9 +113,15 @@ function renderMembers(view) {
     var inRing = !view.ring || view.ring.members.indexOf(member.nodeId) >= 0;
     var health = member.alive ? (inRing ? 'up' : 'up, not in the ring') : 'down';
     return el('tr', { 'data-member': member.nodeId, 'data-alive': String(member.alive) }, [
-      name, td(member.address, 'wrap'), td(member.zone || '-', 'wrap'), td(member.host || '-', 'wrap'), td(health, member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
+      name, td(member.address, 'wrap'), locality(member), td(health, member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
     ]);
   }));
+}
+
+// Zone over host in one cell: two columns of long cloud names squeezed the node names.
+function locality(member) {
+  if (!member.zone && !member.host) return td('-');
+  return el('td', { class: 'wrap', 'data-zone': member.zone || '', 'data-host': member.host || '' }, [el('div', { text: member.zone || 'zone unknown' }), el('div', { class: 'muted', text: member.host || '' })]);
 }
 
 function renderRing(view) {
@@ -308,7 +314,7 @@ export function renderDashboardPage(options: { nodeId: string }): string {
   </section>
   <section>
     <h2>Members</h2>
-    <table id="members"><thead><tr><th>node</th><th>peer address</th><th>zone</th><th>host</th><th>health</th><th>owns</th><th>replica of</th></tr></thead><tbody></tbody></table>
+    <table id="members"><thead><tr><th>node</th><th>peer address</th><th>zone / host</th><th>health</th><th>owns</th><th>replica of</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>Ring</h2>

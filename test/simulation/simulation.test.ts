@@ -59,20 +59,20 @@ describe('simulation', () => {
 
 describe('simulation - failure domains', () => {
   it(
-    `simulation - six nodes as three hosts: seeds 1-${BLOCK_SEEDS} with whole hosts crashed or cut off keep S1-S5 and converge after healing`,
+    `simulation - six nodes in three hosts or zones: seeds 1-${BLOCK_SEEDS} with whole domains crashed or cut off keep S1-S5 and converge after healing`,
     async () => {
       const summary = await runSeeds(1, BLOCK_SEEDS, { domains: true });
       expect(report(summary, ' --domains')).toBe('');
       expect(summary.appends.ok).toBeGreaterThan(BLOCK_SEEDS * 10);
-      expect(summary.faults['host-crash']).toBeGreaterThan(BLOCK_SEEDS / 2);
-      expect(summary.faults['host-isolate']).toBeGreaterThan(BLOCK_SEEDS / 2);
+      expect(summary.faults['domain-crash']).toBeGreaterThan(BLOCK_SEEDS / 2);
+      expect(summary.faults['domain-isolate']).toBeGreaterThan(BLOCK_SEEDS / 2);
     },
     BLOCK_TIMEOUT_MS,
   );
 
   it('simulation - a seed with failure domains replays exactly', async () => {
     const first = await runSimulation(4242, { domains: true });
-    expect(first.scenario.hostCount).toBe(3);
+    expect(first.scenario.domainCount).toBe(3);
     expect(await runSimulation(4242, { domains: true })).toEqual(first);
   });
 });

@@ -11,11 +11,12 @@
  *   run, because losing two disks of one replica set can lose data under any protocol.
  * Message loss, duplication and reordering are asynchrony, not failures: both modes have them.
  *
- * With failure domains (the nodes declare hosts, `--domains`), the unit of failure is a host:
- * `host-crash` crashes every node of one host at once and `host-isolate` cuts them all off from
- * the other hosts, and the bounded budget counts unavailable hosts instead of nodes (two nodes
- * of one host down at once is one failure, as the ring places at most one copy per host). Runs
- * without domains never draw these kinds, so every earlier seed draws what it always drew.
+ * With failure domains (`--domains`: the nodes declare hosts, or zones), the unit of failure is
+ * a domain: `domain-crash` crashes every node of one host (or zone) at once and `domain-isolate`
+ * cuts them all off from the others, and the bounded budget counts unavailable domains instead
+ * of nodes (two nodes of one host down at once is one failure, as the ring places at most one
+ * copy per domain). Runs without domains never draw these kinds, so every earlier seed draws
+ * what it always drew.
  */
 import type { NodeId } from '../replication/index.ts';
 import type { Prng } from './prng.ts';
@@ -34,8 +35,8 @@ export const FAULT_KINDS = [
   'join',
   'leave',
   'transfer',
-  'host-crash',
-  'host-isolate',
+  'domain-crash',
+  'domain-isolate',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -54,9 +55,9 @@ export interface FaultTarget {
   transferSomeOwnership(prng: Prng): boolean;
   /** A node that currently owns some partition, if any. */
   someOwner(prng: Prng): SimNode | null;
-  /** The failure domain a node counts in: its host, or the node itself without localities. */
-  hostOf(nodeId: NodeId): string;
-  /** True when the nodes declare hosts and the domain faults may be drawn. */
+  /** The failure domain a node counts in: its host or zone, or the node itself without localities. */
+  domainOf(nodeId: NodeId): string;
+  /** True when the nodes declare localities and the domain faults may be drawn. */
   readonly domainFaults: boolean;
   nodeCountMax: number;
   trace(text: () => string): void;
@@ -74,12 +75,12 @@ const WEIGHTS: Readonly<Record<FaultKind, number>> = {
   join: 1,
   leave: 1,
   transfer: 2,
-  'host-crash': 0,
-  'host-isolate': 0,
+  'domain-crash': 0,
+  'domain-isolate': 0,
 };
 
 /** Added to WEIGHTS in runs with failure domains. */
-const DOMAIN_WEIGHTS: Readonly<Partial<Record<FaultKind, number>>> = { 'host-crash': 4, 'host-isolate': 3 };
+const DOMAIN_WEIGHTS: Readonly<Partial<Record<FaultKind, number>>> = { 'domain-crash': 4, 'domain-isolate': 3 };
 
 export class FaultScheduler {
   readonly counts: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
@@ -124,14 +125,14 @@ export class FaultScheduler {
     });
   }
 
-  /** Failure domains (hosts; nodes without localities) with a node down, paused, wiped and not readmitted, or cut off. */
+  /** Failure domains (nodes without localities) with a node down, paused, wiped and not readmitted, or cut off. */
   private unavailableCount(): number {
-    const hosts = new Set<string>();
+    const domains = new Set<string>();
     for (const node of this.target.allNodes()) {
       if (node.decommissioned) continue;
-      if (!node.isUp || node.paused || node.wipedUnrecovered || this.cutOff.has(node.id)) hosts.add(this.target.hostOf(node.id));
+      if (!node.isUp || node.paused || node.wipedUnrecovered || this.cutOff.has(node.id)) domains.add(this.target.domainOf(node.id));
     }
-    return hosts.size;
+    return domains.size;
   }
 
   private weight(kind: FaultKind): number {
@@ -179,17 +180,17 @@ export class FaultScheduler {
         this.cutLinks(links, [node.id], kind);
         break;
       }
-      case 'host-crash':
-      case 'host-isolate': {
+      case 'domain-crash':
+      case 'domain-isolate': {
         if (live.length === 0) return;
-        const host = this.target.hostOf(this.pickTarget(live).id);
-        const onHost = this.target.allNodes().filter((node) => !node.decommissioned && this.target.hostOf(node.id) === host);
-        if (kind === 'host-crash') {
-          this.target.trace(() => `fault: host-crash ${host} (${onHost.map((node) => node.id).join(', ')})`);
-          this.crashAll(onHost.filter((node) => node.isUp));
+        const domain = this.target.domainOf(this.pickTarget(live).id);
+        const members = this.target.allNodes().filter((node) => !node.decommissioned && this.target.domainOf(node.id) === domain);
+        if (kind === 'domain-crash') {
+          this.target.trace(() => `fault: domain-crash ${domain} (${members.map((node) => node.id).join(', ')})`);
+          this.crashAll(members.filter((node) => node.isUp));
           break;
         }
-        const inside = new Set(onHost.map((node) => node.id));
+        const inside = new Set(members.map((node) => node.id));
         const outside = this.target.allNodes().filter((node) => !inside.has(node.id)).map((node) => node.id);
         const links: [NodeId, NodeId][] = [];
         for (const id of inside) {
@@ -232,10 +233,10 @@ export class FaultScheduler {
       case 'leave': {
         const members = this.target.ringMembers();
         if (members.length <= 3) return;
-        // With domains, the last member of a host stays: fewer hosts than copies would put a
-        // majority of some partition on one host, and a host fault would then stop it.
-        const hostMembers = (id: NodeId): number => members.filter((member) => this.target.hostOf(member) === this.target.hostOf(id)).length;
-        const candidates = this.target.domainFaults ? members.filter((member) => hostMembers(member) > 1) : members;
+        // With domains, the last member of a domain stays: fewer domains than copies would put
+        // a majority of some partition in one domain, and a domain fault would then stop it.
+        const domainMembers = (id: NodeId): number => members.filter((member) => this.target.domainOf(member) === this.target.domainOf(id)).length;
+        const candidates = this.target.domainFaults ? members.filter((member) => domainMembers(member) > 1) : members;
         if (candidates.length === 0) return;
         const id = this.prng.pick(candidates);
         const node = this.target.allNodes().find((candidate) => candidate.id === id);
@@ -267,7 +268,7 @@ export class FaultScheduler {
     this.crashAll([node], wipe);
   }
 
-  /** Crashes `nodes` at once (one host's power), and restarts them together after a while. */
+  /** Crashes `nodes` at once (one host's power, one zone's outage), and restarts them together after a while. */
   private crashAll(nodes: readonly SimNode[], wipe = false): void {
     for (const node of nodes) {
       node.crash();

@@ -20,7 +20,7 @@ import type { RuntimeSettings } from '../aggregate/index.ts';
 import type { CourierSettings } from '../outbox/index.ts';
 import { isMember, sameMembers } from '../replication/membership.ts';
 import type { NodeId, PartitionStatus, ReplicationSettings } from '../replication/index.ts';
-import { hostOf, PartitionRing, type Locality } from '../ring/index.ts';
+import { hostOf, PartitionRing, zoneOf, type Locality } from '../ring/index.ts';
 import { ACCOUNT_TYPE, accountId } from './accounts.ts';
 import { Checker, type ReplicaLists, type Violation } from './checker.ts';
 import { type ClientHost, SimClient } from './client.ts';
@@ -64,8 +64,10 @@ export interface Scenario {
   readonly courier: Partial<CourierSettings>;
   /** A node's router admits this many commands at once (0: no ceiling). */
   readonly admissionMax: number;
-  /** Hosts the nodes declare (two initial nodes per host; joiners pick one), with host faults; 0: no localities. */
-  readonly hostCount: number;
+  /** Failure domains the nodes declare (two initial nodes per domain; joiners pick one), with domain faults; 0: no localities. */
+  readonly domainCount: number;
+  /** Which locality the domains are: hosts (two nodes per machine) or zones (nodes on machines of their own). */
+  readonly domainLevel: 'host' | 'zone';
 }
 
 export interface SimulationResult {
@@ -89,12 +91,12 @@ export interface SimulationResult {
 export interface SimulationOptions {
   /** Receives a trace line per notable event (faults, ownership changes, operations). */
   readonly trace?: (line: string) => void;
-  /** Failure domains: six nodes as three hosts, host crashes and host isolation (scenarioFor). */
+  /** Failure domains: six nodes in three hosts or zones, whole domains crashed or cut off (scenarioFor). */
   readonly domains?: boolean;
 }
 
-/** Hosts of a run with failure domains: as many as copies, so every replica set spans all of them. */
-const DOMAIN_HOSTS = 3;
+/** Domains of a run with failure domains: as many as copies, so every replica set spans all of them. */
+const DOMAIN_COUNT = 3;
 
 /** Replication factor of every partition (f = 1). */
 const REPLICATION_FACTOR = 3;
@@ -127,8 +129,9 @@ export const MONITOR_INTERVAL_MS = 50;
 const OPERATION_DEADLINE_MS = 3000;
 
 /**
- * The scenario of `seed`. With `domains`, the same draws but six nodes (at most seven) declaring
- * three hosts, two per host, and host faults (faults.ts); every seed without it is unchanged.
+ * The scenario of `seed`. With `domains`, the same draws but six nodes (at most seven) in three
+ * failure domains, two per domain (odd seeds: hosts; even seeds: zones, each node its own
+ * machine), and domain faults (faults.ts); every seed without it is unchanged.
  */
 export function scenarioFor(seed: number, options: { domains?: boolean } = {}): Scenario {
   const prng = new Prng(seed ^ 0x5eed5eed);
@@ -177,8 +180,9 @@ export function scenarioFor(seed: number, options: { domains?: boolean } = {}): 
     accountRatio: 0.15 + prng.float() * 0.35,
     courier: prng.chance(0.5) ? {} : { retryMinMs: prng.int(5, 100), retryMaxMs: prng.int(100, 2000), inFlightMax: prng.int(1, 8) },
     admissionMax: prng.chance(0.5) ? 0 : prng.int(4, 32),
-    hostCount: 0,
-    ...(options.domains === true ? { initialNodeCount: 2 * DOMAIN_HOSTS, nodeCountMax: 2 * DOMAIN_HOSTS + 1, hostCount: DOMAIN_HOSTS } : {}),
+    domainCount: 0,
+    domainLevel: seed % 2 === 1 ? 'host' : 'zone',
+    ...(options.domains === true ? { initialNodeCount: 2 * DOMAIN_COUNT, nodeCountMax: 2 * DOMAIN_COUNT + 1, domainCount: DOMAIN_COUNT } : {}),
   };
 }
 
@@ -235,7 +239,7 @@ class Simulation implements NodeHost, FaultTarget {
   private readonly network: SimNetwork;
   private readonly clientNetwork: SimNetwork;
   private ring: PartitionRing;
-  /** The hosts nodes declare (scenario.hostCount > 0), as the ring and the host faults see them. */
+  /** The localities nodes declare (scenario.domainCount > 0), as the ring and the domain faults see them. */
   private readonly localities: Record<NodeId, Locality> = {};
   readonly domainFaults: boolean;
   private readonly nodes = new Map<NodeId, SimNode>();
@@ -274,8 +278,8 @@ class Simulation implements NodeHost, FaultTarget {
     this.clientNetwork = new SimNetwork(this.queue, this.prng.fork(), { ...scenario.network, duplicateRate: 0 });
     this.keys = Array.from({ length: scenario.keyCount }, (_, index) => `k${index}`);
     const initial = Array.from({ length: scenario.initialNodeCount }, () => this.newNodeId());
-    this.domainFaults = scenario.hostCount > 0;
-    if (this.domainFaults) initial.forEach((id, index) => (this.localities[id] = { host: `host-${(index % scenario.hostCount) + 1}` }));
+    this.domainFaults = scenario.domainCount > 0;
+    if (this.domainFaults) initial.forEach((id, index) => (this.localities[id] = this.localityIn((index % scenario.domainCount) + 1)));
     this.ring = this.ringOf(initial);
     this.faults = new FaultScheduler(this, this.prng.fork(), scenario.mode, scenario.faultIntervalMinMs, scenario.faultIntervalMaxMs);
   }
@@ -375,8 +379,13 @@ class Simulation implements NodeHost, FaultTarget {
     return this.ring.members;
   }
 
-  hostOf(nodeId: NodeId): string {
-    return hostOf(this.localities, nodeId);
+  domainOf(nodeId: NodeId): string {
+    return this.scenario.domainLevel === 'zone' && this.domainFaults ? `zone:${zoneOf(this.localities, nodeId)}` : hostOf(this.localities, nodeId);
+  }
+
+  /** The locality of a node in domain `n` (1-based): a host, or a zone. */
+  private localityIn(n: number): Locality {
+    return this.scenario.domainLevel === 'zone' ? { zone: `zone-${n}` } : { host: `host-${n}` };
   }
 
   /** The ring the nodes should agree on: `members` with their declared hosts. */
@@ -401,7 +410,7 @@ class Simulation implements NodeHost, FaultTarget {
     const id = this.newNodeId();
     // Configured with the current members to contact, as an operator starts a node to add: it
     // joins through the production join loop (a request to a live member, retried).
-    if (this.domainFaults) this.localities[id] = { host: `host-${this.prng.int(1, this.scenario.hostCount)}` };
+    if (this.domainFaults) this.localities[id] = this.localityIn(this.prng.int(1, this.scenario.domainCount));
     const node = new SimNode(id, this, this.prng.fork(), this.ring.members, this.localities[id]);
     this.nodes.set(id, node);
     this.ring = this.ringOf([...this.ring.members, id]);

@@ -4,8 +4,8 @@
  * The membership is one small record, `{generation, members, clusterId}`. A change (a node joins, leaves,
  * or an operator removes a dead one) is made by whichever node receives it: it writes the
  * record with generation + 1, persists it, and pushes it to every live peer. Every node adopts
- * a record that is newer than its own (higher generation; on a tie, the higher ring version,
- * so two concurrent changes resolve the same way everywhere) and pushes its record to one
+ * a record that is newer than its own (higher generation; on a tie, the one with localities,
+ * then the higher ring version, so two concurrent changes resolve the same way everywhere) and pushes its record to one
  * random live peer every `ringSyncIntervalMs`, and to a peer as soon as it comes up. So all
  * nodes converge on one record, and the ring version they report is the same number.
  *
@@ -99,9 +99,16 @@ export function foundingClusterId(members: readonly string[]): string {
   return createHash('sha256').update(`ringstate/cluster/${[...members].sort().join(',')}`).digest('hex').slice(0, 16);
 }
 
-/** True when `candidate` should replace `current` (see the header). */
+/**
+ * True when `candidate` should replace `current` (see the header). On a tie of generations a
+ * record with localities wins over one without: an older node stores and gossips records
+ * without them at the same generation, and letting those win ties would make the members
+ * declare their localities again, one generation after another, for as long as it runs.
+ */
 export function isNewerRecord(candidate: RingRecord, current: RingRecord): boolean {
   if (candidate.generation !== current.generation) return candidate.generation > current.generation;
+  const located = (record: RingRecord): boolean => Object.keys(record.localities ?? {}).length > 0;
+  if (located(candidate) !== located(current)) return located(candidate);
   return ringVersion(candidate.members, candidate.localities) > ringVersion(current.members, current.localities);
 }
 

@@ -406,13 +406,17 @@ describe('ring membership - localities', () => {
     for (const lo of [[], { n1: { z: 'bad zone' } }, { n1: { h: 7 } }, { 'bad id!': { z: 'a' } }, 'a']) expect(parseRingRecord({ g: 2, m: ['n1'], c: C, lo })).toBeUndefined();
   });
 
-  it('ring membership - without localities the ring version is what it always was; with them it differs, and breaks ties', () => {
+  it('ring membership - without localities the ring version is what it always was; with them it differs, and a record with them wins a tie', () => {
     expect(ringVersion(['n1', 'n2'], {})).toBe(ringVersion(['n1', 'n2']));
     expect(ringVersion(['n1', 'n2'], zoned)).not.toBe(ringVersion(['n1', 'n2']));
     const plain = { generation: 3, members: ['n1', 'n2'], clusterId: C };
     const located = { ...plain, localities: zoned };
-    expect(isNewerRecord(located, plain)).toBe(ringVersion(['n1', 'n2'], zoned) > ringVersion(['n1', 'n2']));
-    expect(isNewerRecord(located, plain)).toBe(!isNewerRecord(plain, located));
+    // An older node gossips the same generation without localities: it must not win.
+    expect(isNewerRecord(located, plain)).toBe(true);
+    expect(isNewerRecord(plain, located)).toBe(false);
+    const other = { ...plain, localities: { n1: { zone: 'c' } } };
+    expect(isNewerRecord(located, other)).toBe(ringVersion(['n1', 'n2'], zoned) > ringVersion(['n1', 'n2'], other.localities));
+    expect(isNewerRecord({ ...plain, generation: 4 }, located)).toBe(true);
   });
 
   it('ring membership - founders declare their localities as new generations and converge on one record with all of them', () => {

@@ -46,7 +46,7 @@ import type { Config } from '../config/index.ts';
 import type { LogStore } from '../log/index.ts';
 import { FORWARD_HOPS_MAX, forwardFailure, parseForward, type CommandRouter, type Forwarder } from '../router/index.ts';
 import { NoQuorumError, type OwnershipChange } from '../replication/index.ts';
-import { localityOf, type PartitionRing } from '../ring/index.ts';
+import { localityFromSettings, type PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, StallDiscountingClock, type PeerNetwork } from '../peer/index.ts';
 import { ReplicatedPartitionLog, SNAPSHOT_PROTOCOL, type ReplicatedLogComponents } from '../replicated-log/index.ts';
 import { encodeRingRecord, MEMBERSHIP_RETRY_MS, parseRingRecord, RING_PROTOCOL, RingMembership, shrinkRefusal, type RingRecord } from '../membership/index.ts';
@@ -203,7 +203,7 @@ export class ClusterServices implements Forwarder {
         replicationFactor: config.replicationFactor,
         configuredMembers: members,
         syncIntervalMs: this.settings.ringSyncIntervalMs,
-        locality: localityOf(config.locality),
+        locality: localityFromSettings(config.locality),
       },
       { store, peers: this.peers, logger: logger.child({ layer: 'ring' }), random: Math.random, onChange: (ring) => this.log.setRing(ring) },
     );

@@ -32,7 +32,7 @@ export function hostOf(localities: Localities, nodeId: string): string {
 }
 
 /** A locality from settings, where '' (an unset downward-API variable) means not declared. */
-export function localityOf(settings: { readonly zone?: string | undefined; readonly host?: string | undefined }): Locality {
+export function localityFromSettings(settings: { readonly zone?: string | undefined; readonly host?: string | undefined }): Locality {
   return { ...(settings.zone === undefined || settings.zone === '' ? {} : { zone: settings.zone }), ...(settings.host === undefined || settings.host === '' ? {} : { host: settings.host }) };
 }
 

@@ -127,20 +127,20 @@ describe('replica spread', () => {
     fc.assert(
       fc.property(cluster, ({ zones, hosts, size, placement, changes }) => {
         // Host h lies in zone h % zones; a node lands on a host chosen by `placement`.
-        const localityOf = (n: number): Locality => {
+        const localityAt = (n: number): Locality => {
           const host = (placement[n % placement.length] ?? 0) % hosts;
           return { zone: `z${host % zones}`, host: `h${host}` };
         };
         let next = size;
         let members = nodes(size);
-        const localities: Record<string, Locality> = Object.fromEntries(members.map((member, n) => [member, localityOf(n)]));
+        const localities: Record<string, Locality> = Object.fromEntries(members.map((member, n) => [member, localityAt(n)]));
         let spread = new PartitionRing(members, partitions, RF, localities);
         let plain = new PartitionRing(members, partitions, RF);
         for (const change of changes) {
           if (change.join || members.length <= RF) {
             next += 1;
             const joiner = `node-${next}`;
-            localities[joiner] = localityOf(next + change.pick);
+            localities[joiner] = localityAt(next + change.pick);
             members = [...members, joiner];
           } else {
             const leaver = members[change.pick % members.length] as string;

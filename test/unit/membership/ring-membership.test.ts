@@ -461,4 +461,23 @@ describe('ring membership - localities', () => {
     cleared.membership.offer(cleared.membership.record, 'n1');
     expect(cleared.membership.record.localities).toBeUndefined();
   });
+
+  it('ring membership - fewer hosts than copies is one warning line per ring version', () => {
+    const lines: Array<{ msg: string; ringVersion?: number }> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string; ringVersion?: number }) });
+    const bus = new Bus();
+    const membership = new RingMembership(
+      { nodeId: 'n1', partitionCount: 8, replicationFactor: 3, configuredMembers: ['n1', 'n2', 'n3'], syncIntervalMs: 60_000 },
+      { store: memoryStore(), peers: bus.peers('n1', ['n1', 'n2', 'n3']), logger, random: () => 0, onChange: () => undefined },
+    );
+    membership.adoptConfigured();
+    expect(lines).toEqual([]);
+    const shared = { n1: { host: 'h1' }, n2: { host: 'h1' } };
+    membership.offer({ ...membership.record, generation: 1, localities: shared });
+    membership.offer({ ...membership.record, generation: 2, localities: shared });
+    const warnings = lines.filter((line) => line.msg.startsWith('replica sets cannot spread'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toContain('2 hosts for 3 copies');
+    expect(warnings[0]?.ringVersion).toBe(membership.ring.version);
+  });
 });

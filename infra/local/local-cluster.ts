@@ -4,6 +4,12 @@
  *
  *   npm start                               3 nodes: clients on 9001-9003, peers on 7001-7003
  *   npx tsx infra/local/local-cluster.ts --nodes 5 --data ./data
+ *   npm start -- --nodes 6 --hosts 3        six nodes as three simulated machines, two per host
+ *
+ * `--hosts H` sets each node's `locality.host` (host-1 .. host-H, consecutive nodes share one:
+ * node-1 and node-2 on host-1 with six nodes over three hosts), so replica sets spread over the
+ * simulated machines as they would over real ones (docs/cluster.md, "Failure domains"). Without
+ * it nodes declare no locality and each counts as a machine of its own.
  *
  * Each node gets a generated config file (<data>/<node-id>.json) and runs
  * `server/src/cli.ts start --config <file>`, exactly as a deployed node would. Dev mode is on
@@ -37,6 +43,7 @@ const { values } = parseArgs({
     data: { type: 'string', default: './data' },
     durability: { type: 'string', default: 'fsync' },
     'log-level': { type: 'string', default: 'info' },
+    hosts: { type: 'string' },
   },
 });
 
@@ -46,6 +53,10 @@ const basePort = portFlag('base-port');
 const peerBasePort = portFlag('peer-base-port');
 const dataRoot = resolve(String(values.data));
 const ids = Array.from({ length: count }, (_, n) => `node-${n + 1}`);
+const hostCount = values.hosts === undefined ? undefined : Number(values.hosts);
+if (hostCount !== undefined && (!Number.isInteger(hostCount) || hostCount < 1 || hostCount > count)) fail(`--hosts must be 1-${count} (the number of nodes), got ${values.hosts}`);
+/** The simulated machine of the node at `index`: consecutive nodes share one. */
+const hostOf = (index: number): string | undefined => (hostCount === undefined ? undefined : `host-${Math.floor((index * hostCount) / count) + 1}`);
 
 // Before it writes a config file: a second launcher on this directory would rewrite the first
 // one's configs and start nodes on its nodes' directories. Held until this process exits.
@@ -78,6 +89,7 @@ for (const [index, nodeId] of ids.entries()) {
     durability: values.durability,
     logLevel: values['log-level'],
     replicationFactor: Math.min(3, count),
+    ...(hostOf(index) === undefined ? {} : { locality: { host: hostOf(index) } }),
     cluster: {
       enabled: count > 1,
       members: ids,
@@ -99,7 +111,8 @@ for (const [index, nodeId] of ids.entries()) {
 
 console.error(`[local-cluster] ${count} node(s) of the example game, data in ${dataRoot}`);
 for (const [index, nodeId] of ids.entries()) {
-  console.error(`[local-cluster]   ${nodeId}: ws://127.0.0.1:${basePort + index}/v1/ws  http://127.0.0.1:${basePort + index}  peer 127.0.0.1:${peerBasePort + index}`);
+  const host = hostOf(index) === undefined ? '' : `  on ${hostOf(index)}`;
+  console.error(`[local-cluster]   ${nodeId}: ws://127.0.0.1:${basePort + index}/v1/ws  http://127.0.0.1:${basePort + index}  peer 127.0.0.1:${peerBasePort + index}${host}`);
 }
 console.error('[local-cluster] Ctrl-C stops every node (each hands its partitions over first)');
 void announceReady();
@@ -136,13 +149,20 @@ async function announceReady(): Promise<void> {
 }
 
 /**
- * Every node answers /readyz and sees an owner for every partition; checked again after
- * `afterMs`, by when each node has logged its ownership summary, so the ready line comes last.
+ * Every node answers /readyz and every partition has a ready owner somewhere whose voters spread
+ * over the failure domains as the ring wants (after founding they move there from the founding
+ * sets); checked again after `afterMs`, by when each node has logged its ownership summary, so
+ * the ready line comes last. Owners are counted across nodes: with more nodes than
+ * replicationFactor a node does not know the owners of partitions it does not replicate.
  */
 async function allReady(hosts: readonly string[], afterMs = 0): Promise<boolean> {
   if (afterMs > 0) await new Promise((resolveWait) => setTimeout(resolveWait, afterMs));
-  const ready = await Promise.all(hosts.map(async (host) => (await answers(`http://${host}/readyz`)) && (await partitionsOwned(host))));
-  return ready.every(Boolean);
+  const ready = await Promise.all(hosts.map((host) => answers(`http://${host}/readyz`)));
+  if (!ready.every(Boolean)) return false;
+  const views = await Promise.all(hosts.map((host) => ownedHere(host)));
+  if (views.some((view) => view === undefined)) return false;
+  const partitionCount = Math.max(...views.map((view) => view?.partitionCount ?? 0));
+  return new Set(views.flatMap((view) => view?.owned ?? [])).size === partitionCount;
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -153,15 +173,19 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** Every partition has a ready owner, as the node at `host` sees it (true if its admin view does not answer: /readyz then decides). */
-async function partitionsOwned(host: string): Promise<boolean> {
+/**
+ * The partitions the node at `host` owns, ready and spread, and how many there are; undefined
+ * if its admin view does not answer (then /readyz decides: partitionCount 0).
+ */
+async function ownedHere(host: string): Promise<{ owned: number[]; partitionCount: number } | undefined> {
   try {
     const response = await fetch(`http://${host}/v1/admin/cluster`, { signal: AbortSignal.timeout(1_000) });
-    if (!response.ok) return true;
-    const view = (await response.json()) as { partitions?: Array<{ owner: string | null }> };
-    return (view.partitions ?? []).every((row) => row.owner !== null);
+    if (!response.ok) return { owned: [], partitionCount: 0 };
+    const view = (await response.json()) as { partitions?: Array<{ partition: number; role?: string; ready?: boolean; votersSpread?: boolean }> };
+    const rows = view.partitions ?? [];
+    return { owned: rows.filter((row) => row.role === 'owner' && row.ready !== false && row.votersSpread !== false).map((row) => row.partition), partitionCount: rows.length };
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -19,6 +19,7 @@ import { LogStore, type StoreDamagedError } from './log/index.ts';
 import { CommandStats, NodeMetrics, OwnershipHistory, SecurityLog, adminRoutes, createLogger, dashboardRoutes, type AdminAccess, type ClusterView, type Logger } from './observability/index.ts';
 import { CLUSTER_INFO_PROTOCOL, ClusterServices } from './cluster/index.ts';
 import { LocalPartitionLog, type PartitionLog } from './partition/index.ts';
+import { shortfallWarning } from './ring/index.ts';
 import { LocalSecondLifeBackend, secondLifeRoutes } from './second-life/index.ts';
 
 const PASSIVATION_SWEEP_MS = 5_000;
@@ -268,11 +269,12 @@ export class GameNode {
       });
       return { nodeId: this.config.nodeId, ringVersion: 0, ring: { generation: 0, members: [this.config.nodeId], clusterId: '' }, leaving: false, members: [{ nodeId: this.config.nodeId, address: `${this.config.host}:${this.boundPort}`, alive: true, self: true }], partitions };
     }
+    const ring = cluster.ring;
     const partitions = Array.from({ length: this.config.partitionCount }, (_, partition) => {
       const status = cluster.log.status(partition);
       return {
         partition,
-        replicas: cluster.ring.replicaSet(partition),
+        replicas: ring.replicaSet(partition),
         role: status.role,
         epoch: status.epoch,
         owner: status.owner,
@@ -284,11 +286,14 @@ export class GameNode {
         learners: status.membership.learners,
         lag: Math.max(0, status.commit - status.applied),
         quiesced: status.quiesced,
+        spread: ring.isSpread(ring.replicaSet(partition)),
+        votersSpread: ring.isSpread(status.membership.voters),
       };
     });
-    const members = cluster.peers.members().map((member) => ({ nodeId: member.nodeId, address: member.address, alive: member.alive, self: member.self }));
+    const members = cluster.peers.members().map((member) => ({ nodeId: member.nodeId, address: member.address, alive: member.alive, self: member.self, ...ring.localityOf(member.nodeId) }));
     const { generation, members: ringMembers, clusterId } = cluster.membership.record;
-    return { nodeId: this.config.nodeId, ringVersion: cluster.ring.version, ring: { generation, members: ringMembers, clusterId }, leaving: cluster.isLeaving, members, partitions };
+    const spread = { ...ring.domains, replicationFactor: ring.replicationFactor, shortfalls: ring.shortfalls, warning: shortfallWarning(ring.shortfalls) ?? null };
+    return { nodeId: this.config.nodeId, ringVersion: ring.version, ring: { generation, members: ringMembers, clusterId }, leaving: cluster.isLeaving, members, partitions, spread };
   }
 
   private updatePartitionGauges(): void {

@@ -227,15 +227,30 @@ function cannedAnswers(): { cluster: unknown; stats: unknown; recent: OwnershipE
   const partitions = Array.from({ length: partitionCount }, (_, partition) => {
     const replicas = [0, 1, 2].map((k) => members[(partition + k) % members.length] as string);
     const owner = replicas[0] === 'ringstate-4' ? (replicas[1] as string) : (replicas[0] as string);
-    return { partition, owner, replicas, epoch: 3 + (partition % 4), role: owner === 'ringstate-0' ? 'owner' : 'follower', commit: 120_000 + partition, applied: 120_000 + partition, lag: partition % 9 === 0 ? 2 : 0, ready: true };
+    return { partition, owner, replicas, epoch: 3 + (partition % 4), role: owner === 'ringstate-0' ? 'owner' : 'follower', commit: 120_000 + partition, applied: 120_000 + partition, lag: partition % 9 === 0 ? 2 : 0, ready: true, spread: true, votersSpread: partition % 13 !== 0 };
   });
   const cluster = {
     nodeId: 'ringstate-0',
     ringVersion: 2_914_446_221,
     ring: { generation: 7, members, clusterId: 'prod-eu-1' },
     leaving: false,
-    members: members.map((nodeId, i) => ({ nodeId, address: `${nodeId}.ringstate-peers.ringstate-production.svc.cluster.local:7001`, alive: i !== 4, self: i === 0 })),
+    // Two zones for three copies: the failure-domain warning shows under the ring.
+    members: members.map((nodeId, i) => ({
+      nodeId,
+      address: `${nodeId}.ringstate-peers.ringstate-production.svc.cluster.local:7001`,
+      alive: i !== 4,
+      self: i === 0,
+      zone: `eu-west-1${i % 2 === 0 ? 'a' : 'b'}`,
+      host: `ip-10-0-${i}-17.eu-west-1.compute.internal`,
+    })),
     partitions,
+    spread: {
+      zones: 2,
+      hosts: 5,
+      replicationFactor: 3,
+      shortfalls: [{ level: 'zone', domains: 2, wanted: 3 }],
+      warning: "replica sets cannot spread over enough failure domains (2 zones for 3 copies): one zone's outage can take a majority of some partitions' replicas",
+    },
   };
   const startMs = Date.UTC(2026, 0, 5, 14, 30, 0);
   const recent: OwnershipEvent[] = [];
@@ -291,6 +306,8 @@ describe('dashboard - layout', () => {
 
     expect(await page.getAttribute('#ownership', 'data-changes-listed')).toBe(String(answers.recent.length));
     expect(await layoutProblems(page)).toEqual([]);
+    expect(await page.getAttribute('#spread', 'data-warning')).toBe('true');
+    expect(await page.textContent('#members tbody tr')).toContain('eu-west-1a');
     // The whole members table is on the first screen, not below the fold.
     const membersBottom = await page.evaluate(() => document.querySelector('#members')?.getBoundingClientRect().bottom ?? Infinity);
     expect(membersBottom).toBeLessThanOrEqual(VIEWPORT.height);

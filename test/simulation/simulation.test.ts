@@ -12,18 +12,18 @@ import { SimulationSummary } from '../../server/src/simulation/summary.ts';
 const BLOCK_SEEDS = 150;
 const BLOCK_TIMEOUT_MS = 60_000;
 
-async function runSeeds(first: number, count: number): Promise<SimulationSummary> {
+async function runSeeds(first: number, count: number, options: { domains?: boolean } = {}): Promise<SimulationSummary> {
   const summary = new SimulationSummary();
-  for (let seed = first; seed < first + count; seed += 1) summary.add(await runSimulation(seed));
+  for (let seed = first; seed < first + count; seed += 1) summary.add(await runSimulation(seed, options));
   return summary;
 }
 
-function report(summary: SimulationSummary): string {
+function report(summary: SimulationSummary, flags = ''): string {
   return summary.failed
     .map(({ seed, violations }) =>
       [
         `seed ${seed}: ${violations.map((violation) => `${violation.property}: ${violation.message.split('\n')[0] ?? ''}`).join('; ')}`,
-        `  replay: npx tsx server/src/simulation/cli.ts --seed ${seed} --verbose`,
+        `  replay: npx tsx server/src/simulation/cli.ts --seed ${seed}${flags} --verbose`,
       ].join('\n'),
     )
     .join('\n');
@@ -54,5 +54,25 @@ describe('simulation', () => {
     const first = await runSimulation(4242);
     const second = await runSimulation(4242);
     expect(second).toEqual(first);
+  });
+});
+
+describe('simulation - failure domains', () => {
+  it(
+    `simulation - six nodes in three hosts or zones: seeds 1-${BLOCK_SEEDS} with whole domains crashed or cut off keep S1-S5 and converge after healing`,
+    async () => {
+      const summary = await runSeeds(1, BLOCK_SEEDS, { domains: true });
+      expect(report(summary, ' --domains')).toBe('');
+      expect(summary.appends.ok).toBeGreaterThan(BLOCK_SEEDS * 10);
+      expect(summary.faults['domain-crash']).toBeGreaterThan(BLOCK_SEEDS / 2);
+      expect(summary.faults['domain-isolate']).toBeGreaterThan(BLOCK_SEEDS / 2);
+    },
+    BLOCK_TIMEOUT_MS,
+  );
+
+  it('simulation - a seed with failure domains replays exactly', async () => {
+    const first = await runSimulation(4242, { domains: true });
+    expect(first.scenario.domainCount).toBe(3);
+    expect(await runSimulation(4242, { domains: true })).toEqual(first);
   });
 });

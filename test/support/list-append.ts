@@ -64,8 +64,12 @@ export async function runListAppend(options: WorkloadOptions, during?: (elapsedM
 
 export type CheckResult = HistoryVerdict;
 
-/** Reads every replica's log (nodes must be stopped) and checks the histories. */
-export async function checkHistories(dataDirs: readonly string[], histories: readonly PlayerHistory[], partitionCount: number): Promise<CheckResult> {
+/**
+ * Reads every replica's log (nodes must be stopped) and checks the histories. With more nodes
+ * than replicationFactor, `replicaDirs(partition)` names the data directories that replicate a
+ * partition (the others hold nothing of it and are not compared); by default all of them.
+ */
+export async function checkHistories(dataDirs: readonly string[], histories: readonly PlayerHistory[], partitionCount: number, replicaDirs?: (partition: number) => readonly string[]): Promise<CheckResult> {
   const stores = dataDirs.map((path) => LogStore.open({ path, durability: 'os' }));
   const verdict = emptyVerdict();
   try {
@@ -73,7 +77,11 @@ export async function checkHistories(dataDirs: readonly string[], histories: rea
     for (const history of histories) {
       const key = aggregateKey('player', history.player);
       const partition = partitionOf('player', history.player, partitionCount);
-      const replicas = stores.map((store, index) => ({ name: `replica ${index}`, values: store.aggregateEntries(partition, key, 0).map((entry) => (entry.events[0] as { value: string }).value) }));
+      const holders = replicaDirs?.(partition);
+      const replicas = stores
+        .map((store, index) => ({ store, index }))
+        .filter(({ index }) => holders === undefined || holders.includes(dataDirs[index] ?? ''))
+        .map(({ store, index }) => ({ name: `replica ${index}`, values: store.aggregateEntries(partition, key, 0).map((entry) => (entry.events[0] as { value: string }).value) }));
       compareHistory(verdict, key, replicas, history.acked);
     }
   } finally {

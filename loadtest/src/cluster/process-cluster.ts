@@ -64,6 +64,8 @@ export interface ProcessClusterOptions {
    * --peer-base-port. Without them every port is a free one picked at random.
    */
   readonly ports?: { readonly basePort: number; readonly peerBasePort: number };
+  /** The `locality` setting of node i (0-based), e.g. several nodes on one simulated host. */
+  readonly locality?: (index: number, nodeId: string) => { readonly zone?: string; readonly host?: string };
 }
 
 /** Ports for node `index`: pinned (`options.ports`), else free ones. */
@@ -96,6 +98,7 @@ export async function startProcessCluster(size: number, settings: Record<string,
       devMode: true,
       logLevel: process.env['CLUSTER_LOG'] ?? 'warn',
       partitionCount: 16,
+      ...(options.locality === undefined ? {} : { locality: options.locality(members.indexOf(member), member.nodeId) }),
       ...settings,
       tokens: { ...own.tokens, ...section('tokens') },
       admin: { ...own.admin, ...section('admin') },

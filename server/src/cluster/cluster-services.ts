@@ -46,7 +46,7 @@ import type { Config } from '../config/index.ts';
 import type { LogStore } from '../log/index.ts';
 import { FORWARD_HOPS_MAX, forwardFailure, parseForward, type CommandRouter, type Forwarder } from '../router/index.ts';
 import { NoQuorumError, type OwnershipChange } from '../replication/index.ts';
-import type { PartitionRing } from '../ring/index.ts';
+import { localityFromSettings, type PartitionRing } from '../ring/index.ts';
 import { createPeerNetwork, FORWARD_PROTOCOL, REPLICATION_PROTOCOL, StallDiscountingClock, type PeerNetwork } from '../peer/index.ts';
 import { ReplicatedPartitionLog, SNAPSHOT_PROTOCOL, type ReplicatedLogComponents } from '../replicated-log/index.ts';
 import { encodeRingRecord, MEMBERSHIP_RETRY_MS, parseRingRecord, RING_PROTOCOL, RingMembership, shrinkRefusal, type RingRecord } from '../membership/index.ts';
@@ -197,7 +197,14 @@ export class ClusterServices implements Forwarder {
       },
     );
     this.membership = new RingMembership(
-      { nodeId: config.nodeId, partitionCount: config.partitionCount, replicationFactor: config.replicationFactor, configuredMembers: members, syncIntervalMs: this.settings.ringSyncIntervalMs },
+      {
+        nodeId: config.nodeId,
+        partitionCount: config.partitionCount,
+        replicationFactor: config.replicationFactor,
+        configuredMembers: members,
+        syncIntervalMs: this.settings.ringSyncIntervalMs,
+        locality: localityFromSettings(config.locality),
+      },
       { store, peers: this.peers, logger: logger.child({ layer: 'ring' }), random: Math.random, onChange: (ring) => this.log.setRing(ring) },
     );
   }
@@ -241,8 +248,11 @@ export class ClusterServices implements Forwarder {
       const found = await this.decideFounding();
       if (found) {
         this.membership.adoptConfigured();
-        this.logger.info({ members: this.ring.members, ringVersion: this.ring.version }, 'founding the cluster: bootstrapping partitions');
-        this.log.bootstrap(this.ring);
+        // Not this.ring: a founder that founded first may already have pushed a newer record
+        // (its own locality), and every founder must write the same initial replica sets.
+        const founding = this.membership.foundingRing;
+        this.logger.info({ members: founding.members, ringVersion: founding.version }, 'founding the cluster: bootstrapping partitions');
+        this.log.bootstrap(founding);
       } else {
         this.logger.warn('empty disk in an existing cluster: rejoining; replicas vote again once their owners readmit them');
       }

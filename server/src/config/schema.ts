@@ -11,6 +11,12 @@ import { DEV_CLUSTER_KEY, DEV_TOKEN_KEY } from './dev-secrets.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
+/** A zone or host name; '' (an unset downward-API variable) means unknown. */
+const localityName = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only')
+  .optional();
 
 export const configSchema = z
   .object({
@@ -112,6 +118,14 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe('Limits that protect the node from clients.'),
+    locality: z
+      .object({
+        zone: localityName.describe('Failure domain this node runs in, widest first: a zone of a cloud region (e.g. eu-west-1a; Kubernetes: the node label topology.kubernetes.io/zone). Replica sets spread over distinct zones first. Empty or absent: unknown (all such nodes count as one zone).'),
+        host: localityName.describe('The machine this node runs on (e.g. the instance or Kubernetes node name). Nodes with the same zone and host share a machine, and replica sets spread over distinct hosts after zones. Set it when several nodes run on one machine. Empty or absent: the node counts as a machine of its own.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Where this node runs (docs/cluster.md, "Failure domains"). Every member learns every member\'s locality through the ring record; a change takes effect as a new ring generation and moves the partitions whose replica sets change.'),
     advertisedHost: z
       .string()
       .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/)

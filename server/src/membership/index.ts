@@ -2,4 +2,4 @@
  * Ring membership: which nodes the partition ring is built over, as a gossiped record
  * (generation, members, cluster id) that changes when nodes join or leave.
  */
-export { encodeRingRecord, MEMBERSHIP_RETRY_MS, parseRingRecord, RING_PROTOCOL, RingMembership, shrinkRefusal, type MembershipStore, type MembershipTimers, type RingRecord } from './ring-membership.ts';
+export { encodeLocality, encodeRingRecord, isNewerRecord, parseLocality, MEMBERSHIP_RETRY_MS, parseRingRecord, RING_PROTOCOL, RingMembership, shrinkRefusal, type MembershipStore, type MembershipTimers, type RingRecord } from './ring-membership.ts';

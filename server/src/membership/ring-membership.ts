@@ -4,8 +4,8 @@
  * The membership is one small record, `{generation, members, clusterId}`. A change (a node joins, leaves,
  * or an operator removes a dead one) is made by whichever node receives it: it writes the
  * record with generation + 1, persists it, and pushes it to every live peer. Every node adopts
- * a record that is newer than its own (higher generation; on a tie, the higher ring version,
- * so two concurrent changes resolve the same way everywhere) and pushes its record to one
+ * a record that is newer than its own (higher generation; on a tie, the one with localities,
+ * then the higher ring version, so two concurrent changes resolve the same way everywhere) and pushes its record to one
  * random live peer every `ringSyncIntervalMs`, and to a peer as soon as it comes up. So all
  * nodes converge on one record, and the ring version they report is the same number.
  *
@@ -25,6 +25,15 @@
  * up as a learner before it votes. So nodes that briefly disagree about the ring cannot break
  * S1-S3; they only move partitions a little later.
  *
+ * Localities (zone, host; ring/locality.ts) are part of the record, so every node computes the
+ * same domain-spread replica sets from it. Only a node itself says where it runs: a joiner sends
+ * its locality with its join request, and a member whose configured locality differs from the
+ * record's (a founder: the founding record has none, so founders agree on it without talking;
+ * or a node moved or reconfigured) makes a change of its own, generation + 1, and retries it
+ * after every record and every gossip round until the agreed record shows it. Every other
+ * change copies the localities of the members it keeps. A record without localities (older
+ * nodes, or none declared) means every locality is unknown: the plain successor sets.
+ *
  * The cluster id names the cluster a record belongs to: the founders derive it from the
  * founding member list (so they agree without talking), every later record keeps it, and a
  * node that holds a record ignores records, and refuses joins, of another cluster. Without it,
@@ -34,16 +43,18 @@
  * replaced with a newer record that has one, so such a cluster stays unprotected until then.
  *
  * Wire (protocol /ringstate/ring/1.0.0, msgpack maps):
- *   push     {g, m, c, l?, a?}           one-way: "here is my record" (l: members that left, a:
- *                                          members this record's change added; both optional)
- *   request  {op: 'join', c?}           -> {g, m, c}   add the requesting node (c: the
- *                                          cluster the requester belongs to, if it knows one)
+ *   push     {g, m, c, l?, a?, lo?}      one-way: "here is my record" (l: members that left, a:
+ *                                          members this record's change added, lo: localities
+ *                                          {nodeId: {z?, h?}} of members that declare one; all optional)
+ *   request  {op: 'join', c?, lo?}      -> {g, m, c}   add the requesting node (c: the
+ *                                          cluster the requester belongs to, if it knows one;
+ *                                          lo: its locality {z?, h?})
  *                                       -> {error}     when c names another cluster
  *   request  {op: 'get'} or {op: 'sync'} -> {g, m, c}  (sync: a restarted node comparing its record)
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { PartitionRing, ringVersion } from '../ring/index.ts';
+import { LOCALITY_NAME, normalizeLocalities, PartitionRing, ringVersion, sameLocality, shortfallWarning, type Localities, type Locality } from '../ring/index.ts';
 import type { PeerNetwork } from '../peer/index.ts';
 
 export const RING_PROTOCOL = '/ringstate/ring/1.0.0';
@@ -66,6 +77,8 @@ export interface RingRecord {
   readonly left?: readonly string[];
   /** Nodes this record's change added (a join); absent when none. */
   readonly added?: readonly string[];
+  /** Localities of members that declare one (normalized, ring/locality.ts); absent when none. */
+  readonly localities?: Localities;
 }
 
 /**
@@ -86,16 +99,23 @@ export function foundingClusterId(members: readonly string[]): string {
   return createHash('sha256').update(`ringstate/cluster/${[...members].sort().join(',')}`).digest('hex').slice(0, 16);
 }
 
-/** True when `candidate` should replace `current` (see the header). */
+/**
+ * True when `candidate` should replace `current` (see the header). On a tie of generations a
+ * record with localities wins over one without: an older node stores and gossips records
+ * without them at the same generation, and letting those win ties would make the members
+ * declare their localities again, one generation after another, for as long as it runs.
+ */
 export function isNewerRecord(candidate: RingRecord, current: RingRecord): boolean {
   if (candidate.generation !== current.generation) return candidate.generation > current.generation;
-  return ringVersion(candidate.members) > ringVersion(current.members);
+  const located = (record: RingRecord): boolean => Object.keys(record.localities ?? {}).length > 0;
+  if (located(candidate) !== located(current)) return located(candidate);
+  return ringVersion(candidate.members, candidate.localities) > ringVersion(current.members, current.localities);
 }
 
 /** A record from the wire or the disk, or undefined when malformed. */
 export function parseRingRecord(value: unknown): RingRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { g, m, c, l, a } = value as { g?: unknown; m?: unknown; c?: unknown; l?: unknown; a?: unknown };
+  const { g, m, c, l, a, lo } = value as { g?: unknown; m?: unknown; c?: unknown; l?: unknown; a?: unknown; lo?: unknown };
   if (typeof g !== 'number' || !Number.isInteger(g) || g < 0) return undefined;
   if (c !== undefined && c !== '' && (typeof c !== 'string' || !CLUSTER_ID.test(c))) return undefined;
   if (!Array.isArray(m) || m.length === 0 || m.length > MEMBERS_MAX) return undefined;
@@ -104,7 +124,44 @@ export function parseRingRecord(value: unknown): RingRecord | undefined {
   const left = l === undefined ? [] : nodeIds(l);
   const added = a === undefined ? [] : nodeIds(a);
   if (left === undefined || added === undefined) return undefined;
-  return withChanges({ generation: g, members: [...m].sort(), clusterId: typeof c === 'string' ? c : '' }, left, added);
+  const localities = lo === undefined ? {} : parseLocalities(lo);
+  if (localities === undefined) return undefined;
+  const record = withChanges({ generation: g, members: [...m].sort(), clusterId: typeof c === 'string' ? c : '' }, left, added);
+  return withLocalities(record, localities);
+}
+
+/** `{nodeId: {z?, h?}}` from the wire, or undefined when malformed. */
+function parseLocalities(value: unknown): Localities | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MEMBERS_MAX) return undefined;
+  const out: Record<string, Locality> = {};
+  for (const [nodeId, wire] of entries) {
+    const locality = parseLocality(wire);
+    if (!NODE_ID.test(nodeId) || locality === undefined) return undefined;
+    out[nodeId] = locality;
+  }
+  return out;
+}
+
+/** A locality `{z?, h?}` from the wire (join requests, records), or undefined when malformed. */
+export function parseLocality(value: unknown): Locality | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { z, h } = value as { z?: unknown; h?: unknown };
+  if (z !== undefined && (typeof z !== 'string' || !LOCALITY_NAME.test(z))) return undefined;
+  if (h !== undefined && (typeof h !== 'string' || !LOCALITY_NAME.test(h))) return undefined;
+  return { ...(z === undefined ? {} : { zone: z }), ...(h === undefined ? {} : { host: h }) };
+}
+
+export function encodeLocality(locality: Locality): { z?: string; h?: string } {
+  return { ...(locality.zone === undefined ? {} : { z: locality.zone }), ...(locality.host === undefined ? {} : { h: locality.host }) };
+}
+
+/** `record` with the localities of its members, or none when no member declares one (so older nodes see the record they know). */
+function withLocalities(record: RingRecord, localities: Localities | undefined): RingRecord {
+  const { localities: _localities, ...base } = record;
+  const kept = normalizeLocalities(localities, record.members);
+  return Object.keys(kept).length === 0 ? base : { ...base, localities: kept };
 }
 
 function nodeIds(value: unknown): string[] | undefined {
@@ -118,13 +175,15 @@ function withChanges(record: RingRecord, left: readonly string[], added: readonl
   return { ...base, ...(left.length === 0 ? {} : { left: [...left] }), ...(added.length === 0 ? {} : { added: [...added] }) };
 }
 
-export function encodeRingRecord(record: RingRecord): { g: number; m: string[]; c: string; l?: string[]; a?: string[] } {
+export function encodeRingRecord(record: RingRecord): { g: number; m: string[]; c: string; l?: string[]; a?: string[]; lo?: Record<string, { z?: string; h?: string }> } {
+  const localities = Object.entries(record.localities ?? {});
   return {
     g: record.generation,
     m: [...record.members],
     c: record.clusterId,
     ...(record.left === undefined || record.left.length === 0 ? {} : { l: [...record.left] }),
     ...(record.added === undefined || record.added.length === 0 ? {} : { a: [...record.added] }),
+    ...(localities.length === 0 ? {} : { lo: Object.fromEntries(localities.map(([nodeId, locality]) => [nodeId, encodeLocality(locality)])) }),
   };
 }
 
@@ -135,6 +194,8 @@ export interface RingMembershipInit {
   /** Members from the config: the founding set, and the provisional ring until a record is known. */
   readonly configuredMembers: readonly string[];
   readonly syncIntervalMs: number;
+  /** Where this node runs (config `locality`); absent or empty: unknown. */
+  readonly locality?: Locality;
 }
 
 /** Where the record is kept: a small synchronous, durable key-value write (LogStore's meta database). */
@@ -199,6 +260,8 @@ export class RingMembership {
   private readonly timers: MembershipTimers;
   private readonly unsubscribe: Array<() => void> = [];
   private foreignWarnedAtMs = Number.NEGATIVE_INFINITY;
+  /** The last ring version whose spread shortfall was logged (one warning per version). */
+  private shortfallWarnedVersion: number | undefined;
 
   constructor(
     private readonly init: RingMembershipInit,
@@ -232,6 +295,16 @@ export class RingMembership {
     return this.current.members.includes(nodeId);
   }
 
+  /**
+   * The ring founders write their initial replica sets from: the configured members without
+   * localities, the same on every founder whatever record it has learned or declared since
+   * (its own locality, a record pushed by a founder that founded first). The sets then move
+   * towards the agreed ring like after a join.
+   */
+  get foundingRing(): PartitionRing {
+    return new PartitionRing([...this.init.configuredMembers].sort(), this.init.partitionCount, this.init.replicationFactor);
+  }
+
   /** Founding, or a node that has state from before ring records existed: the configured members are generation 0. */
   adoptConfigured(): void {
     if (this.known) return;
@@ -239,6 +312,20 @@ export class RingMembership {
     this.adopt({ generation: 0, members, clusterId: foundingClusterId(members) }, 'configured');
     // Founding: every founder starts from this same record, there is nothing newer to learn.
     this.confirmed = true;
+    this.declareLocality();
+  }
+
+  /**
+   * Makes the agreed record show this node's configured locality (see the header): a change of
+   * its own when it is a member whose locality there differs. Called after every adopted record
+   * and every gossip round, so a change lost to a concurrent one is made again.
+   */
+  private declareLocality(): void {
+    if (!this.running || !this.confirmed || !this.isMember()) return;
+    const self = this.init.nodeId;
+    const own = this.init.locality ?? {};
+    if (sameLocality(this.current.localities?.[self], own)) return;
+    this.change(this.current.members, 'locality of this node', { [self]: own });
   }
 
   start(): void {
@@ -315,6 +402,8 @@ export class RingMembership {
       return true;
     }
     if (from !== undefined && isNewerRecord(this.current, record)) this.components.peers.send(from, encodeRingRecord(this.current), RING_PROTOCOL);
+    // A restarted node whose configured locality changed declares it once a peer confirmed its record.
+    this.declareLocality();
     return false;
   }
 
@@ -322,13 +411,14 @@ export class RingMembership {
    * Applies a change here (generation + 1) and pushes it to every live peer. Members it removes
    * join `left`; members it adds leave `left` and are its `added`.
    */
-  change(members: readonly string[], reason: string): RingRecord {
+  change(members: readonly string[], reason: string, localities: Localities = {}): RingRecord {
     const next = [...new Set(members)].sort();
     const previous = this.current;
     const added = next.filter((member) => !previous.members.includes(member));
     const removed = previous.members.filter((member) => !next.includes(member));
     const left = [...(previous.left ?? []).filter((member) => !next.includes(member) && !removed.includes(member)), ...removed].slice(-MEMBERS_MAX);
-    const record = withChanges({ generation: previous.generation + 1, members: next, clusterId: previous.clusterId }, left, added);
+    const base = withChanges({ generation: previous.generation + 1, members: next, clusterId: previous.clusterId }, left, added);
+    const record = withLocalities(base, { ...previous.localities, ...localities });
     this.adopt(record, reason);
     this.broadcast();
     return record;
@@ -458,12 +548,13 @@ export class RingMembership {
   }
 
   /** The join request this node sends: it names its cluster once it knows one. */
-  joinRequest(): { op: 'join'; c?: string } {
-    return this.known ? { op: 'join', c: this.current.clusterId } : { op: 'join' };
+  joinRequest(): { op: 'join'; c?: string; lo?: { z?: string; h?: string } } {
+    const locality = this.init.locality === undefined ? {} : { lo: encodeLocality(this.init.locality) };
+    return this.known ? { op: 'join', c: this.current.clusterId, ...locality } : { op: 'join', ...locality };
   }
 
   private answer(payload: unknown, from: string): unknown {
-    const { op, c } = (payload ?? {}) as { op?: unknown; c?: unknown };
+    const { op, c, lo } = (payload ?? {}) as { op?: unknown; c?: unknown; lo?: unknown };
     if (op === 'join' && this.known && typeof c === 'string' && c !== '' && this.current.clusterId !== '' && c !== this.current.clusterId) {
       this.warnForeign(from, c);
       return { error: 'the requester belongs to another cluster' };
@@ -471,7 +562,9 @@ export class RingMembership {
     if (op === 'join' && this.known && !this.current.members.includes(from)) {
       if (!NODE_ID.test(from)) return { error: 'bad node id' };
       if (!this.mayAdmit()) return { error: 'this node has just started and not yet compared its ring record with a peer; ask another member' };
-      this.change([...this.current.members, from], `join of ${from}`);
+      // A malformed locality is left out: the joiner then declares its own once it is a member.
+      const locality = lo === undefined ? undefined : parseLocality(lo);
+      this.change([...this.current.members, from], `join of ${from}`, locality === undefined ? {} : { [from]: locality });
     }
     return encodeRingRecord(this.current);
   }
@@ -479,6 +572,7 @@ export class RingMembership {
   private gossipOnce(): void {
     if (!this.known) return;
     this.confirmWith(this.aliveMembers());
+    this.declareLocality();
     const alive = this.components.peers.members().filter((member) => member.alive && !member.self);
     const target = alive[Math.floor(this.components.random() * alive.length)];
     if (target !== undefined) this.components.peers.send(target.nodeId, encodeRingRecord(this.current), RING_PROTOCOL);
@@ -497,12 +591,23 @@ export class RingMembership {
       { generation: record.generation, ringVersion: this.currentRing.version, members: record.members, added, removed, reason },
       'ring membership changed',
     );
+    this.warnShortfall();
     this.components.onChange(this.currentRing, record);
     const stopped = this.joinStopped;
     if (stopped !== undefined && !stopped() && this.joining === undefined && removed.includes(this.init.nodeId)) {
       this.components.logger.warn({ generation: record.generation, reason }, 'a ring change made elsewhere left this node out: joining again');
       void this.join(stopped);
     }
+    this.declareLocality();
+  }
+
+  /** One warning line per ring version whose members have fewer zones or hosts than a replica set has copies. */
+  private warnShortfall(): void {
+    const ring = this.currentRing;
+    const warning = shortfallWarning(ring.shortfalls);
+    if (warning === undefined || this.shortfallWarnedVersion === ring.version) return;
+    this.shortfallWarnedVersion = ring.version;
+    this.components.logger.warn({ ringVersion: ring.version, shortfalls: ring.shortfalls, zones: ring.domains.zones, hosts: ring.domains.hosts }, warning);
   }
 
   private warnForeign(from: string | undefined, clusterId: unknown): void {
@@ -516,6 +621,6 @@ export class RingMembership {
   }
 
   private ringOf(record: RingRecord): PartitionRing {
-    return new PartitionRing(record.members, this.init.partitionCount, this.init.replicationFactor);
+    return new PartitionRing(record.members, this.init.partitionCount, this.init.replicationFactor, record.localities ?? {});
   }
 }

@@ -4,11 +4,17 @@
  * dev mode; in dev mode loopback clients need none (admin-access.ts).
  *
  * Response layout:
- *   {nodeId, ringVersion, members: [{nodeId, address, alive, self}],
+ *   {nodeId, ringVersion, members: [{nodeId, address, alive, self, zone?, host?}],
  *    partitions: [{partition, replicas, role, epoch, owner, ready, commit, applied, lastPosition,
- *                  voters, learners, lag}]}
+ *                  voters, learners, lag, spread?, votersSpread?}],
+ *    spread?: {zones, hosts, replicationFactor, shortfalls: [{level, domains, wanted}], warning}}
  * `replicas` is the ring's replica set (preferred owner first); `lag` is the owner's commit
- * minus this replica's applied position, as far as this node knows.
+ * minus this replica's applied position, as far as this node knows. `zone` and `host` are the
+ * member's declared locality (absent: unknown). `spread` on a partition says whether its ring
+ * replica set spans as many zones and hosts as the members allow, `votersSpread` the same of its
+ * current voters (false while a move towards the ring is under way, or when the domains run
+ * short). The view's `spread` counts the members' distinct zones and hosts; `warning` (null when
+ * none) says that there are fewer of them than copies, in the words of the log line.
  *
  * `ring` is the agreed ring membership {generation, members, clusterId} and `leaving` is true while this
  * node moves its replicas away before stopping.
@@ -33,6 +39,9 @@ export interface MemberRow {
   readonly address: string;
   readonly alive: boolean;
   readonly self: boolean;
+  /** The member's declared locality (absent: unknown, or an older build). */
+  readonly zone?: string;
+  readonly host?: string;
 }
 
 export interface PartitionRow {
@@ -50,6 +59,20 @@ export interface PartitionRow {
   readonly lag: number;
   /** Idle without heartbeats (an owner), or expecting none (a replica): docs/replication.md, "Quiescence". Absent from older builds. */
   readonly quiesced?: boolean;
+  /** The ring's replica set spans as many zones and hosts as the members allow. Absent from older builds. */
+  readonly spread?: boolean;
+  /** The same of the partition's current voters, as far as this node knows. */
+  readonly votersSpread?: boolean;
+}
+
+/** How replica sets can spread over the members' failure domains (docs/cluster.md, "Failure domains"). */
+export interface SpreadView {
+  readonly zones: number;
+  readonly hosts: number;
+  readonly replicationFactor: number;
+  readonly shortfalls: ReadonlyArray<{ readonly level: string; readonly domains: number; readonly wanted: number }>;
+  /** Fewer domains than copies, in the words of the log line; null when none. */
+  readonly warning: string | null;
 }
 
 /**
@@ -75,6 +98,8 @@ export interface ClusterView {
   readonly leaving: boolean;
   readonly members: readonly MemberRow[];
   readonly partitions: readonly PartitionRow[];
+  /** Absent on a single node and from older builds. */
+  readonly spread?: SpreadView;
 }
 
 export interface AggregateLog {

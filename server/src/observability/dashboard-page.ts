@@ -7,7 +7,7 @@
  * cluster cannot inject markup. Rows carry data-* attributes (data-member, data-alive,
  * data-partition, data-owner; ownership rows data-partitions, data-changes, data-steady, their table
  * data-changes-listed; ring
- * labels data-partition-label) that tests and scripts can read without parsing text.
+ * labels data-partition-label; the failure-domain summary #spread data-warning) that tests and scripts can read without parsing text.
  *
  * Ownership changes are listed as transitions (ownership-history.ts): one row per way a
  * partition went from one steady state to the next, shared by the partitions that went the same
@@ -113,9 +113,15 @@ function renderMembers(view) {
     var inRing = !view.ring || view.ring.members.indexOf(member.nodeId) >= 0;
     var health = member.alive ? (inRing ? 'up' : 'up, not in the ring') : 'down';
     return el('tr', { 'data-member': member.nodeId, 'data-alive': String(member.alive) }, [
-      name, td(member.address, 'wrap'), td(health, member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
+      name, td(member.address, 'wrap'), locality(member), td(health, member.alive ? 'up' : 'down'), td(owned[member.nodeId] || 0), td(held[member.nodeId] || 0),
     ]);
   }));
+}
+
+// Zone over host in one cell: two columns of long cloud names squeezed the node names.
+function locality(member) {
+  if (!member.zone && !member.host) return td('-');
+  return el('td', { class: 'wrap', 'data-zone': member.zone || '', 'data-host': member.host || '' }, [el('div', { text: member.zone || 'zone unknown' }), el('div', { class: 'muted', text: member.host || '' })]);
 }
 
 function renderRing(view) {
@@ -144,6 +150,20 @@ function renderRing(view) {
   var ring = view.ring || { generation: 0, members: [] };
   setText('ring-summary', 'ring version ' + view.ringVersion + ' (generation ' + ring.generation + ': ' + ring.members.join(', ') + ')' +
     (view.leaving ? ', this node is leaving' : '') + ', ' + unowned + ' partitions without an owner');
+  renderSpread(view);
+}
+
+// Failure domains: the members' distinct zones and hosts, the warning when they are fewer than
+// copies, and how many partitions' current voters are not spread as the ring wants yet.
+function renderSpread(view) {
+  var box = document.getElementById('spread');
+  var spread = view.spread;
+  if (!spread) { box.textContent = ''; box.removeAttribute('data-warning'); return; }
+  var unspread = view.partitions.filter(function (row) { return row.votersSpread === false; }).length;
+  var text = spread.zones + ' zone' + (spread.zones === 1 ? '' : 's') + ', ' + spread.hosts + ' host' + (spread.hosts === 1 ? '' : 's') +
+    ' for ' + spread.replicationFactor + ' copies' + (unspread > 0 ? '; ' + unspread + ' partitions with voters not spread yet' : '');
+  box.replaceChildren(el('div', { text: text }), spread.warning ? el('div', { class: 'lagging', text: 'warning: ' + spread.warning }) : el('span', {}));
+  box.setAttribute('data-warning', spread.warning ? 'true' : 'false');
 }
 
 function svgText(x, y, text) {
@@ -174,7 +194,7 @@ function partitionLabels(n, cx, cy, radius) {
 function renderPartitions(view) {
   fill(document.querySelector('#partitions tbody'), view.partitions.map(function (row) {
     return el('tr', { 'data-partition': String(row.partition), 'data-owner': row.owner || '' }, [
-      td(row.partition), td(row.owner || 'none', row.owner ? '' : 'down'), td(row.replicas.join(', ')), td(row.epoch), td(row.role),
+      td(row.partition), td(row.owner || 'none', row.owner ? '' : 'down'), td(row.replicas.join(', ') + (row.votersSpread === false ? ' (voters not spread)' : ''), row.votersSpread === false ? 'lagging' : ''), td(row.epoch), td(row.role),
       td(row.commit), td(row.applied), td(row.lag, row.lag > 0 ? 'lagging' : ''), td(row.role === 'owner' ? (row.ready ? 'yes' : 'not yet') : '-'),
     ]);
   }));
@@ -294,12 +314,12 @@ export function renderDashboardPage(options: { nodeId: string }): string {
   </section>
   <section>
     <h2>Members</h2>
-    <table id="members"><thead><tr><th>node</th><th>peer address</th><th>health</th><th>owns</th><th>replica of</th></tr></thead><tbody></tbody></table>
+    <table id="members"><thead><tr><th>node</th><th>peer address</th><th>zone / host</th><th>health</th><th>owns</th><th>replica of</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>Ring</h2>
     <div id="ring-wrap"><svg id="ring" width="280" height="280" viewBox="0 0 280 280" role="img" aria-label="partition owners around the ring"></svg>
-    <div class="muted" id="ring-summary"></div></div>
+    <div><div class="muted" id="ring-summary"></div><div class="muted" id="spread"></div></div></div>
   </section>
   <section class="wide">
     <h2>Partitions</h2>

@@ -10,6 +10,13 @@
  *   go. Disks keep what was synced, so S1-S4 must still hold; only one disk wipe happens per
  *   run, because losing two disks of one replica set can lose data under any protocol.
  * Message loss, duplication and reordering are asynchrony, not failures: both modes have them.
+ *
+ * With failure domains (`--domains`: the nodes declare hosts, or zones), the unit of failure is
+ * a domain: `domain-crash` crashes every node of one host (or zone) at once and `domain-isolate`
+ * cuts them all off from the others, and the bounded budget counts unavailable domains instead
+ * of nodes (two nodes of one host down at once is one failure, as the ring places at most one
+ * copy per domain). Runs without domains never draw these kinds, so every earlier seed draws
+ * what it always drew.
  */
 import type { NodeId } from '../replication/index.ts';
 import type { Prng } from './prng.ts';
@@ -28,6 +35,8 @@ export const FAULT_KINDS = [
   'join',
   'leave',
   'transfer',
+  'domain-crash',
+  'domain-isolate',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -46,6 +55,10 @@ export interface FaultTarget {
   transferSomeOwnership(prng: Prng): boolean;
   /** A node that currently owns some partition, if any. */
   someOwner(prng: Prng): SimNode | null;
+  /** The failure domain a node counts in: its host or zone, or the node itself without localities. */
+  domainOf(nodeId: NodeId): string;
+  /** True when the nodes declare localities and the domain faults may be drawn. */
+  readonly domainFaults: boolean;
   nodeCountMax: number;
   trace(text: () => string): void;
 }
@@ -62,7 +75,12 @@ const WEIGHTS: Readonly<Record<FaultKind, number>> = {
   join: 1,
   leave: 1,
   transfer: 2,
+  'domain-crash': 0,
+  'domain-isolate': 0,
 };
+
+/** Added to WEIGHTS in runs with failure domains. */
+const DOMAIN_WEIGHTS: Readonly<Partial<Record<FaultKind, number>>> = { 'domain-crash': 4, 'domain-isolate': 3 };
 
 export class FaultScheduler {
   readonly counts: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
@@ -107,21 +125,26 @@ export class FaultScheduler {
     });
   }
 
+  /** Failure domains (nodes without localities) with a node down, paused, wiped and not readmitted, or cut off. */
   private unavailableCount(): number {
-    let count = 0;
+    const domains = new Set<string>();
     for (const node of this.target.allNodes()) {
       if (node.decommissioned) continue;
-      if (!node.isUp || node.paused || node.wipedUnrecovered || this.cutOff.has(node.id)) count += 1;
+      if (!node.isUp || node.paused || node.wipedUnrecovered || this.cutOff.has(node.id)) domains.add(this.target.domainOf(node.id));
     }
-    return count;
+    return domains.size;
+  }
+
+  private weight(kind: FaultKind): number {
+    return WEIGHTS[kind] + (this.target.domainFaults ? (DOMAIN_WEIGHTS[kind] ?? 0) : 0);
   }
 
   private pickKind(): FaultKind {
     let total = 0;
-    for (const kind of FAULT_KINDS) total += WEIGHTS[kind];
+    for (const kind of FAULT_KINDS) total += this.weight(kind);
     let draw = this.prng.float() * total;
     for (const kind of FAULT_KINDS) {
-      draw -= WEIGHTS[kind];
+      draw -= this.weight(kind);
       if (draw < 0) return kind;
     }
     return 'crash';
@@ -154,7 +177,26 @@ export class FaultScheduler {
           if (inbound) links.push([other, node.id]);
           if (outbound) links.push([node.id, other]);
         }
-        this.cutLinks(links, node.id, kind);
+        this.cutLinks(links, [node.id], kind);
+        break;
+      }
+      case 'domain-crash':
+      case 'domain-isolate': {
+        if (live.length === 0) return;
+        const domain = this.target.domainOf(this.pickTarget(live).id);
+        const members = this.target.allNodes().filter((node) => !node.decommissioned && this.target.domainOf(node.id) === domain);
+        if (kind === 'domain-crash') {
+          this.target.trace(() => `fault: domain-crash ${domain} (${members.map((node) => node.id).join(', ')})`);
+          this.crashAll(members.filter((node) => node.isUp));
+          break;
+        }
+        const inside = new Set(members.map((node) => node.id));
+        const outside = this.target.allNodes().filter((node) => !inside.has(node.id)).map((node) => node.id);
+        const links: [NodeId, NodeId][] = [];
+        for (const id of inside) {
+          for (const other of outside) links.push([id, other], [other, id]);
+        }
+        this.cutLinks(links, [...inside], kind);
         break;
       }
       case 'split': {
@@ -171,7 +213,7 @@ export class FaultScheduler {
           }
         }
         if (links.length === 0) return;
-        this.cutLinks(links, null, kind);
+        this.cutLinks(links, [], kind);
         break;
       }
       case 'pause': {
@@ -191,7 +233,12 @@ export class FaultScheduler {
       case 'leave': {
         const members = this.target.ringMembers();
         if (members.length <= 3) return;
-        const id = this.prng.pick(members);
+        // With domains, the last member of a domain stays: fewer domains than copies would put
+        // a majority of some partition in one domain, and a domain fault would then stop it.
+        const domainMembers = (id: NodeId): number => members.filter((member) => this.target.domainOf(member) === this.target.domainOf(id)).length;
+        const candidates = this.target.domainFaults ? members.filter((member) => domainMembers(member) > 1) : members;
+        if (candidates.length === 0) return;
+        const id = this.prng.pick(candidates);
         const node = this.target.allNodes().find((candidate) => candidate.id === id);
         if (node === undefined) return;
         this.target.leave(node);
@@ -218,14 +265,23 @@ export class FaultScheduler {
   }
 
   private crashAndRestart(node: SimNode, wipe: boolean): void {
-    node.crash();
-    this.crashed.set(node.id, wipe);
+    this.crashAll([node], wipe);
+  }
+
+  /** Crashes `nodes` at once (one host's power, one zone's outage), and restarts them together after a while. */
+  private crashAll(nodes: readonly SimNode[], wipe = false): void {
+    for (const node of nodes) {
+      node.crash();
+      this.crashed.set(node.id, wipe);
+    }
     // Some restarts are quick, to catch a node coming back inside an election.
     const downMs = this.prng.chance(0.3) ? this.prng.int(5, 150) : this.prng.int(150, 3000);
     this.target.schedule(downMs, () => {
-      if (!this.crashed.has(node.id) || this.stopped) return;
-      this.crashed.delete(node.id);
-      this.target.restart(node, wipe);
+      for (const node of nodes) {
+        if (!this.crashed.has(node.id) || this.stopped) continue;
+        this.crashed.delete(node.id);
+        this.target.restart(node, wipe);
+      }
     });
   }
 
@@ -235,14 +291,15 @@ export class FaultScheduler {
     return owner !== null && live.includes(owner) ? owner : this.prng.pick(live);
   }
 
-  private cutLinks(links: readonly [NodeId, NodeId][], node: NodeId | null, kind: FaultKind): void {
+  /** Blocks `links` for a while; `nodes` (none for a split) count as cut off meanwhile. */
+  private cutLinks(links: readonly [NodeId, NodeId][], nodes: readonly NodeId[], kind: FaultKind): void {
     for (const [from, to] of links) this.target.blockLink(from, to);
-    if (node !== null) this.cutOff.add(node);
+    for (const node of nodes) this.cutOff.add(node);
     const durationMs = this.prng.int(200, 3000);
-    this.target.trace(() => `fault: ${kind} ${node ?? links.map(([from, to]) => `${from}>${to}`).join(' ')} for ${durationMs} ms`);
+    this.target.trace(() => `fault: ${kind} ${nodes.length > 0 ? nodes.join(',') : links.map(([from, to]) => `${from}>${to}`).join(' ')} for ${durationMs} ms`);
     this.target.schedule(durationMs, () => {
       for (const [from, to] of links) this.target.unblockLink(from, to);
-      if (node !== null) this.cutOff.delete(node);
+      for (const node of nodes) this.cutOff.delete(node);
     });
   }
 }

@@ -16,7 +16,7 @@ const WORKER_ENTRY = new URL('./seed-worker.ts', import.meta.url).href;
  * Runs seeds first .. first + count - 1 on `jobs` workers; `onResult` gets each result as it
  * arrives and returns false to stop handing out seeds (those already running still finish).
  */
-export async function runSeedPool(first: number, count: number, jobs: number, onResult: (result: SimulationResult) => boolean): Promise<void> {
+export async function runSeedPool(first: number, count: number, jobs: number, onResult: (result: SimulationResult) => boolean, options: { domains?: boolean } = {}): Promise<void> {
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_ENTRY)}); });`;
   let next = first;
@@ -24,7 +24,7 @@ export async function runSeedPool(first: number, count: number, jobs: number, on
   const end = first + count;
   const runWorker = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const worker = new Worker(boot, { eval: true });
+      const worker = new Worker(boot, { eval: true, workerData: { domains: options.domains === true } });
       const handOut = (): void => {
         if (stopped || next >= end) {
           worker.postMessage(null);

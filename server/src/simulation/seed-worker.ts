@@ -1,8 +1,8 @@
 /**
  * A worker thread of the seed pool (seed-pool.ts): runs each seed it is sent, one at a time,
- * and posts back its result; `null` ends it.
+ * and posts back its result; `null` ends it. `workerData.domains` runs the seeds with failure domains.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { runSimulation } from './simulation.ts';
 
 const port = parentPort;
@@ -12,7 +12,7 @@ port.on('message', (seed: number | null) => {
     port.close();
     return;
   }
-  runSimulation(seed).then(
+  runSimulation(seed, { domains: (workerData as { domains?: boolean } | null)?.domains === true }).then(
     (result) => port.postMessage(result),
     (error: unknown) => {
       throw error;

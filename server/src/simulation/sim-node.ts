@@ -29,6 +29,7 @@ import { Courier, type CourierSettings, type CourierTimers } from '../outbox/ind
 import { NoQuorumError, NotOwnerError, type OwnershipChange, type ReadState, type ReplicationCondition, ReplicationError, type NodeId, type ReplicationSettings } from '../replication/index.ts';
 import { type LogTimers, ReplicatedPartitionLog } from '../replicated-log/index.ts';
 import { RingMembership, shrinkRefusal, type MembershipTimers, type RingRecord } from '../membership/index.ts';
+import type { Locality } from '../ring/index.ts';
 import { type Admission, CommandRouter, InFlightCommands } from '../router/index.ts';
 import { ACCOUNT_TYPE, accountAggregate } from './accounts.ts';
 import type { Checker } from './checker.ts';
@@ -137,11 +138,15 @@ export class SimNode {
    */
   private readonly configuredMembers: readonly NodeId[];
 
-  constructor(id: NodeId, host: NodeHost, prng: Prng, configuredMembers: readonly NodeId[]) {
+  /** The locality in this node's config (runs with failure domains), declared through the ring record. */
+  private readonly locality: Locality | undefined;
+
+  constructor(id: NodeId, host: NodeHost, prng: Prng, configuredMembers: readonly NodeId[], locality?: Locality) {
     this.id = id;
     this.host = host;
     this.prng = prng;
     this.configuredMembers = configuredMembers;
+    this.locality = locality;
   }
 
   get isUp(): boolean {
@@ -216,14 +221,21 @@ export class SimNode {
     // node starts from its config, as production does), gossiped over the simulated links, and
     // changed by the production join and leave loops.
     const membership = new RingMembership(
-      { nodeId: this.id, partitionCount: this.host.partitionCount, replicationFactor: this.host.replicationFactor, configuredMembers: this.configuredMembers, syncIntervalMs: RING_SYNC_MS },
+      {
+        nodeId: this.id,
+        partitionCount: this.host.partitionCount,
+        replicationFactor: this.host.replicationFactor,
+        configuredMembers: this.configuredMembers,
+        syncIntervalMs: RING_SYNC_MS,
+        ...(this.locality === undefined ? {} : { locality: this.locality }),
+      },
       { store: this.storage, peers, logger: SILENT, random: () => random.float(), timers: this.membershipTimers(boot), onChange: (ring) => log.setRing(ring) },
     );
     this.run = { boot, log, runtime, router, courier, peers, membership };
     membership.start();
     if (options.bootstrap === true) {
       membership.adoptConfigured();
-      log.bootstrap(membership.ring);
+      log.bootstrap(membership.foundingRing);
     }
     log.setRing(membership.ring);
     void log.start();

@@ -20,7 +20,7 @@ import type { RuntimeSettings } from '../aggregate/index.ts';
 import type { CourierSettings } from '../outbox/index.ts';
 import { isMember, sameMembers } from '../replication/membership.ts';
 import type { NodeId, PartitionStatus, ReplicationSettings } from '../replication/index.ts';
-import { PartitionRing } from '../ring/index.ts';
+import { hostOf, PartitionRing, zoneOf, type Locality } from '../ring/index.ts';
 import { ACCOUNT_TYPE, accountId } from './accounts.ts';
 import { Checker, type ReplicaLists, type Violation } from './checker.ts';
 import { type ClientHost, SimClient } from './client.ts';
@@ -64,6 +64,10 @@ export interface Scenario {
   readonly courier: Partial<CourierSettings>;
   /** A node's router admits this many commands at once (0: no ceiling). */
   readonly admissionMax: number;
+  /** Failure domains the nodes declare (two initial nodes per domain; joiners pick one), with domain faults; 0: no localities. */
+  readonly domainCount: number;
+  /** Which locality the domains are: hosts (two nodes per machine) or zones (nodes on machines of their own). */
+  readonly domainLevel: 'host' | 'zone';
 }
 
 export interface SimulationResult {
@@ -87,7 +91,12 @@ export interface SimulationResult {
 export interface SimulationOptions {
   /** Receives a trace line per notable event (faults, ownership changes, operations). */
   readonly trace?: (line: string) => void;
+  /** Failure domains: six nodes in three hosts or zones, whole domains crashed or cut off (scenarioFor). */
+  readonly domains?: boolean;
 }
+
+/** Domains of a run with failure domains: as many as copies, so every replica set spans all of them. */
+const DOMAIN_COUNT = 3;
 
 /** Replication factor of every partition (f = 1). */
 const REPLICATION_FACTOR = 3;
@@ -119,7 +128,12 @@ export const MONITOR_INTERVAL_MS = 50;
 /** During the fault phase an operation is given up after retrying this long. */
 const OPERATION_DEADLINE_MS = 3000;
 
-export function scenarioFor(seed: number): Scenario {
+/**
+ * The scenario of `seed`. With `domains`, the same draws but six nodes (at most seven) in three
+ * failure domains, two per domain (odd seeds: hosts; even seeds: zones, each node its own
+ * machine), and domain faults (faults.ts); every seed without it is unchanged.
+ */
+export function scenarioFor(seed: number, options: { domains?: boolean } = {}): Scenario {
   const prng = new Prng(seed ^ 0x5eed5eed);
   const initialNodeCount = prng.int(3, 5);
   const longDelays = prng.chance(0.5);
@@ -166,6 +180,9 @@ export function scenarioFor(seed: number): Scenario {
     accountRatio: 0.15 + prng.float() * 0.35,
     courier: prng.chance(0.5) ? {} : { retryMinMs: prng.int(5, 100), retryMaxMs: prng.int(100, 2000), inFlightMax: prng.int(1, 8) },
     admissionMax: prng.chance(0.5) ? 0 : prng.int(4, 32),
+    domainCount: 0,
+    domainLevel: seed % 2 === 1 ? 'host' : 'zone',
+    ...(options.domains === true ? { initialNodeCount: 2 * DOMAIN_COUNT, nodeCountMax: 2 * DOMAIN_COUNT + 1, domainCount: DOMAIN_COUNT } : {}),
   };
 }
 
@@ -199,7 +216,7 @@ function stressSettings(prng: Prng): Partial<ReplicationSettings> {
 
 /** Async: production code answers through promises, whose callbacks run between the simulation's events. */
 export function runSimulation(seed: number, options: SimulationOptions = {}): Promise<SimulationResult> {
-  const scenario = scenarioFor(seed);
+  const scenario = scenarioFor(seed, { domains: options.domains === true });
   return new Simulation({ ...scenario, runtime: { ...scenario.runtime, partitionCount: scenario.partitionCount } }, options).run();
 }
 
@@ -222,6 +239,9 @@ class Simulation implements NodeHost, FaultTarget {
   private readonly network: SimNetwork;
   private readonly clientNetwork: SimNetwork;
   private ring: PartitionRing;
+  /** The localities nodes declare (scenario.domainCount > 0), as the ring and the domain faults see them. */
+  private readonly localities: Record<NodeId, Locality> = {};
+  readonly domainFaults: boolean;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly clients: SimClient[] = [];
   readonly keys: string[];
@@ -258,7 +278,9 @@ class Simulation implements NodeHost, FaultTarget {
     this.clientNetwork = new SimNetwork(this.queue, this.prng.fork(), { ...scenario.network, duplicateRate: 0 });
     this.keys = Array.from({ length: scenario.keyCount }, (_, index) => `k${index}`);
     const initial = Array.from({ length: scenario.initialNodeCount }, () => this.newNodeId());
-    this.ring = new PartitionRing(initial, scenario.partitionCount, REPLICATION_FACTOR);
+    this.domainFaults = scenario.domainCount > 0;
+    if (this.domainFaults) initial.forEach((id, index) => (this.localities[id] = this.localityIn((index % scenario.domainCount) + 1)));
+    this.ring = this.ringOf(initial);
     this.faults = new FaultScheduler(this, this.prng.fork(), scenario.mode, scenario.faultIntervalMinMs, scenario.faultIntervalMaxMs);
   }
 
@@ -268,7 +290,7 @@ class Simulation implements NodeHost, FaultTarget {
 
   async run(): Promise<SimulationResult> {
     for (const id of this.ring.members) {
-      const node = new SimNode(id, this, this.prng.fork(), this.ring.members);
+      const node = new SimNode(id, this, this.prng.fork(), this.ring.members, this.localities[id]);
       this.nodes.set(id, node);
       node.boot({ wipe: false, bootstrap: true });
     }
@@ -357,6 +379,20 @@ class Simulation implements NodeHost, FaultTarget {
     return this.ring.members;
   }
 
+  domainOf(nodeId: NodeId): string {
+    return this.scenario.domainLevel === 'zone' && this.domainFaults ? `zone:${zoneOf(this.localities, nodeId)}` : hostOf(this.localities, nodeId);
+  }
+
+  /** The locality of a node in domain `n` (1-based): a host, or a zone. */
+  private localityIn(n: number): Locality {
+    return this.scenario.domainLevel === 'zone' ? { zone: `zone-${n}` } : { host: `host-${n}` };
+  }
+
+  /** The ring the nodes should agree on: `members` with their declared hosts. */
+  private ringOf(members: readonly NodeId[]): PartitionRing {
+    return new PartitionRing(members, this.partitionCount, REPLICATION_FACTOR, this.localities);
+  }
+
   restart(node: SimNode, wipe: boolean): void {
     if (node.decommissioned || node.isUp) return;
     node.boot({ wipe });
@@ -374,16 +410,17 @@ class Simulation implements NodeHost, FaultTarget {
     const id = this.newNodeId();
     // Configured with the current members to contact, as an operator starts a node to add: it
     // joins through the production join loop (a request to a live member, retried).
-    const node = new SimNode(id, this, this.prng.fork(), this.ring.members);
+    if (this.domainFaults) this.localities[id] = this.localityIn(this.prng.int(1, this.scenario.domainCount));
+    const node = new SimNode(id, this, this.prng.fork(), this.ring.members, this.localities[id]);
     this.nodes.set(id, node);
-    this.ring = new PartitionRing([...this.ring.members, id], this.partitionCount, REPLICATION_FACTOR);
+    this.ring = this.ringOf([...this.ring.members, id]);
     node.boot({ wipe: false });
     this.trace(() => `fault: join ${id}; ring wanted ${this.ring.members.join(',')}`);
   }
 
   leave(node: SimNode): void {
     if (!node.leave()) return;
-    this.ring = new PartitionRing(this.ring.members.filter((member) => member !== node.id), this.partitionCount, REPLICATION_FACTOR);
+    this.ring = this.ringOf(this.ring.members.filter((member) => member !== node.id));
     this.trace(() => `fault: leave ${node.id}; ring wanted ${this.ring.members.join(',')}`);
   }
 

@@ -12,6 +12,15 @@ describe('config', () => {
     expect(loadConfig({ overrides: { devMode: true, cluster: { enabled: true, snapshotEntries: 1 } } }).cluster.enabled).toBe(true);
   });
 
+  it('config - locality comes from RINGSTATE_LOCALITY_ZONE / _HOST (the downward API), names are checked, empty means unknown', () => {
+    const config = loadConfig({ overrides: { devMode: true }, env: { RINGSTATE_LOCALITY_ZONE: 'eu-west-1a', RINGSTATE_LOCALITY_HOST: 'ip-10-0-3-7.internal' } });
+    expect(config.locality).toEqual({ zone: 'eu-west-1a', host: 'ip-10-0-3-7.internal' });
+    expect(loadConfig({ overrides: { devMode: true } }).locality).toEqual({});
+    expect(loadConfig({ overrides: { devMode: true }, env: { RINGSTATE_LOCALITY_ZONE: '' } }).locality).toEqual({ zone: '' });
+    for (const zone of ['eu west', 'a/b', 'x'.repeat(65)]) expect(() => loadConfig({ overrides: { devMode: true, locality: { zone } } })).toThrow(/locality/);
+    expect(() => loadConfig({ overrides: { devMode: true, locality: { rack: 'r1' } } })).toThrow(/locality/);
+  });
+
   it('config - defaults are complete and frozen', () => {
     const config = loadConfig({ overrides: { devMode: true } });
     expect(config.port).toBe(9001);

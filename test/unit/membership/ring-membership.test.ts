@@ -15,7 +15,7 @@ import {
 const C = '0123456789abcdef';
 import type { MemberInfo, PeerNetwork, PeerNetworkEvents, RequestHandler } from '../../../server/src/peer/index.ts';
 import type { LogStore } from '../../../server/src/log/index.ts';
-import { ringVersion } from '../../../server/src/ring/index.ts';
+import { ringVersion, type Locality } from '../../../server/src/ring/index.ts';
 
 /** An in-memory peer bus: `send` queues, `deliver` runs the queue, `request` answers at once. */
 class Bus {
@@ -75,10 +75,10 @@ function quickTimers(): MembershipTimers & { sleeps: number } {
   return timers;
 }
 
-function node(bus: Bus, self: string, all: readonly string[], configured: readonly string[], store = memoryStore(), timers?: MembershipTimers) {
+function node(bus: Bus, self: string, all: readonly string[], configured: readonly string[], store = memoryStore(), timers?: MembershipTimers, locality?: Locality) {
   const changes: RingRecord[] = [];
   const membership = new RingMembership(
-    { nodeId: self, partitionCount: 8, replicationFactor: 3, configuredMembers: configured, syncIntervalMs: 60_000 },
+    { nodeId: self, partitionCount: 8, replicationFactor: 3, configuredMembers: configured, syncIntervalMs: 60_000, ...(locality === undefined ? {} : { locality }) },
     { store, peers: bus.peers(self, all), logger: quiet, random: () => 0, onChange: (_ring, record) => changes.push(record), ...(timers === undefined ? {} : { timers }) },
   );
   membership.start();
@@ -390,5 +390,94 @@ describe('ring membership - join and leave', () => {
     await new Promise((resolve) => setImmediate(resolve));
     stopped = true;
     await expect(leaving).rejects.toThrow('node stopping');
+  });
+});
+
+describe('ring membership - localities', () => {
+  const zoned = { n1: { zone: 'a', host: 'h1' }, n2: { zone: 'b' } };
+
+  it('ring membership - localities round-trip, and a record without them (an older node) still parses as unknown localities', () => {
+    const record: RingRecord = { generation: 2, members: ['n1', 'n2', 'n3'], clusterId: C, localities: zoned };
+    expect(encodeRingRecord(record).lo).toEqual({ n1: { z: 'a', h: 'h1' }, n2: { z: 'b' } });
+    expect(parseRingRecord(encodeRingRecord(record))).toEqual(record);
+    expect(parseRingRecord({ g: 2, m: ['n1', 'n2'], c: C })).toEqual({ generation: 2, members: ['n1', 'n2'], clusterId: C });
+    // Entries of non-members and empty ones are dropped, so every node keeps the same record.
+    expect(parseRingRecord({ g: 2, m: ['n1'], c: C, lo: { n1: { z: 'a' }, n9: { z: 'b' }, n2: {} } })?.localities).toEqual({ n1: { zone: 'a' } });
+    for (const lo of [[], { n1: { z: 'bad zone' } }, { n1: { h: 7 } }, { 'bad id!': { z: 'a' } }, 'a']) expect(parseRingRecord({ g: 2, m: ['n1'], c: C, lo })).toBeUndefined();
+  });
+
+  it('ring membership - without localities the ring version is what it always was; with them it differs, and a record with them wins a tie', () => {
+    expect(ringVersion(['n1', 'n2'], {})).toBe(ringVersion(['n1', 'n2']));
+    expect(ringVersion(['n1', 'n2'], zoned)).not.toBe(ringVersion(['n1', 'n2']));
+    const plain = { generation: 3, members: ['n1', 'n2'], clusterId: C };
+    const located = { ...plain, localities: zoned };
+    // An older node gossips the same generation without localities: it must not win.
+    expect(isNewerRecord(located, plain)).toBe(true);
+    expect(isNewerRecord(plain, located)).toBe(false);
+    const other = { ...plain, localities: { n1: { zone: 'c' } } };
+    expect(isNewerRecord(located, other)).toBe(ringVersion(['n1', 'n2'], zoned) > ringVersion(['n1', 'n2'], other.localities));
+    expect(isNewerRecord({ ...plain, generation: 4 }, located)).toBe(true);
+  });
+
+  it('ring membership - founders declare their localities as new generations and converge on one record with all of them', () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'n3'];
+    const places: Record<string, Locality> = { n1: { zone: 'a', host: 'h1' }, n2: { zone: 'b', host: 'h2' }, n3: { zone: 'c', host: 'h3' } };
+    const nodes = all.map((id) => node(bus, id, all, all, memoryStore(), undefined, places[id]));
+    for (const each of nodes) each.membership.adoptConfigured();
+    for (let round = 0; round < 10 && bus.queue.length > 0; round += 1) bus.deliver();
+    const records = nodes.map((each) => each.membership.record);
+    for (const record of records) expect(record).toEqual(records[0]);
+    expect(records[0]?.localities).toEqual(places);
+    expect(records[0]?.generation).toBeGreaterThan(0);
+    expect(nodes[0]?.membership.ring.version).toBe(ringVersion(all, places));
+  });
+
+  it('ring membership - a joiner brings its locality in its join request, and other changes keep every locality', async () => {
+    const bus = new Bus();
+    const all = ['n1', 'n2', 'n3', 'n4'];
+    const n1 = node(bus, 'n1', all, ['n1', 'n2', 'n3'], memoryStore(), undefined, { zone: 'a' });
+    n1.membership.adoptConfigured();
+    const n4 = node(bus, 'n4', all, ['n1', 'n2', 'n3'], memoryStore(), quickTimers(), { zone: 'd', host: 'x' });
+    expect(n4.membership.joinRequest()).toEqual({ op: 'join', lo: { z: 'd', h: 'x' } });
+    const answer = parseRingRecord(await bus.peers('n4', all).request('n1', RING_PROTOCOL, n4.membership.joinRequest(), 1000));
+    expect(answer?.localities).toEqual({ n1: { zone: 'a' }, n4: { zone: 'd', host: 'x' } });
+    const after = n1.membership.change(['n1', 'n2', 'n4'], 'removal of n3');
+    expect(after.localities).toEqual({ n1: { zone: 'a' }, n4: { zone: 'd', host: 'x' } });
+  });
+
+  it('ring membership - a member whose configured locality changed declares it as a new generation', () => {
+    const bus = new Bus();
+    const store = memoryStore();
+    const first = node(bus, 'n1', ['n1'], ['n1'], store, undefined, { zone: 'a' });
+    first.membership.adoptConfigured();
+    expect(first.membership.record.localities).toEqual({ n1: { zone: 'a' } });
+    first.membership.stop();
+    const moved = node(bus, 'n1', ['n1'], ['n1'], store, undefined, { zone: 'b', host: 'h' });
+    moved.membership.offer(moved.membership.record, 'n1');
+    expect(moved.membership.record.localities).toEqual({ n1: { zone: 'b', host: 'h' } });
+    expect(moved.membership.record.generation).toBe(first.membership.record.generation + 1);
+    const cleared = node(bus, 'n1', ['n1'], ['n1'], store);
+    cleared.membership.offer(cleared.membership.record, 'n1');
+    expect(cleared.membership.record.localities).toBeUndefined();
+  });
+
+  it('ring membership - fewer hosts than copies is one warning line per ring version', () => {
+    const lines: Array<{ msg: string; ringVersion?: number }> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string; ringVersion?: number }) });
+    const bus = new Bus();
+    const membership = new RingMembership(
+      { nodeId: 'n1', partitionCount: 8, replicationFactor: 3, configuredMembers: ['n1', 'n2', 'n3'], syncIntervalMs: 60_000 },
+      { store: memoryStore(), peers: bus.peers('n1', ['n1', 'n2', 'n3']), logger, random: () => 0, onChange: () => undefined },
+    );
+    membership.adoptConfigured();
+    expect(lines).toEqual([]);
+    const shared = { n1: { host: 'h1' }, n2: { host: 'h1' } };
+    membership.offer({ ...membership.record, generation: 1, localities: shared });
+    membership.offer({ ...membership.record, generation: 2, localities: shared });
+    const warnings = lines.filter((line) => line.msg.startsWith('replica sets cannot spread'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toContain('2 hosts for 3 copies');
+    expect(warnings[0]?.ringVersion).toBe(membership.ring.version);
   });
 });

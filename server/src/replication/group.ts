@@ -51,7 +51,7 @@
 import { assert } from './assert.ts';
 import { NoQuorumError, NotOwnerError, OverloadedError, UnavailableError, type ReplicationError } from './errors.ts';
 import { ReplicatedLog } from './log.ts';
-import { emptyMembership, isMember, isVoter, planMembershipStep, quorumSize } from './membership.ts';
+import { emptyMembership, isMember, isVoter, planMembershipStep, quorumSize, sameMembers } from './membership.ts';
 import type {
   AppendRequest,
   AppendResponse,
@@ -244,7 +244,7 @@ export class PartitionGroup<P> {
     assert(new Set(nodes).size === nodes.length, 'replica set has duplicates');
     const wasPreferred = this.desired?.[0] === this.self;
     const hadDesired = this.desired !== null;
-    if (this.role === 'owner' && !sameNodes(this.desired, nodes)) this.wake();
+    if (this.role === 'owner' && (this.desired === null || !sameMembers(this.desired, nodes))) this.wake();
     this.desired = [...nodes];
     // A founding deadline drawn before the ring was known (bootstrap comes first) is drawn again.
     if (this.founding() && (!hadDesired || wasPreferred !== (nodes[0] === this.self))) this.resetElectionDeadline();
@@ -602,7 +602,7 @@ export class PartitionGroup<P> {
     if (this.log.committed !== last || this.log.persistedLast() !== last || this.pendingCompaction !== null) return false;
     // The ring's replica set is in effect and its preferred owner owns: no change or transfer to make.
     if (this.membership.learners.length > 0 || this.progress.size !== this.membership.voters.length - 1) return false;
-    if (this.desired !== null && (this.desired[0] !== this.self || !sameNodes(this.desired, this.membership.voters))) return false;
+    if (this.desired !== null && (this.desired[0] !== this.self || !sameMembers(this.desired, this.membership.voters))) return false;
     for (const progress of this.progress.values()) {
       if (progress.amnesiac || progress.state !== 'replicate' || progress.match !== last || progress.inflight.length > 0) return false;
       if (progress.reportedCommit !== last || this.nowMs - progress.lastHeardMs >= 2 * this.settings.heartbeatIntervalMs) return false;
@@ -1384,11 +1384,6 @@ function sameHardState(a: HardState, b: HardState): boolean {
 /** A random non-zero episode id; 2^52 values make a repeat across one node's wipes negligible. */
 function newAmnesiaId(random: () => number): number {
   return 1 + Math.floor(random() * 2 ** 52);
-}
-
-/** The same nodes, in any order. */
-function sameNodes(a: readonly NodeId[] | null, b: readonly NodeId[]): boolean {
-  return a !== null && a.length === b.length && a.every((node) => b.includes(node));
 }
 
 function entriesAreContiguous<P>(request: AppendRequest<P>): boolean {
